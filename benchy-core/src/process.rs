@@ -1,0 +1,164 @@
+//! Process specs: what a backend asks the host to run. Backends describe; only the host spawns,
+//! signals and reaps, so process groups, Ctrl-C, timeouts and "nothing left running" are
+//! written once.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Written in a server's `args` or `env` values where its port goes; the host replaces it with
+/// the port it chose (the preferred one when free, else a free one).
+pub const PORT_PLACEHOLDER: &str = "{port}";
+
+/// The stop grace when a spec gives none: vLLM needs time to free GPU memory.
+pub const DEFAULT_STOP_GRACE_SECS: f64 = 30.0;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// A short name for progress lines and the run record (`server`, `lm-eval[spanish]`).
+    pub name: String,
+    pub role: Role,
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Variables set for the child on top of benchy's own environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvValue>,
+    /// The working directory; the host's when absent.
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+    /// For servers: where it listens and how to tell it is ready.
+    #[serde(default)]
+    pub listen: Option<Listen>,
+    /// Seconds from spawn to ready (servers) or to exit (jobs) before the host gives up.
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+    /// Seconds between SIGTERM and SIGKILL when stopping the process group.
+    #[serde(default = "default_stop_grace")]
+    pub stop_grace_secs: f64,
+    /// The file, inside the run folder, its stdout and stderr go to.
+    pub log_file: String,
+    /// For jobs: the run's tasks this process covers (their results are collected from it).
+    #[serde(default)]
+    pub tasks: Vec<String>,
+    /// For jobs: the folder the process writes its outputs to.
+    #[serde(default)]
+    pub output_dir: Option<PathBuf>,
+}
+
+fn default_stop_grace() -> f64 {
+    DEFAULT_STOP_GRACE_SECS
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs until the host stops it; ready when its readiness probe passes.
+    Server,
+    /// Runs to completion; its exit code decides success.
+    Job,
+    /// Runs before anything starts; a failure is bad input (exit code 2) and its output is shown.
+    Check,
+}
+
+/// An environment value; secret values (tokens) reach the child only through its environment
+/// and are written as `***` wherever the host records or prints the spec.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvValue {
+    pub value: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+}
+
+impl EnvValue {
+    pub fn plain(value: impl Into<String>) -> Self {
+        EnvValue {
+            value: value.into(),
+            secret: false,
+        }
+    }
+
+    pub fn secret(value: impl Into<String>) -> Self {
+        EnvValue {
+            value: value.into(),
+            secret: true,
+        }
+    }
+
+    /// The value as it may be shown: `***` for secrets.
+    pub fn shown(&self) -> &str {
+        if self.secret { "***" } else { &self.value }
+    }
+}
+
+/// Where a server listens and what proves it ready.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listen {
+    /// The address it binds (`127.0.0.1`, or `0.0.0.0` when a config asks; clients always use
+    /// loopback).
+    pub host: String,
+    /// The port the config asks for; the host picks a free one when it is busy or absent.
+    pub preferred_port: Option<u16>,
+    /// `GET` this path until it answers 200 (`/health`).
+    pub health_path: String,
+    /// Then `GET` this path until its `data[].id` lists `model` (`/v1/models`): vLLM binds the
+    /// port and answers `/health` before the model is served.
+    pub models_path: String,
+    pub model: String,
+}
+
+impl ProcessSpec {
+    /// The command line as it may be shown or recorded: program, arguments, and the
+    /// environment the spec sets with secrets as `***`.
+    pub fn display_command(&self) -> String {
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_quote(v.shown())));
+        let words = std::iter::once(shell_quote(&self.program))
+            .chain(self.args.iter().map(|a| shell_quote(a)));
+        env.chain(words).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it, so a shown command can be pasted.
+pub fn shell_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_redacts_secrets_and_quotes() {
+        let mut spec = ProcessSpec {
+            name: "server".into(),
+            role: Role::Server,
+            program: "python".into(),
+            args: vec!["-m".into(), "x".into(), r#"{"a": 1}"#.into()],
+            env: BTreeMap::new(),
+            cwd: None,
+            listen: None,
+            timeout_secs: None,
+            stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
+            log_file: "server.log".into(),
+            tasks: vec![],
+            output_dir: None,
+        };
+        spec.env.insert("HF_TOKEN".into(), EnvValue::secret("hf_abc"));
+        spec.env.insert("A".into(), EnvValue::plain("b"));
+        let shown = spec.display_command();
+        assert_eq!(shown, r#"A=b HF_TOKEN='***' python -m x '{"a": 1}'"#);
+        assert!(!shown.contains("hf_abc"));
+    }
+}

@@ -1,0 +1,168 @@
+//! YAML reading with errors that name the file, line and column, and the `generation:` mapping
+//! reader shared by run configs, task files and the `yaml:` source.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+use serde_saphyr::Spanned;
+
+use crate::layer::{Layer, LayerError, SourceRef};
+
+/// A YAML document that could not be read into the expected shape.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}{}: {message}", position.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+pub struct YamlError {
+    pub origin: String,
+    /// 1-based line and column, when the parser knows them.
+    pub position: Option<(u64, u64)>,
+    pub message: String,
+}
+
+/// Parses `text` (read from `origin`) into `T`.
+pub fn from_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, YamlError> {
+    if text.trim().is_empty() {
+        return Err(YamlError {
+            origin: origin.to_owned(),
+            position: None,
+            message: "the file is empty".to_owned(),
+        });
+    }
+    serde_saphyr::from_str(text).map_err(|e| YamlError {
+        origin: origin.to_owned(),
+        position: e.location().map(|l| (l.line(), l.column())),
+        message: first_line_without_position(&e.to_string()),
+    })
+}
+
+/// serde-saphyr renders "error: line L column C: message" followed by a source snippet; the
+/// position is already in our prefix and the snippet names `<input>`, so keep the message.
+fn first_line_without_position(rendered: &str) -> String {
+    let first = rendered.lines().next().unwrap_or(rendered);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    if first.starts_with("line ") {
+        if let Some((_, rest)) = first.split_once(": ") {
+            return rest.to_owned();
+        }
+    }
+    // "unexpected end of input at line 1, column 1" and similar: drop the trailing position.
+    match first.find(" at line ") {
+        Some(i) => first[..i].to_owned(),
+        None => first.to_owned(),
+    }
+}
+
+/// A `generation:` mapping as written: each key with its value and line.
+pub type GenerationMapping = BTreeMap<String, Spanned<Json>>;
+
+/// Turns a spanned mapping into a user layer (`null` removes, extras kept, strict checks).
+pub fn mapping_layer(
+    mapping: &GenerationMapping,
+    source: SourceRef,
+    origin: &str,
+) -> Result<Layer, LayerError> {
+    Layer::from_mapping(
+        source,
+        origin,
+        mapping
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone(), Some(v.referenced.line()))),
+    )
+}
+
+/// The layer of a YAML file given with `--source yaml:PATH`: its top-level `generation:`
+/// mapping when it has one (a run config, say), else the whole file as the mapping.
+pub fn yaml_file_layer(text: &str, path: &Path) -> Result<Layer, YamlOrLayerError> {
+    let origin = path.display().to_string();
+    let document: BTreeMap<String, Spanned<Json>> = from_str(text, &origin)?;
+    let mapping: GenerationMapping = match document.get("generation") {
+        Some(block) => match &block.value {
+            Json::Object(_) => {
+                // Re-read the block with spans: the whole-document parse gave the block's span
+                // only, and errors should point at the key's own line.
+                #[derive(serde::Deserialize)]
+                struct WithGeneration {
+                    generation: GenerationMapping,
+                }
+                from_str::<WithGeneration>(text, &origin)
+                    .map_err(|mut e| {
+                        e.message = format!("in `generation`: {}", e.message);
+                        e
+                    })?
+                    .generation
+            }
+            other => {
+                return Err(YamlError {
+                    origin,
+                    position: Some((block.referenced.line(), block.referenced.column())),
+                    message: format!(
+                        "`generation` must be a mapping of parameters, found {}",
+                        crate::layer::json_kind(other)
+                    ),
+                }
+                .into());
+            }
+        },
+        None => document,
+    };
+    let mut layer = mapping_layer(&mapping, SourceRef::new("yaml", origin.clone()), &origin)?;
+    layer.artifact = Some(crate::layer::Artifact {
+        name: path
+            .file_name()
+            .map_or_else(|| origin.clone(), |n| n.to_string_lossy().into_owned()),
+        origin,
+        revision: None,
+        text: text.to_owned(),
+    });
+    Ok(layer)
+}
+
+/// Either kind of error a YAML layer can have.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum YamlOrLayerError {
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::Entry;
+    use crate::params::Key;
+
+    #[test]
+    fn errors_carry_file_line_and_column() {
+        let err = from_str::<BTreeMap<String, String>>("a: [1\n", "x.yaml").unwrap_err();
+        assert_eq!(err.origin, "x.yaml");
+        assert!(err.position.is_some());
+        assert!(err.to_string().starts_with("x.yaml:"));
+        let err = from_str::<BTreeMap<String, String>>("  \n", "e.yaml").unwrap_err();
+        assert_eq!(err.to_string(), "e.yaml: the file is empty");
+    }
+
+    #[test]
+    fn yaml_layer_prefers_the_generation_block() {
+        let text = "model:\n  name: a/b\ngeneration:\n  temperature: 0.5\n  top_k: null\n";
+        let layer = yaml_file_layer(text, Path::new("run.yaml")).unwrap();
+        assert_eq!(layer.entries.len(), 2);
+        assert_eq!(layer.entries[&Key::TopK], Entry::Remove);
+        assert_eq!(layer.source.to_string(), "yaml:run.yaml");
+    }
+
+    #[test]
+    fn yaml_layer_takes_the_whole_file_without_a_block() {
+        let layer = yaml_file_layer("top_p: 0.8\n", Path::new("p.yaml")).unwrap();
+        assert_eq!(layer.entries.len(), 1);
+    }
+
+    #[test]
+    fn yaml_layer_errors_name_the_line() {
+        let err = yaml_file_layer("top_p: 0.8\ntemperature: -2\n", Path::new("p.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "p.yaml:2: `temperature` = -2: must be >= 0");
+    }
+}

@@ -1,0 +1,34 @@
+//! The `file:PATH` source: a JSON generation config on disk (transformers' format), read
+//! strictly because it is the user's own file.
+
+use benchy_core::source::read_user_file;
+use benchy_core::{
+    Artifact, ConfigSource, Layer, SourceError, SourceReply, SourceRef, SourceRequest, Strictness,
+};
+
+#[derive(Debug, Default)]
+pub struct FileSource;
+
+impl ConfigSource for FileSource {
+    fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
+        let (path, origin) = request.path_argument()?;
+        let text = read_user_file(&path, &origin)?;
+        let mut layer = Layer::from_generation_config(
+            &text,
+            &origin,
+            SourceRef::new("file", origin.clone()),
+            Strictness::Strict,
+        )
+        .map_err(|e| SourceError::Input(e.to_string()))?;
+        layer.artifact = Some(Artifact {
+            name: "generation_config.json".to_owned(),
+            origin,
+            revision: None,
+            text,
+        });
+        Ok(SourceReply {
+            layer: Some(layer),
+            diagnostics: Vec::new(),
+        })
+    }
+}

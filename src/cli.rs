@@ -1,0 +1,83 @@
+//! The command line: every command, flag and help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const PRECEDENCE_HELP: &str = "\
+Generation parameters are merged from these layers, later ones winning key by key:
+  1. each --source SPEC, in the order given (default: hf, the model's generation_config.json)
+  2. the run config's `generation:` block
+  3. the task's own `generation:` block
+  4. --set KEY=VALUE flags
+An explicit null in a YAML layer or --set removes a key set by an earlier layer.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "benchy",
+    version,
+    about = "Run LLM evaluations with the model's generation parameters resolved, proven and recorded",
+    long_about = None,
+    after_help = "Examples:\n  \
+        benchy config explain -c configs/examples/tiny-cpu.yaml\n  \
+        benchy config explain -c configs/single_card/AFM-4.5B.yaml --source hf --set temperature=0.2 --format json\n\n\
+        Exit codes: 0 success, 1 a run failed, 2 bad input or usage, 130 interrupted (143 on SIGTERM).",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect configuration: which generation parameters a run would use, and why
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved generation parameters with the source of every value
+    #[command(after_help = PRECEDENCE_HELP)]
+    Explain(ExplainArgs),
+}
+
+/// The flags every command that resolves generation parameters takes.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// The run config (a model file such as configs/single_card/AFM-4.5B.yaml)
+    #[arg(short = 'c', long = "config", value_name = "RUN.yaml")]
+    pub config: PathBuf,
+
+    /// A parameter source, repeatable, applied in order: hf, file:PATH (a JSON generation
+    /// config), yaml:PATH (a YAML file's `generation:` mapping or the whole file), or a
+    /// plugin's scheme. Default: hf
+    #[arg(long = "source", value_name = "SPEC")]
+    pub sources: Vec<String>,
+
+    /// Set a parameter on top of every other layer, e.g. --set temperature=0.2; the value is
+    /// read as YAML (numbers, true/false, [lists]); null removes the key
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+
+    /// Make no network requests: sources use their caches only (same as HF_HUB_OFFLINE=1)
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+
+    /// Output format: a table for people, JSON for scripts
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}

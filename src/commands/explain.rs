@@ -1,0 +1,80 @@
+//! `benchy config explain`: the resolved generation parameters with the source of every value,
+//! per task where tasks override.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use benchy_core::{Registry, Resolved};
+use serde_json::{Map, Value as Json};
+
+use crate::cli::{ExplainArgs, Format};
+use crate::resolution::{Resolution, describe_layers, resolve};
+use crate::table;
+
+pub fn run(args: &ExplainArgs, registry: &Registry) -> Result<ExitCode> {
+    let resolution = resolve(&args.resolve, registry)?;
+    for diagnostic in &resolution.diagnostics {
+        eprintln!("{diagnostic}");
+    }
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&explain_json(&resolution))? + "\n",
+        Format::Table => explain_table(&resolution),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `{"resolved": {...}, "tasks": {name: {...}}}`, with `tasks` holding only the tasks whose
+/// parameters differ from the run's, as documented in the README.
+pub fn explain_json(resolution: &Resolution) -> Json {
+    let mut out = Map::new();
+    out.insert("resolved".into(), resolution.run.to_json());
+    let differing: Map<String, Json> = differing_tasks(resolution)
+        .map(|(name, resolved)| (name.to_owned(), resolved.to_json()))
+        .collect();
+    if !differing.is_empty() {
+        out.insert("tasks".into(), Json::Object(differing));
+    }
+    Json::Object(out)
+}
+
+fn differing_tasks(resolution: &Resolution) -> impl Iterator<Item = (&str, &Resolved)> {
+    resolution
+        .tasks
+        .iter()
+        .filter(|t| t.resolved.params != resolution.run.params)
+        .map(|t| (t.name.as_str(), &t.resolved))
+}
+
+fn explain_table(resolution: &Resolution) -> String {
+    let mut out = format!(
+        "Generation parameters for {}\nlayers, later wins: {}\n\n",
+        resolution.config.model.name,
+        describe_layers(resolution).join(" < ")
+    );
+    out += &params_table(&resolution.run);
+    for (name, resolved) in differing_tasks(resolution) {
+        out += &format!("\nTask {name}:\n");
+        out += &params_table(resolved);
+    }
+    for layer in &resolution.source_layers {
+        if !layer.ignored.is_empty() {
+            out += &format!(
+                "\nIgnored from {} (not sampling parameters): {}\n",
+                layer.source,
+                layer.ignored.join(", ")
+            );
+        }
+    }
+    out
+}
+
+fn params_table(resolved: &Resolved) -> String {
+    let rows: Vec<Vec<String>> = resolved
+        .params
+        .iter()
+        .map(|(key, p)| vec![key.to_string(), p.value.to_string(), p.source.to_string()])
+        .collect();
+    table::render(&["parameter", "value", "source"], &rows)
+}

@@ -1,0 +1,16 @@
+//! The commands: each takes its parsed arguments and returns the process exit code.
+
+mod explain;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let registry = crate::builtins::registry();
+    match cli.command {
+        Command::Config(ConfigCommand::Explain(args)) => explain::run(&args, &registry),
+    }
+}

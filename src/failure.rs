@@ -1,0 +1,49 @@
+//! How errors become exit codes: 2 for bad input (nothing started), 1 for a run that failed,
+//! 0 for a broken pipe (the reader went away, as with `| head`).
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    pub const FAILED: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+}
+
+/// An error in what the user gave benchy (a file, a flag, a name): exit code 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Shorthand for returning a [`BadInput`] through `anyhow`.
+pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
+    BadInput(message.into()).into()
+}
+
+/// Prints the error chain on stderr and picks the exit code.
+pub fn report(err: &anyhow::Error) -> ExitCode {
+    let broken_pipe = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if err.chain().any(|cause| cause.is::<BadInput>()) {
+        ExitCode::from(exit::BAD_INPUT)
+    } else {
+        ExitCode::from(exit::FAILED)
+    }
+}

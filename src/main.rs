@@ -1,0 +1,20 @@
+//! The `benchy` binary: a thin entry point; everything lives in the modules below.
+
+mod builtins;
+mod cli;
+mod commands;
+mod failure;
+mod resolution;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => failure::report(&err),
+    }
+}
