@@ -2,4 +2,6 @@
 
 mod harness;
 
+mod bad_input;
 mod explain;
+mod reference;
