@@ -175,20 +175,27 @@ pub struct TaskResult {
     pub task: String,
     /// The backend's own name for it (an lm-eval subtask, say).
     pub name: String,
-    /// Whether the task generates text (and so uses sampling parameters) or only scores
-    /// log-likelihoods (and sends none).
     pub sampling: Sampling,
     pub metrics: Vec<Metric>,
-    /// The generation parameters the backend recorded as used, to verify against the resolved
-    /// set (lm-eval's `configs.<task>.generation_kwargs`).
+    /// The generation parameters the backend sent for it, in the backend's own names.
+    #[serde(default)]
+    pub sent_generation: Option<Map<String, Json>>,
+    /// What the backend's tool recorded as used (lm-eval's `configs.<task>.generation_kwargs`),
+    /// compared by the host with `sent_generation`.
+    #[serde(default)]
     pub recorded_generation: Option<Map<String, Json>>,
 }
 
+/// Whether a task generates text (and so uses the sampling parameters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sampling {
+    /// It generates text: every request carries the resolved parameters.
     Generate,
+    /// It only scores log-likelihoods (multiple choice): requests carry no sampling parameters.
     LoglikelihoodOnly,
+    /// A group's aggregate over its subtasks.
+    Aggregate,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,8 @@ pub mod process;
 pub mod registry;
 pub mod run_config;
 pub mod source;
+pub mod verify;
+pub mod wire;
 pub mod yaml;
 
 pub use backend::{Backend, BackendError, Plan, PlanRequest, RunView};

@@ -363,18 +363,16 @@ fn looks_like_path(name: &str) -> bool {
 }
 
 /// Resolves a path written in a config file: `~/` is the home directory, relative paths are
-/// relative to the file's folder.
+/// relative to the file's folder. The result is absolute, because processes may run in
+/// another folder (lm-eval runs in a task's folder).
 pub fn expand_path(written: &str, dir: &Path) -> PathBuf {
     if let Some(rest) = written.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
-    let path = Path::new(written);
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        dir.join(path)
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
     }
+    let path = dir.join(written);
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// A Hub repo id: `name` or `namespace/name`, each part of letters, digits, `-`, `_`, `.`, at

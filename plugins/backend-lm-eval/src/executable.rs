@@ -1,0 +1,112 @@
+//! Which lm-eval runs a task, in this order: `BENCHY_LM_EVAL`; the task's `lm_eval_path`
+//! (`<path>/.venv/bin/lm_eval`, run in that folder, as the Python tool did); the environment
+//! `make setup` built (`$BENCHY_HOME/venvs/lm-eval`); `lm_eval` on `PATH`.
+
+use std::path::{Path, PathBuf};
+
+use benchy_core::BackendError;
+use benchy_core::EnvVars;
+use benchy_core::backend::TaskView;
+
+/// An lm-eval executable and the folder it runs in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LmEval {
+    pub program: PathBuf,
+    /// Where the choice came from, for messages and the run record.
+    pub origin: String,
+    /// The working directory the task's lm-eval runs in, when it has one of its own.
+    pub cwd: Option<PathBuf>,
+}
+
+/// The folder `make setup` installs into: `$BENCHY_HOME`, else the user cache's `benchy`.
+pub fn benchy_home() -> Option<PathBuf> {
+    std::env::var_os(EnvVars::BENCHY_HOME)
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|d| d.join("benchy")))
+}
+
+pub fn locate(task: &TaskView) -> Result<LmEval, BackendError> {
+    if let Some(program) = std::env::var_os(EnvVars::BENCHY_LM_EVAL) {
+        let program = PathBuf::from(program);
+        return existing(program, "BENCHY_LM_EVAL".into(), None);
+    }
+    if let Some(root) = &task.lm_eval_path {
+        let program = root.join(".venv/bin/lm_eval");
+        return existing(
+            program,
+            format!("lm_eval_path of task `{}`", task.name),
+            Some(root.clone()),
+        );
+    }
+    if let Some(home) = benchy_home() {
+        let program = home.join("venvs/lm-eval/bin/lm_eval");
+        if program.is_file() {
+            return Ok(LmEval {
+                program,
+                origin: "the `make setup` environment".into(),
+                cwd: None,
+            });
+        }
+    }
+    match find_on_path("lm_eval") {
+        Some(program) => Ok(LmEval {
+            program,
+            origin: "PATH".into(),
+            cwd: None,
+        }),
+        None => Err(BackendError::Input(format!(
+            "task `{}`: no lm-eval found: set {}, give the task an `lm_eval_path`, run `make \
+             setup`, or put `lm_eval` on PATH",
+            task.name,
+            EnvVars::BENCHY_LM_EVAL
+        ))),
+    }
+}
+
+fn existing(
+    program: PathBuf,
+    origin: String,
+    cwd: Option<PathBuf>,
+) -> Result<LmEval, BackendError> {
+    if program.is_file() {
+        Ok(LmEval {
+            program,
+            origin,
+            cwd,
+        })
+    } else {
+        Err(BackendError::Input(format!(
+            "{origin}: {} does not exist",
+            program.display()
+        )))
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The installed lm-eval version, read from the package metadata beside the executable
+/// (`<venv>/lib/python3.*/site-packages/lm_eval-<version>.dist-info`), without running Python.
+pub fn version(program: &Path) -> Option<String> {
+    let venv = program.canonicalize().ok()?.parent()?.parent()?.to_owned();
+    let lib = std::fs::read_dir(venv.join("lib")).ok()?;
+    for python in lib.flatten() {
+        let site = python.path().join("site-packages");
+        let Ok(entries) = std::fs::read_dir(&site) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(rest) = name.strip_prefix("lm_eval-") {
+                if let Some(version) = rest.strip_suffix(".dist-info") {
+                    return Some(version.to_owned());
+                }
+            }
+        }
+    }
+    None
+}

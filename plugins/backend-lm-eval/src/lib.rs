@@ -1,0 +1,125 @@
+//! The lm-eval backend: runs the run's tasks with lm-evaluation-harness against the server,
+//! with every resolved sampling parameter in `--gen_kwargs` and only connection settings in
+//! `--model_args`, then reads lm-eval's results and what it recorded as used.
+
+mod executable;
+mod jobs;
+mod results;
+mod settings;
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use benchy_core::backend::{Backend, CollectRequest, Collected, Plan, PlanRequest};
+use benchy_core::process::{DEFAULT_STOP_GRACE_SECS, ProcessSpec, Role};
+use benchy_core::{BackendError, Diagnostic};
+
+pub use executable::{benchy_home, locate};
+
+#[derive(Debug, Default)]
+pub struct LmEvalBackend;
+
+impl Backend for LmEvalBackend {
+    fn plan(&self, request: &PlanRequest) -> Result<Plan, BackendError> {
+        let server = request.server.as_ref().ok_or_else(|| {
+            BackendError::Input("the lm-eval backend needs a server to run against".into())
+        })?;
+        let jobs = jobs::group(&request.run.tasks, locate)?;
+        let mut plan = Plan::default();
+        plan.checks = validation_checks(&jobs);
+        for job in &jobs {
+            plan.processes
+                .push(job.spec(request, server, &mut plan.diagnostics));
+        }
+        let mut executables = BTreeMap::new();
+        for job in &jobs {
+            let program = job.lm_eval.program.display().to_string();
+            executables.entry(program).or_insert_with(|| {
+                json!({
+                    "origin": job.lm_eval.origin,
+                    "version": executable::version(&job.lm_eval.program),
+                })
+            });
+        }
+        plan.record.insert("lm_eval".into(), json!(executables));
+        if request.run.use_chat_completions {
+            plan.diagnostics.push(Diagnostic::info(
+                "chat requests (local-chat-completions): multiple-choice tasks cannot run this \
+                 way, lm-eval scores log-likelihoods through completions only",
+            ));
+        }
+        Ok(plan)
+    }
+
+    fn collect(&self, request: &CollectRequest) -> Result<Collected, BackendError> {
+        let mut collected = Collected::default();
+        for outcome in &request.outcomes {
+            let Some(dir) = &outcome.output_dir else {
+                continue;
+            };
+            let Some(file) = results::find_results_file(dir) else {
+                if outcome.exit_code == Some(0) {
+                    collected.diagnostics.push(Diagnostic::warning(format!(
+                        "{}: exited 0 but wrote no results_*.json under {}",
+                        outcome.name,
+                        dir.display()
+                    )));
+                }
+                continue;
+            };
+            let results = results::read(&request.run, outcome, &file, &mut collected.diagnostics)?;
+            results::place_files(&request.run, outcome, &file, &results)?;
+            collected.results.extend(results);
+        }
+        Ok(collected)
+    }
+}
+
+/// `lm_eval validate` once per lm-eval, folder and include path: every task name must exist
+/// before anything starts (it exits 1 listing the missing ones, lm_eval/_cli/validate.py).
+fn validation_checks(jobs: &[jobs::Job<'_>]) -> Vec<ProcessSpec> {
+    type CheckKey<'a> = (&'a executable::LmEval, Option<&'a std::path::PathBuf>);
+    let mut groups: Vec<(CheckKey<'_>, Vec<&str>, Vec<String>)> = Vec::new();
+    for job in jobs {
+        let key = (&job.lm_eval, job.include_path.as_ref());
+        let index = match groups.iter().position(|(k, _, _)| *k == key) {
+            Some(index) => index,
+            None => {
+                groups.push((key, Vec::new(), Vec::new()));
+                groups.len() - 1
+            }
+        };
+        let (_, names, tasks) = &mut groups[index];
+        for task in &job.tasks {
+            if !names.contains(&task.task_name.as_str()) {
+                names.push(&task.task_name);
+            }
+            tasks.push(task.name.clone());
+        }
+    }
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, ((lm_eval, include), names, tasks))| {
+            let mut args = vec!["validate".to_owned(), "--tasks".to_owned(), names.join(",")];
+            if let Some(include) = include {
+                args.extend(["--include_path".to_owned(), include.display().to_string()]);
+            }
+            ProcessSpec {
+                name: "lm-eval validate".into(),
+                role: Role::Check,
+                program: lm_eval.program.display().to_string(),
+                args,
+                env: BTreeMap::new(),
+                cwd: lm_eval.cwd.clone(),
+                listen: None,
+                timeout_secs: Some(300.0),
+                stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
+                log_file: format!("check-lm-eval-{}.log", i + 1),
+                tasks,
+                output_dir: None,
+            }
+        })
+        .collect()
+}
