@@ -1,0 +1,34 @@
+//! benchy-testkit: what benchy's tests and benchmarks share. [`StandInHub`] is a Hugging Face
+//! Hub on 127.0.0.1 speaking the real `resolve` protocol (headers, status codes, redirects,
+//! gating, faults, latency) and counting every request; [`python`] finds the project's Python
+//! environment to run the real huggingface_hub against the same stand-in.
+//!
+//! ```no_run
+//! let hub = benchy_testkit::StandInHub::start();
+//! let commit = hub.publish_generation_config("org/model", r#"{"temperature": 0.6}"#);
+//! // point HF_ENDPOINT at hub.url(), resolve, then:
+//! assert_eq!(hub.count("HEAD"), 1);
+//! # let _ = commit;
+//! ```
+
+mod http;
+pub mod hub;
+pub mod python;
+
+pub use hub::{FaultKind, Origin, Recorded, StandInHub, git_blob_sha1};
+
+use std::path::PathBuf;
+
+/// The project's shared reference inputs, `shared/reference/<name>` beside the repository (the
+/// Python tool's run configs, real `generation_config.json` files). Panics, naming the path,
+/// when they are not there.
+pub fn reference_dir(name: &str) -> PathBuf {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = repo.join("../shared/reference").join(name);
+    assert!(
+        dir.is_dir(),
+        "the shared reference folder {} is missing (it sits beside the repository)",
+        dir.display()
+    );
+    dir.canonicalize().expect("a readable reference folder")
+}
