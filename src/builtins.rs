@@ -7,6 +7,7 @@ use benchy_core::Registry;
 /// A registry holding every built-in source and backend.
 pub fn registry() -> Registry {
     let mut registry = Registry::default();
+    registry.add_source("hf", Arc::new(benchy_source_hf::HfSource::default()));
     registry.add_source("file", Arc::new(benchy_source_file::FileSource));
     registry.add_source("yaml", Arc::new(benchy_source_yaml::YamlSource));
     registry.add_backend("lm-eval", Arc::new(benchy_backend_lm_eval::LmEvalBackend));

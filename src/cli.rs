@@ -64,6 +64,12 @@ pub struct ResolveArgs {
     /// Make no network requests: sources use their caches only (same as HF_HUB_OFFLINE=1)
     #[arg(long)]
     pub offline: bool,
+
+    /// Stop with an error when the source SCHEME cannot deliver (Hub unreachable and nothing
+    /// cached, gated repo without a token...) instead of warning and continuing without it;
+    /// repeatable, added to the run config's `require_sources`
+    #[arg(long = "require-source", value_name = "SCHEME")]
+    pub require_sources: Vec<String>,
 }
 
 #[derive(Debug, Args)]

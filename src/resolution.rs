@@ -86,7 +86,12 @@ pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
             }
             Err(SourceError::Input(message)) => return Err(bad_input(message)),
             Err(SourceError::Unavailable(message)) => {
-                if config.require_sources.iter().any(|r| r == &scheme) {
+                if args.require_sources.contains(&scheme) {
+                    anyhow::bail!(
+                        "--source {spec}: {message} (required by --require-source {scheme})"
+                    );
+                }
+                if config.require_sources.contains(&scheme) {
                     anyhow::bail!(
                         "--source {spec}: {message} (required by `require_sources` in {})",
                         config.path.display()

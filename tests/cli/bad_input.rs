@@ -207,7 +207,7 @@ fn bad_flags_exit_2_naming_the_flag() {
         (&["--set", "top_p=2"], "`top_p`"),
         (&["--set", "=1"], "--set =1"),
         (&["--set", "stop=[a"], "--set stop=[a"),
-        (&["--source", "nope:x"], "known: file, yaml"),
+        (&["--source", "nope:x"], "known: hf, file, yaml"),
         (&["--source", "file:"], "needs a path"),
         (
             &["--source", "file:missing.json"],

@@ -10,6 +10,7 @@ use tempfile::TempDir;
 /// Variables a test must not inherit from whoever runs `cargo test`.
 const SCRUBBED: &[&str] = &[
     "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
     "HF_TOKEN_PATH",
     "HF_HOME",
     "HF_HUB_CACHE",
@@ -25,6 +26,7 @@ const SCRUBBED: &[&str] = &[
 pub struct TestEnv {
     pub dir: TempDir,
     envs: Vec<(String, String)>,
+    online: bool,
 }
 
 impl TestEnv {
@@ -32,6 +34,7 @@ impl TestEnv {
         TestEnv {
             dir: tempfile::tempdir().expect("temp dir"),
             envs: Vec::new(),
+            online: false,
         }
     }
 
@@ -53,6 +56,13 @@ impl TestEnv {
         self
     }
 
+    /// Lets commands reach a (stand-in) Hub at `endpoint`: sets HF_ENDPOINT and drops the
+    /// default HF_HUB_OFFLINE=1.
+    pub fn hub(&mut self, endpoint: &str) -> &mut Self {
+        self.online = true;
+        self.env("HF_ENDPOINT", endpoint)
+    }
+
     /// A `benchy` command in the test directory.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_benchy"));
@@ -62,7 +72,9 @@ impl TestEnv {
         }
         cmd.env("HOME", self.dir.path());
         // Offline by default: a test that wants the network (a stand-in Hub) says so.
-        cmd.env("HF_HUB_OFFLINE", "1");
+        if !self.online {
+            cmd.env("HF_HUB_OFFLINE", "1");
+        }
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }

@@ -4,4 +4,5 @@ mod harness;
 
 mod bad_input;
 mod explain;
+mod hf;
 mod reference;

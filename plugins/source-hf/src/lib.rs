@@ -1,0 +1,196 @@
+//! The `hf` source: the model's `generation_config.json` from the Hugging Face Hub (for
+//! `model.name` at `model.revision`, default `main`), or from the model directory when
+//! `model.name` is a path, read leniently because the user cannot fix the Hub's file: an invalid
+//! value drops that key with a warning, the valid keys are kept.
+//!
+//! It behaves as the Python `huggingface_hub` 2.4.0 users already have: same environment
+//! variables (`HF_ENDPOINT`, `HF_HUB_CACHE`/`HF_HOME`, `HF_TOKEN`/`HF_TOKEN_PATH`,
+//! `HF_HUB_OFFLINE`, `HF_HUB_ETAG_TIMEOUT`, `HF_HUB_DOWNLOAD_TIMEOUT`), same protocol, same
+//! cache on disk, so a file either side downloaded is found by the other ([`cache`]).
+//!
+//! # Why a small client of our own, on ureq
+//!
+//! The `hf-hub` crate (1.0.0 on crates.io, checked in its source) reads the same variables and
+//! the cache layout, but it fits a source that runs synchronously before any async runtime
+//! exists poorly: it is async (its blocking API wraps a tokio runtime), it depends on `hf-xet`
+//! and reqwest with default TLS (aws-lc-rs), a long build on a two-core machine for one small
+//! file, it does not read `HF_HUB_OFFLINE`, and it maps the Hub's errors to its own messages
+//! where benchy needs ones naming `HF_TOKEN`, `model.revision` and the fallback taken. The
+//! protocol part needed here is small ([`client`], [`fetch`]) and is pinned to
+//! huggingface_hub's own source, cited function by function.
+//!
+//! The HTTP client is ureq rather than the workspace's reqwest: ureq is blocking with no
+//! runtime to start, and its rustls backend uses the ring provider it selects itself with
+//! Mozilla's roots (as Python's certifi). reqwest 0.13 either brings aws-lc-rs or, with
+//! `rustls-no-provider`, panics on building any client whose process has not installed a crypto
+//! provider first, which feature unification would impose on every reqwest user in the
+//! workspace. Either way no client is built when no request is needed: offline runs and cached
+//! commit shas read the cache and return.
+
+pub mod cache;
+pub mod client;
+pub mod fetch;
+pub mod settings;
+pub mod urls;
+
+use std::io;
+use std::path::Path;
+
+use benchy_core::run_config::check_repo_id;
+use benchy_core::{
+    Artifact, ConfigSource, Diagnostic, Layer, SourceError, SourceRef, SourceReply, SourceRequest,
+    Strictness,
+};
+
+use crate::fetch::{FILENAME, FetchError, Outcome, fetch};
+use crate::settings::HubSettings;
+use crate::urls::resolve_url;
+
+/// The revision used when the run config gives none (`constants.py::DEFAULT_REVISION`).
+pub const DEFAULT_REVISION: &str = "main";
+
+/// The `hf` source. By default it reads its settings from the environment at each resolution.
+#[derive(Debug, Default)]
+pub struct HfSource {
+    settings: Option<HubSettings>,
+}
+
+impl HfSource {
+    /// A source with fixed settings instead of the environment's (tests, embedding).
+    pub fn with_settings(settings: HubSettings) -> HfSource {
+        HfSource {
+            settings: Some(settings),
+        }
+    }
+}
+
+impl ConfigSource for HfSource {
+    fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
+        if request.argument.as_deref().is_some_and(|a| !a.is_empty()) {
+            return Err(SourceError::Input(format!(
+                "--source {}: `hf` takes no argument; it reads the {FILENAME} of model.name \
+                 (use --source file:PATH for a file of your own)",
+                request.spec
+            )));
+        }
+        if let Some(dir) = &request.model.local_dir {
+            return from_model_dir(dir);
+        }
+        let repo_id = request.model.name.as_str();
+        check_repo_id(repo_id)
+            .map_err(|problem| SourceError::Input(format!("model.name {problem}")))?;
+        let settings = match &self.settings {
+            Some(settings) => settings.clone(),
+            None => HubSettings::from_env().map_err(|e| SourceError::Unavailable(e.to_string()))?,
+        };
+        let revision = request
+            .model
+            .revision
+            .as_deref()
+            .unwrap_or(DEFAULT_REVISION);
+        match fetch(&settings, repo_id, revision, request.offline) {
+            Ok(Outcome::File {
+                commit,
+                bytes,
+                notes,
+            }) => {
+                let file = HubFile {
+                    label: format!("hf:{repo_id}@{commit}/{FILENAME}"),
+                    source: SourceRef::new("hf", format!("{repo_id}@{commit}")),
+                    url: resolve_url(&settings.endpoint, repo_id, &commit, FILENAME),
+                    revision: Some(commit),
+                };
+                Ok(file.reply(bytes, notes))
+            }
+            Ok(Outcome::NoFile { commit, mut notes }) => {
+                let at = match commit {
+                    Some(commit) => format!("{revision} (commit {commit})"),
+                    None => revision.to_owned(),
+                };
+                notes.push(Diagnostic::info(format!(
+                    "hf: {repo_id} has no {FILENAME} at {at}; continuing with the other layers"
+                )));
+                Ok(SourceReply {
+                    layer: None,
+                    diagnostics: notes,
+                })
+            }
+            Err(FetchError::Input(message)) => Err(SourceError::Input(message)),
+            Err(FetchError::Unavailable(message)) => Err(SourceError::Unavailable(message)),
+        }
+    }
+}
+
+/// `model.name` is a directory: its `generation_config.json`, read as leniently as the Hub's
+/// (it is usually a copy of it).
+fn from_model_dir(dir: &Path) -> Result<SourceReply, SourceError> {
+    let path = dir.join(FILENAME);
+    let shown = path.display().to_string();
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let file = HubFile {
+                label: format!("hf:{shown}"),
+                source: SourceRef::new("hf", dir.display().to_string()),
+                url: shown,
+                revision: None,
+            };
+            Ok(file.reply(bytes, Vec::new()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(SourceReply {
+            layer: None,
+            diagnostics: vec![Diagnostic::info(format!(
+                "hf: the model directory {} has no {FILENAME}; continuing with the other layers",
+                dir.display()
+            ))],
+        }),
+        Err(e) => Err(SourceError::Unavailable(format!(
+            "cannot read {shown}: {e}"
+        ))),
+    }
+}
+
+/// A `generation_config.json` the user cannot fix (the Hub's, or a downloaded model's).
+struct HubFile {
+    /// How messages name it: `hf:` and where it was read.
+    label: String,
+    source: SourceRef,
+    /// Where a person can open it (the artifact's origin).
+    url: String,
+    /// The commit it was read at.
+    revision: Option<String>,
+}
+
+impl HubFile {
+    /// Its layer, read leniently: invalid values are dropped with a warning, and a file that is
+    /// not a JSON object gives a warning and no layer (never a failed run).
+    fn reply(self, bytes: Vec<u8>, mut notes: Vec<Diagnostic>) -> SourceReply {
+        let label = &self.label;
+        let layer = match String::from_utf8(bytes) {
+            Err(e) => Err(format!("{label} is not UTF-8 text ({e})")),
+            Ok(text) => {
+                Layer::from_generation_config(&text, label, self.source, Strictness::Lenient)
+                    .map(|mut layer| {
+                        layer.artifact = Some(Artifact {
+                            name: FILENAME.to_owned(),
+                            origin: self.url,
+                            revision: self.revision,
+                            text,
+                        });
+                        layer
+                    })
+                    .map_err(|e| e.to_string())
+            }
+        };
+        let layer = layer
+            .map_err(|problem| {
+                notes.push(Diagnostic::warning(format!(
+                    "{problem}; continuing without the model's {FILENAME}"
+                )));
+            })
+            .ok();
+        SourceReply {
+            layer,
+            diagnostics: notes,
+        }
+    }
+}
