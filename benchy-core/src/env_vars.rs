@@ -16,6 +16,8 @@ impl EnvVars {
     pub const HF_TOKEN: &'static str = "HF_TOKEN";
     /// The older name of `HF_TOKEN`, still read by huggingface_hub (and so by benchy) after it.
     pub const HUGGING_FACE_HUB_TOKEN: &'static str = "HUGGING_FACE_HUB_TOKEN";
+    /// `1`: send no token even when `HF_TOKEN` or the token file has one (as huggingface_hub).
+    pub const HF_HUB_DISABLE_IMPLICIT_TOKEN: &'static str = "HF_HUB_DISABLE_IMPLICIT_TOKEN";
     /// The file holding the token (default `$HF_HOME/token`).
     pub const HF_TOKEN_PATH: &'static str = "HF_TOKEN_PATH";
     /// The Hugging Face home (default `~/.cache/huggingface`).
@@ -40,10 +42,13 @@ impl EnvVars {
 
 /// A boolean environment variable as huggingface_hub reads them (`1`, `true`, `yes`, `on`).
 pub fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    })
+    std::env::var(name).is_ok_and(|v| is_true(&v))
+}
+
+/// huggingface_hub's `constants.py::_is_true`: `1`, `true`, `yes` or `on`, in any case.
+pub fn is_true(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
 }

@@ -133,14 +133,17 @@ impl<'a> HubClient<'a> {
     }
 
     /// The file's metadata from a `HEAD` on `url`. With `retry`, server errors and network
-    /// failures are retried with backoff and a longer timeout (huggingface_hub retries only when
-    /// no cached copy can be used instead).
+    /// failures are retried with backoff (huggingface_hub retries only when no cached copy can be
+    /// used instead). Unlike huggingface_hub, whose retries wait up to 60 s each
+    /// (`_ETAG_RETRY_TIMEOUT`), every attempt keeps the metadata timeout, so an unreachable Hub
+    /// costs a bounded, short time.
     pub fn metadata(&self, url: &str, retry: bool) -> Result<FileMetadata, HubError> {
-        let (retries, timeout) = if retry {
-            (self.settings.retry.max_retries, self.settings.retry_timeout)
+        let retries = if retry {
+            self.settings.retry.max_retries
         } else {
-            (0, self.settings.metadata_timeout)
+            0
         };
+        let timeout = self.settings.metadata_timeout;
         self.with_retries(retries, || self.head_once(url, timeout))
     }
 

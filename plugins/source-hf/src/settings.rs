@@ -7,16 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use benchy_core::EnvVars;
+use benchy_core::env_vars::is_true;
 
 /// The Hub address when `HF_ENDPOINT` is unset (`constants.py::_HF_DEFAULT_ENDPOINT`).
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// huggingface_hub's `DEFAULT_ETAG_TIMEOUT` and `DEFAULT_DOWNLOAD_TIMEOUT` (seconds).
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
-
-/// huggingface_hub's `_ETAG_RETRY_TIMEOUT` (`file_download.py`): the metadata request is given
-/// longer once it is retried because nothing is cached.
-const RETRY_TIMEOUT_SECS: u64 = 60;
 
 /// Everything the `hf` source needs to know about the Hub and the cache.
 #[derive(Clone, Debug)]
@@ -29,8 +26,6 @@ pub struct HubSettings {
     pub token: TokenSource,
     /// Connect and read timeout of the metadata request (`HF_HUB_ETAG_TIMEOUT`).
     pub metadata_timeout: Duration,
-    /// The same timeout once the metadata request is retried for want of a cached copy.
-    pub retry_timeout: Duration,
     /// Connect and read timeout of the download (`HF_HUB_DOWNLOAD_TIMEOUT`).
     pub download_timeout: Duration,
     pub retry: RetryPolicy,
@@ -65,15 +60,17 @@ impl RetryPolicy {
     }
 }
 
-/// Where a token is taken from (`utils/_auth.py`: `HF_TOKEN`, then the legacy
-/// `HUGGING_FACE_HUB_TOKEN`, then the token file).
+/// Where a token is taken from (`utils/_auth.py::get_token`: `HF_TOKEN`, then the legacy
+/// `HUGGING_FACE_HUB_TOKEN`, then the token file; none at all with
+/// `HF_HUB_DISABLE_IMPLICIT_TOKEN`, as `utils/_headers.py::get_token_to_send` decides).
 #[derive(Clone, PartialEq, Eq)]
 pub enum TokenSource {
     /// The token from an environment variable.
     Env { name: &'static str, token: Token },
     /// The token file: `HF_TOKEN_PATH`, else `$HF_HOME/token`.
     File(PathBuf),
-    /// No variable and no home folder to hold a token file.
+    /// No token: `HF_HUB_DISABLE_IMPLICIT_TOKEN` is set, or there is neither a variable nor a
+    /// home folder to hold a token file.
     None,
 }
 
@@ -174,6 +171,7 @@ impl HubSettings {
             .map(expand)
             .or_else(|| hf_home.as_ref().map(|h| h.join("hub")))
             .ok_or(NoCacheDir)?;
+        let no_token = var(EnvVars::HF_HUB_DISABLE_IMPLICIT_TOKEN).is_some_and(|v| is_true(&v));
         let token = [EnvVars::HF_TOKEN, EnvVars::HUGGING_FACE_HUB_TOKEN]
             .into_iter()
             .find_map(|name| {
@@ -187,6 +185,7 @@ impl HubSettings {
                     .or_else(|| hf_home.as_ref().map(|h| h.join("token")))
                     .map(TokenSource::File)
             })
+            .filter(|_| !no_token)
             .unwrap_or(TokenSource::None);
         let seconds = |name: &str| {
             var(name)
@@ -201,7 +200,6 @@ impl HubSettings {
             cache_dir,
             token,
             metadata_timeout: Duration::from_secs(seconds(EnvVars::HF_HUB_ETAG_TIMEOUT)),
-            retry_timeout: Duration::from_secs(RETRY_TIMEOUT_SECS),
             download_timeout: Duration::from_secs(seconds(EnvVars::HF_HUB_DOWNLOAD_TIMEOUT)),
             retry: RetryPolicy::default(),
         })
@@ -284,6 +282,15 @@ mod tests {
         assert_eq!(
             settings(&[("HF_HOME", "/hf"), ("HF_TOKEN_PATH", "/secrets/t")]).token,
             TokenSource::File(PathBuf::from("/secrets/t"))
+        );
+        assert_eq!(
+            settings(&[
+                ("HOME", "/h"),
+                ("HF_TOKEN", "hf_x"),
+                ("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+            ])
+            .token,
+            TokenSource::None
         );
         // an empty HF_TOKEN is no token: the file is used
         assert!(matches!(

@@ -46,7 +46,6 @@ impl Env {
             cache_dir: dir.path().join("hub"),
             token: TokenSource::None,
             metadata_timeout: Duration::from_secs(2),
-            retry_timeout: Duration::from_secs(2),
             download_timeout: Duration::from_secs(2),
             retry: FAST_RETRIES,
         };
