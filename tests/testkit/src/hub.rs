@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use sha2::Digest;
 
-use crate::http::{Reply, Request, Server, Stopper};
+use crate::http::{Reply, Request, Server, Stopper, find_header};
 
 /// Which of the two origins a request reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,11 +46,9 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 }
 
@@ -534,4 +532,109 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The stand-in's answers, read off the wire with a raw HTTP/1.1 client, so the codes and
+    //! headers the `hf` source's tests rely on are checked independently of it.
+
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use super::*;
+
+    /// Sends one request and returns the status and the head of the answer.
+    fn send(base: &str, method: &str, path: &str, headers: &[&str]) -> (u16, String) {
+        let address = base.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).unwrap();
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\n");
+        for header in headers {
+            request.push_str(&format!("{header}\r\n"));
+        }
+        request.push_str("Connection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer[9..12].parse().unwrap();
+        (status, answer)
+    }
+
+    #[test]
+    fn answers_with_the_hubs_codes_and_headers() {
+        let hub = StandInHub::start();
+        let body = b"{\"top_k\": 20}";
+        let commit = hub.publish("org/m", "main", &[("generation_config.json", body)]);
+        let url = hub.url();
+        let file = "/org/m/resolve/main/generation_config.json";
+        let etag = format!("\"{}\"", git_blob_sha1(body));
+
+        let (status, head) = send(&url, "HEAD", file, &[]);
+        assert_eq!(status, 200);
+        assert!(head.contains(&format!("ETag: {etag}")) && head.contains(&commit));
+        assert!(head.contains("Content-Length: 13") && !head.contains("top_k"));
+        let (status, got) = send(&url, "GET", file, &[]);
+        assert!(status == 200 && got.ends_with("{\"top_k\": 20}"));
+        let (status, _) = send(&url, "GET", file, &[&format!("If-None-Match: {etag}")]);
+        assert_eq!(status, 304);
+
+        let (status, missing) = send(&url, "HEAD", "/org/m/resolve/main/x.json", &[]);
+        assert!(status == 404 && missing.contains("X-Error-Code: EntryNotFound"));
+        assert!(missing.contains(&format!("X-Repo-Commit: {commit}")));
+        let (status, rev) = send(&url, "HEAD", "/org/m/resolve/v9/x.json", &[]);
+        assert!(status == 404 && rev.contains("X-Error-Code: RevisionNotFound"));
+        let (status, repo) = send(&url, "HEAD", "/org/none/resolve/main/x.json", &[]);
+        assert!(status == 401 && repo.contains("X-Error-Code: RepoNotFound"));
+        let with_token = ["Authorization: Bearer t"];
+        let (status, _) = send(&url, "HEAD", "/org/none/resolve/main/x.json", &with_token);
+        assert_eq!(status, 404);
+
+        hub.gate("org/m", "good");
+        let (status, gated) = send(&url, "HEAD", file, &[]);
+        assert!(status == 401 && gated.contains("X-Error-Code: GatedRepo"));
+        let (status, _) = send(&url, "HEAD", file, &with_token);
+        assert_eq!(status, 403);
+        let (status, _) = send(&url, "HEAD", file, &["Authorization: Bearer good"]);
+        assert_eq!(status, 200);
+
+        hub.rename("org/old", "org/m");
+        let (status, moved) = send(
+            &url,
+            "HEAD",
+            "/org/old/resolve/main/generation_config.json",
+            &[],
+        );
+        assert!(status == 307 && moved.contains(&format!("Location: {file}")));
+
+        hub.fail(Some("GET"), 1, FaultKind::Status(503));
+        let (status, _) = send(&url, "GET", file, &["Authorization: Bearer good"]);
+        assert_eq!(status, 503);
+        assert_eq!(hub.count_path("HEAD", file), 4);
+        assert_eq!(
+            hub.requests()[0].header("host"),
+            Some(url.trim_start_matches("http://"))
+        );
+    }
+
+    #[test]
+    fn cdn_files_redirect_to_another_origin_with_the_linked_etag() {
+        let hub = StandInHub::start();
+        hub.publish("org/lfs", "main", &[("generation_config.json", b"{}")]);
+        hub.serve_from_cdn("org/lfs");
+        let (status, head) = send(
+            &hub.url(),
+            "HEAD",
+            "/org/lfs/resolve/main/generation_config.json",
+            &[],
+        );
+        assert_eq!(status, 302);
+        let sha = sha256_hex(b"{}");
+        assert!(
+            head.contains(&format!("X-Linked-Etag: \"{sha}\""))
+                && head.contains("X-Linked-Size: 2")
+        );
+        assert!(head.contains(&format!("Location: {}/repos/{sha}", hub.cdn_url())));
+        let (status, body) = send(&hub.cdn_url(), "GET", &format!("/repos/{sha}"), &[]);
+        assert!(status == 200 && body.ends_with("{}"));
+    }
 }
