@@ -11,13 +11,14 @@
 //! # Why a small client of our own, on ureq
 //!
 //! The `hf-hub` crate (1.0.0 on crates.io, checked in its source) reads the same variables and
-//! the cache layout, but it fits a source that runs synchronously before any async runtime
-//! exists poorly: it is async (its blocking API wraps a tokio runtime), it depends on `hf-xet`
-//! and reqwest with default TLS (aws-lc-rs), a long build on a two-core machine for one small
-//! file, it does not read `HF_HUB_OFFLINE`, and it maps the Hub's errors to its own messages
-//! where benchy needs ones naming `HF_TOKEN`, `model.revision` and the fallback taken. The
-//! protocol part needed here is small ([`client`], [`fetch`]) and is pinned to
-//! huggingface_hub's own source, cited function by function.
+//! keeps the same cache layout, `.no_exist` and `If-None-Match` revalidation included, but it
+//! does not suit a source that runs synchronously before any async runtime exists: it is async
+//! (its blocking API wraps a tokio runtime), it depends on `hf-xet` and on reqwest with its
+//! default TLS (aws-lc-rs), a long build on a two-core machine for one small file, it does not
+//! read `HF_HUB_OFFLINE`, and it maps the Hub's errors to its own messages where benchy needs
+//! ones naming `HF_TOKEN`, `model.revision` and the fallback taken. The protocol part needed
+//! here is small ([`client`], [`fetch`](mod@fetch)) and follows huggingface_hub's own source, cited
+//! function by function.
 //!
 //! The HTTP client is ureq rather than the workspace's reqwest: ureq is blocking with no
 //! runtime to start, and its rustls backend uses the ring provider it selects itself with

@@ -103,7 +103,7 @@ fn a_download_that_keeps_failing_after_the_branch_moved_uses_the_previous_copy()
 #[test]
 fn a_slow_hub_times_out_and_the_cached_copy_is_used() {
     let mut env = Env::start();
-    env.settings.metadata_timeout = Duration::from_millis(200);
+    env.settings.metadata_timeout = Duration::from_secs(1);
     env.hub.publish_generation_config("org/model", CONFIG);
     env.layer("org/model", None);
     env.hub
@@ -119,7 +119,7 @@ fn a_slow_hub_times_out_and_the_cached_copy_is_used() {
 #[test]
 fn a_slow_download_times_out_and_is_retried() {
     let mut env = Env::start();
-    env.settings.download_timeout = Duration::from_millis(200);
+    env.settings.download_timeout = Duration::from_secs(1);
     env.hub.publish_generation_config("org/model", CONFIG);
     env.hub
         .fail(Some("GET"), 1, FaultKind::Delay(Duration::from_secs(5)));
