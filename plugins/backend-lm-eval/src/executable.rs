@@ -101,10 +101,10 @@ pub fn version(program: &Path) -> Option<String> {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(rest) = name.strip_prefix("lm_eval-") {
-                if let Some(version) = rest.strip_suffix(".dist-info") {
-                    return Some(version.to_owned());
-                }
+            if let Some(rest) = name.strip_prefix("lm_eval-")
+                && let Some(version) = rest.strip_suffix(".dist-info")
+            {
+                return Some(version.to_owned());
             }
         }
     }

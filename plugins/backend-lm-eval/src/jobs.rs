@@ -218,14 +218,13 @@ impl<'a> Job<'a> {
         }
         let max_length = server.max_model_len.or(self.settings.max_length);
         if let (Some(server_len), Some(task_len)) = (server.max_model_len, self.settings.max_length)
+            && server_len != task_len
         {
-            if server_len != task_len {
-                diagnostics.push(Diagnostic::info(format!(
-                    "lm-eval[{}]: max_length {task_len} from the task's defaults is replaced by \
+            diagnostics.push(Diagnostic::info(format!(
+                "lm-eval[{}]: max_length {task_len} from the task's defaults is replaced by \
                      the server's maximum model length {server_len}",
-                    self.slug()
-                )));
-            }
+                self.slug()
+            )));
         }
         if let Some(len) = max_length {
             args.insert("max_length".into(), json!(len));

@@ -26,8 +26,10 @@ impl Backend for LmEvalBackend {
             BackendError::Input("the lm-eval backend needs a server to run against".into())
         })?;
         let jobs = jobs::group(&request.run.tasks, locate)?;
-        let mut plan = Plan::default();
-        plan.checks = validation_checks(&jobs);
+        let mut plan = Plan {
+            checks: validation_checks(&jobs),
+            ..Plan::default()
+        };
         for job in &jobs {
             plan.processes
                 .push(job.spec(request, server, &mut plan.diagnostics));

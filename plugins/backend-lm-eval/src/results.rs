@@ -130,10 +130,10 @@ fn members<'a>(name: &'a str, groups: &'a Map<String, Json>) -> BTreeSet<&'a str
             .into_iter()
             .flatten()
         {
-            if let Some(sub) = sub.as_str() {
-                if found.insert(sub) {
-                    pending.push(sub);
-                }
+            if let Some(sub) = sub.as_str()
+                && found.insert(sub)
+            {
+                pending.push(sub);
             }
         }
     }
