@@ -19,16 +19,12 @@ pub use hub::{FaultKind, Origin, Recorded, StandInHub, git_blob_sha1};
 
 use std::path::PathBuf;
 
-/// The project's shared reference inputs, `shared/reference/<name>` beside the repository (the
-/// Python tool's run configs, real `generation_config.json` files). Panics, naming the path,
-/// when they are not there.
+/// The real-world reference inputs kept in the repository under `tests/corpus/reference/<name>`
+/// (the Python tool's run configs, real `generation_config.json` files, copied unchanged).
 pub fn reference_dir(name: &str) -> PathBuf {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = repo.join("../shared/reference").join(name);
-    assert!(
-        dir.is_dir(),
-        "the shared reference folder {} is missing (it sits beside the repository)",
-        dir.display()
-    );
-    dir.canonicalize().expect("a readable reference folder")
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../corpus/reference")
+        .join(name);
+    dir.canonicalize()
+        .unwrap_or_else(|e| panic!("the reference folder {} is unreadable: {e}", dir.display()))
 }
