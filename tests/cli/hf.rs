@@ -235,7 +235,7 @@ fn the_token_is_read_from_the_variable_or_the_token_file_and_never_shown() {
 #[test]
 fn invalid_json_from_the_hub_warns_while_the_same_file_given_by_the_user_is_exit_2() {
     let malformed = repo_root()
-        .join("../shared/reference/generation-configs/qwen1.5-moe-8x0.5b-chat.malformed.json");
+        .join("tests/corpus/reference/generation-configs/qwen1.5-moe-8x0.5b-chat.malformed.json");
     let text = fs::read_to_string(&malformed).unwrap();
     let hub = StandInHub::start();
     hub.publish_generation_config("org/broken", &text);
