@@ -9,13 +9,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// A request as received: method, raw target (path and query, still percent-encoded) and the
-/// headers in the order they came.
+/// A request as received: method, raw target (path and query, still percent-encoded), the
+/// headers in the order they came, and the body (`Content-Length` bytes).
 #[derive(Clone, Debug)]
 pub struct Request {
     pub method: String,
     pub target: String,
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -106,7 +107,16 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Listens on 127.0.0.1 on a free port and answers every request with `handler`.
     pub fn start(stopper: Arc<Stopper>, handler: Arc<HandlerFn>) -> io::Result<Server> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Server::start_on(0, stopper, handler)
+    }
+
+    /// Listens on 127.0.0.1:`port` (0 for a free one) and answers every request with `handler`.
+    pub fn start_on(
+        port: u16,
+        stopper: Arc<Stopper>,
+        handler: Arc<HandlerFn>,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
         let connections: Connections = Arc::default();
         let acceptor = {
@@ -212,8 +222,8 @@ fn serve_connection(stream: TcpStream, handler: &HandlerFn) {
     }
 }
 
-/// Reads one request head (and discards a body, which the Hub's GET and HEAD never carry).
-/// `None` at a clean end of the connection.
+/// Reads one request: its head and its `Content-Length` body. `None` at a clean end of the
+/// connection.
 fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
@@ -230,6 +240,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
         method: method.to_owned(),
         target: target.to_owned(),
         headers: Vec::new(),
+        body: Vec::new(),
     };
     loop {
         line.clear();
@@ -250,7 +261,10 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
         .header("content-length")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    io::copy(&mut reader.by_ref().take(length), &mut io::sink())?;
+    reader
+        .by_ref()
+        .take(length)
+        .read_to_end(&mut request.body)?;
     Ok(Some(request))
 }
 

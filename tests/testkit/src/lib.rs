@@ -13,6 +13,7 @@
 
 mod http;
 pub mod hub;
+pub mod openai;
 pub mod python;
 
 pub use hub::{FaultKind, Origin, Recorded, StandInHub, git_blob_sha1};
