@@ -99,14 +99,13 @@ pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
         }
     }
 
-    let base: Vec<&Layer> = source_layers
-        .iter()
-        .chain(config_layer.as_ref())
-        .collect();
+    let base: Vec<&Layer> = source_layers.iter().chain(config_layer.as_ref()).collect();
     let run = normalize(merge(base.iter().copied().chain(cli_layer.as_ref())));
     let mut tasks = Vec::new();
     for task in &config.tasks {
-        let layer = task.generation_layer().map_err(|e| bad_input(e.to_string()))?;
+        let layer = task
+            .generation_layer()
+            .map_err(|e| bad_input(e.to_string()))?;
         let resolved = normalize(merge(
             base.iter()
                 .copied()

@@ -282,7 +282,10 @@ impl Layer {
 }
 
 /// Parses JSON text that must hold an object, with errors that name the file and position.
-fn parse_json_object(text: &str, origin: &str) -> Result<serde_json::Map<String, Json>, LayerError> {
+fn parse_json_object(
+    text: &str,
+    origin: &str,
+) -> Result<serde_json::Map<String, Json>, LayerError> {
     if text.trim().is_empty() {
         return Err(LayerError::Empty {
             origin: origin.to_owned(),
@@ -439,7 +442,10 @@ mod tests {
             [("top_p".to_string(), json!(2), Some(7))],
         )
         .unwrap_err();
-        assert_eq!(err.to_string(), "run.yaml:7: `top_p` = 2: must be > 0 and <= 1");
+        assert_eq!(
+            err.to_string(),
+            "run.yaml:7: `top_p` = 2: must be > 0 and <= 1"
+        );
     }
 
     #[test]
@@ -459,7 +465,9 @@ mod tests {
         let back: Layer = serde_json::from_str(&text).unwrap();
         assert_eq!(back, layer);
         let forged = r#"{"source": {"kind": "site"}, "params": {"top_p": 7}}"#;
-        let err = serde_json::from_str::<Layer>(forged).unwrap_err().to_string();
+        let err = serde_json::from_str::<Layer>(forged)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("top_p"), "{err}");
     }
 

@@ -15,14 +15,14 @@ pub mod run_config;
 pub mod source;
 pub mod yaml;
 
+pub use backend::{Backend, BackendError, Plan, PlanRequest, RunView};
 pub use diagnostic::{Diagnostic, Level};
+pub use env_vars::EnvVars;
 pub use layer::{Artifact, Entry, Layer, LayerError, SourceRef, Strictness};
 pub use merge::{Resolved, ResolvedParam, merge};
 pub use normalize::normalize;
 pub use params::{InvalidParam, Key, ParamValue};
-pub use run_config::{ConfigError, Model, ModelLocation, Provider, RunConfig, Task};
-pub use backend::{Backend, BackendError, Plan, PlanRequest, RunView};
-pub use env_vars::EnvVars;
 pub use process::{EnvValue, Listen, ProcessSpec, Role};
 pub use registry::Registry;
+pub use run_config::{ConfigError, Model, ModelLocation, Provider, RunConfig, Task};
 pub use source::{ConfigSource, ModelRef, SourceError, SourceReply, SourceRequest};

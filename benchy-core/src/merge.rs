@@ -51,7 +51,13 @@ impl TryFrom<ResolvedWire> for Resolved {
             .map(|(name, p)| {
                 let key = Key::parse(&name);
                 let value = key.check(&p.value)?;
-                Ok((key, ResolvedParam { value, source: p.source }))
+                Ok((
+                    key,
+                    ResolvedParam {
+                        value,
+                        source: p.source,
+                    },
+                ))
             })
             .collect::<Result<_, Self::Error>>()?;
         Ok(Resolved {
@@ -208,7 +214,10 @@ mod tests {
     fn resolved_round_trips_through_json() {
         let mut layer = Layer::new(SourceRef::new("hf", "a/b@c"));
         layer.set(Key::TopK, ParamValue::Int(20));
-        layer.set(Key::Extra("typical_p".into()), ParamValue::Json(serde_json::json!(0.5)));
+        layer.set(
+            Key::Extra("typical_p".into()),
+            ParamValue::Json(serde_json::json!(0.5)),
+        );
         let resolved = crate::normalize(merge([&layer]));
         let text = serde_json::to_string(&resolved).unwrap();
         let back: Resolved = serde_json::from_str(&text).unwrap();

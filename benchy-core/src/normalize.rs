@@ -67,7 +67,7 @@ pub fn normalize(mut resolved: Resolved) -> Resolved {
                  temperature or do_sample",
             ),
         ),
-        (Some((true, ds_source)), Some((t, t_source))) if t == 0.0 => {
+        (Some((true, ds_source)), Some((0.0, t_source))) => {
             resolved.notes.push(Diagnostic::warning(format!(
                 "do_sample=true from {ds_source} but temperature 0 from {t_source}: decoding \
                  is greedy"

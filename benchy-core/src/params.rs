@@ -151,7 +151,7 @@ impl Key {
                     .ok_or_else(|| invalid("must be a string or a list of strings")),
                 _ => Err(invalid("must be a string or a list of strings")),
             },
-            Key::Extra(_) => check_extra(raw).map_err(|p| invalid(p)),
+            Key::Extra(_) => check_extra(raw).map_err(invalid),
         }
     }
 }
@@ -218,7 +218,9 @@ pub enum ParamValue {
 impl ParamValue {
     pub fn to_json(&self) -> Json {
         match self {
-            ParamValue::Float(v) => serde_json::Number::from_f64(*v).map_or(Json::Null, Json::Number),
+            ParamValue::Float(v) => {
+                serde_json::Number::from_f64(*v).map_or(Json::Null, Json::Number)
+            }
             ParamValue::Int(v) => Json::from(*v),
             ParamValue::Bool(v) => Json::Bool(*v),
             ParamValue::Strings(v) => Json::from(v.clone()),

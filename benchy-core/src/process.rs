@@ -155,7 +155,8 @@ mod tests {
             tasks: vec![],
             output_dir: None,
         };
-        spec.env.insert("HF_TOKEN".into(), EnvValue::secret("hf_abc"));
+        spec.env
+            .insert("HF_TOKEN".into(), EnvValue::secret("hf_abc"));
         spec.env.insert("A".into(), EnvValue::plain("b"));
         let shown = spec.display_command();
         assert_eq!(shown, r#"A=b HF_TOKEN='***' python -m x '{"a": 1}'"#);

@@ -127,8 +127,12 @@ impl RunConfig {
             return Ok(None);
         }
         let origin = self.path.display().to_string();
-        yaml::mapping_layer(&self.generation, SourceRef::new("config", origin.clone()), &origin)
-            .map(Some)
+        yaml::mapping_layer(
+            &self.generation,
+            SourceRef::new("config", origin.clone()),
+            &origin,
+        )
+        .map(Some)
     }
 
     /// The folder relative paths in the run config are resolved against.
@@ -262,7 +266,7 @@ struct RawVllm {
 #[derive(Debug)]
 enum TaskItem {
     Name(String),
-    Inline(RawTask),
+    Inline(Box<RawTask>),
 }
 
 /// Hand-written rather than `#[serde(untagged)]`: untagged enums buffer the input, which loses
@@ -281,7 +285,7 @@ impl<'de> Deserialize<'de> for TaskItem {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<TaskItem, A::Error> {
                 RawTask::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(TaskItem::Inline)
+                    .map(|raw| TaskItem::Inline(Box::new(raw)))
             }
         }
         d.deserialize_any(Visitor)
@@ -352,16 +356,19 @@ fn check_model(raw: &RawModel, dir: &Path, origin: &str) -> Result<Model, Config
 }
 
 fn looks_like_path(name: &str) -> bool {
-    name.starts_with('/') || name.starts_with("./") || name.starts_with("../") || name.starts_with("~/")
+    name.starts_with('/')
+        || name.starts_with("./")
+        || name.starts_with("../")
+        || name.starts_with("~/")
 }
 
 /// Resolves a path written in a config file: `~/` is the home directory, relative paths are
 /// relative to the file's folder.
 pub fn expand_path(written: &str, dir: &Path) -> PathBuf {
-    if let Some(rest) = written.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(rest);
-        }
+    if let Some(rest) = written.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
     }
     let path = Path::new(written);
     if path.is_absolute() {
@@ -385,7 +392,9 @@ pub fn check_repo_id(id: &str) -> Result<(), String> {
         ));
     }
     if id.contains("..") || id.contains("--") {
-        return Err(format!("`{id}` is not a Hub repo id: `..` and `--` are not allowed"));
+        return Err(format!(
+            "`{id}` is not a Hub repo id: `..` and `--` are not allowed"
+        ));
     }
     for part in parts {
         let valid_chars = part
@@ -477,14 +486,13 @@ fn load_task(
     let line = item.referenced.line();
     let (raw, defined_in) = match &item.value {
         TaskItem::Name(name) => {
-            let path = find_upwards(dir, "tasks", name).map_err(|looked_for| {
-                ConfigError::NotFound {
+            let path =
+                find_upwards(dir, "tasks", name).map_err(|looked_for| ConfigError::NotFound {
                     origin: format!("{origin}:{line}"),
                     what: "task",
                     name: name.clone(),
                     looked_for,
-                }
-            })?;
+                })?;
             let text = read(&path)?;
             let mut raw: RawTask = yaml::from_str(&text, &path.display().to_string())?;
             raw.name.get_or_insert_with(|| name.clone());
@@ -499,7 +507,7 @@ fn load_task(
                     problem: "an inline task needs a `name`".into(),
                 });
             }
-            (raw.clone(), config_path.to_owned())
+            ((**raw).clone(), config_path.to_owned())
         }
     };
     let generation = raw.generation.unwrap_or_default();

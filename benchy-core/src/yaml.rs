@@ -41,10 +41,10 @@ pub fn from_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, Yaml
 fn first_line_without_position(rendered: &str) -> String {
     let first = rendered.lines().next().unwrap_or(rendered);
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    if first.starts_with("line ") {
-        if let Some((_, rest)) = first.split_once(": ") {
-            return rest.to_owned();
-        }
+    if first.starts_with("line ")
+        && let Some((_, rest)) = first.split_once(": ")
+    {
+        return rest.to_owned();
     }
     // "unexpected end of input at line 1, column 1" and similar: drop the trailing position.
     match first.find(" at line ") {

@@ -25,8 +25,16 @@ fn json_form_names_every_value_with_its_source() {
     let env = TestEnv::new();
     run_config(&env);
     let run = env.run(&[
-        "config", "explain", "-c", "models/run.yaml", "--source", "file:gen.json", "--set",
-        "seed=7", "--format", "json",
+        "config",
+        "explain",
+        "-c",
+        "models/run.yaml",
+        "--source",
+        "file:gen.json",
+        "--set",
+        "seed=7",
+        "--format",
+        "json",
     ]);
     run.expect_code(0);
     assert_eq!(
@@ -55,7 +63,14 @@ fn json_form_names_every_value_with_its_source() {
 fn table_form_shows_sources_tasks_and_ignored_keys() {
     let env = TestEnv::new();
     run_config(&env);
-    let run = env.run(&["config", "explain", "-c", "models/run.yaml", "--source", "file:gen.json"]);
+    let run = env.run(&[
+        "config",
+        "explain",
+        "-c",
+        "models/run.yaml",
+        "--source",
+        "file:gen.json",
+    ]);
     run.expect_code(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(
@@ -66,7 +81,11 @@ fn table_form_shows_sources_tasks_and_ignored_keys() {
         run.stdout
     );
     assert!(run.stdout.contains("Task t1:"), "{}", run.stdout);
-    assert!(!run.stdout.contains("Task t2:"), "t2 does not differ:\n{}", run.stdout);
+    assert!(
+        !run.stdout.contains("Task t2:"),
+        "t2 does not differ:\n{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("eos_token_id"), "{}", run.stdout);
 }
 
@@ -76,13 +95,26 @@ fn later_sources_win_and_null_removes() {
     run_config(&env);
     env.write("over.yaml", "generation:\n  top_p: null\n  min_p: 0.05\n");
     let run = env.run(&[
-        "config", "explain", "-c", "models/run.yaml", "--source", "file:gen.json", "--source",
-        "yaml:over.yaml", "--set", "temperature=null", "--format", "json",
+        "config",
+        "explain",
+        "-c",
+        "models/run.yaml",
+        "--source",
+        "file:gen.json",
+        "--source",
+        "yaml:over.yaml",
+        "--set",
+        "temperature=null",
+        "--format",
+        "json",
     ]);
     run.expect_code(0);
     let resolved = &run.json()["resolved"];
     assert!(resolved.get("top_p").is_none(), "{resolved}");
-    assert_eq!(resolved["min_p"], json!({"value": 0.05, "source": "yaml:over.yaml"}));
+    assert_eq!(
+        resolved["min_p"],
+        json!({"value": 0.05, "source": "yaml:over.yaml"})
+    );
     // removing temperature leaves do_sample=true, which normalizes to transformers' 1.0
     assert_eq!(resolved["temperature"]["value"], json!(1.0));
     assert!(
@@ -99,8 +131,16 @@ fn greedy_normalization_is_recorded() {
     let env = TestEnv::new();
     run_config(&env);
     let run = env.run(&[
-        "config", "explain", "-c", "models/run.yaml", "--source", "file:gen.json", "--set",
-        "do_sample=false", "--format", "json",
+        "config",
+        "explain",
+        "-c",
+        "models/run.yaml",
+        "--source",
+        "file:gen.json",
+        "--set",
+        "do_sample=false",
+        "--format",
+        "json",
     ]);
     run.expect_code(0);
     assert_eq!(

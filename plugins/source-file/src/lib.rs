@@ -3,7 +3,7 @@
 
 use benchy_core::source::read_user_file;
 use benchy_core::{
-    Artifact, ConfigSource, Layer, SourceError, SourceReply, SourceRef, SourceRequest, Strictness,
+    Artifact, ConfigSource, Layer, SourceError, SourceRef, SourceReply, SourceRequest, Strictness,
 };
 
 #[derive(Debug, Default)]

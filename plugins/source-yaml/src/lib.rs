@@ -12,7 +12,8 @@ impl ConfigSource for YamlSource {
     fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
         let (path, origin) = request.path_argument()?;
         let text = read_user_file(&path, &origin)?;
-        let layer = yaml_file_layer(&text, std::path::Path::new(&origin)).map_err(|e| SourceError::Input(e.to_string()))?;
+        let layer = yaml_file_layer(&text, std::path::Path::new(&origin))
+            .map_err(|e| SourceError::Input(e.to_string()))?;
         Ok(SourceReply {
             layer: Some(layer),
             diagnostics: Vec::new(),
