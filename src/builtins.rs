@@ -9,5 +9,6 @@ pub fn registry() -> Registry {
     let mut registry = Registry::default();
     registry.add_source("file", Arc::new(benchy_source_file::FileSource));
     registry.add_source("yaml", Arc::new(benchy_source_yaml::YamlSource));
+    registry.add_backend("vllm", Arc::new(benchy_backend_vllm::VllmBackend));
     registry
 }

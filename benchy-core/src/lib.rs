@@ -13,6 +13,7 @@ pub mod process;
 pub mod registry;
 pub mod run_config;
 pub mod source;
+pub mod wire;
 pub mod yaml;
 
 pub use backend::{Backend, BackendError, Plan, PlanRequest, RunView};
@@ -26,3 +27,4 @@ pub use process::{EnvValue, Listen, ProcessSpec, Role};
 pub use registry::Registry;
 pub use run_config::{ConfigError, Model, ModelLocation, Provider, RunConfig, Task};
 pub use source::{ConfigSource, ModelRef, SourceError, SourceReply, SourceRequest};
+pub use wire::Wire;
