@@ -1,15 +1,38 @@
-//! The resolved parameters under each consumer's own names, in one place: what a consumer is
-//! sent for every key, and which keys it cannot take (so reports say so instead of pretending).
+//! The resolved parameters under each consumer's names, in one place, with what a consumer
+//! cannot take. benchy's names are the Hugging Face `generation_config.json` names; lm-eval calls
+//! `max_new_tokens` `max_gen_toks` and stop strings `until` (lm_eval/models/openai_completions.py,
+//! `_create_payload`: it pops `max_gen_toks` into `max_tokens` and `until` into `stop`, and passes
+//! every other key into the request body as written); a vLLM server takes eight keys as its
+//! defaults ([`vllm_server_defaults`]).
 //!
 //! Values are already normalized ([`crate::normalize`]): `do_sample` has become an explicit
-//! temperature, so no consumer needs `do_sample` itself.
+//! temperature.
 
 use serde_json::{Map, Value as Json};
 
 use crate::merge::Resolved;
 use crate::params::Key;
 
-/// The parameters as one consumer takes them.
+/// lm-eval's `--gen_kwargs`: every resolved key, renamed where lm-eval's names differ.
+///
+/// `do_sample` is sent too: lm-eval's API models drop it from the request, but it replaces a
+/// task's own `do_sample: false` in the results file, so the record matches what was sent.
+pub fn lm_eval_gen_kwargs(resolved: &Resolved) -> Map<String, Json> {
+    resolved
+        .params
+        .iter()
+        .map(|(key, param)| {
+            let name = match key {
+                Key::MaxNewTokens => "max_gen_toks",
+                Key::Stop => "until",
+                other => other.name(),
+            };
+            (name.to_owned(), param.value.to_json())
+        })
+        .collect()
+}
+
+/// The parameters as one consumer takes them, with the keys it cannot take.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Wire {
     /// `name -> value` in the consumer's names, in benchy's key order.

@@ -241,6 +241,41 @@ impl Background {
     }
 }
 
+impl Drop for Background {
+    /// A test that fails half-way still stops its benchy (and so benchy's server): SIGTERM, a
+    /// minute for benchy's own stop, then SIGKILL.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            let stopped = eventually(std::time::Duration::from_secs(60), || {
+                self.child.try_wait().ok().flatten().is_some()
+            });
+            if !stopped {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port` (`body` as JSON for a POST); the whole response,
+/// status line first.
+pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("read");
+    text
+}
+
 /// The live (not zombie) processes whose process group is `pgid`, from /proc.
 pub fn live_group_members(pgid: i32) -> Vec<i32> {
     let mut members = Vec::new();

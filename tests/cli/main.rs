@@ -4,3 +4,4 @@ mod harness;
 
 mod explain;
 mod serve;
+mod vllm_cpu;

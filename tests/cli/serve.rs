@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{TestEnv, alive, eventually, live_group_members, repo_root};
+use crate::harness::{TestEnv, alive, eventually, http, live_group_members, repo_root};
 
 /// Generous limits so a loaded machine does not fail a test; they bound a hang, they are not
 /// timings.
@@ -66,20 +66,6 @@ fn port_of(line: &str) -> u16 {
     rest.trim_end_matches("/v1").parse().unwrap()
 }
 
-/// `GET path` on loopback; the status line and body.
-fn get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text
-}
-
 #[test]
 fn serve_prints_one_line_and_ctrl_c_stops_the_group_with_130() {
     let t = fake_run("port: null", &[]);
@@ -90,7 +76,7 @@ fn serve_prints_one_line_and_ctrl_c_stops_the_group_with_130() {
         "{line}"
     );
     let port = port_of(&line);
-    assert!(get(port, "/v1/models").contains(r#""id": "model""#));
+    assert!(http(port, "GET", "/v1/models", None).contains(r#""id": "model""#));
     let pid = server_pids(&t)[0];
     // the server leads its own process group
     assert_eq!(live_group_members(pid), [pid]);
