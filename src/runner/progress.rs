@@ -35,11 +35,7 @@ impl Console {
     /// Prints one line on stderr above any live lines.
     pub fn line(&self, text: &str) {
         match &self.live {
-            Some(multi) => {
-                if multi.println(text).is_err() {
-                    eprintln!("{text}");
-                }
-            }
+            Some(multi) => multi.suspend(|| eprintln!("{text}")),
             None => eprintln!("{text}"),
         }
     }
@@ -103,6 +99,9 @@ impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
+            if let Some(multi) = &self.console.live {
+                multi.remove(bar);
+            }
         }
     }
 }

@@ -176,6 +176,26 @@ fn a_server_that_exits_at_once_fails_fast_with_its_log_tail() {
 }
 
 #[test]
+fn a_server_that_dies_after_ready_fails_the_command_with_its_log_tail() {
+    let t = fake_run("", &[("FAKE_DIE_AFTER", "1.5")]);
+    let benchy = t.spawn(SERVE);
+    benchy.next_line(START);
+    let run = benchy.wait(EXIT);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("vllm exited unexpectedly (exit code 4)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("| fake server: dying on purpose"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_server_never_ready_is_stopped_at_the_startup_timeout() {
     // /health answers 503 for ever: the ready file is never created
     let t = fake_run("startup_timeout: 1", &[("FAKE_READY_FILE", "never")]);
