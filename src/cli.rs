@@ -40,6 +40,14 @@ pub enum Command {
     /// and keep it up until Ctrl-C
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+
+    /// Internal: stops a process group if benchy dies (started by benchy beside each child)
+    #[command(name = "__keep", hide = true)]
+    Keep {
+        pgid: i32,
+        grace_ms: u64,
+        parent: i32,
+    },
 }
 
 const SERVE_HELP: &str = "\

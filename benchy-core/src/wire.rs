@@ -67,11 +67,11 @@ impl Wire {
 /// vLLM reads that JSON in `ModelConfig.get_diff_sampling_param` (vllm/config/model.py, 0.32.0):
 /// with `--generation-config vllm` the override is the whole config; only `repetition_penalty`,
 /// `presence_penalty`, `frequency_penalty`, `temperature`, `top_k`, `top_p`, `min_p` and
-/// `max_new_tokens` are taken, under their Hugging Face names, and `max_new_tokens` becomes the
-/// request default `max_tokens` (and, for chat completions, a server-wide cap: see
-/// `get_max_tokens` in vllm/entrypoints/serve/utils/api_utils.py). Every other key is ignored
-/// there, so it is left out here and listed in [`Wire::not_sent`]: those keys reach vLLM only
-/// inside each request (lm-eval's `gen_kwargs`).
+/// `max_new_tokens` are taken, under their Hugging Face names (`max_tokens` there would be
+/// dropped). `max_new_tokens` becomes the default `max_tokens` and also caps every request
+/// (`override_max_tokens` in `get_max_tokens`, vllm/entrypoints/serve/utils/api_utils.py).
+/// Every other key is ignored there, so it is left out here and listed in [`Wire::not_sent`]:
+/// those keys reach vLLM only inside each request (lm-eval's `gen_kwargs`).
 pub fn vllm_server_defaults(resolved: &Resolved) -> Wire {
     let mut wire = Wire::default();
     for (key, param) in &resolved.params {

@@ -14,5 +14,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Config(ConfigCommand::Explain(args)) => explain::run(&args, &registry),
         Command::Serve(args) => serve::run(&args, &registry),
+        Command::Keep {
+            pgid,
+            grace_ms,
+            parent,
+        } => Ok(crate::runner::keeper::run(pgid, grace_ms, parent)),
     }
 }

@@ -19,6 +19,7 @@ use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use tokio::time::{Instant, sleep};
 
+use super::keeper::Keeper;
 use crate::failure::bad_input;
 
 /// How often a stopping group is checked for members.
@@ -32,8 +33,8 @@ const EMPTY_POLL: Duration = Duration::from_millis(20);
 #[cfg(target_os = "linux")]
 const PARENT_DEATH_SIGNAL: Signal = Signal::SIGTERM;
 
-/// A spawned child, leader of its own process group. Dropping it without [`GroupChild::stop`]
-/// having emptied the group sends SIGKILL to the whole group.
+/// A spawned child, leader of its own process group, with a [`Keeper`] beside it. Dropping it
+/// without [`GroupChild::stop`] having emptied the group sends SIGKILL to the whole group.
 #[derive(Debug)]
 pub struct GroupChild {
     child: Child,
@@ -42,6 +43,8 @@ pub struct GroupChild {
     /// Set once the group was seen empty: from then on its id may be reused and is never
     /// signalled again.
     gone: bool,
+    /// Stops the group if benchy dies; dismissed once the group is empty.
+    keeper: Option<Keeper>,
 }
 
 impl GroupChild {
@@ -85,11 +88,21 @@ impl GroupChild {
         let pid = child.id().context("the child has no process id")?;
         let pgid = Pid::from_raw(pid as i32);
         tracing::debug!(name = %spec.name, pid, command = %spec.display_command(), "spawned");
+        // The keeper is benchy itself (`benchy __keep`); a unit test's binary is the test
+        // harness, so the keeper is left to the CLI tests there.
+        let keeper = if cfg!(test) {
+            None
+        } else {
+            Keeper::spawn(pgid, Duration::from_secs_f64(spec.stop_grace_secs))
+                .map_err(|e| tracing::warn!("no keeper for {}: {e}", spec.name))
+                .ok()
+        };
         Ok(GroupChild {
             child,
             pgid,
             status: None,
             gone: false,
+            keeper,
         })
     }
 
@@ -137,6 +150,7 @@ impl GroupChild {
         let alive = group_has_live_members(self.pgid);
         if !alive && self.status.is_some() {
             self.gone = true;
+            self.keeper = None;
         }
         alive
     }

@@ -15,6 +15,7 @@ mod interrupt;
     expect(dead_code, reason = "used by `benchy eval`, tested here")
 )]
 mod jobs;
+pub mod keeper;
 mod log_tail;
 mod port;
 mod progress;
@@ -59,6 +60,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// benchy's own log records (what the runner does with processes, signals and probes) on
 /// stderr, at the level `BENCHY_LOG` names; none when it is unset.
 pub fn init_logging() {
+    use std::io::IsTerminal;
+
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let Some(level) = std::env::var_os(benchy_core::EnvVars::BENCHY_LOG) else {
         return;
     };
@@ -66,7 +73,11 @@ pub fn init_logging() {
     match level.trim().parse::<tracing::Level>() {
         Ok(level) => tracing_subscriber::fmt()
             .with_max_level(level)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
+            .finish()
+            // benchy's records only, not those of the HTTP client underneath
+            .with(Targets::new().with_target("benchy", level))
             .init(),
         Err(_) => eprintln!(
             "warning: BENCHY_LOG={level} is not a level (error, warn, info, debug, trace); no log"

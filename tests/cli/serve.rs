@@ -296,6 +296,40 @@ fn a_sigkilled_benchy_leaves_no_server() {
 }
 
 #[test]
+fn a_sigkilled_benchy_leaves_no_server_even_one_that_ignores_sigterm() {
+    // The server swallows SIGTERM (as vLLM's API server does while it waits for its engine):
+    // the keeper benchy started beside it stops the group after the grace with SIGKILL.
+    let mut t = fake_run(
+        "stop_grace: 1",
+        &[("FAKE_IGNORE_TERM", "1"), ("FAKE_CHILDREN", "2")],
+    );
+    t.env("BENCHY_LOG", "debug");
+    let benchy = t.spawn(SERVE);
+    benchy.next_line(START);
+    let pids = server_pids(&t);
+    let stderr = benchy.stderr();
+    let keeper: i32 = stderr
+        .lines()
+        .find(|l| l.contains("keeper started"))
+        .and_then(|l| l.split("pid=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no keeper in\n{stderr}"));
+    assert!(alive(keeper));
+    benchy.signal(Signal::SIGKILL);
+    benchy.wait(EXIT);
+    assert!(
+        eventually(Duration::from_secs(30), || pids.iter().all(|p| !alive(*p))),
+        "the server or its children outlived benchy"
+    );
+    assert!(live_group_members(pids[0]).is_empty());
+    assert!(
+        eventually(Duration::from_secs(10), || !alive(keeper)),
+        "the keeper outlived its work"
+    );
+}
+
+#[test]
 fn a_busy_port_is_replaced_and_said_in_one_line() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = held.local_addr().unwrap().port();
