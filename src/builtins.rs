@@ -11,5 +11,6 @@ pub fn registry() -> Registry {
     registry.add_source("file", Arc::new(benchy_source_file::FileSource));
     registry.add_source("yaml", Arc::new(benchy_source_yaml::YamlSource));
     registry.add_backend("lm-eval", Arc::new(benchy_backend_lm_eval::LmEvalBackend));
+    registry.add_backend("vllm", Arc::new(benchy_backend_vllm::VllmBackend));
     registry
 }

@@ -20,7 +20,8 @@ An explicit null in a YAML layer or --set removes a key set by an earlier layer.
     long_about = None,
     after_help = "Examples:\n  \
         benchy config explain -c configs/examples/tiny-cpu.yaml\n  \
-        benchy config explain -c configs/single_card/AFM-4.5B.yaml --source hf --set temperature=0.2 --format json\n\n\
+        benchy config explain -c configs/single_card/AFM-4.5B.yaml --source hf --set temperature=0.2 --format json\n  \
+        benchy serve -c configs/examples/tiny-cpu.yaml\n\n\
         Exit codes: 0 success, 1 a run failed, 2 bad input or usage, 130 interrupted (143 on SIGTERM).",
     propagate_version = true
 )]
@@ -34,7 +35,31 @@ pub enum Command {
     /// Inspect configuration: which generation parameters a run would use, and why
     #[command(subcommand)]
     Config(ConfigCommand),
+
+    /// Start the model's vLLM server with the resolved generation parameters as its defaults,
+    /// and keep it up until Ctrl-C
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+
+    /// Internal: stops a process group if benchy dies (started by benchy beside each child)
+    #[command(name = "__keep", hide = true)]
+    Keep {
+        pgid: i32,
+        grace_ms: u64,
+        parent: i32,
+    },
 }
+
+const SERVE_HELP: &str = "\
+The server is launched as the run config's provider says (see the README's provider keys), with
+`--generation-config vllm --override-generation-config '<resolved parameters>'` so its sampling
+defaults are exactly the resolved set. When it answers /health and lists the model, benchy prints
+one line on stdout:
+  Serving <model> at http://127.0.0.1:<port>/v1
+Ctrl-C (or SIGTERM) stops the server's whole process group: SIGTERM, `stop_grace` seconds
+(default 30), then SIGKILL; a second Ctrl-C kills at once. Exit code 130 (143 on SIGTERM).
+With --server-url, nothing is launched: benchy waits until that server lists the model, prints
+the same line and exits 0, leaving the server running.";
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -70,6 +95,24 @@ pub struct ResolveArgs {
     /// repeatable, added to the run config's `require_sources`
     #[arg(long = "require-source", value_name = "SCHEME")]
     pub require_sources: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Where the server is: launched by benchy, or one already running.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Use the server already running at URL (its root or its /v1 API root) instead of
+    /// launching one: benchy only waits until it lists the model, and never stops it
+    #[arg(long = "server-url", value_name = "URL")]
+    pub server_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

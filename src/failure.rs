@@ -1,8 +1,11 @@
 //! How errors become exit codes: 2 for bad input (nothing started), 1 for a run that failed,
-//! 0 for a broken pipe (the reader went away, as with `| head`).
+//! 0 for a broken pipe (the reader went away, as with `| head`), 130 or 143 when interrupted by
+//! SIGINT or SIGTERM (after everything benchy started was stopped).
 
 use std::fmt;
 use std::process::ExitCode;
+
+use crate::runner::Interrupted;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -36,6 +39,11 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     });
     if broken_pipe {
         return ExitCode::SUCCESS;
+    }
+    // Interrupted is not a failure to explain: say what happened, exit as a shell expects.
+    if let Some(interrupted) = err.chain().find_map(|c| c.downcast_ref::<Interrupted>()) {
+        eprintln!("{interrupted}");
+        return ExitCode::from(interrupted.0.exit_code());
     }
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {

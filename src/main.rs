@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod failure;
 mod resolution;
+mod runner;
 mod table;
 
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    runner::init_logging();
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => failure::report(&err),

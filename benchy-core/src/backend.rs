@@ -22,6 +22,10 @@ pub struct RunView {
     pub model: ModelView,
     pub provider: Option<ProviderView>,
     pub use_chat_completions: bool,
+    /// The parameters of the run without any task's own block: what a server started for the
+    /// whole run takes as its defaults.
+    #[serde(default)]
+    pub resolved: Resolved,
     pub tasks: Vec<TaskView>,
 }
 
@@ -59,8 +63,12 @@ pub struct TaskView {
 }
 
 impl RunView {
-    /// The view of `config` with `resolved(task)` giving each task's parameters.
-    pub fn new(config: &RunConfig, mut resolved: impl FnMut(&Task) -> Resolved) -> RunView {
+    /// The view of `config` with `run` the run's parameters and `resolved(task)` each task's.
+    pub fn new(
+        config: &RunConfig,
+        run: Resolved,
+        mut resolved: impl FnMut(&Task) -> Resolved,
+    ) -> RunView {
         RunView {
             config_path: config.path.clone(),
             model: ModelView {
@@ -78,6 +86,7 @@ impl RunView {
                 settings: p.settings.clone(),
             }),
             use_chat_completions: config.use_chat_completions,
+            resolved: run,
             tasks: config
                 .tasks
                 .iter()

@@ -36,6 +36,11 @@ impl EnvVars {
     pub const HF_ENDPOINT: &'static str = "HF_ENDPOINT";
     /// `1` (or `true`, `yes`, `on`): make no Hub requests, use the cache.
     pub const HF_HUB_OFFLINE: &'static str = "HF_HUB_OFFLINE";
+    /// The GPUs a vLLM server may use; set for the server from the provider's `cuda_devices`.
+    pub const CUDA_VISIBLE_DEVICES: &'static str = "CUDA_VISIBLE_DEVICES";
+    /// benchy's own log level on stderr (`error`, `warn`, `info`, `debug`, `trace`; default
+    /// off): what the runner does with processes, signals and probes.
+    pub const BENCHY_LOG: &'static str = "BENCHY_LOG";
     /// `1`: no progress lines or colours even on a terminal.
     pub const NO_COLOR: &'static str = "NO_COLOR";
 }

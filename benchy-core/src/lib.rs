@@ -28,3 +28,4 @@ pub use process::{EnvValue, Listen, ProcessSpec, Role};
 pub use registry::Registry;
 pub use run_config::{ConfigError, Model, ModelLocation, Provider, RunConfig, Task};
 pub use source::{ConfigSource, ModelRef, SourceError, SourceReply, SourceRequest};
+pub use wire::Wire;

@@ -6,3 +6,5 @@ mod bad_input;
 mod explain;
 mod hf;
 mod reference;
+mod serve;
+mod vllm_cpu;

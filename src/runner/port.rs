@@ -1,0 +1,105 @@
+//! Choosing a server's port: the provider's when it is free, else one the system hands out, so
+//! two runs (or two users) on one machine never collide on a fixed port.
+
+use std::net::{TcpListener, ToSocketAddrs};
+
+use anyhow::{Context, Result};
+
+/// The chosen port and, when it is not the one asked for, the one line saying why.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PortChoice {
+    pub port: u16,
+    pub note: Option<String>,
+}
+
+/// Picks the port a server binding `host` will use. The check binds the address the server
+/// will bind (with `SO_REUSEADDR`, as Rust's listener and uvicorn both set it), so a port held
+/// by another listener is busy while one in `TIME_WAIT` is free.
+pub fn choose(host: &str, preferred: Option<u16>) -> Result<PortChoice> {
+    if let Some(port) = preferred {
+        if bindable(host, port) {
+            return Ok(PortChoice { port, note: None });
+        }
+        let free = free_port(host)?;
+        return Ok(PortChoice {
+            port: free,
+            note: Some(format!("port {port} is busy; using port {free}")),
+        });
+    }
+    let free = free_port(host)?;
+    Ok(PortChoice {
+        port: free,
+        note: Some(format!("no port in the provider config; using port {free}")),
+    })
+}
+
+fn bindable(host: &str, port: u16) -> bool {
+    TcpListener::bind((host, port)).is_ok()
+}
+
+fn free_port(host: &str) -> Result<u16> {
+    let addr = (host, 0)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve the server's host `{host}`"))?
+        .next()
+        .with_context(|| format!("the server's host `{host}` has no address"))?;
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("cannot bind a port on `{host}`"))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Whether `host` is a loopback address (clients always use 127.0.0.1; anything else exposes
+/// the server beyond this machine).
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_preferred_port_is_kept() {
+        let port = free_port("127.0.0.1").unwrap();
+        assert_eq!(
+            choose("127.0.0.1", Some(port)).unwrap(),
+            PortChoice { port, note: None }
+        );
+    }
+
+    #[test]
+    fn a_busy_port_is_replaced_and_said() {
+        let held = TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy = held.local_addr().unwrap().port();
+        let choice = choose("127.0.0.1", Some(busy)).unwrap();
+        assert_ne!(choice.port, busy);
+        assert_eq!(
+            choice.note.unwrap(),
+            format!("port {busy} is busy; using port {}", choice.port)
+        );
+        assert!(bindable("127.0.0.1", choice.port));
+    }
+
+    #[test]
+    fn no_port_gets_a_free_one() {
+        let choice = choose("127.0.0.1", None).unwrap();
+        assert!(
+            choice
+                .note
+                .unwrap()
+                .starts_with("no port in the provider config")
+        );
+    }
+
+    #[test]
+    fn loopback_is_recognised() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("::1"));
+        assert!(is_loopback("localhost"));
+        assert!(!is_loopback("0.0.0.0"));
+        assert!(!is_loopback("192.0.2.1"));
+    }
+}

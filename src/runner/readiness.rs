@@ -1,0 +1,127 @@
+//! The readiness probe: `GET /health` until 200, then `GET /v1/models` until it lists the served
+//! model. A TCP connect proves nothing (vLLM binds its port before it loads the model, in
+//! `setup_server`, vllm/entrypoints/launchers/launcher.py) and `/health` answers before the
+//! model name is served by every server, so the model list is the last word.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::Value as Json;
+
+/// How often the probe asks. The bound is 100 to 250 ms; the lower end keeps the time
+/// from "healthy" to "benchy says ready" short (see the README's performance section).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// One request's limit: a server that accepts but does not answer is retried, not waited on.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where a server answers: its root URL (`http://127.0.0.1:8000`) and the probe's paths.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    client: reqwest::Client,
+    health_url: String,
+    models_url: String,
+    model: String,
+    healthy: bool,
+}
+
+/// What the last probe saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProbeState {
+    Ready,
+    NotReady(String),
+}
+
+impl Probe {
+    /// A probe of `root` (no trailing slash). `direct` skips proxies from the environment: a
+    /// server benchy launched is on loopback, where a proxy can only get in the way.
+    pub fn new(
+        root: &str,
+        health_path: &str,
+        models_path: &str,
+        model: &str,
+        direct: bool,
+    ) -> Result<Probe> {
+        let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+        if direct {
+            builder = builder.no_proxy();
+        }
+        Ok(Probe {
+            client: builder.build().context("cannot build the HTTP client")?,
+            health_url: format!("{root}{health_path}"),
+            models_url: format!("{root}{models_path}"),
+            model: model.to_owned(),
+            healthy: false,
+        })
+    }
+
+    /// Asks once: `/health` until it has answered 200, then the model list.
+    pub async fn check(&mut self) -> ProbeState {
+        if !self.healthy {
+            match self.client.get(&self.health_url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    tracing::debug!(url = %self.health_url, "healthy");
+                    self.healthy = true;
+                }
+                Ok(r) => {
+                    return ProbeState::NotReady(format!("{}: {}", self.health_url, r.status()));
+                }
+                Err(e) => {
+                    return ProbeState::NotReady(format!("{}: {}", self.health_url, short(&e)));
+                }
+            }
+        }
+        match self.models().await {
+            Ok(ids) if ids.iter().any(|id| id == &self.model) => ProbeState::Ready,
+            Ok(ids) => ProbeState::NotReady(format!(
+                "{} lists {}, not `{}`",
+                self.models_url,
+                if ids.is_empty() {
+                    "no model".to_owned()
+                } else {
+                    ids.join(", ")
+                },
+                self.model
+            )),
+            Err(e) => ProbeState::NotReady(format!("{}: {e:#}", self.models_url)),
+        }
+    }
+
+    /// The `data[].id` of an OpenAI-style model list.
+    async fn models(&self) -> Result<Vec<String>> {
+        let response = self
+            .client
+            .get(&self.models_url)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!(short(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            anyhow::bail!("{status}");
+        }
+        let body: Json = response.json().await.context("not JSON")?;
+        let data = body
+            .get("data")
+            .and_then(Json::as_array)
+            .context("no `data` list")?;
+        Ok(data
+            .iter()
+            .filter_map(|m| m.get("id").and_then(Json::as_str).map(str::to_owned))
+            .collect())
+    }
+}
+
+/// A request error without the URL reqwest repeats: "cannot connect", "no answer within 2 s".
+fn short(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "no answer within 2 s".to_owned();
+    }
+    if e.is_connect() {
+        return "cannot connect".to_owned();
+    }
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}

