@@ -1,16 +1,23 @@
 //! The commands: each takes its parsed arguments and returns the process exit code.
 
 mod explain;
+mod plugins;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
+use benchy_core::Catalog;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let registry = crate::builtins::registry();
+    let mut registry = crate::builtins::registry();
+    registry.set_plugins(Catalog::discover(&cli.plugins));
+    if !matches!(cli.command, Command::Plugins(_)) {
+        plugins::check_flagged(&registry)?;
+    }
     match cli.command {
         Command::Config(ConfigCommand::Explain(args)) => explain::run(&args, &registry),
+        Command::Plugins(command) => plugins::run(command, &registry),
     }
 }

@@ -1,7 +1,10 @@
 //! Tests of the `benchy` binary, run the way a user runs it: one test binary, one harness.
 
 mod harness;
+#[path = "../support/plugin_libraries.rs"]
+mod plugin_libraries;
 
 mod bad_input;
 mod explain;
+mod plugins;
 mod reference;
