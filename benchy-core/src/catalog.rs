@@ -167,8 +167,10 @@ impl Catalog {
         let mut catalog = Catalog::default();
         for flag in flags {
             // An explicit file is taken whatever its name; relative paths are the user's own
-            // words, resolved against the working directory.
-            let path = std::path::absolute(flag).unwrap_or_else(|_| flag.clone());
+            // words, resolved against the working directory (and shown resolved).
+            let path = std::fs::canonicalize(flag)
+                .or_else(|_| std::path::absolute(flag))
+                .unwrap_or_else(|_| flag.clone());
             catalog.add_file(path, Origin::Flag);
         }
         let dirs = path_dirs
