@@ -35,8 +35,8 @@ only when a run needs one of its names.";
 )]
 pub struct Cli {
     /// Use this plugin library too (repeatable). Plugins named here come before those in
-    /// BENCHY_PLUGIN_PATH and the user plugin directory; a file named here that is not a
-    /// usable plugin is an error
+    /// BENCHY_PLUGIN_PATH and the user plugin directory; outside `benchy plugins`, a file named
+    /// here that is not a usable plugin is an error
     #[arg(long = "plugin", value_name = "PATH", global = true)]
     pub plugins: Vec<PathBuf>,
 

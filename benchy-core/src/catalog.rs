@@ -218,11 +218,6 @@ impl Catalog {
         }
     }
 
-    /// Adds a plugin that is already connected (in-process tests), after the others.
-    pub fn push(&mut self, file: PluginFile) {
-        self.files.push(Arc::new(file));
-    }
-
     pub fn files(&self) -> &[Arc<PluginFile>] {
         &self.files
     }
