@@ -12,6 +12,15 @@ Generation parameters are merged from these layers, later ones winning key by ke
   4. --set KEY=VALUE flags
 An explicit null in a YAML layer or --set removes a key set by an earlier layer.";
 
+const PLUGINS_HELP: &str = "\
+Plugins are found, in this order (the first to provide a name wins):
+  1. --plugin PATH flags
+  2. the directories in BENCHY_PLUGIN_PATH (absolute paths, separated like PATH)
+  3. the user plugin directory (on Linux ~/.local/share/benchy/plugins)
+never in the current directory. A plugin cannot replace a built-in source or backend: the
+built-in is used and the plugin's name is reported as not used. A plugin's library is opened
+only when a run needs one of its names.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "benchy",
@@ -26,6 +35,12 @@ An explicit null in a YAML layer or --set removes a key set by an earlier layer.
     propagate_version = true
 )]
 pub struct Cli {
+    /// Use this plugin library too (repeatable). Plugins named here come before those in
+    /// BENCHY_PLUGIN_PATH and the user plugin directory; outside `benchy plugins`, a file named
+    /// here that is not a usable plugin is an error
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    pub plugins: Vec<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -48,6 +63,9 @@ pub enum Command {
         grace_ms: u64,
         parent: i32,
     },
+    /// List, check and install plugins: shared libraries that add sources and backends
+    #[command(subcommand, after_help = PLUGINS_HELP)]
+    Plugins(PluginsCommand),
 }
 
 const SERVE_HELP: &str = "\
@@ -129,4 +147,46 @@ pub struct ExplainArgs {
 pub enum Format {
     Table,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// List the built-in sources and backends and every plugin file found, with its name,
+    /// version, kind, what it provides and its status. Reads each file's embedded manifest;
+    /// loads no library and runs no plugin code
+    #[command(after_help = PLUGINS_HELP)]
+    List(PluginsListArgs),
+
+    /// Load every plugin found and check it: manifest, ABI and protocol versions, entry symbol,
+    /// table, and a round trip through it. Exits 2 if any plugin file has a problem
+    #[command(after_help = PLUGINS_HELP)]
+    Doctor(PluginsDoctorArgs),
+
+    /// Check a built plugin library (as `doctor` does) and copy it into the user plugin
+    /// directory, replacing an older copy of the same file atomically
+    #[command(after_help = "Example:\n  \
+        cargo build --release -p benchy-site-registry\n  \
+        benchy plugins install target/release/libbenchy_site_registry.so")]
+    Install(PluginsInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsListArgs {
+    /// Output format: a table for people, JSON for scripts
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsDoctorArgs {
+    /// Output format: a table for people, JSON for scripts
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginsInstallArgs {
+    /// The plugin library, e.g. target/release/libbenchy_site_registry.so
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
 }

@@ -5,7 +5,8 @@
 pub struct EnvVars;
 
 impl EnvVars {
-    /// Extra plugin directories, separated like `PATH`.
+    /// Plugin directories (absolute paths), separated like `PATH`: searched after `--plugin`
+    /// flags and before the user's plugin directory.
     pub const BENCHY_PLUGIN_PATH: &'static str = "BENCHY_PLUGIN_PATH";
     /// The lm-eval executable to use, before any task's `lm_eval_path` or the setup environment.
     pub const BENCHY_LM_EVAL: &'static str = "BENCHY_LM_EVAL";

@@ -2,15 +2,21 @@
 
 mod explain;
 mod serve;
+mod plugins;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
+use benchy_core::Catalog;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let registry = crate::builtins::registry();
+    let mut registry = crate::builtins::registry();
+    registry.set_plugins(Catalog::discover(&cli.plugins));
+    if !matches!(cli.command, Command::Plugins(_)) {
+        plugins::check_flagged(&registry)?;
+    }
     match cli.command {
         Command::Config(ConfigCommand::Explain(args)) => explain::run(&args, &registry),
         Command::Serve(args) => serve::run(&args, &registry),
@@ -19,5 +25,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             grace_ms,
             parent,
         } => Ok(crate::runner::keeper::run(pgid, grace_ms, parent)),
+        Command::Plugins(command) => plugins::run(command, &registry),
     }
 }

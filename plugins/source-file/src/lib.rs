@@ -9,6 +9,11 @@ use benchy_core::{
 #[derive(Debug, Default)]
 pub struct FileSource;
 
+// Linked into benchy statically; the same crate also builds as a plugin library.
+benchy_core::export_plugin! {
+    sources: ["file" => FileSource],
+}
+
 impl ConfigSource for FileSource {
     fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
         let (path, origin) = request.path_argument()?;

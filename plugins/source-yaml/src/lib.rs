@@ -8,6 +8,11 @@ use benchy_core::{ConfigSource, SourceError, SourceReply, SourceRequest};
 #[derive(Debug, Default)]
 pub struct YamlSource;
 
+// Linked into benchy statically; the same crate also builds as a plugin library.
+benchy_core::export_plugin! {
+    sources: ["yaml" => YamlSource],
+}
+
 impl ConfigSource for YamlSource {
     fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
         let (path, origin) = request.path_argument()?;
