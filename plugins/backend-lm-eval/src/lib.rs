@@ -20,6 +20,11 @@ pub use executable::{benchy_home, locate};
 #[derive(Debug, Default)]
 pub struct LmEvalBackend;
 
+// Linked into benchy statically; the same crate also builds as a plugin library.
+benchy_core::export_plugin! {
+    backends: ["lm-eval" => LmEvalBackend],
+}
+
 impl Backend for LmEvalBackend {
     fn plan(&self, request: &PlanRequest) -> Result<Plan, BackendError> {
         let server = request.server.as_ref().ok_or_else(|| {

@@ -28,6 +28,11 @@ pub const SERVER_LOG: &str = "server.log";
 #[derive(Debug, Default)]
 pub struct VllmBackend;
 
+// Linked into benchy statically; the same crate also builds as a plugin library.
+benchy_core::export_plugin! {
+    backends: ["vllm" => VllmBackend],
+}
+
 impl Backend for VllmBackend {
     /// Plans the server of the run. Asked with a server already given (`--server-url`), there is
     /// nothing to launch and the plan is empty.

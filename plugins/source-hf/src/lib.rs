@@ -56,6 +56,11 @@ pub struct HfSource {
     settings: Option<HubSettings>,
 }
 
+// Linked into benchy statically; the same crate also builds as a plugin library.
+benchy_core::export_plugin! {
+    sources: ["hf" => HfSource::default()],
+}
+
 impl HfSource {
     /// A source with fixed settings instead of the environment's (tests, embedding).
     pub fn with_settings(settings: HubSettings) -> HfSource {
