@@ -37,6 +37,7 @@ export BENCHY_HOME
 ## setup: install the pinned Python side under $(BENCHY_HOME): lm-eval and huggingface_hub,
 ## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it
 setup: $(LM_EVAL_STAMP) $(VLLM_STAMP) $(TINY_MODEL_STAMP)
+	@ln -sfn "lm-eval-$(LM_EVAL_VERSION)" "$(BENCHY_HOME)/venvs/lm-eval"
 	@ln -sfn "$(BENCHY_HOME)" .benchy
 
 $(LM_EVAL_STAMP):

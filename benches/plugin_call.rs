@@ -5,8 +5,8 @@
 //! Loading is measured on a fresh copy of the library every time: the dynamic loader shares a
 //! file that is already loaded, and benchy never unloads one.
 
-#[path = "../tests/support/plugin_libraries.rs"]
-mod plugin_libraries;
+#[path = "../tests/support/workspace_builds.rs"]
+mod workspace_builds;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -34,7 +34,7 @@ fn request(dir: &Path, spec: &str) -> SourceRequest {
 }
 
 fn benches(c: &mut Criterion) {
-    let library = plugin_libraries::library("benchy_site_registry");
+    let library = workspace_builds::library("benchy_site_registry");
     let scratch = tempfile::tempdir().unwrap();
 
     c.bench_function("manifest_read_without_loading", |b| {

@@ -30,6 +30,8 @@ only when a run needs one of its names.";
     after_help = "Examples:\n  \
         benchy config explain -c configs/examples/tiny-cpu.yaml\n  \
         benchy config explain -c configs/single_card/AFM-4.5B.yaml --source hf --set temperature=0.2 --format json\n  \
+        benchy eval -c configs/examples/tiny-cpu.yaml\n  \
+        benchy eval -c configs/single_card/AFM-4.5B.yaml --source hf --backend lm-eval --limit 10\n  \
         benchy serve -c configs/examples/tiny-cpu.yaml\n\n\
         Exit codes: 0 success, 1 a run failed, 2 bad input or usage, 130 interrupted (143 on SIGTERM).",
     propagate_version = true
@@ -50,6 +52,11 @@ pub enum Command {
     /// Inspect configuration: which generation parameters a run would use, and why
     #[command(subcommand)]
     Config(ConfigCommand),
+
+    /// Evaluate the model: start its server, run the tasks with lm-eval sending the resolved
+    /// parameters on every request, verify what lm-eval recorded, keep results and a record
+    #[command(after_help = EVAL_HELP)]
+    Eval(EvalArgs),
 
     /// Start the model's vLLM server with the resolved generation parameters as its defaults,
     /// and keep it up until Ctrl-C
@@ -78,6 +85,65 @@ Ctrl-C (or SIGTERM) stops the server's whole process group: SIGTERM, `stop_grace
 (default 30), then SIGKILL; a second Ctrl-C kills at once. Exit code 130 (143 on SIGTERM).
 With --server-url, nothing is launched: benchy waits until that server lists the model, prints
 the same line and exits 0, leaving the server running.";
+
+const EVAL_HELP: &str = "\
+Before anything starts, the run config, every task's parameters, the task names (asked of the
+lm-eval in use) and the lm-eval executable are checked; a problem exits 2 with nothing started.
+Then: the server starts (unless --server-url), each group of tasks with the same parameters and
+settings runs as one lm-eval process (up to --jobs at once), the server is stopped, and what
+lm-eval recorded as used is compared with what was sent (a difference fails the run).
+
+Outputs, in <output-dir>/<run-id>/<model>/: run_config.yaml, generation_config.json (the model's
+file, when the hf source gave one), resolved_generation.json, run.json (status, times, commands,
+exit codes, versions), server.log, lm-eval's files per task folder, results.json, summary.md.
+
+lm-eval is found in this order: BENCHY_LM_EVAL, the task's lm_eval_path/.venv/bin/lm_eval, the
+`make setup` environment ($BENCHY_HOME/venvs/lm-eval), lm_eval on PATH.";
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
+
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// The backend that runs the tasks
+    #[arg(long, value_name = "NAME", default_value = "lm-eval")]
+    pub backend: String,
+
+    /// Run only this task of the run config (repeatable; the name the run config uses)
+    #[arg(long = "task", value_name = "NAME")]
+    pub tasks: Vec<String>,
+
+    /// Examples per task: a count, or a fraction below 1
+    #[arg(long, value_name = "N")]
+    pub limit: Option<f64>,
+
+    /// The run's folder name under --output-dir (default: the local time, YYYYMMDD_HHMMSS)
+    #[arg(long = "run-id", value_name = "ID")]
+    pub run_id: Option<String>,
+
+    /// Where runs are kept
+    #[arg(
+        long = "output-dir",
+        value_name = "DIR",
+        default_value = "outputs/benchmark_outputs"
+    )]
+    pub output_dir: PathBuf,
+
+    /// Keep every request and answer (lm-eval's samples files)
+    #[arg(long = "log-samples")]
+    pub log_samples: bool,
+
+    /// How many lm-eval processes (groups of tasks with different parameters) run at once
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+
+    /// Print the resolved parameters with their sources and the exact commands; start nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {

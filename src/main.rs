@@ -1,9 +1,12 @@
 //! The `benchy` binary: a thin entry point; everything lives in the modules below.
 
+mod atomic;
 mod builtins;
 mod cli;
 mod commands;
 mod failure;
+mod outputs;
+mod planning;
 mod resolution;
 mod runner;
 mod table;

@@ -341,7 +341,10 @@ fn check_model(raw: &RawModel, dir: &Path, origin: &str) -> Result<Model, Config
                 path.display()
             )));
         }
-        ModelLocation::Local { dir: path }
+        // The real folder, so every consumer and record names the same path.
+        ModelLocation::Local {
+            dir: path.canonicalize().unwrap_or(path),
+        }
     } else {
         check_repo_id(&name).map_err(invalid)?;
         ModelLocation::Hub {

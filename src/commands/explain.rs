@@ -47,7 +47,7 @@ fn differing_tasks(resolution: &Resolution) -> impl Iterator<Item = (&str, &Reso
         .map(|t| (t.name.as_str(), &t.resolved))
 }
 
-fn explain_table(resolution: &Resolution) -> String {
+pub fn explain_table(resolution: &Resolution) -> String {
     let mut out = format!(
         "Generation parameters for {}\nlayers, later wins: {}\n\n",
         resolution.config.model.name,

@@ -1,8 +1,9 @@
 //! The commands: each takes its parsed arguments and returns the process exit code.
 
+mod eval;
 mod explain;
-mod serve;
 mod plugins;
+pub mod serve;
 
 use std::process::ExitCode;
 
@@ -12,6 +13,15 @@ use benchy_core::Catalog;
 use crate::cli::{Cli, Command, ConfigCommand};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // The keeper must start fast and needs no registry.
+    if let Command::Keep {
+        pgid,
+        grace_ms,
+        parent,
+    } = cli.command
+    {
+        return Ok(crate::runner::keeper::run(pgid, grace_ms, parent));
+    }
     let mut registry = crate::builtins::registry();
     registry.set_plugins(Catalog::discover(&cli.plugins));
     if !matches!(cli.command, Command::Plugins(_)) {
@@ -19,12 +29,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
     match cli.command {
         Command::Config(ConfigCommand::Explain(args)) => explain::run(&args, &registry),
+        Command::Eval(args) => eval::run(&args, &registry),
         Command::Serve(args) => serve::run(&args, &registry),
-        Command::Keep {
-            pgid,
-            grace_ms,
-            parent,
-        } => Ok(crate::runner::keeper::run(pgid, grace_ms, parent)),
+        Command::Keep { .. } => unreachable!("handled above"),
         Command::Plugins(command) => plugins::run(command, &registry),
     }
 }

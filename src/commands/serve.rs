@@ -5,17 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use benchy_core::backend::RunOptions;
-use benchy_core::{BackendError, EnvVars, PlanRequest, Registry, Role, RunView};
+use benchy_core::{EnvVars, Registry};
 
 use crate::cli::ServeArgs;
-use crate::failure::bad_input;
+use crate::planning::{run_view, server_plan};
 use crate::resolution::resolve;
 use crate::runner::{self, Runner};
-
-/// The backend that launches servers.
-const SERVER_BACKEND: &str = "vllm";
 
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
@@ -24,47 +21,24 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
         eprintln!("{diagnostic}");
     }
     if let Some(url) = &args.server.server_url {
-        return attach(url, &resolution.config.model.short_name());
+        return attach(url, &served_names(&resolution.config.model));
     }
-    let view = RunView::new(&resolution.config, resolution.run.clone(), |task| {
-        resolution
-            .tasks
-            .iter()
-            .find(|t| t.name == task.name)
-            .map(|t| t.resolved.clone())
-            .unwrap_or_default()
-    });
+    let view = run_view(&resolution, &[]);
     let log_dir = serve_dir(&view.model.short_name);
-    let backend = registry
-        .backend(SERVER_BACKEND)
-        .map_err(|e| bad_input(e.to_string()))?;
-    let plan = backend
-        .plan(&PlanRequest {
-            run: view,
-            server: None,
-            options: RunOptions {
-                run_dir: log_dir.clone(),
-                limit: None,
-                log_samples: false,
-            },
-        })
-        .map_err(|e| match e {
-            BackendError::Input(message) => bad_input(message),
-            BackendError::Failed(message) => anyhow::anyhow!(message),
-        })?;
-    for diagnostic in &plan.diagnostics {
+    let options = RunOptions {
+        run_dir: log_dir.clone(),
+        limit: None,
+        log_samples: false,
+    };
+    let server = server_plan(registry, &view, &options)?;
+    for diagnostic in &server.plan.diagnostics {
         eprintln!("{diagnostic}");
     }
-    let spec = plan
-        .processes
-        .iter()
-        .find(|p| p.role == Role::Server)
-        .context("the vllm backend planned no server")?;
 
     runner::runtime()?.block_on(async {
         let runner = Runner::new()?;
         let server = runner
-            .start_server(spec, plan.server.as_ref(), &log_dir)
+            .start_server(&server.spec, server.template(), &log_dir)
             .await?;
         println!("Serving {} at {}", server.info.model, server.info.base_url);
         server.serve_until_interrupted().await?;
@@ -76,11 +50,21 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
 /// gets by default, since it may still be loading.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// The names an existing server may serve the model under: the short name benchy's own launch
+/// uses, and `model.name` as written, which is what `vllm serve org/name` serves it as.
+pub fn served_names(model: &benchy_core::Model) -> Vec<String> {
+    let mut names = vec![model.short_name()];
+    if model.name != names[0] {
+        names.push(model.name.clone());
+    }
+    names
+}
+
 /// `--server-url`: wait until that server serves the model, say so, and leave it running.
-fn attach(url: &str, model: &str) -> Result<ExitCode> {
+fn attach(url: &str, models: &[String]) -> Result<ExitCode> {
     runner::runtime()?.block_on(async {
         let runner = Runner::new()?;
-        let server = runner.attach_server(url, model, ATTACH_TIMEOUT).await?;
+        let server = runner.attach_server(url, models, ATTACH_TIMEOUT).await?;
         println!("Serving {} at {}", server.info.model, server.info.base_url);
         eprintln!("benchy did not start this server and leaves it running");
         Ok(ExitCode::SUCCESS)

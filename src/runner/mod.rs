@@ -9,18 +9,13 @@
 
 mod group;
 mod interrupt;
-// The API `benchy eval` runs its jobs through; until that command exists only the tests use it.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used by `benchy eval`, tested here")
-)]
-mod jobs;
+pub mod jobs;
 pub mod keeper;
-mod log_tail;
+pub mod log_tail;
 mod port;
 mod progress;
 mod readiness;
-mod server;
+pub mod server;
 
 use std::process::ExitStatus;
 

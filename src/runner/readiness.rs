@@ -19,10 +19,21 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct Probe {
     client: reqwest::Client,
+    root: String,
     health_url: String,
     models_url: String,
-    model: String,
+    /// The names the server may serve the model under; the first listed one is used.
+    models: Vec<String>,
     healthy: bool,
+    served: Option<Served>,
+}
+
+/// The model as the ready server lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Served {
+    pub id: String,
+    /// vLLM's `/v1/models` gives each model's context length.
+    pub max_model_len: Option<u64>,
 }
 
 /// What the last probe saw.
@@ -33,13 +44,14 @@ pub enum ProbeState {
 }
 
 impl Probe {
-    /// A probe of `root` (no trailing slash). `direct` skips proxies from the environment: a
-    /// server benchy launched is on loopback, where a proxy can only get in the way.
+    /// A probe of `root` (no trailing slash) waiting for any of `models`. `direct` skips proxies
+    /// from the environment: a server benchy launched is on loopback, where a proxy can only
+    /// get in the way.
     pub fn new(
         root: &str,
         health_path: &str,
         models_path: &str,
-        model: &str,
+        models: Vec<String>,
         direct: bool,
     ) -> Result<Probe> {
         let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
@@ -48,11 +60,34 @@ impl Probe {
         }
         Ok(Probe {
             client: builder.build().context("cannot build the HTTP client")?,
+            root: root.to_owned(),
             health_url: format!("{root}{health_path}"),
             models_url: format!("{root}{models_path}"),
-            model: model.to_owned(),
+            models,
             healthy: false,
+            served: None,
         })
+    }
+
+    /// The model as the server listed it, once the probe passed.
+    pub fn served(&self) -> Option<&Served> {
+        self.served.as_ref()
+    }
+
+    /// The server's version from vLLM's `GET /version`, for the run record; `None` when it has
+    /// no such endpoint.
+    pub async fn server_version(&self) -> Option<String> {
+        let response = self
+            .client
+            .get(format!("{}/version", self.root))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())?;
+        let body: Json = response.json().await.ok()?;
+        body.get("version")
+            .and_then(Json::as_str)
+            .map(str::to_owned)
     }
 
     /// Asks once: `/health` until it has answered 200, then the model list.
@@ -72,23 +107,38 @@ impl Probe {
             }
         }
         match self.models().await {
-            Ok(ids) if ids.iter().any(|id| id == &self.model) => ProbeState::Ready,
-            Ok(ids) => ProbeState::NotReady(format!(
-                "{} lists {}, not `{}`",
-                self.models_url,
-                if ids.is_empty() {
-                    "no model".to_owned()
-                } else {
-                    ids.join(", ")
-                },
-                self.model
-            )),
+            Ok(listed) => {
+                let found = self
+                    .models
+                    .iter()
+                    .find_map(|want| listed.iter().find(|served| &served.id == want));
+                match found {
+                    Some(served) => {
+                        self.served = Some(served.clone());
+                        ProbeState::Ready
+                    }
+                    None => ProbeState::NotReady(format!(
+                        "{} lists {}, not `{}`",
+                        self.models_url,
+                        if listed.is_empty() {
+                            "no model".to_owned()
+                        } else {
+                            listed
+                                .iter()
+                                .map(|m| m.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        },
+                        self.models.join("` or `")
+                    )),
+                }
+            }
             Err(e) => ProbeState::NotReady(format!("{}: {e:#}", self.models_url)),
         }
     }
 
-    /// The `data[].id` of an OpenAI-style model list.
-    async fn models(&self) -> Result<Vec<String>> {
+    /// The `data[].id` (and `max_model_len`) of an OpenAI-style model list.
+    async fn models(&self) -> Result<Vec<Served>> {
         let response = self
             .client
             .get(&self.models_url)
@@ -106,7 +156,12 @@ impl Probe {
             .context("no `data` list")?;
         Ok(data
             .iter()
-            .filter_map(|m| m.get("id").and_then(Json::as_str).map(str::to_owned))
+            .filter_map(|m| {
+                Some(Served {
+                    id: m.get("id").and_then(Json::as_str)?.to_owned(),
+                    max_model_len: m.get("max_model_len").and_then(Json::as_u64),
+                })
+            })
             .collect())
     }
 }

@@ -24,8 +24,11 @@ use super::{Runner, describe_status};
 /// A server that answers for its model.
 #[derive(Debug)]
 pub struct RunningServer {
-    /// What clients use: the API root on loopback and the served model name.
+    /// What clients use: the API root on loopback, the served model name and its context length
+    /// as the server lists them.
     pub info: ServerInfo,
+    /// The server's own version (vLLM's `/version`), when it tells.
+    pub version: Option<String>,
     /// The server's log, when benchy started it.
     pub log: Option<PathBuf>,
     /// `None` when benchy attached to a server it did not start.
@@ -107,7 +110,7 @@ impl Runner {
             &root,
             &listen.health_path,
             &listen.models_path,
-            &listen.model,
+            vec![listen.model.clone()],
             true,
         )?;
         let deadline = spec
@@ -164,8 +167,16 @@ impl Runner {
             progress.elapsed().as_secs_f64(),
             launched.child.pid()
         ));
+        let info = ServerInfo {
+            max_model_len: probe
+                .served()
+                .and_then(|s| s.max_model_len)
+                .or(info.max_model_len),
+            ..info
+        };
         Ok(RunningServer {
             info,
+            version: probe.server_version().await,
             log: Some(log),
             launched: Some(launched),
             interrupts: self.interrupts.clone(),
@@ -173,12 +184,13 @@ impl Runner {
         })
     }
 
-    /// Waits until the server at `url` (its root or its `/v1` API root) serves `model`, for up
-    /// to `timeout`. Nothing is started, and [`RunningServer::stop`] leaves it running.
+    /// Waits until the server at `url` (its root or its `/v1` API root) serves one of `models`
+    /// (the first listed name is used), for up to `timeout`. Nothing is started, and
+    /// [`RunningServer::stop`] leaves it running.
     pub async fn attach_server(
         &self,
         url: &str,
-        model: &str,
+        models: &[String],
         timeout: Duration,
     ) -> Result<RunningServer> {
         let root = url.trim_end_matches('/');
@@ -188,7 +200,7 @@ impl Runner {
         let direct = parsed
             .host_str()
             .is_some_and(|h| is_loopback(h.trim_start_matches('[').trim_end_matches(']')));
-        let mut probe = Probe::new(&root, "/health", "/v1/models", model, direct)?;
+        let mut probe = Probe::new(&root, "/health", "/v1/models", models.to_vec(), direct)?;
         let deadline = Some(Instant::now() + timeout);
         let mut ticker = interval(POLL_INTERVAL);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -204,19 +216,24 @@ impl Runner {
                 Startup::Probed(state) => last = state,
                 Startup::Interrupted(signal) => return Err(Interrupted(signal).into()),
                 Startup::TimedOut => bail!(
-                    "the server at {url} did not serve `{model}` within {} s; last probe: {}",
+                    "the server at {url} did not serve `{}` within {} s; last probe: {}",
+                    models.join("` or `"),
                     timeout.as_secs_f64(),
                     describe_probe(&last)
                 ),
                 Startup::Exited(_) => unreachable!("no process to exit"),
             }
         }
+        let served = probe.served().cloned();
         Ok(RunningServer {
             info: ServerInfo {
                 base_url: format!("{root}/v1"),
-                model: model.to_owned(),
-                max_model_len: None,
+                model: served
+                    .as_ref()
+                    .map_or_else(|| models[0].clone(), |s| s.id.clone()),
+                max_model_len: served.and_then(|s| s.max_model_len),
             },
+            version: probe.server_version().await,
             log: None,
             launched: None,
             interrupts: self.interrupts.clone(),

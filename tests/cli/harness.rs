@@ -335,3 +335,35 @@ pub fn eventually(limit: std::time::Duration, mut check: impl FnMut() -> bool) -
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Every live process descending from `pid` (children, their children...), from /proc.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut parents: Vec<(i32, i32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, after)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+            continue;
+        }
+        if let Some(parent) = fields.get(1).and_then(|f| f.parse::<i32>().ok()) {
+            parents.push((child, parent));
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(next) = frontier.pop() {
+        for (child, _) in parents.iter().filter(|(_, parent)| *parent == next) {
+            found.push(*child);
+            frontier.push(*child);
+        }
+    }
+    found
+}

@@ -1,10 +1,11 @@
 //! Tests of the `benchy` binary, run the way a user runs it: one test binary, one harness.
 
 mod harness;
-#[path = "../support/plugin_libraries.rs"]
-mod plugin_libraries;
+#[path = "../support/workspace_builds.rs"]
+mod workspace_builds;
 
 mod bad_input;
+mod eval;
 mod explain;
 mod hf;
 mod plugins;

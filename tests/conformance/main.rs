@@ -5,8 +5,8 @@
 //! registry, as `benchy` loads it. The three must behave alike: same layer, same provenance
 //! form, same errors.
 
-#[path = "../support/plugin_libraries.rs"]
-mod plugin_libraries;
+#[path = "../support/workspace_builds.rs"]
+mod workspace_builds;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -219,7 +219,7 @@ fn the_site_registry_conforms_through_its_table_in_process() {
 
 #[test]
 fn the_site_registry_conforms_as_a_library_loaded_from_disk() {
-    let library = plugin_libraries::library("benchy_site_registry");
+    let library = workspace_builds::library("benchy_site_registry");
     let mut registry = Registry::default();
     registry.set_plugins(Catalog::from_places(&[library], Vec::new(), None));
     suite(&Subject {

@@ -50,6 +50,19 @@ impl Backend for LmEvalBackend {
             });
         }
         plan.record.insert("lm_eval".into(), json!(executables));
+        if request
+            .run
+            .tasks
+            .iter()
+            .any(|t| t.resolved.get(&benchy_core::Key::Seed).is_none())
+        {
+            // lm_eval/models/api_models.py: `seed=1234` is a model argument's default and goes
+            // into every request body, so it is part of what runs even when no layer sets it.
+            plan.diagnostics.push(Diagnostic::info(
+                "lm-eval sends seed 1234 (its default) with every request of tasks whose \
+                 parameters set no seed; set `seed` to choose it",
+            ));
+        }
         if request.run.use_chat_completions {
             plan.diagnostics.push(Diagnostic::info(
                 "chat requests (local-chat-completions): multiple-choice tasks cannot run this \

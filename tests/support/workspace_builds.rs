@@ -1,14 +1,16 @@
-//! The plugin libraries that tests and benchmarks load from disk, built on first use with
-//! cargo, in the profile and target directory of the `benchy` under test, so they are never
-//! stale and never missing: after `make build` the build is a no-op, and from a clean clone it
-//! builds what it needs. A failed build fails the caller with cargo's output.
+//! The workspace artifacts tests and benchmarks use from disk (plugin libraries, the fake vLLM
+//! server binary), built on first use with cargo, in the profile and target directory of the
+//! `benchy` under test, so they are never stale and never missing: after `make build` the build
+//! is a no-op, and from a clean clone it builds what it needs. A failed build fails the caller
+//! with cargo's output.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The workspace packages whose libraries are loaded from disk.
+/// The workspace packages whose libraries or binaries are used from disk.
 const PACKAGES: &[&str] = &[
+    "benchy-testkit",
     "benchy-site-registry",
     "benchy-source-file",
     "benchy-fixture-abi-v2",
@@ -30,6 +32,22 @@ pub fn library(name: &str) -> PathBuf {
         path.is_file(),
         "{} is missing after building the plugin packages; run `cargo build --workspace` in the \
          same profile as the tests (`make build` for release)",
+        path.display()
+    );
+    path
+}
+
+/// The binary `name` of a workspace package (e.g. `benchy-fake-vllm`), built beside the `benchy`
+/// under test.
+#[allow(
+    dead_code,
+    reason = "each test binary including this module uses part of it"
+)]
+pub fn binary(name: &str) -> PathBuf {
+    let path = built_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing after building the workspace packages; run `cargo build --workspace`",
         path.display()
     );
     path
@@ -60,7 +78,7 @@ fn built_dir() -> &'static Path {
         let output = build.output().expect("cargo runs");
         assert!(
             output.status.success(),
-            "building the plugin libraries failed (run `cargo build --workspace` to see it):\n{}",
+            "building the test artifacts failed (run `cargo build --workspace` to see it):\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         profile_dir.to_owned()

@@ -1,0 +1,452 @@
+//! `benchy eval` end to end with the real lm-eval from `make setup`, against the recording
+//! OpenAI-compatible server of benchy-testkit (attached with `--server-url`, or launched in
+//! vLLM's place through the provider's `command`): the exact parameters of every request, the
+//! outputs on disk, and the failures (unknown task, a server dying mid-run, one lm-eval process
+//! failing, Ctrl-C) with nothing left running.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use benchy_testkit::openai::{EOS, OpenAiOptions, RecordingOpenAi};
+use serde_json::{Value as Json, json};
+
+use crate::harness::{TestEnv, alive, descendants, eventually, repo_root};
+use crate::workspace_builds::binary;
+
+/// Bounds a hang; not a timing. lm-eval spends ~7 s indexing its tasks on every start.
+const RUN: Duration = Duration::from_secs(300);
+
+/// The lm-eval `make setup` installs; a test fails (never skips) when it is missing.
+fn lm_eval() -> PathBuf {
+    let home = std::env::var_os("BENCHY_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs_home().join(".cache/benchy"));
+    let program = home.join("venvs/lm-eval/bin/lm_eval");
+    assert!(
+        program.is_file(),
+        "{} is missing: run `make setup` (it installs lm-eval[api]==0.4.13)",
+        program.display()
+    );
+    program
+}
+
+fn dirs_home() -> PathBuf {
+    PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
+}
+
+/// The model's own file: sampling, as a chat model's generation_config.json says.
+const MODEL_GENERATION: &str = r#"{"do_sample": true, "temperature": 0.7, "top_p": 0.6,
+  "top_k": 20, "repetition_penalty": 1.05, "bos_token_id": 1, "eos_token_id": 2}"#;
+
+/// A run with the shipped demo tasks: `gen` (the task's YAML is greedy with
+/// `max_gen_toks: 32`), `gen-override` (the same lm-eval task with its own `generation:` block)
+/// and `mc` (multiple choice). The run's own block adds `min_p`.
+fn eval_env(provider: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.env("BENCHY_LM_EVAL", lm_eval().to_str().unwrap());
+    env.write("model/generation_config.json", MODEL_GENERATION);
+    env.write("model/config.json", "{}");
+    let include = repo_root().join("configs/tasks/lm-eval");
+    let include = include.display();
+    env.write(
+        "tasks/gen.yaml",
+        &format!("name: gen\ntask_name: benchy_demo_gen\ninclude_path: {include}\n"),
+    );
+    env.write(
+        "tasks/gen-override.yaml",
+        &format!(
+            "name: gen-override\ntask_name: benchy_demo_gen\ninclude_path: {include}\n\
+             generation:\n  top_k: 5\n  max_new_tokens: 8\n"
+        ),
+    );
+    env.write(
+        "tasks/mc.yaml",
+        &format!("name: mc\ntask_name: benchy_demo_mc\ninclude_path: {include}\n"),
+    );
+    env.write("providers/fake.yaml", provider);
+    env.write(
+        "run.yaml",
+        "model:\n  name: ./model\nvllm:\n  provider_config: fake\n\
+         generation:\n  min_p: 0.05\ntasks:\n  - gen\n  - gen-override\n  - mc\n",
+    );
+    env
+}
+
+/// A provider that launches the recording server binary in vLLM's place; `flags` are its own.
+fn fake_provider(flags: &[&str]) -> String {
+    let mut command = vec![binary("benchy-fake-vllm").display().to_string()];
+    command.extend(flags.iter().map(|f| (*f).to_owned()));
+    format!(
+        "command: {}\nhost: 127.0.0.1\nmax_model_len: 512\nstartup_timeout: 60\nstop_grace: 5\n",
+        serde_json::to_string(&command).unwrap()
+    )
+}
+
+fn eval_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "eval",
+        "-c",
+        "run.yaml",
+        "--source",
+        "hf",
+        "--run-id",
+        "r",
+        "--output-dir",
+        "out",
+        "--limit",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn run_dir(env: &TestEnv) -> PathBuf {
+    env.path().join("out/r/model")
+}
+
+fn read_json(path: &Path) -> Json {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The generation requests' sampling fields (the prompt left out).
+fn sampling(body: &Json) -> Json {
+    let mut body = body.clone();
+    body.as_object_mut().unwrap().remove("prompt");
+    body
+}
+
+#[test]
+fn every_request_carries_the_resolved_parameters_and_the_record_proves_it() {
+    let server = RecordingOpenAi::start(OpenAiOptions {
+        model: "model".into(),
+        ..OpenAiOptions::default()
+    });
+    let env = eval_env(&fake_provider(&[]));
+    let url = server.base_url();
+    let run = env.run(&eval_args(&["--server-url", &url, "--log-samples"]));
+    run.expect_code(0);
+
+    let bodies = server.generation_bodies();
+    let generate: Vec<Json> = bodies
+        .iter()
+        .filter(|b| b.get("echo").is_none())
+        .map(sampling)
+        .collect();
+    let scored: Vec<&Json> = bodies.iter().filter(|b| b.get("echo").is_some()).collect();
+    // --limit 2 per task: two generate tasks, and two questions of three choices each
+    assert_eq!(generate.len(), 4, "{generate:#?}");
+    assert_eq!(scored.len(), 6, "{scored:#?}");
+
+    // The model's sampling values beat the task YAML's own greedy defaults (do_sample: false,
+    // temperature: 0.0, max_gen_toks: 32 stays: nothing resolved sets a length for `gen`);
+    // the run's min_p reaches every request; lm-eval adds its default seed, and the server's
+    // end-of-sequence token to the task's stop strings (one request at a time).
+    let from_model = json!({
+        "model": "model", "max_tokens": 32, "temperature": 0.7, "stop": ["\n", EOS], "seed": 1234,
+        "top_p": 0.6, "top_k": 20, "min_p": 0.05, "repetition_penalty": 1.05,
+    });
+    // The task's own block beats the model's and the run's values.
+    let overridden = json!({
+        "model": "model", "max_tokens": 8, "temperature": 0.7, "stop": ["\n", EOS], "seed": 1234,
+        "top_p": 0.6, "top_k": 5, "min_p": 0.05, "repetition_penalty": 1.05,
+    });
+    assert_eq!(
+        generate.iter().filter(|b| **b == from_model).count(),
+        2,
+        "{generate:#?}"
+    );
+    assert_eq!(
+        generate.iter().filter(|b| **b == overridden).count(),
+        2,
+        "{generate:#?}"
+    );
+
+    // Multiple choice: token-id prompts scored by log-likelihood, no sampling parameter.
+    for body in &scored {
+        let prompt = body["prompt"].as_array().expect("a list of prompts");
+        assert!(
+            prompt
+                .iter()
+                .all(|p| p.as_array().is_some_and(|ids| ids.iter().all(Json::is_u64))),
+            "prompts must be token ids: {body}"
+        );
+        assert_eq!(
+            sampling(body),
+            json!({"model": "model", "temperature": 0, "max_tokens": 1, "logprobs": 1,
+                   "seed": 1234, "echo": true}),
+        );
+    }
+
+    // The record: what ran, verified against lm-eval's own record of it.
+    let dir = run_dir(&env);
+    let record = read_json(&dir.join("run.json"));
+    assert_eq!(record["status"], "ok");
+    let verification = record["verification"].as_array().unwrap();
+    let status_of = |name: &str| -> Vec<&str> {
+        verification
+            .iter()
+            .filter(|v| v["task"] == name)
+            .map(|v| v["status"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(status_of("gen"), ["verified"]);
+    assert_eq!(status_of("gen-override"), ["verified"]);
+    assert_eq!(status_of("mc"), ["no sampling parameters"]);
+    let commands: Vec<&str> = record["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["command"].as_str().unwrap())
+        .collect();
+    // `gen` and `mc` resolve to the same set and share one lm-eval process; `gen-override`
+    // needs its own, because --gen_kwargs applies to every task of a process
+    let covered: Vec<&Json> = record["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["tasks"])
+        .collect();
+    assert_eq!(covered, [&json!(["gen", "mc"]), &json!(["gen-override"])]);
+    for command in &commands {
+        let model_args = command.split("--model_args ").nth(1).unwrap();
+        for key in [
+            "temperature",
+            "top_p",
+            "top_k",
+            "do_sample",
+            "repetition_penalty",
+        ] {
+            assert!(
+                !model_args.split(" --").next().unwrap().contains(key),
+                "sampling key {key} in model_args: {command}"
+            );
+        }
+    }
+    let resolved = read_json(&dir.join("resolved_generation.json"));
+    assert_eq!(
+        resolved["tasks"]["gen-override"]["top_k"],
+        json!({"value": 5, "source": "task:gen-override"})
+    );
+    assert_eq!(
+        resolved["resolved"]["min_p"]["source"],
+        json!("config:run.yaml")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("generation_config.json")).unwrap(),
+        MODEL_GENERATION,
+        "the model's file is kept byte for byte"
+    );
+    let results = read_json(&dir.join("results.json"));
+    assert!(
+        results["benchy_demo_mc"]["acc,none"]["value"].is_number(),
+        "{results}"
+    );
+    assert!(
+        results["benchy_demo_gen"]["exact_match,none"]["value"].is_number(),
+        "{results}"
+    );
+    for task in ["gen", "gen-override", "mc"] {
+        let folder = dir.join(task);
+        let files: Vec<String> = walk(&folder)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            files.iter().any(|f| f.starts_with("results_")),
+            "{task}: lm-eval's results file in its folder: {files:?}"
+        );
+        assert!(
+            files.iter().any(|f| f.starts_with("samples_")),
+            "{task}: --log-samples keeps lm-eval's samples: {files:?}"
+        );
+    }
+    assert!(dir.join("summary.md").is_file());
+    assert!(dir.join("run_config.yaml").is_file());
+    // the results table on stdout
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.contains("benchy_demo_mc") && l.contains("acc,none")),
+        "{}",
+        run.stdout
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn an_unknown_task_stops_before_any_request() {
+    let server = RecordingOpenAi::start(OpenAiOptions::default());
+    let env = eval_env(&fake_provider(&[]));
+    env.write(
+        "tasks/gen.yaml",
+        "name: gen\ntask_name: no_such_lm_eval_task\n",
+    );
+    let url = server.base_url();
+    let run = env.run(&eval_args(&["--server-url", &url]));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no_such_lm_eval_task"),
+        "{}",
+        run.stderr
+    );
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert!(
+        !env.path().join("out").exists(),
+        "nothing written for a run that did not start"
+    );
+}
+
+#[test]
+fn dry_run_prints_the_commands_and_starts_nothing() {
+    let env = eval_env(&fake_provider(&[]));
+    let run = env.run(&eval_args(&["--dry-run"]));
+    run.expect_code(0);
+    assert!(run.stdout.contains("--gen_kwargs"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("--override-generation-config"),
+        "the server command: {}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("task:gen-override"), "{}", run.stdout);
+    assert!(!env.path().join("out").exists());
+}
+
+/// A server that answers two completions and dies: the run fails, keeps what it has, and
+/// leaves nothing running.
+#[test]
+fn a_server_dying_mid_run_fails_the_run_and_keeps_the_record() {
+    let env = eval_env(&fake_provider(&["--die-after", "2", "--delay-ms", "200"]));
+    let spawned = env.spawn(&eval_args(&["--task", "gen", "--task", "mc"]));
+    let benchy = spawned.pid();
+    let run = spawned.wait(RUN);
+    run.expect_code(1);
+    assert!(run.stderr.contains("exited"), "{}", run.stderr);
+    let record = read_json(&run_dir(&env).join("run.json"));
+    assert_eq!(record["status"], "failed");
+    assert!(
+        record["failures"].to_string().contains("server exited"),
+        "{}",
+        record["failures"]
+    );
+    assert!(descendants(benchy).is_empty(), "nothing left running");
+}
+
+#[test]
+fn one_failing_lm_eval_process_keeps_the_others_results() {
+    let server = RecordingOpenAi::start(OpenAiOptions {
+        model: "model".into(),
+        ..OpenAiOptions::default()
+    });
+    let env = eval_env(&fake_provider(&[]));
+    // lm-eval's `validate` finds this task; its `run` then fails on the unknown key
+    let broken = env.write(
+        "broken/benchy_broken.yaml",
+        &format!(
+            "include: {}\ntask: benchy_broken\nnot_a_task_key: 1\n",
+            repo_root()
+                .join("configs/tasks/lm-eval/benchy_demo_gen.yaml")
+                .display()
+        ),
+    );
+    env.write(
+        "tasks/broken.yaml",
+        &format!(
+            "name: broken\ntask_name: benchy_broken\ninclude_path: {}\n",
+            broken.parent().unwrap().display()
+        ),
+    );
+    env.write(
+        "run.yaml",
+        "model:\n  name: ./model\nvllm:\n  provider_config: fake\ntasks:\n  - broken\n  - mc\n",
+    );
+    let url = server.base_url();
+    let run = env.run(&eval_args(&["--server-url", &url]));
+    run.expect_code(1);
+    let dir = run_dir(&env);
+    let record = read_json(&dir.join("run.json"));
+    assert_eq!(record["status"], "failed");
+    assert_eq!(record["failed_tasks"], json!(["broken"]));
+    let results = read_json(&dir.join("results.json"));
+    assert!(
+        results["benchy_demo_mc"]["acc,none"]["value"].is_number(),
+        "{results}"
+    );
+    assert!(run.stderr.contains("lm-eval[broken]"), "{}", run.stderr);
+}
+
+/// Ctrl-C while lm-eval talks to a slow server: exit 130, every process stopped, and the record
+/// and inputs kept.
+#[test]
+fn ctrl_c_during_tasks_stops_everything_and_keeps_the_record() {
+    let env = eval_env(&fake_provider(&["--delay-ms", "3000"]));
+    let spawned = env.spawn(&eval_args(&["--task", "gen"]));
+    spawned.wait_stderr("lm-eval[gen]: started", RUN);
+    let benchy = spawned.pid();
+    // lm-eval is past its start-up once the server has seen a completion request
+    let log = run_dir(&env).join("server.log");
+    assert!(
+        eventually(RUN, || std::fs::read_to_string(&log)
+            .is_ok_and(|l| l.contains("benchy-fake-vllm"))),
+        "the server never started"
+    );
+    let before = descendants(benchy);
+    assert!(!before.is_empty());
+    std::thread::sleep(Duration::from_secs(8));
+    spawned.signal(nix::sys::signal::Signal::SIGINT);
+    let run = spawned.wait(RUN);
+    run.expect_code(130);
+    for pid in before {
+        assert!(!alive(pid), "process {pid} outlived benchy");
+    }
+    let dir = run_dir(&env);
+    let record = read_json(&dir.join("run.json"));
+    assert_eq!(record["status"], "interrupted");
+    assert!(dir.join("resolved_generation.json").is_file());
+}
+
+/// The token reaches children only through their environment: no output file and no recorded
+/// command line holds it.
+#[test]
+fn hf_token_is_in_no_output_file_and_no_command_line() {
+    const TOKEN: &str = "hf_canary_0123456789abcdef";
+    let mut env = eval_env(&fake_provider(&[]));
+    env.env("HF_TOKEN", TOKEN);
+    // the provider's own hf_token too: it must become the server's environment only
+    let provider = fake_provider(&[]) + &format!("hf_token: \"{TOKEN}\"\n");
+    env.write("providers/fake.yaml", &provider);
+    let run = env.run(&eval_args(&["--task", "gen", "--log-samples"]));
+    run.expect_code(0);
+    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
+    let files = walk(&run_dir(&env));
+    assert!(files.len() > 5, "{files:?}");
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "{} holds the token",
+            file.display()
+        );
+    }
+    let record = read_json(&run_dir(&env).join("run.json"));
+    assert!(
+        record["server"]["command"]
+            .as_str()
+            .unwrap()
+            .contains("HF_TOKEN='***'"),
+        "the server gets the token through its environment, shown redacted: {}",
+        record["server"]["command"]
+    );
+}
