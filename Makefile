@@ -77,10 +77,11 @@ build:
 test: setup build
 	cargo test --workspace --release
 
-## demo: the main job on the embedded default
-demo: build
-	target/release/benchy config explain -c configs/examples/generation-override.yaml \
-		--source file:configs/examples/generation_config.json
+## demo: the main job on the embedded default: the tiny model on real vLLM (CPU), the two shipped
+## tasks, every value's source shown first
+demo: setup build
+	target/release/benchy config explain -c configs/examples/tiny-cpu.yaml
+	target/release/benchy eval -c configs/examples/tiny-cpu.yaml
 
 ## bench: the benchmarks whose figures the README reports
 bench: setup build

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use anyhow::Result;
 use benchy_core::backend::{Collected, Sampling, TaskResult};
@@ -16,6 +17,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::atomic::{write_atomic, write_json};
 use crate::resolution::Resolution;
+use crate::runner::jobs::JobOutcome;
 use crate::table;
 
 /// How the run ended (or that it has not yet).
@@ -46,6 +48,8 @@ pub struct RunRecord {
     /// The `--source` layers that answered, with the revision and file they read.
     pub sources: Vec<Json>,
     pub server: Option<ServerRecord>,
+    /// The checks that ran before anything started (lm-eval knows the tasks).
+    pub checks: Vec<ProcessRecord>,
     pub processes: Vec<ProcessRecord>,
     /// What each backend wanted kept (versions, settings accepted but unused).
     pub backends: BTreeMap<String, Map<String, Json>>,
@@ -57,6 +61,9 @@ pub struct RunRecord {
 pub struct ServerRecord {
     /// `false` for `--server-url`: benchy neither started nor stopped it.
     pub launched: bool,
+    pub started_at: Option<String>,
+    pub ready_at: Option<String>,
+    pub stopped_at: Option<String>,
     pub command: Option<String>,
     pub url: Option<String>,
     pub model: Option<String>,
@@ -76,6 +83,8 @@ pub struct ProcessRecord {
     pub cwd: Option<PathBuf>,
     pub exit_code: Option<i32>,
     pub status: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
     pub log: PathBuf,
 }
 
@@ -88,9 +97,26 @@ impl ProcessRecord {
             cwd: spec.cwd.clone(),
             exit_code: None,
             status: "not started".to_owned(),
+            started_at: None,
+            finished_at: None,
             log: log_dir.join(&spec.log_file),
         }
     }
+
+    /// The record of how the process ran.
+    pub fn ended(mut self, outcome: &JobOutcome) -> ProcessRecord {
+        self.exit_code = outcome.exit_code;
+        self.status.clone_from(&outcome.status);
+        self.started_at = outcome.started_at.map(stamp);
+        self.finished_at = outcome.ended_at.map(stamp);
+        self.log.clone_from(&outcome.log);
+        self
+    }
+}
+
+/// A wall-clock time as RFC 3339 (UTC), the form every time in the record takes.
+pub fn stamp(time: SystemTime) -> String {
+    jiff::Timestamp::try_from(time).map_or_else(|_| String::new(), |t| t.to_string())
 }
 
 /// What a task's tool recorded as used, against what benchy sent.

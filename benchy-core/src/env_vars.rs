@@ -58,3 +58,12 @@ pub fn is_true(value: &str) -> bool {
         "1" | "true" | "yes" | "on"
     )
 }
+
+/// Where `make setup` keeps its Python environments and models, and `benchy serve` its logs:
+/// `$BENCHY_HOME`, else the user cache directory's `benchy` (`~/.cache/benchy` on Linux, which
+/// is the Makefile's default too).
+pub fn benchy_home() -> Option<std::path::PathBuf> {
+    std::env::var_os(EnvVars::BENCHY_HOME)
+        .map(std::path::PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|d| d.join("benchy")))
+}

@@ -109,6 +109,31 @@ pub struct Listen {
 }
 
 impl ProcessSpec {
+    /// A spec with no environment, working directory, listener or timeout of its own, and the
+    /// default stop grace; set the rest with struct update syntax.
+    pub fn new(
+        name: impl Into<String>,
+        role: Role,
+        program: impl Into<String>,
+        args: Vec<String>,
+        log_file: impl Into<String>,
+    ) -> ProcessSpec {
+        ProcessSpec {
+            name: name.into(),
+            role,
+            program: program.into(),
+            args,
+            env: BTreeMap::new(),
+            cwd: None,
+            listen: None,
+            timeout_secs: None,
+            stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
+            log_file: log_file.into(),
+            tasks: Vec::new(),
+            output_dir: None,
+        }
+    }
+
     /// The command line as it may be shown or recorded: program, arguments, and the
     /// environment the spec sets with secrets as `***`.
     pub fn display_command(&self) -> String {
@@ -141,20 +166,13 @@ mod tests {
 
     #[test]
     fn display_redacts_secrets_and_quotes() {
-        let mut spec = ProcessSpec {
-            name: "server".into(),
-            role: Role::Server,
-            program: "python".into(),
-            args: vec!["-m".into(), "x".into(), r#"{"a": 1}"#.into()],
-            env: BTreeMap::new(),
-            cwd: None,
-            listen: None,
-            timeout_secs: None,
-            stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
-            log_file: "server.log".into(),
-            tasks: vec![],
-            output_dir: None,
-        };
+        let mut spec = ProcessSpec::new(
+            "server",
+            Role::Server,
+            "python",
+            vec!["-m".into(), "x".into(), r#"{"a": 1}"#.into()],
+            "server.log",
+        );
         spec.env
             .insert("HF_TOKEN".into(), EnvValue::secret("hf_abc"));
         spec.env.insert("A".into(), EnvValue::plain("b"));

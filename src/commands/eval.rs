@@ -129,6 +129,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
             })
             .collect(),
         server: None,
+        checks: Vec::new(),
         processes: Vec::new(),
         backends: [(args.backend.clone(), job_plan.record.clone())]
             .into_iter()
@@ -170,7 +171,7 @@ struct Run<'a> {
 impl Run<'_> {
     async fn execute(&self, record: &mut RunRecord) -> Result<ExitCode> {
         let runner = Runner::new()?;
-        self.check(&runner).await?;
+        self.check(&runner, record).await?;
 
         self.folder.write_inputs(self.resolution, self.view)?;
         self.folder.write_record(record)?;
@@ -210,7 +211,7 @@ impl Run<'_> {
 
     /// Runs the backend's checks (lm-eval knows every task, the executable runs) before anything
     /// starts; a failure is bad input and its output is shown.
-    async fn check(&self, runner: &Runner) -> Result<()> {
+    async fn check(&self, runner: &Runner, record: &mut RunRecord) -> Result<()> {
         if self.checks.is_empty() {
             return Ok(());
         }
@@ -222,6 +223,12 @@ impl Run<'_> {
         let report = runner
             .run_jobs(self.checks, policy, logs.path(), None)
             .await?;
+        record.checks = self
+            .checks
+            .iter()
+            .zip(&report.outcomes)
+            .map(|(spec, outcome)| ProcessRecord::planned(spec, &self.folder.dir).ended(outcome))
+            .collect();
         if let Some(EndedEarly::Interrupted(signal)) = report.ended_early {
             return Err(Interrupted(signal).into());
         }
@@ -243,6 +250,13 @@ impl Run<'_> {
                     "{}: cannot run {}: {}",
                     spec.name, spec.program, outcome.status
                 )));
+            }
+        }
+        // The checks passed: their logs join the run's folder, which exists from now on.
+        std::fs::create_dir_all(&self.folder.dir)?;
+        for outcome in &report.outcomes {
+            if let Some(name) = outcome.log.file_name() {
+                std::fs::copy(&outcome.log, self.folder.dir.join(name))?;
             }
         }
         Ok(())
@@ -292,9 +306,10 @@ impl Run<'_> {
             s.ended = server_ended
                 .clone()
                 .or_else(|| s.launched.then(|| "stopped by benchy".to_owned()));
+            s.stopped_at = s.launched.then(now);
         }
         let report = report?;
-        self.note_outcomes(&report, record);
+        self.note_outcomes(&jobs, &report, record);
         *collected = Some(self.collect(&report, record));
         self.verify(record, collected.as_ref().expect("just collected"));
         match report.ended_early {
@@ -321,6 +336,9 @@ impl Run<'_> {
             (Some(plan), _) => {
                 record.server = Some(ServerRecord {
                     launched: true,
+                    started_at: None,
+                    ready_at: None,
+                    stopped_at: None,
                     command: Some(plan.spec.display_command()),
                     url: None,
                     model: None,
@@ -337,6 +355,9 @@ impl Run<'_> {
             (None, Some(url)) => {
                 record.server = Some(ServerRecord {
                     launched: false,
+                    started_at: None,
+                    ready_at: None,
+                    stopped_at: None,
                     command: None,
                     url: Some(url.clone()),
                     model: None,
@@ -356,6 +377,8 @@ impl Run<'_> {
             }
         })?;
         if let Some(s) = record.server.as_mut() {
+            s.started_at = Some(outputs::stamp(server.started_at));
+            s.ready_at = Some(outputs::stamp(server.ready_at));
             s.url = Some(server.info.base_url.clone());
             s.model = Some(server.info.model.clone());
             s.max_model_len = server.info.max_model_len;
@@ -365,10 +388,13 @@ impl Run<'_> {
         Ok(server)
     }
 
-    fn note_outcomes(&self, report: &JobsReport, record: &mut RunRecord) {
-        for (outcome, process) in report.outcomes.iter().zip(record.processes.iter_mut()) {
-            process.exit_code = outcome.exit_code;
-            process.status.clone_from(&outcome.status);
+    fn note_outcomes(&self, jobs: &[ProcessSpec], report: &JobsReport, record: &mut RunRecord) {
+        record.processes = jobs
+            .iter()
+            .zip(&report.outcomes)
+            .map(|(spec, outcome)| ProcessRecord::planned(spec, &self.folder.dir).ended(outcome))
+            .collect();
+        for outcome in &report.outcomes {
             if !outcome.succeeded() {
                 record
                     .failures
@@ -463,7 +489,7 @@ fn default_run_id() -> String {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().to_string()
+    outputs::stamp(std::time::SystemTime::now())
 }
 
 /// A run id names one folder: no separators, no `..`.

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
+use benchy_core::Registry;
 use benchy_core::backend::RunOptions;
-use benchy_core::{EnvVars, Registry};
+use benchy_core::env_vars::benchy_home;
 
 use crate::cli::ServeArgs;
 use crate::planning::{run_view, server_plan};
@@ -74,10 +75,7 @@ fn attach(url: &str, models: &[String]) -> Result<ExitCode> {
 /// Where a `serve` keeps its log: `$BENCHY_HOME/serve/<model>-<unix time>-<pid>/`, with
 /// BENCHY_HOME defaulting to the user cache directory's `benchy`.
 fn serve_dir(model: &str) -> PathBuf {
-    let home = std::env::var_os(EnvVars::BENCHY_HOME)
-        .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|d| d.join("benchy")))
-        .unwrap_or_else(|| std::env::temp_dir().join("benchy"));
+    let home = benchy_home().unwrap_or_else(|| std::env::temp_dir().join("benchy"));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

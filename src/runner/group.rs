@@ -294,7 +294,6 @@ pub fn live_members_linux(pgid: Pid) -> io::Result<usize> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use benchy_core::Role;
 
@@ -303,18 +302,14 @@ mod tests {
 
     fn sh(script: &str) -> ProcessSpec {
         ProcessSpec {
-            name: "t".into(),
-            role: Role::Job,
-            program: "sh".into(),
-            args: vec!["-c".into(), script.into()],
-            env: BTreeMap::new(),
-            cwd: None,
-            listen: None,
-            timeout_secs: None,
             stop_grace_secs: 1.0,
-            log_file: "t.log".into(),
-            tasks: vec![],
-            output_dir: None,
+            ..ProcessSpec::new(
+                "t",
+                Role::Job,
+                "sh",
+                vec!["-c".into(), script.into()],
+                "t.log",
+            )
         }
     }
 

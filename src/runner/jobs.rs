@@ -4,7 +4,7 @@
 //! where they wrote it.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use benchy_core::ProcessSpec;
@@ -40,6 +40,9 @@ pub struct JobOutcome {
     /// The ending in words: `exit code 0`, `killed by SIGTERM`, `not started`.
     pub status: String,
     pub started: bool,
+    /// When it was spawned and when it was seen to end (wall clock), for the run record.
+    pub started_at: Option<SystemTime>,
+    pub ended_at: Option<SystemTime>,
     pub timed_out: bool,
     pub log: PathBuf,
     pub output_dir: Option<PathBuf>,
@@ -107,6 +110,8 @@ impl Runner {
                 exit_code: None,
                 status: "not started".to_owned(),
                 started: false,
+                started_at: None,
+                ended_at: None,
                 timed_out: false,
                 log: log_dir.join(&spec.log_file),
                 output_dir: spec.output_dir.clone(),
@@ -126,6 +131,7 @@ impl Runner {
                 match GroupChild::spawn(spec, &outcome.log) {
                     Ok(child) => {
                         outcome.started = true;
+                        outcome.started_at = Some(SystemTime::now());
                         outcome.status = "running".to_owned();
                         self.console.line(&format!(
                             "{}: started (pid {}); log: {}",
@@ -191,6 +197,7 @@ impl Runner {
                 } else {
                     status.as_ref().ok().and_then(|s| s.code())
                 };
+                outcome.ended_at = Some(SystemTime::now());
                 outcome.status = if outcome.timed_out {
                     format!(
                         "timed out after {} s",
@@ -240,6 +247,7 @@ impl Runner {
             let status = job.child.wait().await;
             let outcome = &mut outcomes[job.index];
             outcome.exit_code = status.as_ref().ok().and_then(|s| s.code());
+            outcome.ended_at = Some(SystemTime::now());
             outcome.status = format!("stopped ({})", describe_status(status));
         }
     }
@@ -255,7 +263,6 @@ impl Runner {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use benchy_core::Role;
 
@@ -265,18 +272,15 @@ mod tests {
 
     fn job(name: &str, script: &str) -> ProcessSpec {
         ProcessSpec {
-            name: name.into(),
-            role: Role::Job,
-            program: "sh".into(),
-            args: vec!["-c".into(), script.into()],
-            env: BTreeMap::new(),
-            cwd: None,
-            listen: None,
-            timeout_secs: None,
             stop_grace_secs: 0.5,
-            log_file: format!("{name}.log"),
             tasks: vec![name.into()],
-            output_dir: None,
+            ..ProcessSpec::new(
+                name,
+                Role::Job,
+                "sh",
+                vec!["-c".into(), script.into()],
+                format!("{name}.log"),
+            )
         }
     }
 

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use benchy_core::backend::ServerInfo;
@@ -29,6 +29,9 @@ pub struct RunningServer {
     pub info: ServerInfo,
     /// The server's own version (vLLM's `/version`), when it tells.
     pub version: Option<String>,
+    /// When benchy started it (or began probing an existing one) and when it was ready.
+    pub started_at: SystemTime,
+    pub ready_at: SystemTime,
     /// The server's log, when benchy started it.
     pub log: Option<PathBuf>,
     /// `None` when benchy attached to a server it did not start.
@@ -98,6 +101,7 @@ impl Runner {
         write_log_header(&log, &spec)?;
         self.console
             .line(&format!("{}: starting; log: {}", spec.name, log.display()));
+        let started_at = SystemTime::now();
         let child = GroupChild::spawn(&spec, &log)?;
         let mut launched = Launched {
             name: spec.name.clone(),
@@ -177,6 +181,8 @@ impl Runner {
         Ok(RunningServer {
             info,
             version: probe.server_version().await,
+            started_at,
+            ready_at: SystemTime::now(),
             log: Some(log),
             launched: Some(launched),
             interrupts: self.interrupts.clone(),
@@ -200,6 +206,7 @@ impl Runner {
         let direct = parsed
             .host_str()
             .is_some_and(|h| is_loopback(h.trim_start_matches('[').trim_end_matches(']')));
+        let started_at = SystemTime::now();
         let mut probe = Probe::new(&root, "/health", "/v1/models", models.to_vec(), direct)?;
         let deadline = Some(Instant::now() + timeout);
         let mut ticker = interval(POLL_INTERVAL);
@@ -234,6 +241,8 @@ impl Runner {
                 max_model_len: served.and_then(|s| s.max_model_len),
             },
             version: probe.server_version().await,
+            started_at,
+            ready_at: SystemTime::now(),
             log: None,
             launched: None,
             interrupts: self.interrupts.clone(),
@@ -360,22 +369,18 @@ mod tests {
     #[test]
     fn the_port_placeholder_is_replaced_everywhere() {
         let spec = ProcessSpec {
-            name: "s".into(),
-            role: Role::Server,
-            program: "p".into(),
-            args: vec![
-                "--port".into(),
-                "{port}".into(),
-                "--url=http://h:{port}/".into(),
-            ],
             env: BTreeMap::from([("PORT".into(), EnvValue::plain("{port}"))]),
-            cwd: None,
-            listen: None,
-            timeout_secs: None,
-            stop_grace_secs: 1.0,
-            log_file: "s.log".into(),
-            tasks: vec![],
-            output_dir: None,
+            ..ProcessSpec::new(
+                "s",
+                Role::Server,
+                "p",
+                vec![
+                    "--port".into(),
+                    "{port}".into(),
+                    "--url=http://h:{port}/".into(),
+                ],
+                "s.log",
+            )
         };
         let spec = with_port(&spec, 4242);
         assert_eq!(spec.args, ["--port", "4242", "--url=http://h:4242/"]);

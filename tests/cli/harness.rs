@@ -81,6 +81,21 @@ impl TestEnv {
         cmd
     }
 
+    /// `benchy config explain -c models/run.yaml --format json EXTRA...`: the run config most
+    /// tests write there.
+    pub fn explain_json(&self, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "config",
+            "explain",
+            "-c",
+            "models/run.yaml",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let output = self.command(args).output().expect("benchy runs");
         Run::from(output)
@@ -288,38 +303,64 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> String {
     text
 }
 
-/// The live (not zombie) processes whose process group is `pgid`, from /proc.
-pub fn live_group_members(pgid: i32) -> Vec<i32> {
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((_, after)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if fields.get(2).and_then(|f| f.parse::<i32>().ok()) == Some(pgid)
-            && !matches!(fields.first(), Some(&"Z") | Some(&"X"))
-        {
-            members.push(pid);
-        }
+/// What /proc/<pid>/stat says of a live (not zombie) process: its parent and process group.
+struct Stat {
+    pid: i32,
+    ppid: i32,
+    pgid: i32,
+}
+
+fn stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // the command name is in parentheses and may hold spaces: fields start after the last `)`
+    let (_, after) = text.rsplit_once(')')?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    if matches!(fields.first(), Some(&"Z") | Some(&"X") | None) {
+        return None;
     }
-    members
+    Some(Stat {
+        pid,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgid: fields.get(2)?.parse().ok()?,
+    })
+}
+
+/// Every live process, from /proc.
+fn live_processes() -> Vec<Stat> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter_map(stat)
+        .collect()
+}
+
+/// The live (not zombie) processes whose process group is `pgid`.
+pub fn live_group_members(pgid: i32) -> Vec<i32> {
+    live_processes()
+        .into_iter()
+        .filter(|p| p.pgid == pgid)
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// Whether process `pid` is alive (and not a zombie).
 pub fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .map(|(_, after)| after.split_whitespace().next() != Some("Z"))
-        })
-        .unwrap_or(false)
+    stat(pid).is_some()
+}
+
+/// Every live process descending from `pid` (children, their children...).
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let processes = live_processes();
+    let mut found = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(next) = frontier.pop() {
+        for child in processes.iter().filter(|p| p.ppid == next) {
+            found.push(child.pid);
+            frontier.push(child.pid);
+        }
+    }
+    found
 }
 
 /// Waits up to `limit` for `check` to hold.
@@ -334,36 +375,4 @@ pub fn eventually(limit: std::time::Duration, mut check: impl FnMut() -> bool) -
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-}
-
-/// Every live process descending from `pid` (children, their children...), from /proc.
-pub fn descendants(pid: i32) -> Vec<i32> {
-    let mut parents: Vec<(i32, i32)> = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((_, after)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-            continue;
-        }
-        if let Some(parent) = fields.get(1).and_then(|f| f.parse::<i32>().ok()) {
-            parents.push((child, parent));
-        }
-    }
-    let mut found = Vec::new();
-    let mut frontier = vec![pid];
-    while let Some(next) = frontier.pop() {
-        for (child, _) in parents.iter().filter(|(_, parent)| *parent == next) {
-            found.push(*child);
-            frontier.push(*child);
-        }
-    }
-    found
 }

@@ -33,19 +33,6 @@ fn online(hub: &StandInHub) -> TestEnv {
     env
 }
 
-fn explain(env: &TestEnv, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "config",
-        "explain",
-        "-c",
-        "models/run.yaml",
-        "--format",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    env.run(&args)
-}
-
 /// The default cache: $HOME/.cache/huggingface/hub, HOME being the test folder.
 fn default_cache(env: &TestEnv) -> PathBuf {
     env.path().join(".cache/huggingface/hub")
@@ -58,7 +45,7 @@ fn explain_takes_the_hub_file_by_default_and_names_the_commit() {
     let env = online(&hub);
     run_config(&env, "org/model", "");
 
-    let run = explain(&env, &[]);
+    let run = env.explain_json(&[]);
 
     run.expect_code(0);
     let source = format!("hf:org/model@{commit}");
@@ -76,17 +63,17 @@ fn explain_takes_the_hub_file_by_default_and_names_the_commit() {
 
     // warm: one HEAD; offline by flag or by variable: nothing
     hub.clear_requests();
-    explain(&env, &[]).expect_code(0);
+    env.explain_json(&[]).expect_code(0);
     assert_eq!(hub.total(), 1);
     hub.clear_requests();
-    let offline = explain(&env, &["--offline"]);
+    let offline = env.explain_json(&["--offline"]);
     offline.expect_code(0);
     assert_eq!(offline.json()["resolved"]["top_p"]["source"], source);
     let mut by_variable = online(&hub);
     by_variable.env("HF_HUB_OFFLINE", "1");
     by_variable.env("HF_HUB_CACHE", default_cache(&env).to_str().unwrap());
     run_config(&by_variable, "org/model", "");
-    explain(&by_variable, &[]).expect_code(0);
+    by_variable.explain_json(&[]).expect_code(0);
     assert_eq!(hub.total(), 0, "{:?}", hub.requests());
 }
 
@@ -107,7 +94,7 @@ fn a_pinned_commit_once_cached_costs_no_request() {
             ),
     );
 
-    let cold = explain(&env, &[]);
+    let cold = env.explain_json(&[]);
     cold.expect_code(0);
     assert_eq!(
         cold.json()["resolved"]["temperature"]["value"],
@@ -115,7 +102,7 @@ fn a_pinned_commit_once_cached_costs_no_request() {
         "the pinned file, not main's"
     );
     hub.clear_requests();
-    explain(&env, &[]).expect_code(0);
+    env.explain_json(&[]).expect_code(0);
     assert_eq!(hub.total(), 0);
 }
 
@@ -126,7 +113,7 @@ fn a_repo_without_the_file_is_an_info_line_and_the_run_goes_on() {
     let env = online(&hub);
     run_config(&env, "org/bare", "generation:\n  temperature: 0.3\n");
 
-    let run = explain(&env, &[]);
+    let run = env.explain_json(&[]);
 
     run.expect_code(0);
     assert!(
@@ -149,7 +136,7 @@ fn a_gated_repo_without_a_token_warns_and_require_source_makes_it_fatal() {
     let env = online(&hub);
     run_config(&env, "org/gated", "");
 
-    let run = explain(&env, &[]);
+    let run = env.explain_json(&[]);
     run.expect_code(0);
     assert!(
         run.stderr
@@ -160,7 +147,7 @@ fn a_gated_repo_without_a_token_warns_and_require_source_makes_it_fatal() {
         run.stderr
     );
 
-    let required = explain(&env, &["--require-source", "hf"]);
+    let required = env.explain_json(&["--require-source", "hf"]);
     required.expect_code(1);
     assert!(
         required.stderr.contains("org/gated is a gated repo")
@@ -170,7 +157,7 @@ fn a_gated_repo_without_a_token_warns_and_require_source_makes_it_fatal() {
     );
 
     run_config(&env, "org/gated", "require_sources: [hf]\n");
-    let by_config = explain(&env, &[]);
+    let by_config = env.explain_json(&[]);
     by_config.expect_code(1);
     assert!(
         by_config.stderr.contains("require_sources"),
@@ -243,7 +230,7 @@ fn invalid_json_from_the_hub_warns_while_the_same_file_given_by_the_user_is_exit
     run_config(&env, "org/broken", "");
     env.write("mine.json", &text);
 
-    let from_hub = explain(&env, &[]);
+    let from_hub = env.explain_json(&[]);
     from_hub.expect_code(0);
     assert!(
         from_hub.stderr.contains("warning: hf:org/broken@")
@@ -252,7 +239,7 @@ fn invalid_json_from_the_hub_warns_while_the_same_file_given_by_the_user_is_exit
         from_hub.stderr
     );
 
-    let from_user = explain(&env, &["--source", "file:mine.json"]);
+    let from_user = env.explain_json(&["--source", "file:mine.json"]);
     from_user.expect_code(2);
     assert!(
         from_user.stderr.contains("mine.json:12:3"),
@@ -268,7 +255,7 @@ fn offline_without_a_cached_copy_warns_or_fails_when_required() {
     let env = online(&hub);
     run_config(&env, "org/model", "generation:\n  top_k: 3\n");
 
-    let run = explain(&env, &["--offline"]);
+    let run = env.explain_json(&["--offline"]);
     run.expect_code(0);
     assert!(
         run.stderr.contains("offline") && run.stderr.contains("org/model@main"),
@@ -276,7 +263,7 @@ fn offline_without_a_cached_copy_warns_or_fails_when_required() {
         run.stderr
     );
     assert_eq!(run.json()["resolved"]["top_k"]["value"], 3);
-    let required = explain(&env, &["--offline", "--require-source", "hf"]);
+    let required = env.explain_json(&["--offline", "--require-source", "hf"]);
     required.expect_code(1);
     assert_eq!(hub.total(), 0);
 }
@@ -287,14 +274,14 @@ fn an_unreachable_hub_falls_back_to_the_cached_copy_with_a_warning() {
     let commit = hub.publish_generation_config("org/model", CONFIG);
     let mut env = online(&hub);
     run_config(&env, "org/model", "");
-    explain(&env, &[]).expect_code(0);
+    env.explain_json(&[]).expect_code(0);
 
     let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
     env.hub(&format!("http://{closed}"));
-    let run = explain(&env, &[]);
+    let run = env.explain_json(&[]);
 
     run.expect_code(0);
     assert!(
@@ -318,7 +305,7 @@ fn hf_hub_cache_is_honoured() {
     env.env("HF_HUB_CACHE", cache.to_str().unwrap());
     run_config(&env, "org/model", "");
 
-    explain(&env, &[]).expect_code(0);
+    env.explain_json(&[]).expect_code(0);
 
     assert!(cache.join("models--org--model/refs/main").is_file());
     assert!(!default_cache(&env).exists());

@@ -57,19 +57,6 @@ impl TestEnv {
     fn faulty_was_loaded(&self) -> bool {
         self.path().join("faulty-was-loaded").exists()
     }
-
-    fn explain(&self, extra: &[&str]) -> crate::harness::Run {
-        let mut args = vec![
-            "config",
-            "explain",
-            "-c",
-            "models/run.yaml",
-            "--format",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        self.run(&args)
-    }
 }
 
 /// A copy of the site registry whose ELF header is wiped: its manifest is intact, but no
@@ -106,10 +93,15 @@ fn row<'a>(list: &'a Json, file: &str) -> &'a Json {
 fn the_site_source_works_through_a_plugin_flag() {
     let env = setup();
     let site = env.plugin_dir("libs", &[SITE]).join(file_name(SITE));
-    the_site_layer(&env.explain(&["--source", "site:reg", "--plugin", site.to_str().unwrap()]));
+    the_site_layer(&env.explain_json(&[
+        "--source",
+        "site:reg",
+        "--plugin",
+        site.to_str().unwrap(),
+    ]));
     // a relative flag is the user's own word, resolved against the working directory
     let relative = format!("libs/{}", file_name(SITE));
-    the_site_layer(&env.explain(&["--plugin", &relative, "--source", "site:reg"]));
+    the_site_layer(&env.explain_json(&["--plugin", &relative, "--source", "site:reg"]));
 }
 
 #[test]
@@ -118,7 +110,7 @@ fn the_site_source_works_through_benchy_plugin_path() {
     let dir = env.plugin_dir("plugins", &[SITE]);
     let path = std::env::join_paths([env.path().join("missing"), dir]).unwrap();
     env.env("BENCHY_PLUGIN_PATH", path.to_str().unwrap());
-    the_site_layer(&env.explain(&["--source", "site:reg"]));
+    the_site_layer(&env.explain_json(&["--source", "site:reg"]));
 }
 
 #[test]
@@ -128,7 +120,7 @@ fn the_current_directory_is_never_searched_implicitly() {
     env.plugin_dir("rel", &[SITE]);
     // an empty entry and a relative one would both mean the working directory to a shell
     env.env("BENCHY_PLUGIN_PATH", ":rel");
-    let run = env.explain(&["--source", "site:reg"]);
+    let run = env.explain_json(&["--source", "site:reg"]);
     run.expect_code(2);
     assert!(
         run.stderr.contains("unknown source scheme `site`"),
@@ -148,7 +140,7 @@ fn a_registry_without_the_model_warns_unless_the_source_is_required() {
     let env = setup();
     let site = library(SITE);
     env.write("other/org/different.json", "{}");
-    let run = env.explain(&["--plugin", site.to_str().unwrap(), "--source", "site:other"]);
+    let run = env.explain_json(&["--plugin", site.to_str().unwrap(), "--source", "site:other"]);
     run.expect_code(0);
     assert!(
         run.stderr.contains("has no entry for org/model") && run.stderr.contains(SITE),
@@ -392,7 +384,7 @@ fn install_checks_the_library_then_copies_it_into_the_user_plugin_dir() {
         std::fs::read(&site).unwrap()
     );
     // found with no flag and no BENCHY_PLUGIN_PATH
-    the_site_layer(&env.explain(&["--source", "site:reg"]));
+    the_site_layer(&env.explain_json(&["--source", "site:reg"]));
     let list = env.run(&["plugins", "list", "--format", "json"]);
     assert_eq!(
         row(&list.json(), &file_name(SITE))["origin"],
@@ -498,7 +490,7 @@ fn each_plugin_fault_names_the_file_and_the_problem() {
         ),
     ];
     for (plugin, spec, expected) in &cases {
-        let run = env.explain(&["--plugin", plugin, "--source", spec]);
+        let run = env.explain_json(&["--plugin", plugin, "--source", spec]);
         run.expect_code(2);
         let line = run
             .stderr
@@ -512,7 +504,7 @@ fn each_plugin_fault_names_the_file_and_the_problem() {
     }
     // a plugin for another ABI is refused from its manifest, before anything is loaded
     let v2 = library(ABI_V2);
-    let run = env.explain(&["--plugin", v2.to_str().unwrap(), "--source", "future:x"]);
+    let run = env.explain_json(&["--plugin", v2.to_str().unwrap(), "--source", "future:x"]);
     run.expect_code(2);
     assert!(
         run.stderr.contains(&format!(
@@ -534,7 +526,7 @@ fn files_named_with_plugin_must_be_plugins() {
         (library(NOT_A_PLUGIN), "not a benchy plugin"),
     ];
     for (path, expected) in &cases {
-        let run = env.explain(&[
+        let run = env.explain_json(&[
             "--plugin",
             path.to_str().unwrap(),
             "--source",
@@ -561,17 +553,17 @@ fn broken_files_on_the_path_do_not_break_runs_that_do_not_use_them() {
     std::fs::write(dir.join("librandom.so"), b"random bytes").unwrap();
     corrupt_copy(&dir.join("libcorrupt.so"));
     env.env("BENCHY_PLUGIN_PATH", dir.to_str().unwrap());
-    let run = env.explain(&["--source", "file:gen.json"]);
+    let run = env.explain_json(&["--source", "file:gen.json"]);
     run.expect_code(0);
     assert_eq!(
         run.json()["resolved"]["temperature"],
         json!({"value": 0.2, "source": "file:gen.json"})
     );
     // the site plugin is used; the corrupt copy declaring `site` sorts after it
-    the_site_layer(&env.explain(&["--source", "site:reg"]));
+    the_site_layer(&env.explain_json(&["--source", "site:reg"]));
     assert!(!env.faulty_was_loaded(), "no run needed the faulty plugin");
     // and a fault in one plugin leaves the others working in the same run
-    let run = env.explain(&["--source", "site:reg", "--source", "unavailable:x"]);
+    let run = env.explain_json(&["--source", "site:reg", "--source", "unavailable:x"]);
     run.expect_code(0);
     assert!(
         run.stderr
@@ -587,7 +579,7 @@ fn unknown_schemes_list_plugin_schemes_and_unusable_files() {
     let mut env = setup();
     let dir = env.plugin_dir("plugins", &[SITE, ABI_V2]);
     env.env("BENCHY_PLUGIN_PATH", dir.to_str().unwrap());
-    let run = env.explain(&["--source", "nope:x"]);
+    let run = env.explain_json(&["--source", "nope:x"]);
     run.expect_code(2);
     let site = dir.join(file_name(SITE));
     let known = run
@@ -601,7 +593,7 @@ fn unknown_schemes_list_plugin_schemes_and_unusable_files() {
     // built-in names first
     assert!(known.find("file").unwrap() < plugin && known.find("yaml").unwrap() < plugin);
     // a name only an incompatible plugin declares says why that plugin cannot serve it
-    let run = env.explain(&["--source", "future:x"]);
+    let run = env.explain_json(&["--source", "future:x"]);
     run.expect_code(2);
     assert!(
         run.stderr.contains(&format!(
@@ -620,7 +612,7 @@ fn a_plugin_cannot_replace_a_builtin_name() {
     let dir = env.plugin_dir("plugins", &[FAULTY]);
     env.env("BENCHY_PLUGIN_PATH", dir.to_str().unwrap());
     // the fixture's own `yaml` would panic: the built-in answers, and the plugin is not loaded
-    let run = env.explain(&["--source", "yaml:over.yaml"]);
+    let run = env.explain_json(&["--source", "yaml:over.yaml"]);
     run.expect_code(0);
     assert_eq!(
         run.json()["resolved"]["top_p"],
@@ -628,7 +620,7 @@ fn a_plugin_cannot_replace_a_builtin_name() {
     );
     assert!(!env.faulty_was_loaded());
     // a run that uses the plugin hears about the name it does not get
-    let run = env.explain(&["--source", "empty:x"]);
+    let run = env.explain_json(&["--source", "empty:x"]);
     run.expect_code(0);
     assert!(
         run.stderr

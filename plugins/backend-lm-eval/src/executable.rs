@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use benchy_core::BackendError;
 use benchy_core::EnvVars;
 use benchy_core::backend::TaskView;
+use benchy_core::env_vars::benchy_home;
 
 /// An lm-eval executable and the folder it runs in.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,13 +17,6 @@ pub struct LmEval {
     pub origin: String,
     /// The working directory the task's lm-eval runs in, when it has one of its own.
     pub cwd: Option<PathBuf>,
-}
-
-/// The folder `make setup` installs into: `$BENCHY_HOME`, else the user cache's `benchy`.
-pub fn benchy_home() -> Option<PathBuf> {
-    std::env::var_os(EnvVars::BENCHY_HOME)
-        .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|d| d.join("benchy")))
 }
 
 pub fn locate(task: &TaskView) -> Result<LmEval, BackendError> {

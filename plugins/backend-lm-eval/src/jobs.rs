@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value as Json, json};
 
 use benchy_core::backend::{PlanRequest, ServerInfo, TaskView};
-use benchy_core::process::{DEFAULT_STOP_GRACE_SECS, EnvValue, ProcessSpec, Role};
+use benchy_core::process::{EnvValue, ProcessSpec, Role};
 use benchy_core::wire::lm_eval_gen_kwargs;
 use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 
@@ -157,18 +157,17 @@ impl<'a> Job<'a> {
             env.insert("CUDA_VISIBLE_DEVICES".to_owned(), EnvValue::plain(devices));
         }
         ProcessSpec {
-            name: format!("lm-eval[{}]", self.slug()),
-            role: Role::Job,
-            program: self.lm_eval.program.display().to_string(),
-            args,
             env,
             cwd: self.cwd(),
-            listen: None,
-            timeout_secs: None,
-            stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
-            log_file: format!("lm-eval-{}.log", self.slug()),
             tasks: self.tasks.iter().map(|t| t.name.clone()).collect(),
             output_dir: Some(self.output_dir(&request.options.run_dir)),
+            ..ProcessSpec::new(
+                format!("lm-eval[{}]", self.slug()),
+                Role::Job,
+                self.lm_eval.program.display().to_string(),
+                args,
+                format!("lm-eval-{}.log", self.slug()),
+            )
         }
     }
 

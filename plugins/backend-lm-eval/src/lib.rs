@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use benchy_core::backend::{Backend, CollectRequest, Collected, Plan, PlanRequest};
-use benchy_core::process::{DEFAULT_STOP_GRACE_SECS, ProcessSpec, Role};
+use benchy_core::process::{ProcessSpec, Role};
 use benchy_core::{BackendError, Diagnostic};
 
-pub use executable::{benchy_home, locate};
+use executable::locate;
 
 #[derive(Debug, Default)]
 pub struct LmEvalBackend;
@@ -127,18 +127,16 @@ fn validation_checks(jobs: &[jobs::Job<'_>]) -> Vec<ProcessSpec> {
                 args.extend(["--include_path".to_owned(), include.display().to_string()]);
             }
             ProcessSpec {
-                name: "lm-eval validate".into(),
-                role: Role::Check,
-                program: lm_eval.program.display().to_string(),
-                args,
-                env: BTreeMap::new(),
                 cwd: lm_eval.cwd.clone(),
-                listen: None,
                 timeout_secs: Some(300.0),
-                stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
-                log_file: format!("check-lm-eval-{}.log", i + 1),
                 tasks,
-                output_dir: None,
+                ..ProcessSpec::new(
+                    "lm-eval validate",
+                    Role::Check,
+                    lm_eval.program.display().to_string(),
+                    args,
+                    format!("check-lm-eval-{}.log", i + 1),
+                )
             }
         })
         .collect()
