@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 use benchy_core::backend::{Collected, Sampling, TaskResult};
 use benchy_core::verify::compare;
-use benchy_core::{Diagnostic, ProcessSpec, RunView};
+use benchy_core::{Diagnostic, Layer, ProcessSpec, RunView};
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 
@@ -284,6 +284,15 @@ fn effective_config(view: &RunView) -> String {
     header + &serde_saphyr::to_string(&config).unwrap_or_default()
 }
 
+/// Where a layer came from: its source, and the file and revision it read.
+pub fn layer_record(layer: &Layer) -> Json {
+    json!({
+        "source": layer.source.to_string(),
+        "revision": layer.artifact.as_ref().and_then(|a| a.revision.clone()),
+        "file": layer.artifact.as_ref().map(|a| a.origin.clone()),
+    })
+}
+
 /// Settings whose name says they hold a secret (`hf_token`, an `api_key`, a `password`...)
 /// written as `***`: they reach processes through the environment only, never a file.
 fn redact_secrets(settings: &Map<String, Json>) -> Map<String, Json> {
@@ -318,12 +327,9 @@ fn resolved_json(resolution: &Resolution, view: &RunView) -> Json {
         .chain(resolution.config_layer.iter())
         .chain(resolution.cli_layer.iter())
         .map(|l| {
-            json!({
-                "source": l.source.to_string(),
-                "revision": l.artifact.as_ref().and_then(|a| a.revision.clone()),
-                "file": l.artifact.as_ref().map(|a| a.origin.clone()),
-                "ignored": l.ignored,
-            })
+            let mut record = layer_record(l);
+            record["ignored"] = json!(l.ignored);
+            record
         })
         .collect();
     json!({

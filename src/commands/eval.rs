@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use benchy_core::backend::{CollectRequest, Collected, RunOptions, ServerInfo};
 use benchy_core::process::PORT_PLACEHOLDER;
 use benchy_core::{Backend, BackendError, PlanRequest, ProcessSpec, Registry, RunView};
-use serde_json::json;
 
 use crate::cli::EvalArgs;
 use crate::failure::{BadInput, bad_input};
@@ -120,13 +119,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
         sources: resolution
             .source_layers
             .iter()
-            .map(|l| {
-                json!({
-                    "source": l.source.to_string(),
-                    "revision": l.artifact.as_ref().and_then(|a| a.revision.clone()),
-                    "file": l.artifact.as_ref().map(|a| a.origin.clone()),
-                })
-            })
+            .map(outputs::layer_record)
             .collect(),
         server: None,
         checks: Vec::new(),

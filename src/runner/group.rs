@@ -255,7 +255,7 @@ fn set_parent_death_signal(command: &mut Command) {
 pub fn group_has_live_members(pgid: Pid) -> bool {
     #[cfg(target_os = "linux")]
     {
-        live_members_linux(pgid).map_or_else(|_| killpg(pgid, None).is_ok(), |n| n > 0)
+        live_members(pgid).map_or_else(|_| killpg(pgid, None).is_ok(), |m| !m.is_empty())
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -263,18 +263,17 @@ pub fn group_has_live_members(pgid: Pid) -> bool {
     }
 }
 
-/// Counts the processes whose process group is `pgid` and whose state is not zombie (`Z`) or
-/// dead (`X`), from `/proc/<pid>/stat` (fields after the parenthesised command: state, ppid,
-/// pgrp; see proc_pid_stat(5)).
+/// The processes whose process group is `pgid` and whose state is not zombie (`Z`) or dead
+/// (`X`), from `/proc/<pid>/stat` (fields after the parenthesised command: state, ppid, pgrp;
+/// see proc_pid_stat(5)).
 #[cfg(target_os = "linux")]
-pub fn live_members_linux(pgid: Pid) -> io::Result<usize> {
-    let mut count = 0;
+pub fn live_members(pgid: Pid) -> io::Result<Vec<i32>> {
+    let mut members = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };
-        let name = entry.file_name();
-        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
-        }
+        };
         // A process may exit between read_dir and read: not a member any more.
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
@@ -286,10 +285,10 @@ pub fn live_members_linux(pgid: Pid) -> io::Result<usize> {
         let state = fields.next().unwrap_or("Z");
         let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
         if pgrp == Some(pgid.as_raw()) && state != "Z" && state != "X" {
-            count += 1;
+            members.push(pid);
         }
     }
-    Ok(count)
+    Ok(members)
 }
 
 #[cfg(test)]
@@ -330,7 +329,7 @@ mod tests {
             {
                 sleep(Duration::from_millis(10)).await;
             }
-            assert_eq!(live_members_linux(pgid).unwrap(), 3);
+            assert_eq!(live_members(pgid).unwrap().len(), 3);
             drop(child);
             pgid
         });

@@ -11,6 +11,7 @@ mod group;
 mod interrupt;
 pub mod jobs;
 pub mod keeper;
+mod listener;
 pub mod log_tail;
 mod port;
 mod progress;

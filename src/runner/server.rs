@@ -15,6 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 
 use super::group::GroupChild;
 use super::interrupt::{Interrupted, Interrupts, StopSignal};
+use super::listener::owned_by_group;
 use super::log_tail::{format_tail, latest_line};
 use super::port::{self, is_loopback};
 use super::progress::Console;
@@ -131,7 +132,18 @@ impl Runner {
                 () = until(deadline) => Startup::TimedOut,
                 state = async { ticker.tick().await; probe.check().await } => Startup::Probed(state),
             };
+            let pgid = nix::unistd::Pid::from_raw(launched.child.pid() as i32);
             match event {
+                Startup::Probed(ProbeState::Ready)
+                    if owned_by_group(choice.port, pgid) == Some(false) =>
+                {
+                    last = ProbeState::NotReady(format!(
+                        "port {} is answered by a process outside {}'s group (another server \
+                         took the port before it could bind it?)",
+                        choice.port, spec.name
+                    ));
+                    progress.update(latest_line(&log));
+                }
                 Startup::Probed(ProbeState::Ready) => break,
                 Startup::Probed(state) => {
                     last = state;

@@ -124,7 +124,14 @@ fn every_request_carries_the_resolved_parameters_and_the_record_proves_it() {
     });
     let env = eval_env(&fake_provider(&[]));
     let url = server.base_url();
-    let run = env.run(&eval_args(&["--server-url", &url, "--log-samples"]));
+    // two parameter sets, two lm-eval processes side by side against the one server
+    let run = env.run(&eval_args(&[
+        "--server-url",
+        &url,
+        "--log-samples",
+        "--jobs",
+        "2",
+    ]));
     run.expect_code(0);
 
     let bodies = server.generation_bodies();
@@ -284,6 +291,47 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     files
+}
+
+/// `use_chat_completions: true` (the Python tool's key): chat requests, with the same parameters.
+#[test]
+fn chat_requests_carry_the_resolved_parameters_too() {
+    let server = RecordingOpenAi::start(OpenAiOptions {
+        model: "model".into(),
+        ..OpenAiOptions::default()
+    });
+    let env = eval_env(&fake_provider(&[]));
+    env.write(
+        "run.yaml",
+        "model:\n  name: ./model\nvllm:\n  provider_config: fake\nuse_chat_completions: true\n\
+         tasks:\n  - gen-override\n",
+    );
+    let url = server.base_url();
+    env.run(&eval_args(&["--server-url", &url])).expect_code(0);
+    let chats: Vec<Json> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(chats.len(), 2, "{chats:#?}");
+    for body in &chats {
+        assert!(body["messages"].is_array(), "{body}");
+        let mut fields = body.clone();
+        fields.as_object_mut().unwrap().remove("messages");
+        assert_eq!(
+            fields,
+            json!({"model": "model", "max_tokens": 8, "temperature": 0.7, "stop": ["\n"],
+                   "seed": 1234, "top_p": 0.6, "top_k": 5, "repetition_penalty": 1.05})
+        );
+    }
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.path != "/v1/completions"),
+        "no completion request in chat mode"
+    );
 }
 
 #[test]

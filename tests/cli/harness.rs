@@ -19,6 +19,8 @@ const SCRUBBED: &[&str] = &[
     "HF_HUB_OFFLINE",
     "BENCHY_PLUGIN_PATH",
     "BENCHY_LM_EVAL",
+    // `make test` exports it; a test that wants the setup environment sets it itself
+    "BENCHY_HOME",
     "XDG_DATA_HOME",
     "XDG_CACHE_HOME",
 ];

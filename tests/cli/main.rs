@@ -11,4 +11,5 @@ mod hf;
 mod plugins;
 mod reference;
 mod serve;
+mod usage;
 mod vllm_cpu;

@@ -346,6 +346,56 @@ fn a_busy_port_is_replaced_and_said_in_one_line() {
     benchy.wait(EXIT).expect_code(130);
 }
 
+/// A server outside the launched server's process group answering on its port (another run took
+/// the port between benchy's check and the bind) is not taken for the launched one.
+#[test]
+fn a_server_of_another_process_group_on_the_port_is_not_taken_for_ready() {
+    let t = TestEnv::new();
+    t.write("model/generation_config.json", r#"{"temperature": 0.7}"#);
+    let script = repo_root().join("tests/fixtures/fake_server.py");
+    // The launched "server" starts the real one in a session (and group) of its own, and sleeps.
+    let squat = format!(
+        "setsid python3 {} \"$@\" & echo $! > squatter.pid; exec sleep 1000",
+        script.display()
+    );
+    t.write(
+        "providers/fake.yaml",
+        &format!(
+            "command: [sh, -c, {}, sh]\nstartup_timeout: 5\nstop_grace: 1\n",
+            serde_json::to_string(&squat).unwrap()
+        ),
+    );
+    t.write(
+        "run.yaml",
+        "model:\n  name: \"./model\"\nvllm:\n  provider_config: fake\n",
+    );
+    /// Kills the squatter however the test ends: it lives outside every group benchy stops.
+    struct Squatter(std::path::PathBuf);
+    impl Drop for Squatter {
+        fn drop(&mut self) {
+            if let Some(pid) = std::fs::read_to_string(&self.0)
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+            {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+    let _squatter = Squatter(t.path().join("squatter.pid"));
+    let run = t.spawn(SERVE).wait(START);
+    run.expect_code(1);
+    assert!(
+        run.stdout.is_empty(),
+        "never said it was serving: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("outside vllm's group"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn binding_all_interfaces_is_warned_and_clients_use_loopback() {
     let t = fake_run("host: \"0.0.0.0\"", &[]);

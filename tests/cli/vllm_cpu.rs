@@ -143,6 +143,12 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
             "extra_args: [\"--dtype\", \"float32\", \"--enable-log-requests\"]",
         );
     assert!(provider.contains("--enable-log-requests"), "{provider}");
+    // any free port: the serve test may be running the shipped provider on its port right now
+    let provider: String = provider
+        .lines()
+        .filter(|l| !l.starts_with("port:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     t.write("providers/tiny_cpu.yaml", &provider);
     let run_config = std::fs::read_to_string(root.join("configs/examples/tiny-cpu.yaml")).unwrap();
     t.write(
