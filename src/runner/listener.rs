@@ -51,10 +51,11 @@ fn listening_inodes(port: u16) -> Option<BTreeSet<u64>> {
             let listening_port = local
                 .rsplit_once(':')
                 .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
-            if *state == "0A" && listening_port == Some(port) {
-                if let Ok(inode) = inode.parse() {
-                    inodes.insert(inode);
-                }
+            if *state == "0A"
+                && listening_port == Some(port)
+                && let Ok(inode) = inode.parse()
+            {
+                inodes.insert(inode);
             }
         }
     }
