@@ -51,6 +51,9 @@ pub struct RunRecord {
     /// The checks that ran before anything started (lm-eval knows the tasks).
     pub checks: Vec<ProcessRecord>,
     pub processes: Vec<ProcessRecord>,
+    /// The versions of what ran: `lm_eval` (from its installation), `vllm` (the server's own
+    /// `/version`).
+    pub versions: BTreeMap<String, Json>,
     /// What each backend wanted kept (versions, settings accepted but unused).
     pub backends: BTreeMap<String, Map<String, Json>>,
     pub verification: Vec<Verification>,

@@ -2,6 +2,7 @@
 //! request carrying the resolved parameters, stop the server, verify what lm-eval recorded as
 //! used against what was sent, and keep the results with a record of exactly what ran.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -122,6 +123,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
             .map(outputs::layer_record)
             .collect(),
         server: None,
+        versions: lm_eval_versions(&job_plan.record),
         checks: Vec::new(),
         processes: Vec::new(),
         backends: [(args.backend.clone(), job_plan.record.clone())]
@@ -377,6 +379,11 @@ impl Run<'_> {
             s.max_model_len = server.info.max_model_len;
             s.version.clone_from(&server.version);
         }
+        if let Some(version) = &server.version {
+            record
+                .versions
+                .insert("vllm".to_owned(), version.as_str().into());
+        }
         eprintln!("Serving {} at {}", server.info.model, server.info.base_url);
         Ok(server)
     }
@@ -457,6 +464,26 @@ impl Run<'_> {
                 _ => eprintln!("{}: {}: {}", v.name, v.status, v.differences.join("; ")),
             }
         }
+    }
+}
+
+/// The lm-eval versions the plan found beside its executables (one, unless tasks bring their
+/// own `lm_eval_path`).
+fn lm_eval_versions(
+    record: &serde_json::Map<String, serde_json::Value>,
+) -> BTreeMap<String, serde_json::Value> {
+    let versions: Vec<serde_json::Value> = record
+        .get("lm_eval")
+        .and_then(|e| e.as_object())
+        .into_iter()
+        .flat_map(|executables| executables.values())
+        .filter_map(|e| e.get("version").cloned())
+        .filter(|v| !v.is_null())
+        .collect();
+    match versions.as_slice() {
+        [] => BTreeMap::new(),
+        [one] => BTreeMap::from([("lm_eval".to_owned(), one.clone())]),
+        many => BTreeMap::from([("lm_eval".to_owned(), serde_json::Value::from(many.to_vec()))]),
     }
 }
 

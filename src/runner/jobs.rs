@@ -284,6 +284,16 @@ mod tests {
         }
     }
 
+    /// The pid a job's shell wrote to `file`: its group's id.
+    fn pid_in(file: &Path) -> nix::unistd::Pid {
+        let pid = std::fs::read_to_string(file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        nix::unistd::Pid::from_raw(pid)
+    }
+
     fn run(jobs: &[ProcessSpec], policy: JobPolicy, dir: &Path) -> JobsReport {
         runtime()
             .unwrap()
@@ -366,12 +376,7 @@ mod tests {
         assert_eq!(stubborn.status, "stopped (killed by SIGKILL)");
         assert!(!never.started);
         assert_eq!(never.status, "not started");
-        let pid: i32 = std::fs::read_to_string(pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(!group_has_live_members(nix::unistd::Pid::from_raw(pid)));
+        assert!(!group_has_live_members(pid_in(&pid_file)));
     }
 
     #[test]
@@ -407,12 +412,7 @@ mod tests {
         };
         let report = run(&jobs, policy, dir.path());
         assert_eq!(report.outcomes[0].exit_code, Some(0));
-        let pid: i32 = std::fs::read_to_string(pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert!(!group_has_live_members(nix::unistd::Pid::from_raw(pid)));
+        assert!(!group_has_live_members(pid_in(&pid_file)));
     }
 
     #[test]

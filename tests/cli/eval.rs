@@ -189,6 +189,11 @@ fn every_request_carries_the_resolved_parameters_and_the_record_proves_it() {
     let dir = run_dir(&env);
     let record = read_json(&dir.join("run.json"));
     assert_eq!(record["status"], "ok");
+    assert_eq!(
+        record["versions"]["lm_eval"], "0.4.13",
+        "{}",
+        record["versions"]
+    );
     let verification = record["verification"].as_array().unwrap();
     let status_of = |name: &str| -> Vec<&str> {
         verification

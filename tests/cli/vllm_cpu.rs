@@ -191,9 +191,9 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(record["status"], "ok");
     assert_eq!(
-        record["server"]["version"], "0.32.0",
-        "{}",
-        record["server"]
+        record["versions"],
+        serde_json::json!({"lm_eval": "0.4.13", "vllm": "0.32.0"}),
+        "the versions of what ran, lm-eval's from its installation, vLLM's from the server"
     );
     let statuses: Vec<(&str, &str)> = record["verification"]
         .as_array()
