@@ -24,18 +24,7 @@ fn run_config(env: &TestEnv) {
 fn json_form_names_every_value_with_its_source() {
     let env = TestEnv::new();
     run_config(&env);
-    let run = env.run(&[
-        "config",
-        "explain",
-        "-c",
-        "models/run.yaml",
-        "--source",
-        "file:gen.json",
-        "--set",
-        "seed=7",
-        "--format",
-        "json",
-    ]);
+    let run = env.explain_json(&["--source", "file:gen.json", "--set", "seed=7"]);
     run.expect_code(0);
     assert_eq!(
         run.json(),
@@ -94,19 +83,13 @@ fn later_sources_win_and_null_removes() {
     let env = TestEnv::new();
     run_config(&env);
     env.write("over.yaml", "generation:\n  top_p: null\n  min_p: 0.05\n");
-    let run = env.run(&[
-        "config",
-        "explain",
-        "-c",
-        "models/run.yaml",
+    let run = env.explain_json(&[
         "--source",
         "file:gen.json",
         "--source",
         "yaml:over.yaml",
         "--set",
         "temperature=null",
-        "--format",
-        "json",
     ]);
     run.expect_code(0);
     let resolved = &run.json()["resolved"];
@@ -130,18 +113,7 @@ fn later_sources_win_and_null_removes() {
 fn greedy_normalization_is_recorded() {
     let env = TestEnv::new();
     run_config(&env);
-    let run = env.run(&[
-        "config",
-        "explain",
-        "-c",
-        "models/run.yaml",
-        "--source",
-        "file:gen.json",
-        "--set",
-        "do_sample=false",
-        "--format",
-        "json",
-    ]);
+    let run = env.explain_json(&["--source", "file:gen.json", "--set", "do_sample=false"]);
     run.expect_code(0);
     assert_eq!(
         run.json()["resolved"]["temperature"],

@@ -7,22 +7,14 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
-/// Variables a test must not inherit from whoever runs `cargo test`.
+/// Variables a test must not inherit from whoever runs `cargo test`, besides the Hugging Face
+/// ones (`benchy_testkit::python::HUB_VARIABLES`).
 const SCRUBBED: &[&str] = &[
-    "HF_TOKEN",
-    "HUGGING_FACE_HUB_TOKEN",
-    "HF_TOKEN_PATH",
-    "HF_HOME",
-    "HF_HUB_CACHE",
-    "HUGGINGFACE_HUB_CACHE",
-    "HF_ENDPOINT",
-    "HF_HUB_OFFLINE",
     "BENCHY_PLUGIN_PATH",
     "BENCHY_LM_EVAL",
     // `make test` exports it; a test that wants the setup environment sets it itself
     "BENCHY_HOME",
     "XDG_DATA_HOME",
-    "XDG_CACHE_HOME",
 ];
 
 pub struct TestEnv {
@@ -69,7 +61,7 @@ impl TestEnv {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_benchy"));
         cmd.args(args).current_dir(self.dir.path());
-        for key in SCRUBBED {
+        for key in SCRUBBED.iter().chain(benchy_testkit::python::HUB_VARIABLES) {
             cmd.env_remove(key);
         }
         cmd.env("HOME", self.dir.path());

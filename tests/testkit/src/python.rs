@@ -40,23 +40,26 @@ pub fn script(name: &str) -> PathBuf {
     path
 }
 
+/// The environment variables through which a caller's Hugging Face setup (token, cache, Hub,
+/// offline mode) would leak into a test; tests remove them and set what they need.
+pub const HUB_VARIABLES: &[&str] = &[
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_TOKEN_PATH",
+    "HF_HOME",
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_ENDPOINT",
+    "HF_HUB_OFFLINE",
+    "XDG_CACHE_HOME",
+];
+
 /// A `python SCRIPT` command with the Hugging Face variables of the caller removed, so only
 /// what the test sets reaches huggingface_hub.
 pub fn command(script_name: &str) -> Command {
     let mut command = Command::new(python());
     command.arg(script(script_name));
-    for name in [
-        "HF_TOKEN",
-        "HUGGING_FACE_HUB_TOKEN",
-        "HF_TOKEN_PATH",
-        "HF_HOME",
-        "HF_HUB_CACHE",
-        "HUGGINGFACE_HUB_CACHE",
-        "HF_ENDPOINT",
-        "HF_HUB_OFFLINE",
-        "TRANSFORMERS_OFFLINE",
-        "XDG_CACHE_HOME",
-    ] {
+    for name in HUB_VARIABLES.iter().chain(&["TRANSFORMERS_OFFLINE"]) {
         command.env_remove(name);
     }
     // No telemetry or update checks against the stand-in.
