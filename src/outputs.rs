@@ -60,7 +60,7 @@ pub struct RunRecord {
     pub notes: Vec<Diagnostic>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct ServerRecord {
     /// `false` for `--server-url`: benchy neither started nor stopped it.
     pub launched: bool,
@@ -112,7 +112,6 @@ impl ProcessRecord {
         self.status.clone_from(&outcome.status);
         self.started_at = outcome.started_at.map(stamp);
         self.finished_at = outcome.ended_at.map(stamp);
-        self.log.clone_from(&outcome.log);
         self
     }
 }
@@ -122,14 +121,28 @@ pub fn stamp(time: SystemTime) -> String {
     jiff::Timestamp::try_from(time).map_or_else(|_| String::new(), |t| t.to_string())
 }
 
+/// How what a task's tool recorded compares with what benchy sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Check {
+    /// Every key sent was recorded with the same value.
+    #[serde(rename = "verified")]
+    Verified,
+    #[serde(rename = "differs")]
+    Differs,
+    /// A generating task without a record of what it used.
+    #[serde(rename = "not recorded")]
+    NotRecorded,
+    /// A log-likelihood task: its requests carry no sampling parameters.
+    #[serde(rename = "no sampling parameters")]
+    NoSamplingParameters,
+}
+
 /// What a task's tool recorded as used, against what benchy sent.
 #[derive(Clone, Debug, Serialize)]
 pub struct Verification {
     pub task: String,
     pub name: String,
-    /// `verified`, `differs`, `not recorded`, or `no sampling parameters` (log-likelihood
-    /// tasks send none).
-    pub status: &'static str,
+    pub status: Check,
     pub sent: Option<Map<String, Json>>,
     pub recorded: Option<Map<String, Json>>,
     pub differences: Vec<String>,
@@ -137,7 +150,7 @@ pub struct Verification {
 
 impl Verification {
     pub fn failed(&self) -> bool {
-        matches!(self.status, "differs" | "not recorded")
+        matches!(self.status, Check::Differs | Check::NotRecorded)
     }
 }
 
@@ -150,7 +163,9 @@ pub fn verify(collected: &Collected) -> Vec<Verification> {
         .map(|r| {
             let (status, differences) =
                 match (&r.sampling, &r.sent_generation, &r.recorded_generation) {
-                    (Sampling::LoglikelihoodOnly, _, _) => ("no sampling parameters", Vec::new()),
+                    (Sampling::LoglikelihoodOnly, _, _) => {
+                        (Check::NoSamplingParameters, Vec::new())
+                    }
                     (_, Some(sent), Some(recorded)) => {
                         let differences: Vec<String> = compare(sent, recorded)
                             .iter()
@@ -158,15 +173,15 @@ pub fn verify(collected: &Collected) -> Vec<Verification> {
                             .collect();
                         (
                             if differences.is_empty() {
-                                "verified"
+                                Check::Verified
                             } else {
-                                "differs"
+                                Check::Differs
                             },
                             differences,
                         )
                     }
                     _ => (
-                        "not recorded",
+                        Check::NotRecorded,
                         vec![
                             "the tool recorded no generation parameters for a generating task"
                                 .into(),
@@ -327,7 +342,7 @@ fn resolved_json(resolution: &Resolution, view: &RunView) -> Json {
     let layers: Vec<Json> = resolution
         .source_layers
         .iter()
-        .chain(resolution.config_layer.iter())
+        .chain(resolution.config.generation.iter())
         .chain(resolution.cli_layer.iter())
         .map(|l| {
             let mut record = layer_record(l);
@@ -397,7 +412,7 @@ fn markdown_table(results: &[TaskResult]) -> String {
 /// One line per kind of task: generating tasks carried the resolved parameters (verified),
 /// log-likelihood tasks carried none.
 fn sampling_note(verification: &[Verification]) -> String {
-    let named = |status: &str| -> Vec<&str> {
+    let named = |status: Check| -> Vec<&str> {
         verification
             .iter()
             .filter(|v| v.status == status)
@@ -405,14 +420,14 @@ fn sampling_note(verification: &[Verification]) -> String {
             .collect()
     };
     let mut out = String::new();
-    let verified = named("verified");
+    let verified = named(Check::Verified);
     if !verified.is_empty() {
         out += &format!(
             "\nGeneration parameters verified against lm-eval's record: {}.\n",
             verified.join(", ")
         );
     }
-    let loglikelihood = named("no sampling parameters");
+    let loglikelihood = named(Check::NoSamplingParameters);
     if !loglikelihood.is_empty() {
         out += &format!(
             "\nScored by log-likelihood, so no sampling parameters were sent: {}.\n",

@@ -27,6 +27,17 @@ pub fn run_view(resolution: &Resolution, only: &[String]) -> RunView {
     view
 }
 
+/// The names an existing server (`--server-url`) may serve the model under: the short name
+/// benchy's own launch uses, and `model.name` as written, which is what `vllm serve org/name`
+/// serves it as.
+pub fn served_names(model: &benchy_core::Model) -> Vec<String> {
+    let mut names = vec![model.short_name()];
+    if model.name != names[0] {
+        names.push(model.name.clone());
+    }
+    names
+}
+
 /// `backend.plan(request)`, its errors as exit codes.
 pub fn plan(backend: &dyn Backend, request: &PlanRequest) -> Result<Plan> {
     backend.plan(request).map_err(|e| match e {

@@ -16,10 +16,9 @@ use crate::failure::bad_input;
 #[derive(Debug)]
 pub struct Resolution {
     pub config: RunConfig,
-    /// The `--source` layers that produced one, in order.
+    /// The `--source` layers that produced one, in order (the run config's and the tasks' own
+    /// blocks are in `config`).
     pub source_layers: Vec<Layer>,
-    /// The run config's `generation:` block.
-    pub config_layer: Option<Layer>,
     /// The `--set` flags.
     pub cli_layer: Option<Layer>,
     /// The parameters of the run without any task's own block.
@@ -33,7 +32,6 @@ pub struct Resolution {
 #[derive(Debug)]
 pub struct TaskResolution {
     pub name: String,
-    pub layer: Option<Layer>,
     pub resolved: Resolved,
 }
 
@@ -42,9 +40,6 @@ pub struct TaskResolution {
 pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
     let config = RunConfig::load(&args.config).map_err(|e| bad_input(e.to_string()))?;
     let cli_layer = parse_sets(&args.sets)?;
-    let config_layer = config
-        .generation_layer()
-        .map_err(|e| bad_input(e.to_string()))?;
 
     let offline = args.offline || env_flag(EnvVars::HF_HUB_OFFLINE);
     let specs: Vec<String> = if args.sources.is_empty() {
@@ -104,22 +99,21 @@ pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
         }
     }
 
-    let base: Vec<&Layer> = source_layers.iter().chain(config_layer.as_ref()).collect();
+    let base: Vec<&Layer> = source_layers
+        .iter()
+        .chain(config.generation.as_ref())
+        .collect();
     let run = normalize(merge(base.iter().copied().chain(cli_layer.as_ref())));
     let mut tasks = Vec::new();
     for task in &config.tasks {
-        let layer = task
-            .generation_layer()
-            .map_err(|e| bad_input(e.to_string()))?;
         let resolved = normalize(merge(
             base.iter()
                 .copied()
-                .chain(layer.as_ref())
+                .chain(task.generation.as_ref())
                 .chain(cli_layer.as_ref()),
         ));
         tasks.push(TaskResolution {
             name: task.name.clone(),
-            layer,
             resolved,
         });
     }
@@ -127,7 +121,6 @@ pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
     Ok(Resolution {
         config,
         source_layers,
-        config_layer,
         cli_layer,
         run,
         tasks,
@@ -181,8 +174,19 @@ pub fn describe_layers(resolution: &Resolution) -> Vec<String> {
         .iter()
         .map(|l| l.source.to_string())
         .collect();
-    names.extend(resolution.config_layer.iter().map(|l| l.source.to_string()));
-    if resolution.tasks.iter().any(|t| t.layer.is_some()) {
+    names.extend(
+        resolution
+            .config
+            .generation
+            .iter()
+            .map(|l| l.source.to_string()),
+    );
+    if resolution
+        .config
+        .tasks
+        .iter()
+        .any(|t| t.generation.is_some())
+    {
         names.push("task:<name>".to_owned());
     }
     names.extend(resolution.cli_layer.iter().map(|l| l.source.to_string()));

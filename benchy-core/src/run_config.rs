@@ -27,15 +27,13 @@ use crate::yaml::{self, GenerationMapping, YamlError};
 pub struct RunConfig {
     /// The model file as given on the command line.
     pub path: PathBuf,
-    /// Its text, kept for the run record.
-    pub text: String,
     pub model: Model,
     pub provider: Option<Provider>,
     pub tasks: Vec<Task>,
     /// Send chat requests (`local-chat-completions` plus `--apply_chat_template`).
     pub use_chat_completions: bool,
-    /// The run's own `generation:` block.
-    pub generation: GenerationMapping,
+    /// The run's own `generation:` block as a layer, checked when the file was read.
+    pub generation: Option<Layer>,
     /// Source kinds whose failure must stop the run instead of warning (e.g. `[hf]`).
     pub require_sources: Vec<String>,
 }
@@ -72,8 +70,6 @@ pub struct Provider {
     pub path: PathBuf,
     /// The effective settings, as written (the backend that launches the server checks them).
     pub settings: Map<String, Json>,
-    /// Keys `vllm.overrides` replaced or added.
-    pub overridden: Vec<String>,
 }
 
 /// One task of a run.
@@ -94,7 +90,8 @@ pub struct Task {
     pub defaults: Map<String, Json>,
     /// `output.subdirectory`: the folder the task's files are kept in.
     pub output_subdirectory: Option<String>,
-    pub generation: GenerationMapping,
+    /// The task's own `generation:` block as a layer, checked when the file was read.
+    pub generation: Option<Layer>,
     /// The file the task was defined in (its own file, or the run config for inline tasks).
     pub defined_in: PathBuf,
 }
@@ -103,41 +100,6 @@ impl Task {
     /// The folder the task's outputs are kept in.
     pub fn output_folder(&self) -> &str {
         self.output_subdirectory.as_deref().unwrap_or(&self.name)
-    }
-
-    /// The task's own `generation:` block as a layer.
-    pub fn generation_layer(&self) -> Result<Option<Layer>, LayerError> {
-        if self.generation.is_empty() {
-            return Ok(None);
-        }
-        let origin = self.defined_in.display().to_string();
-        yaml::mapping_layer(
-            &self.generation,
-            SourceRef::new("task", self.name.clone()),
-            &origin,
-        )
-        .map(Some)
-    }
-}
-
-impl RunConfig {
-    /// The run config's own `generation:` block as a layer.
-    pub fn generation_layer(&self) -> Result<Option<Layer>, LayerError> {
-        if self.generation.is_empty() {
-            return Ok(None);
-        }
-        let origin = self.path.display().to_string();
-        yaml::mapping_layer(
-            &self.generation,
-            SourceRef::new("config", origin.clone()),
-            &origin,
-        )
-        .map(Some)
-    }
-
-    /// The folder relative paths in the run config are resolved against.
-    pub fn dir(&self) -> &Path {
-        parent_dir(&self.path)
     }
 }
 
@@ -194,22 +156,35 @@ impl RunConfig {
             }
             tasks.push(task);
         }
-        let config = RunConfig {
+        // Read as layers now, so a bad value stops every command before it starts.
+        let generation = generation_layer(
+            raw.generation.as_ref(),
+            SourceRef::new("config", origin.clone()),
+            &origin,
+        )?;
+        Ok(RunConfig {
             path: path.to_owned(),
-            text,
             model,
             provider,
             tasks,
             use_chat_completions: raw.use_chat_completions.unwrap_or(false),
-            generation: raw.generation.unwrap_or_default(),
+            generation,
             require_sources: raw.require_sources,
-        };
-        // Check the generation blocks now, so a bad value stops every command before it starts.
-        config.generation_layer()?;
-        for task in &config.tasks {
-            task.generation_layer()?;
+        })
+    }
+}
+
+/// A `generation:` block as a user layer; `None` when there is none or it is empty.
+fn generation_layer(
+    mapping: Option<&GenerationMapping>,
+    source: SourceRef,
+    origin: &str,
+) -> Result<Option<Layer>, LayerError> {
+    match mapping {
+        Some(mapping) if !mapping.is_empty() => {
+            yaml::mapping_layer(mapping, source, origin).map(Some)
         }
-        Ok(config)
+        _ => Ok(None),
     }
 }
 
@@ -448,7 +423,6 @@ fn load_provider(raw: &RawVllm, dir: &Path, origin: &str) -> Result<Option<Provi
         return Ok(Some(Provider {
             name: "inline".into(),
             path: PathBuf::from(origin),
-            overridden: overrides.keys().cloned().collect(),
             settings: overrides,
         }));
     };
@@ -466,13 +440,11 @@ fn load_provider(raw: &RawVllm, dir: &Path, origin: &str) -> Result<Option<Provi
     } else {
         yaml::from_str(&text, &path.display().to_string())?
     };
-    let overridden = overrides.keys().cloned().collect();
     settings.extend(overrides);
     Ok(Some(Provider {
         name: name.value.clone(),
         path,
         settings,
-        overridden,
     }))
 }
 
@@ -510,9 +482,13 @@ fn load_task(
             ((**raw).clone(), config_path.to_owned())
         }
     };
-    let generation = raw.generation.unwrap_or_default();
-    let task_dir = parent_dir(&defined_in).to_owned();
     let name = raw.name.unwrap_or_default();
+    let generation = generation_layer(
+        raw.generation.as_ref(),
+        SourceRef::new("task", name.clone()),
+        &defined_in.display().to_string(),
+    )?;
+    let task_dir = parent_dir(&defined_in).to_owned();
     let mut defaults = raw.defaults.unwrap_or_default();
     defaults.extend(task_defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
     Ok(Task {

@@ -120,6 +120,22 @@ mod tests {
     }
 
     #[test]
+    fn lm_eval_takes_every_key_under_its_own_names() {
+        let r = resolved(&[
+            (Key::DoSample, ParamValue::Bool(false)),
+            (Key::TopK, ParamValue::Int(5)),
+            (Key::MaxNewTokens, ParamValue::Int(32)),
+            (Key::Stop, ParamValue::Strings(vec!["\n".into()])),
+            (Key::Extra("typical_p".into()), ParamValue::Json(json!(0.9))),
+        ]);
+        assert_eq!(
+            Json::Object(lm_eval_gen_kwargs(&r)),
+            json!({"temperature": 0.0, "top_k": 5, "max_gen_toks": 32, "do_sample": false,
+                   "until": ["\n"], "typical_p": 0.9})
+        );
+    }
+
+    #[test]
     fn vllm_takes_its_eight_keys_under_hf_names() {
         let r = resolved(&[
             (Key::DoSample, ParamValue::Bool(true)),

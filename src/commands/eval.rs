@@ -12,15 +12,12 @@ use benchy_core::{Backend, BackendError, PlanRequest, ProcessSpec, Registry, Run
 
 use crate::cli::EvalArgs;
 use crate::failure::{BadInput, bad_input};
-use crate::outputs::{self, ProcessRecord, RunFolder, RunRecord, ServerRecord, Status};
-use crate::planning::{ServerPlan, plan, run_view, server_plan};
+use crate::outputs::{self, Check, ProcessRecord, RunFolder, RunRecord, ServerRecord, Status};
+use crate::planning::{ServerPlan, plan, run_view, served_names, server_plan};
 use crate::resolution::{Resolution, resolve};
 use crate::runner::jobs::{EndedEarly, JobPolicy, JobsReport};
-use crate::runner::server::RunningServer;
+use crate::runner::server::{RunningServer, server_root};
 use crate::runner::{self, Interrupted, Runner};
-
-/// How long an existing server (`--server-url`) may take to list the model.
-const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
 
 pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
@@ -70,7 +67,7 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
             .cloned()
             .context("the server plan has no address")?,
         (None, Some(url)) => ServerInfo {
-            base_url: api_root(url),
+            base_url: format!("{}/v1", server_root(url)),
             model: view.model.short_name.clone(),
             max_model_len: None,
         },
@@ -315,9 +312,7 @@ impl Run<'_> {
                     .as_deref()
                     .map(runner::log_tail::format_tail)
                     .unwrap_or_default();
-                record
-                    .failures
-                    .push(format!("the server exited during the run ({status})"));
+                // `execute` records the error, tail and all, among the run's failures
                 Err(anyhow::anyhow!(
                     "the server exited during the run ({status})\n{tail}"
                 ))
@@ -331,16 +326,9 @@ impl Run<'_> {
             (Some(plan), _) => {
                 record.server = Some(ServerRecord {
                     launched: true,
-                    started_at: None,
-                    ready_at: None,
-                    stopped_at: None,
                     command: Some(plan.spec.display_command()),
-                    url: None,
-                    model: None,
-                    max_model_len: None,
-                    version: None,
                     log: Some(self.folder.path(&plan.spec.log_file)),
-                    ended: None,
+                    ..ServerRecord::default()
                 });
                 self.folder.write_record(record)?;
                 runner
@@ -349,20 +337,11 @@ impl Run<'_> {
             }
             (None, Some(url)) => {
                 record.server = Some(ServerRecord {
-                    launched: false,
-                    started_at: None,
-                    ready_at: None,
-                    stopped_at: None,
-                    command: None,
                     url: Some(url.clone()),
-                    model: None,
-                    max_model_len: None,
-                    version: None,
-                    log: None,
-                    ended: None,
+                    ..ServerRecord::default()
                 });
-                let names = crate::commands::serve::served_names(&self.resolution.config.model);
-                runner.attach_server(url, &names, ATTACH_TIMEOUT).await
+                let names = served_names(&self.resolution.config.model);
+                runner.attach_server(url, &names).await
             }
             (None, None) => unreachable!("a server is planned or given"),
         };
@@ -456,12 +435,16 @@ impl Run<'_> {
         }
         for v in &record.verification {
             match v.status {
-                "verified" => eprintln!("{}: lm-eval recorded exactly the parameters sent", v.name),
-                "no sampling parameters" => eprintln!(
+                Check::Verified => {
+                    eprintln!("{}: lm-eval recorded exactly the parameters sent", v.name);
+                }
+                Check::NoSamplingParameters => eprintln!(
                     "{}: scored by log-likelihood; no sampling parameters were sent",
                     v.name
                 ),
-                _ => eprintln!("{}: {}: {}", v.name, v.status, v.differences.join("; ")),
+                Check::Differs | Check::NotRecorded => {
+                    eprintln!("{}: {}", v.name, v.differences.join("; "));
+                }
             }
         }
     }
@@ -522,14 +505,6 @@ fn check_run_id(id: &str) -> Result<()> {
             "--run-id {id:?}: must be a single folder name"
         )))
     }
-}
-
-/// `http://host:port` or `http://host:port/v1` (with or without a trailing slash) as the API
-/// root, which is what lm-eval's base URL is built on.
-fn api_root(url: &str) -> String {
-    let root = url.trim_end_matches('/');
-    let root = root.strip_suffix("/v1").unwrap_or(root);
-    format!("{root}/v1")
 }
 
 fn indent(text: &str) -> String {

@@ -3,7 +3,7 @@
 mod eval;
 mod explain;
 mod plugins;
-pub mod serve;
+mod serve;
 
 use std::process::ExitCode;
 

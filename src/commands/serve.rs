@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use benchy_core::Registry;
@@ -11,7 +11,7 @@ use benchy_core::backend::RunOptions;
 use benchy_core::env_vars::benchy_home;
 
 use crate::cli::ServeArgs;
-use crate::planning::{run_view, server_plan};
+use crate::planning::{run_view, served_names, server_plan};
 use crate::resolution::resolve;
 use crate::runner::{self, Runner};
 
@@ -47,25 +47,11 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
     })
 }
 
-/// How long an existing server may take to list the model: the start-up time a launched server
-/// gets by default, since it may still be loading.
-const ATTACH_TIMEOUT: Duration = Duration::from_secs(900);
-
-/// The names an existing server may serve the model under: the short name benchy's own launch
-/// uses, and `model.name` as written, which is what `vllm serve org/name` serves it as.
-pub fn served_names(model: &benchy_core::Model) -> Vec<String> {
-    let mut names = vec![model.short_name()];
-    if model.name != names[0] {
-        names.push(model.name.clone());
-    }
-    names
-}
-
 /// `--server-url`: wait until that server serves the model, say so, and leave it running.
 fn attach(url: &str, models: &[String]) -> Result<ExitCode> {
     runner::runtime()?.block_on(async {
         let runner = Runner::new()?;
-        let server = runner.attach_server(url, models, ATTACH_TIMEOUT).await?;
+        let server = runner.attach_server(url, models).await?;
         println!("Serving {} at {}", server.info.model, server.info.base_url);
         eprintln!("benchy did not start this server and leaves it running");
         Ok(ExitCode::SUCCESS)

@@ -22,6 +22,16 @@ use super::progress::Console;
 use super::readiness::{POLL_INTERVAL, Probe, ProbeState};
 use super::{Runner, describe_status};
 
+/// How long an existing server (`--server-url`) may take to list the model: the start-up time a
+/// launched server gets by default, since it may still be loading.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// A server's root from its root or its `/v1` API root, with or without a trailing slash.
+pub fn server_root(url: &str) -> String {
+    let root = url.trim_end_matches('/');
+    root.strip_suffix("/v1").unwrap_or(root).to_owned()
+}
+
 /// A server that answers for its model.
 #[derive(Debug)]
 pub struct RunningServer {
@@ -203,16 +213,10 @@ impl Runner {
     }
 
     /// Waits until the server at `url` (its root or its `/v1` API root) serves one of `models`
-    /// (the first listed name is used), for up to `timeout`. Nothing is started, and
+    /// (the first listed name is used), for up to [`ATTACH_TIMEOUT`]. Nothing is started, and
     /// [`RunningServer::stop`] leaves it running.
-    pub async fn attach_server(
-        &self,
-        url: &str,
-        models: &[String],
-        timeout: Duration,
-    ) -> Result<RunningServer> {
-        let root = url.trim_end_matches('/');
-        let root = root.strip_suffix("/v1").unwrap_or(root).to_owned();
+    pub async fn attach_server(&self, url: &str, models: &[String]) -> Result<RunningServer> {
+        let root = server_root(url);
         let parsed = reqwest::Url::parse(&root)
             .map_err(|e| crate::failure::bad_input(format!("--server-url {url}: {e}")))?;
         let direct = parsed
@@ -220,7 +224,7 @@ impl Runner {
             .is_some_and(|h| is_loopback(h.trim_start_matches('[').trim_end_matches(']')));
         let started_at = SystemTime::now();
         let mut probe = Probe::new(&root, "/health", "/v1/models", models.to_vec(), direct)?;
-        let deadline = Some(Instant::now() + timeout);
+        let deadline = Some(Instant::now() + ATTACH_TIMEOUT);
         let mut ticker = interval(POLL_INTERVAL);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last = ProbeState::NotReady("not asked yet".to_owned());
@@ -237,7 +241,7 @@ impl Runner {
                 Startup::TimedOut => bail!(
                     "the server at {url} did not serve `{}` within {} s; last probe: {}",
                     models.join("` or `"),
-                    timeout.as_secs_f64(),
+                    ATTACH_TIMEOUT.as_secs_f64(),
                     describe_probe(&last)
                 ),
                 Startup::Exited(_) => unreachable!("no process to exit"),

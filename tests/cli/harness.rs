@@ -17,6 +17,16 @@ const SCRUBBED: &[&str] = &[
     "XDG_DATA_HOME",
 ];
 
+/// `benchy config explain` of the run config most tests write, as JSON.
+pub const EXPLAIN_JSON: &[&str] = &[
+    "config",
+    "explain",
+    "-c",
+    "models/run.yaml",
+    "--format",
+    "json",
+];
+
 pub struct TestEnv {
     pub dir: TempDir,
     envs: Vec<(String, String)>,
@@ -78,15 +88,7 @@ impl TestEnv {
     /// `benchy config explain -c models/run.yaml --format json EXTRA...`: the run config most
     /// tests write there.
     pub fn explain_json(&self, extra: &[&str]) -> Run {
-        let mut args = vec![
-            "config",
-            "explain",
-            "-c",
-            "models/run.yaml",
-            "--format",
-            "json",
-        ];
-        args.extend_from_slice(extra);
+        let args: Vec<&str> = EXPLAIN_JSON.iter().chain(extra).copied().collect();
         self.run(&args)
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use benchy_testkit::{FaultKind, StandInHub};
 use serde_json::json;
 
-use crate::harness::{Run, TestEnv, repo_root};
+use crate::harness::{EXPLAIN_JSON, Run, TestEnv, repo_root};
 
 const CONFIG: &str =
     "{\"do_sample\": true, \"temperature\": 0.6, \"top_p\": 0.95, \"eos_token_id\": 2}";
@@ -322,18 +322,11 @@ fn concurrent_benchy_processes_share_one_cold_cache_safely() {
 
     let children: Vec<_> = (0..4)
         .map(|_| {
-            env.command(&[
-                "config",
-                "explain",
-                "-c",
-                "models/run.yaml",
-                "--format",
-                "json",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
+            env.command(EXPLAIN_JSON)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
     for child in children {
