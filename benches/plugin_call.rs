@@ -12,9 +12,11 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-use benchy_core::adapter::describe;
-use benchy_core::catalog::Origin;
-use benchy_core::{Catalog, ConfigSource, Manifest, ModelRef, PluginFile, Registry, SourceRequest};
+use benchy::plugin::adapter::describe;
+use benchy::plugin::catalog::Origin;
+use benchy::plugin::manifest::Manifest;
+use benchy::plugin::{Catalog, PluginFile, Registry};
+use benchy_core::{ConfigSource, ModelRef, SourceRequest};
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 
 fn request(dir: &Path, spec: &str) -> SourceRequest {

@@ -1,5 +1,6 @@
 //! Atomic file writes: a temporary file in the same folder, flushed, then renamed, so a reader
-//! or a crash never sees half a file.
+//! or a crash never sees half a file. Every file benchy writes goes through here, and so every
+//! registered secret is masked on the way ([`crate::secrets`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -7,8 +8,15 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-/// Writes `bytes` to `path` atomically.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+use crate::secrets;
+
+/// Writes `text` to `path` atomically, secrets masked.
+pub fn write_atomic(path: &Path, text: &[u8]) -> Result<()> {
+    let masked = secrets::mask(&String::from_utf8_lossy(text));
+    write_bytes(path, masked.as_bytes())
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -24,11 +32,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Writes `value` as pretty JSON (with a final newline) to `path` atomically.
+/// Writes `value` as pretty JSON (with a final newline) to `path` atomically, every string in
+/// it with secrets masked (before escaping, so a secret is found however JSON writes it).
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value)?;
+    let value = secrets::mask_json(&serde_json::to_value(value)?);
+    let mut text = serde_json::to_vec_pretty(&value)?;
     text.push(b'\n');
-    write_atomic(path, &text)
+    write_bytes(path, &text)
 }
 
 #[cfg(test)]

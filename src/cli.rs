@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::plugin::builtins::DEFAULT_TASK_BACKEND;
+
 const PRECEDENCE_HELP: &str = "\
 Generation parameters are merged from these layers, later ones winning key by key:
   1. each --source SPEC, in the order given (default: hf, the model's generation_config.json)
@@ -53,13 +55,13 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
 
-    /// Evaluate the model: start its server, run the tasks with lm-eval sending the resolved
-    /// parameters on every request, verify what lm-eval recorded, keep results and a record
+    /// Evaluate the model: start its server, run the tasks with every request carrying the
+    /// resolved parameters, verify what the evaluator recorded, keep results and a record
     #[command(after_help = EVAL_HELP)]
     Eval(EvalArgs),
 
-    /// Start the model's vLLM server with the resolved generation parameters as its defaults,
-    /// and keep it up until Ctrl-C
+    /// Start the model's server with the resolved generation parameters as its defaults, and
+    /// keep it up until Ctrl-C
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
 
@@ -76,10 +78,9 @@ pub enum Command {
 }
 
 const SERVE_HELP: &str = "\
-The server is launched as the run config's provider says (see the README's provider keys), with
-`--generation-config vllm --override-generation-config '<resolved parameters>'` so its sampling
-defaults are exactly the resolved set. When it answers /health and lists the model, benchy prints
-one line on stdout:
+The server is planned by the provider config's server backend (its `backend` key; vLLM by
+default, see the README's provider keys) with the resolved parameters as its sampling defaults.
+When it answers its health check and lists the model, benchy prints one line on stdout:
   Serving <model> at http://127.0.0.1:<port>/v1
 Ctrl-C (or SIGTERM) stops the server's whole process group: SIGTERM, `stop_grace` seconds
 (default 30), then SIGKILL; a second Ctrl-C kills at once. Exit code 130 (143 on SIGTERM).
@@ -87,18 +88,17 @@ With --server-url, nothing is launched: benchy waits until that server lists the
 the same line and exits 0, leaving the server running.";
 
 const EVAL_HELP: &str = "\
-Before anything starts, the run config, every task's parameters, the task names (asked of the
-lm-eval in use) and the lm-eval executable are checked; a problem exits 2 with nothing started.
-Then: the server starts (unless --server-url), each group of tasks with the same parameters and
-settings runs as one lm-eval process (up to --jobs at once), the server is stopped, and what
-lm-eval recorded as used is compared with what was sent (a difference fails the run).
+Before anything starts, the run config, every task's parameters and the task backend's own
+checks (the default backend asks its lm-eval whether it knows every task) are run; a problem
+exits 2 with nothing started. Then: the server starts (unless --server-url), the task backend's
+jobs run against it (tasks with the same parameters and settings share one process; up to
+--jobs at once), the server is stopped, and what the backend's tool recorded as used is
+compared with what was sent (a difference fails the run).
 
 Outputs, in <output-dir>/<run-id>/<model>/: run_config.yaml, generation_config.json (the model's
-file, when the hf source gave one), resolved_generation.json, run.json (status, times, commands,
-exit codes, versions), server.log, lm-eval's files per task folder, results.json, summary.md.
-
-lm-eval is found in this order: BENCHY_LM_EVAL, the task's lm_eval_path/.venv/bin/lm_eval, the
-`make setup` environment ($BENCHY_HOME/venvs/lm-eval), lm_eval on PATH.";
+own file, when a source read it), resolved_generation.json, run.json (status, times, commands,
+exit codes, versions), server.log, each task's folder of the tool's files, results.json,
+summary.md.";
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -108,8 +108,8 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub server: ServerArgs,
 
-    /// The backend that runs the tasks
-    #[arg(long, value_name = "NAME", default_value = "lm-eval")]
+    /// The task backend that runs the tasks: a built-in (`benchy plugins list`) or a plugin's
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_TASK_BACKEND)]
     pub backend: String,
 
     /// Run only this task of the run config (repeatable; the name the run config uses)
@@ -132,11 +132,11 @@ pub struct EvalArgs {
     )]
     pub output_dir: PathBuf,
 
-    /// Keep every request and answer (lm-eval's samples files)
+    /// Keep every request and answer (the evaluator's samples files)
     #[arg(long = "log-samples")]
     pub log_samples: bool,
 
-    /// How many lm-eval processes (groups of tasks with different parameters) run at once
+    /// How many jobs (groups of tasks with different parameters) run at once
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
 

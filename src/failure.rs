@@ -5,7 +5,12 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use benchy_core::{BackendError, LayerError, SourceError};
+
+use crate::plugin::registry::Unknown;
+use crate::run_config::ConfigError;
 use crate::runner::Interrupted;
+use crate::secrets;
 
 /// Exit codes, as documented in the README.
 pub mod exit {
@@ -45,13 +50,24 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
         eprintln!("{interrupted}");
         return ExitCode::from(interrupted.0.exit_code());
     }
-    eprintln!("error: {err}");
+    eprintln!("error: {}", secrets::mask(&err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", secrets::mask(&cause.to_string()));
     }
-    if err.chain().any(|cause| cause.is::<BadInput>()) {
+    if err.chain().any(is_bad_input) {
         ExitCode::from(exit::BAD_INPUT)
     } else {
         ExitCode::from(exit::FAILED)
     }
+}
+
+/// Whether an error is the user's input to fix: benchy's own [`BadInput`], a run config, a
+/// generation layer, a name no source or backend answers, or a source or backend saying so.
+pub fn is_bad_input(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.is::<BadInput>()
+        || error.is::<ConfigError>()
+        || error.is::<LayerError>()
+        || error.is::<Unknown>()
+        || matches!(error.downcast_ref(), Some(SourceError::Input(_)))
+        || matches!(error.downcast_ref(), Some(BackendError::Input(_)))
 }

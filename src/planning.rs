@@ -1,36 +1,67 @@
-//! Asking backends for plans: the run as backends see it, the server a run launches, and
-//! backend errors turned into exit codes (bad input 2, a failure 1).
+//! Asking backends for plans: the run as backends see it, the server a run launches (planned
+//! by the provider's server backend), and the jobs (planned by the task backend).
+
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use benchy_core::backend::{RunOptions, ServerInfo};
-use benchy_core::{Backend, BackendError, Plan, PlanRequest, ProcessSpec, Registry, Role, RunView};
+use benchy_core::backend::{ModelView, ProviderView, RunOptions, ServerInfo, TaskView};
+use benchy_core::{Backend, Plan, PlanRequest, ProcessSpec, Role, RunView};
 
-use crate::failure::bad_input;
+use crate::plugin::Registry;
+use crate::plugin::builtins::DEFAULT_SERVER_BACKEND;
 use crate::resolution::Resolution;
-
-/// The backend that launches servers.
-pub const SERVER_BACKEND: &str = "vllm";
+use crate::run_config::{Model, ModelLocation};
 
 /// The run as backends see it, with the tasks named in `only` (all when empty).
 pub fn run_view(resolution: &Resolution, only: &[String]) -> RunView {
-    let mut view = RunView::new(&resolution.config, resolution.run.clone(), |task| {
-        resolution
-            .tasks
-            .iter()
-            .find(|t| t.name == task.name)
-            .map(|t| t.resolved.clone())
-            .unwrap_or_default()
-    });
-    if !only.is_empty() {
-        view.tasks.retain(|t| only.contains(&t.name));
+    let config = &resolution.config;
+    let tasks = config
+        .tasks
+        .iter()
+        .zip(&resolution.tasks)
+        .filter(|(task, _)| only.is_empty() || only.contains(&task.name))
+        .map(|(task, resolved)| TaskView {
+            name: task.name.clone(),
+            task_name: task.task_name.clone(),
+            lm_eval_path: task.lm_eval_path.clone(),
+            include_path: task.include_path.clone(),
+            tokenizer_backend: task.tokenizer_backend.clone(),
+            defaults: task.defaults.clone(),
+            output_folder: task.output_folder().to_owned(),
+            resolved: resolved.resolved.clone(),
+        })
+        .collect();
+    RunView {
+        config_path: config.path.clone(),
+        model: model_view(&config.model),
+        provider: config.provider.as_ref().map(|p| ProviderView {
+            name: p.name.clone(),
+            path: p.path.clone(),
+            backend: p.backend.clone(),
+            settings: p.settings.clone(),
+        }),
+        use_chat_completions: config.use_chat_completions,
+        resolved: resolution.run.clone(),
+        tasks,
     }
-    view
+}
+
+fn model_view(model: &Model) -> ModelView {
+    ModelView {
+        name: model.name.clone(),
+        revision: model.revision.clone(),
+        local_dir: match &model.location {
+            ModelLocation::Local { dir } => Some(dir.clone()),
+            ModelLocation::Hub { .. } => None,
+        },
+        short_name: model.short_name(),
+    }
 }
 
 /// The names an existing server (`--server-url`) may serve the model under: the short name
 /// benchy's own launch uses, and `model.name` as written, which is what `vllm serve org/name`
 /// serves it as.
-pub fn served_names(model: &benchy_core::Model) -> Vec<String> {
+pub fn served_names(model: &Model) -> Vec<String> {
     let mut names = vec![model.short_name()];
     if model.name != names[0] {
         names.push(model.name.clone());
@@ -38,17 +69,10 @@ pub fn served_names(model: &benchy_core::Model) -> Vec<String> {
     names
 }
 
-/// `backend.plan(request)`, its errors as exit codes.
-pub fn plan(backend: &dyn Backend, request: &PlanRequest) -> Result<Plan> {
-    backend.plan(request).map_err(|e| match e {
-        BackendError::Input(message) => bad_input(message),
-        BackendError::Failed(message) => anyhow::anyhow!(message),
-    })
-}
-
-/// The server a run launches: its process, what clients will see, and the whole plan.
+/// The server a run launches: the backend that planned it, its process, and the whole plan.
 #[derive(Debug)]
 pub struct ServerPlan {
+    pub backend: String,
     pub spec: ProcessSpec,
     pub plan: Plan,
 }
@@ -58,29 +82,44 @@ impl ServerPlan {
     pub fn template(&self) -> Option<&ServerInfo> {
         self.plan.server.as_ref()
     }
-}
 
-pub fn server_plan(
-    registry: &Registry,
-    view: &RunView,
-    options: &RunOptions,
-) -> Result<ServerPlan> {
-    let backend = registry
-        .backend(SERVER_BACKEND)
-        .map_err(|e| bad_input(e.to_string()))?;
-    let plan = plan(
-        backend.as_ref(),
-        &PlanRequest {
+    /// Asks the provider's server backend (the default one without a provider) to plan the
+    /// server of `view`.
+    pub fn new(registry: &Registry, view: &RunView, options: &RunOptions) -> Result<ServerPlan> {
+        let name = view
+            .provider
+            .as_ref()
+            .map_or(DEFAULT_SERVER_BACKEND, |p| p.backend.as_str());
+        let backend = registry.backend(name)?;
+        let plan = backend.plan(&PlanRequest {
             run: view.clone(),
             server: None,
             options: options.clone(),
-        },
-    )?;
-    let spec = plan
-        .processes
-        .iter()
-        .find(|p| p.role == Role::Server)
-        .cloned()
-        .with_context(|| format!("the {SERVER_BACKEND} backend planned no server"))?;
-    Ok(ServerPlan { spec, plan })
+        })?;
+        let spec = plan
+            .processes
+            .iter()
+            .find(|p| p.role == Role::Server)
+            .cloned()
+            .with_context(|| format!("the server backend `{name}` planned no server"))?;
+        Ok(ServerPlan {
+            backend: name.to_owned(),
+            spec,
+            plan,
+        })
+    }
+}
+
+/// The task backend's plan of the jobs of `view` against `server`.
+pub fn plan_jobs(
+    backend: &Arc<dyn Backend>,
+    view: &RunView,
+    server: &ServerInfo,
+    options: &RunOptions,
+) -> Result<Plan> {
+    Ok(backend.plan(&PlanRequest {
+        run: view.clone(),
+        server: Some(server.clone()),
+        options: options.clone(),
+    })?)
 }

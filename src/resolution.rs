@@ -1,16 +1,21 @@
 //! Resolution: loads the run config, asks each `--source` for its layer, adds the run's, the
 //! task's and the `--set` layers in precedence order, and merges them per task.
 
+use std::sync::Arc;
+
 use anyhow::Result;
-use benchy_core::env_vars::{EnvVars, env_flag};
 use benchy_core::{
-    Diagnostic, Layer, ModelLocation, ModelRef, Registry, Resolved, RunConfig, SourceError,
-    SourceRef, SourceRequest, merge, normalize,
+    ConfigSource, Diagnostic, Layer, ModelRef, Resolved, SourceError, SourceRef, SourceRequest,
+    merge, normalize,
 };
 use serde_json::Value as Json;
 
 use crate::cli::ResolveArgs;
+use crate::env_vars::{EnvVars, env_flag};
 use crate::failure::bad_input;
+use crate::plugin::Registry;
+use crate::plugin::builtins::DEFAULT_SOURCE;
+use crate::run_config::{ModelLocation, RunConfig};
 
 /// The layers of a run and what they resolve to.
 #[derive(Debug)]
@@ -35,88 +40,46 @@ pub struct TaskResolution {
     pub resolved: Resolved,
 }
 
-/// Runs every step up to the merged parameters. Errors in the user's input come back as
-/// [`crate::failure::BadInput`].
+/// A `--source` spec with the source that answers it.
+struct Spec {
+    spec: String,
+    scheme: String,
+    argument: Option<String>,
+    source: Arc<dyn ConfigSource>,
+}
+
+/// Runs every step up to the merged parameters. Errors in the user's input are bad input (exit
+/// code 2); a required source that cannot answer fails the command.
 pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
-    let config = RunConfig::load(&args.config).map_err(|e| bad_input(e.to_string()))?;
+    let config = RunConfig::load(&args.config)?;
     let cli_layer = parse_sets(&args.sets)?;
-
-    let offline = args.offline || env_flag(EnvVars::HF_HUB_OFFLINE);
-    let specs: Vec<String> = if args.sources.is_empty() {
-        vec!["hf".to_owned()]
-    } else {
-        args.sources.clone()
-    };
-    // Check every scheme before asking any source, so a typo costs no network request.
-    let sources = specs
-        .iter()
-        .map(|spec| {
-            let (scheme, argument) = SourceRequest::parse_spec(spec);
-            let source = registry
-                .source(&scheme)
-                .map_err(|e| bad_input(format!("--source {spec}: {e}")))?;
-            Ok((spec, scheme, argument, source))
-        })
-        .collect::<Result<Vec<_>>>()?;
-
-    let base_dir = std::env::current_dir()?;
+    let specs = source_specs(&args.sources, registry)?;
     let mut diagnostics = Vec::new();
     let mut source_layers = Vec::new();
-    for (spec, scheme, argument, source) in sources {
-        let request = SourceRequest {
-            spec: spec.clone(),
-            scheme: scheme.clone(),
-            argument,
-            model: model_ref(&config),
-            base_dir: base_dir.clone(),
-            offline,
-        };
-        match source.resolve(&request) {
-            Ok(reply) => {
-                diagnostics.extend(reply.diagnostics);
-                if let Some(layer) = reply.layer {
-                    diagnostics.extend(layer.diagnostics.iter().cloned());
-                    source_layers.push(layer);
-                }
-            }
-            Err(SourceError::Input(message)) => return Err(bad_input(message)),
-            Err(SourceError::Unavailable(message)) => {
-                if args.require_sources.contains(&scheme) {
-                    anyhow::bail!(
-                        "--source {spec}: {message} (required by --require-source {scheme})"
-                    );
-                }
-                if config.require_sources.contains(&scheme) {
-                    anyhow::bail!(
-                        "--source {spec}: {message} (required by `require_sources` in {})",
-                        config.path.display()
-                    );
-                }
-                diagnostics.push(Diagnostic::warning(format!(
-                    "--source {spec}: {message}; continuing without this layer"
-                )));
-            }
+    for spec in specs {
+        if let Some(layer) = ask(&spec, &config, args, &mut diagnostics)? {
+            diagnostics.extend(layer.diagnostics.iter().cloned());
+            source_layers.push(layer);
         }
     }
-
     let base: Vec<&Layer> = source_layers
         .iter()
         .chain(config.generation.as_ref())
         .collect();
     let run = normalize(merge(base.iter().copied().chain(cli_layer.as_ref())));
-    let mut tasks = Vec::new();
-    for task in &config.tasks {
-        let resolved = normalize(merge(
-            base.iter()
-                .copied()
-                .chain(task.generation.as_ref())
-                .chain(cli_layer.as_ref()),
-        ));
-        tasks.push(TaskResolution {
+    let tasks = config
+        .tasks
+        .iter()
+        .map(|task| TaskResolution {
             name: task.name.clone(),
-            resolved,
-        });
-    }
+            resolved: normalize(merge(
+                base.iter()
+                    .copied()
+                    .chain(task.generation.as_ref())
+                    .chain(cli_layer.as_ref()),
+            )),
+        })
+        .collect();
     diagnostics.extend(run.notes.iter().cloned());
     Ok(Resolution {
         config,
@@ -126,6 +89,72 @@ pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
         tasks,
         diagnostics,
     })
+}
+
+/// Every `--source` (the default source when none is given) with its source, checked before
+/// any is asked, so a typo costs no network request.
+fn source_specs(sources: &[String], registry: &Registry) -> Result<Vec<Spec>> {
+    let specs: Vec<String> = if sources.is_empty() {
+        vec![DEFAULT_SOURCE.to_owned()]
+    } else {
+        sources.to_vec()
+    };
+    specs
+        .into_iter()
+        .map(|spec| {
+            let (scheme, argument) = SourceRequest::parse_spec(&spec);
+            let source = registry
+                .source(&scheme)
+                .map_err(|e| bad_input(format!("--source {spec}: {e}")))?;
+            Ok(Spec {
+                spec,
+                scheme,
+                argument,
+                source,
+            })
+        })
+        .collect()
+}
+
+/// One source's layer; an unavailable source is a warning unless it is required.
+fn ask(
+    spec: &Spec,
+    config: &RunConfig,
+    args: &ResolveArgs,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Option<Layer>> {
+    let request = SourceRequest {
+        spec: spec.spec.clone(),
+        scheme: spec.scheme.clone(),
+        argument: spec.argument.clone(),
+        model: model_ref(config),
+        base_dir: std::env::current_dir()?,
+        offline: args.offline || env_flag(EnvVars::HF_HUB_OFFLINE),
+    };
+    match spec.source.resolve(&request) {
+        Ok(reply) => {
+            diagnostics.extend(reply.diagnostics);
+            Ok(reply.layer)
+        }
+        Err(SourceError::Unavailable(problem)) => {
+            let required_by = if args.require_sources.contains(&spec.scheme) {
+                Some(format!("--require-source {}", spec.scheme))
+            } else if config.require_sources.contains(&spec.scheme) {
+                Some(format!("`require_sources` in {}", config.path.display()))
+            } else {
+                None
+            };
+            if let Some(by) = required_by {
+                anyhow::bail!("--source {}: {problem} (required by {by})", spec.spec);
+            }
+            diagnostics.push(Diagnostic::warning(format!(
+                "--source {}: {problem}; continuing without this layer",
+                spec.spec
+            )));
+            Ok(None)
+        }
+        Err(input) => Err(input.into()),
+    }
 }
 
 fn model_ref(config: &RunConfig) -> ModelRef {
@@ -158,13 +187,15 @@ fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
                 "--set {set}: expected KEY=VALUE with both parts (use KEY=null to remove a key)"
             )));
         }
-        let value: Json = benchy_core::yaml::from_str(raw, &format!("--set {set}"))
+        let value: Json = benchy_source_yaml::yaml::from_str(raw, &format!("--set {set}"))
             .map_err(|e| bad_input(e.to_string()))?;
         items.push((key.to_owned(), value, None));
     }
-    Layer::from_mapping(SourceRef::bare("cli"), "--set", items)
-        .map(Some)
-        .map_err(|e| bad_input(e.to_string()))
+    Ok(Some(Layer::from_mapping(
+        SourceRef::bare("cli"),
+        "--set",
+        items,
+    )?))
 }
 
 /// The layers of `resolution` that apply to the run, for showing precedence.

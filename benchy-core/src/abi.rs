@@ -224,6 +224,33 @@ impl PluginTable {
         self.protocol_version
     }
 
+    /// Runs one method through the table: the status and a copy of the reply, whose buffer goes
+    /// back to the plugin's `free` before this returns. A `&PluginTable` exists only for a
+    /// table built by [`PluginTable::new`] or [`PluginTable::from_raw_parts`], or one a host
+    /// read from a library after checking its header and size, so its functions honour the
+    /// contract above.
+    pub fn call(&self, method: &str, request: &[u8]) -> (i32, Vec<u8>) {
+        let mut reply = ByteBuf::EMPTY;
+        // SAFETY: the table is valid (see above); both views borrow live slices for the call,
+        // and `reply` is a valid place for the plugin to write its buffer into.
+        let status = unsafe {
+            (self.call)(
+                self.context,
+                ByteView::of(method.as_bytes()),
+                ByteView::of(request),
+                &mut reply,
+            )
+        };
+        // SAFETY: the plugin wrote `len` bytes at `ptr` (or left the buffer null), valid until
+        // it is freed below.
+        let bytes = unsafe { reply.view().as_slice() }.to_vec();
+        if !reply.ptr.is_null() {
+            // SAFETY: this buffer came from this call and goes back to the plugin once.
+            unsafe { (self.free)(self.context, reply) };
+        }
+        (status, bytes)
+    }
+
     /// The manifest bytes, markers included (the same bytes a file scan finds).
     pub fn manifest_bytes(&self) -> &'static [u8] {
         // SAFETY: `new` takes a `&'static str`, `from_raw_parts` a `&'static [u8]`, and a table

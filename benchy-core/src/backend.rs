@@ -1,10 +1,17 @@
 //! The backend trait: a backend turns the resolved parameters and the run config into process
 //! specs (`plan`), and later turns what those processes wrote into results (`collect`). It
-//! never spawns anything itself.
+//! never spawns anything itself: the host runs what it describes.
+//!
+//! Two kinds of backend exist, told apart by what the host asks: a *server backend* (chosen by
+//! the provider config's `backend`, `vllm` when absent) is asked with `server: None` and plans
+//! the one process that serves the model; a *task backend* (`--backend`, `lm-eval` by default)
+//! is asked with the server the jobs talk to and plans the jobs. A backend asked for the kind it
+//! is not answers [`BackendError::Input`] saying so.
 //!
 //! Everything here is plain data that crosses the plugin boundary as JSON: a backend sees a
 //! [`RunView`] (the run config with its resolved parameters per task), never the host's types.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -12,29 +19,35 @@ use serde_json::{Map, Value as Json};
 
 use crate::diagnostic::Diagnostic;
 use crate::merge::Resolved;
+use crate::problem::Problem;
 use crate::process::ProcessSpec;
-use crate::run_config::{ModelLocation, RunConfig, Task};
 
 /// The run as a backend sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunView {
+    /// The run config (the model file) as given on the command line.
     pub config_path: PathBuf,
     pub model: ModelView,
+    /// The provider config with the model file's overrides applied; `None` when the run config
+    /// names none.
     pub provider: Option<ProviderView>,
+    /// Send chat requests (the model's chat template) rather than plain completions.
     pub use_chat_completions: bool,
     /// The parameters of the run without any task's own block: what a server started for the
     /// whole run takes as its defaults.
     #[serde(default)]
     pub resolved: Resolved,
+    /// The tasks to run, in the run config's order.
     pub tasks: Vec<TaskView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelView {
-    /// `model.name` as written.
+    /// `model.name` as written: a Hub repo id or a path.
     pub name: String,
+    /// `model.revision`: a branch, tag or commit of a Hub repo.
     pub revision: Option<String>,
-    /// The model directory when `model.name` is a path.
+    /// The model directory (absolute) when `model.name` is a path.
     pub local_dir: Option<PathBuf>,
     /// The last path part of the name: the served model name and the results folder.
     pub short_name: String,
@@ -42,67 +55,40 @@ pub struct ModelView {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProviderView {
+    /// The provider's name as the run config gives it (`vllm_single_card`), or `inline`.
     pub name: String,
+    /// The provider file; relative paths in its settings are relative to its folder.
     pub path: PathBuf,
-    /// The provider file's values with `vllm.overrides` applied, as written.
+    /// The server backend that reads these settings (the file's `backend` key, `vllm` when
+    /// absent).
+    #[serde(default)]
+    pub backend: String,
+    /// The provider file's values with `vllm.overrides` applied, as written, without
+    /// `backend`. The server backend checks them.
     pub settings: Map<String, Json>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskView {
+    /// The name the run config uses for the task.
     pub name: String,
+    /// The evaluator's own task (or group) name; `name` unless the task file says otherwise.
     pub task_name: String,
+    /// A folder with its own evaluator installation (the Python tool's `lm_eval_path`).
     pub lm_eval_path: Option<PathBuf>,
+    /// A folder of task definitions the evaluator should also search.
     pub include_path: Option<PathBuf>,
+    /// How the evaluator tokenizes (`remote`, `huggingface`, `none`), when the task says.
     pub tokenizer_backend: Option<String>,
-    /// The task's `defaults` with the run's `task_defaults` over them.
+    /// The task's `defaults` with the run's `task_defaults` over them, as written; the task
+    /// backend checks them.
     pub defaults: Map<String, Json>,
+    /// The task's folder inside the run folder (`output.subdirectory`, else its name): a single
+    /// path part.
     pub output_folder: String,
-    /// The parameters resolved for this task, every key with its source.
+    /// The parameters resolved for this task, every key with its source; normalized (the
+    /// temperature is explicit). [`Resolved::openai_params`] gives them in the API's names.
     pub resolved: Resolved,
-}
-
-impl RunView {
-    /// The view of `config` with `run` the run's parameters and `resolved(task)` each task's.
-    pub fn new(
-        config: &RunConfig,
-        run: Resolved,
-        mut resolved: impl FnMut(&Task) -> Resolved,
-    ) -> RunView {
-        RunView {
-            config_path: config.path.clone(),
-            model: ModelView {
-                name: config.model.name.clone(),
-                revision: config.model.revision.clone(),
-                local_dir: match &config.model.location {
-                    ModelLocation::Local { dir } => Some(dir.clone()),
-                    ModelLocation::Hub { .. } => None,
-                },
-                short_name: config.model.short_name(),
-            },
-            provider: config.provider.as_ref().map(|p| ProviderView {
-                name: p.name.clone(),
-                path: p.path.clone(),
-                settings: p.settings.clone(),
-            }),
-            use_chat_completions: config.use_chat_completions,
-            resolved: run,
-            tasks: config
-                .tasks
-                .iter()
-                .map(|task| TaskView {
-                    name: task.name.clone(),
-                    task_name: task.task_name.clone(),
-                    lm_eval_path: task.lm_eval_path.clone(),
-                    include_path: task.include_path.clone(),
-                    tokenizer_backend: task.tokenizer_backend.clone(),
-                    defaults: task.defaults.clone(),
-                    output_folder: task.output_folder().to_owned(),
-                    resolved: resolved(task),
-                })
-                .collect(),
-        }
-    }
 }
 
 /// A running server as the jobs see it.
@@ -119,17 +105,23 @@ pub struct ServerInfo {
 /// Options of this run that shape the processes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunOptions {
-    /// The folder this run's outputs go to (`<output-dir>/<run-id>/<model>`).
+    /// The folder this run's outputs go to (`<output-dir>/<run-id>/<model>`), absolute. Process
+    /// specs name their logs relative to it; jobs write their outputs inside it.
     pub run_dir: PathBuf,
     /// Examples per task (a count, or a fraction below 1).
     pub limit: Option<f64>,
+    /// Keep every request and answer.
     pub log_samples: bool,
+    /// benchy's home folder (`BENCHY_HOME`, default `~/.cache/benchy`), where `make setup` and
+    /// `benchy envs` keep Python environments.
+    #[serde(default)]
+    pub home: PathBuf,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanRequest {
     pub run: RunView,
-    /// The server jobs talk to; `None` when the backend is asked to plan the server itself.
+    /// The server jobs talk to; `None` when a server backend is asked to plan the server.
     pub server: Option<ServerInfo>,
     pub options: RunOptions,
 }
@@ -140,15 +132,21 @@ pub struct Plan {
     /// these tasks); a failure is bad input, exit code 2.
     #[serde(default)]
     pub checks: Vec<ProcessSpec>,
-    /// The processes of the run: a server, or jobs.
+    /// The processes of the run: one server (role `server`), or jobs (role `job`).
     #[serde(default)]
     pub processes: Vec<ProcessSpec>,
-    /// For a server: what jobs will see once it is ready (its port is filled in by the host).
+    /// For a server: what jobs will see once it is ready (the host fills in its port).
     #[serde(default)]
     pub server: Option<ServerInfo>,
+    /// What the user should know about the plan, printed before anything starts.
     #[serde(default)]
     pub diagnostics: Vec<Diagnostic>,
-    /// Facts to keep in the run record (versions requested, settings accepted but unused).
+    /// The versions of the tools the processes run, by tool (`lm_eval` -> `0.4.13`), as far as
+    /// the backend can tell without running them; kept in the run record.
+    #[serde(default)]
+    pub versions: BTreeMap<String, String>,
+    /// Other facts to keep in the run record (executables chosen, settings accepted but
+    /// unused), under the backend's name.
     #[serde(default)]
     pub record: Map<String, Json>,
 }
@@ -156,18 +154,49 @@ pub struct Plan {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CollectRequest {
     pub run: RunView,
+    /// The same options the plan was made with; `options.run_dir` is the run folder.
+    pub options: RunOptions,
+    /// How each planned job ended, in the plan's order.
     pub outcomes: Vec<ProcessOutcome>,
 }
 
-/// How one planned process ended.
+/// How one planned process ran: what the run record keeps of it and what `collect` reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProcessOutcome {
+    /// The spec's name (`lm-eval[gen+mc]`).
     pub name: String,
+    /// The run tasks it covered.
+    #[serde(default)]
     pub tasks: Vec<String>,
-    /// `None` when it was killed by a signal or never started.
+    /// The command line as it may be shown (secrets as `***`).
+    pub command: String,
+    /// The folder it ran in, when not benchy's own.
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+    /// `None` when it was killed by a signal, timed out, or never started.
     pub exit_code: Option<i32>,
-    pub output_dir: Option<PathBuf>,
+    /// The ending in words: `exit code 0`, `killed by SIGTERM`, `timed out after 60 s`, `not
+    /// started`, `cannot start: ...`.
+    pub status: String,
+    /// When it was spawned and when it was seen to end (RFC 3339, UTC); `None` if it never
+    /// started or has not ended.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// Its stdout and stderr.
+    #[serde(rename = "log")]
     pub log_file: PathBuf,
+    /// The folder it wrote its outputs to (the spec's `output_dir`).
+    #[serde(default)]
+    pub output_dir: Option<PathBuf>,
+}
+
+impl ProcessOutcome {
+    /// Exit code 0.
+    pub fn succeeded(&self) -> bool {
+        self.exit_code == Some(0)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
@@ -177,7 +206,7 @@ pub struct Collected {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// The results of one evaluated task (an lm-eval task or subtask of a run task).
+/// The results of one evaluated task (an evaluator's task or subtask of a run task).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskResult {
     /// The run task it belongs to.
@@ -186,11 +215,12 @@ pub struct TaskResult {
     pub name: String,
     pub sampling: Sampling,
     pub metrics: Vec<Metric>,
-    /// The generation parameters the backend sent for it, in the backend's own names.
+    /// The generation parameters the backend sent for it, in the names its tool uses.
     #[serde(default)]
     pub sent_generation: Option<Map<String, Json>>,
     /// What the backend's tool recorded as used (lm-eval's `configs.<task>.generation_kwargs`),
-    /// compared by the host with `sent_generation`.
+    /// in the same names; the host compares it with `sent_generation` key by key. `None` for a
+    /// generating task makes the task "not recorded", which fails the run.
     #[serde(default)]
     pub recorded_generation: Option<Map<String, Json>>,
 }
@@ -210,7 +240,7 @@ pub enum Sampling {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     pub name: String,
-    /// lm-eval's filter (`none`, `strict-match`...).
+    /// The evaluator's filter (lm-eval's `none`, `strict-match`...), if it has such a notion.
     pub filter: Option<String>,
     pub value: Json,
     pub stderr: Option<f64>,
@@ -218,14 +248,40 @@ pub struct Metric {
 
 /// Why a backend failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BackendError {
     /// The run config or options are wrong for this backend (exit code 2, before anything runs).
     #[error("{0}")]
-    Input(String),
+    Input(Box<Problem>),
     /// The backend could not do its work (exit code 1).
     #[error("{0}")]
-    Failed(String),
+    Failed(Box<Problem>),
+}
+
+impl BackendError {
+    /// Bad input, described by `message` alone.
+    pub fn input(message: impl Into<String>) -> BackendError {
+        BackendError::Input(Box::new(Problem::new(message)))
+    }
+
+    /// A failure, described by `message` alone.
+    pub fn failed(message: impl Into<String>) -> BackendError {
+        BackendError::Failed(Box::new(Problem::new(message)))
+    }
+
+    pub fn problem(&self) -> &Problem {
+        match self {
+            BackendError::Input(p) | BackendError::Failed(p) => p,
+        }
+    }
+
+    /// The same error, reported by `reporter` (a plugin's label).
+    pub fn reported_by(self, reporter: &str) -> BackendError {
+        match self {
+            BackendError::Input(p) => BackendError::Input(Box::new((*p).reported_by(reporter))),
+            BackendError::Failed(p) => BackendError::Failed(Box::new((*p).reported_by(reporter))),
+        }
+    }
 }
 
 /// A backend: describes processes and reads their outputs.

@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 
 use crate::diagnostic::Diagnostic;
 use crate::params::{InvalidParam, Key, ParamValue};
+use crate::problem::Problem;
 
 /// Where a layer came from: a kind (`hf`, `file`, `yaml`, `config`, `task`, `cli`, a plugin's
 /// scheme...) and a detail such as a path or `repo@revision`.
@@ -73,6 +74,11 @@ pub struct Artifact {
     pub revision: Option<String>,
     /// The file as read, byte for byte (it is JSON or YAML, so UTF-8).
     pub text: String,
+    /// This is the model's own generation config (the Hub's `generation_config.json`, or a copy
+    /// of it): the run keeps it in its folder as `generation_config.json`. When several layers
+    /// carry one, the one with the highest precedence is kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub model_file: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -171,6 +177,43 @@ pub enum LayerError {
         line: Option<u64>,
         invalid: InvalidParam,
     },
+}
+
+impl LayerError {
+    /// The error as a located [`Problem`]: its file, line, column and key kept apart.
+    pub fn problem(&self) -> Problem {
+        match self {
+            LayerError::Empty { origin } | LayerError::NotAnObject { origin, .. } => {
+                let message = self.to_string();
+                let message = message
+                    .strip_prefix(&format!("{origin}: "))
+                    .unwrap_or(&message);
+                Problem::new(message).in_file(origin.clone())
+            }
+            LayerError::Syntax {
+                origin,
+                line,
+                column,
+                message,
+            } => Problem::new(format!("not valid JSON: {message}"))
+                .in_file(origin.clone())
+                .at(Some(*line as u64), Some(*column as u64)),
+            LayerError::Invalid {
+                origin,
+                line,
+                invalid,
+            } => Problem::new(invalid.to_string())
+                .in_file(origin.clone())
+                .at(*line, None)
+                .key(invalid.key.clone()),
+        }
+    }
+}
+
+impl From<LayerError> for Problem {
+    fn from(error: LayerError) -> Problem {
+        error.problem()
+    }
 }
 
 impl Layer {

@@ -105,7 +105,12 @@ pub struct Listen {
     /// Then `GET` this path until its `data[].id` lists `model` (`/v1/models`): vLLM binds the
     /// port and answers `/health` before the model is served.
     pub models_path: String,
+    /// The served model name `models_path` must list.
     pub model: String,
+    /// Once ready, `GET` this path for the server's version (`{"version": "0.32.0"}`), which the
+    /// run record keeps under the process's name; `None` when the server has no such endpoint.
+    #[serde(default)]
+    pub version_path: Option<String>,
 }
 
 impl ProcessSpec {

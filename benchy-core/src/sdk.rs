@@ -20,6 +20,12 @@ use crate::backend::{Backend, CollectRequest, PlanRequest};
 use crate::protocol::{self, Call, Description, Fault};
 use crate::source::{ConfigSource, SourceRequest};
 
+/// The line a plugin's embedded manifest starts with (what [`export_plugin!`] writes): the
+/// host finds the manifest in a library's bytes by it, without loading the library.
+pub const MANIFEST_BEGIN: &str = "<benchy-plugin-manifest>\n";
+/// The line a plugin's embedded manifest ends with.
+pub const MANIFEST_END: &str = "\n</benchy-plugin-manifest>";
+
 /// Makes this crate a benchy plugin: exports the entry function and embeds the manifest.
 ///
 /// ```
@@ -39,11 +45,8 @@ use crate::source::{ConfigSource, SourceRequest};
 ///     // backends: ["my-backend" => MyBackend::new()],
 /// }
 /// # fn main() {
-/// #     let manifest = benchy_core::loader::Connection::from_table(benchy_plugin_entry())
-/// #         .unwrap()
-/// #         .manifest()
-/// #         .clone();
-/// #     assert_eq!(manifest.sources, ["site"]);
+/// #     let manifest = std::str::from_utf8(benchy_plugin_entry().manifest_bytes()).unwrap();
+/// #     assert!(manifest.contains("sources = [\"site\", ]"), "{manifest}");
 /// # }
 /// ```
 ///
@@ -345,6 +348,22 @@ pub(crate) unsafe extern "C" fn free(_context: *const c_void, buffer: ByteBuf) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    crate::export_plugin! {}
+
+    #[test]
+    fn the_manifest_sits_between_its_markers() {
+        let bytes = benchy_plugin_entry().manifest_bytes();
+        let text = std::str::from_utf8(bytes).unwrap();
+        assert!(
+            text.starts_with(MANIFEST_BEGIN) && text.ends_with(MANIFEST_END),
+            "{text}"
+        );
+        assert!(
+            text.contains("entry = \"benchy_plugin_v1_benchy_core\""),
+            "{text}"
+        );
+    }
 
     #[test]
     fn names_are_lowercase_words() {

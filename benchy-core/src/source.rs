@@ -1,12 +1,14 @@
 //! The config-source trait: a source reads one `--source SPEC` for the run's model and returns
 //! a layer. Sources only read; they never start processes or write outside their own caches.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
-use crate::layer::Layer;
+use crate::layer::{Layer, LayerError};
+use crate::problem::Problem;
 
 /// What a source is asked to resolve.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,7 +22,7 @@ pub struct SourceRequest {
     pub model: ModelRef,
     /// The folder relative paths in `argument` are resolved against (the working directory).
     pub base_dir: PathBuf,
-    /// Make no network requests; use local caches only.
+    /// Make no network requests; use local caches only (`--offline`, `HF_HUB_OFFLINE=1`).
     pub offline: bool,
 }
 
@@ -41,7 +43,7 @@ impl SourceRequest {
     pub fn path_argument(&self) -> Result<(PathBuf, String), SourceError> {
         match self.argument.as_deref() {
             Some(arg) if !arg.is_empty() => Ok((self.base_dir.join(arg), arg.to_owned())),
-            _ => Err(SourceError::Input(format!(
+            _ => Err(SourceError::input(format!(
                 "--source {}: `{scheme}:` needs a path, as in --source {scheme}:PATH",
                 self.spec,
                 scheme = self.scheme
@@ -71,27 +73,152 @@ pub struct SourceReply {
 
 /// Why a source failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourceError {
     /// The user's input is wrong (a missing or invalid file, a bad spec): the command stops with
-    /// exit code 2. The message names the file, line and key.
+    /// exit code 2. The problem names the file, line and key.
     #[error("{0}")]
-    Input(String),
+    Input(Box<Problem>),
     /// The source could not do its work (network down, no cache): the run continues without the
     /// layer and warns, unless the run config lists the source in `require_sources`.
     #[error("{0}")]
-    Unavailable(String),
+    Unavailable(Box<Problem>),
 }
 
-/// Reads a user's file as text, with errors that name it as `shown` (bad input: exit code 2).
-pub fn read_user_file(path: &std::path::Path, shown: &str) -> Result<String, SourceError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| SourceError::Input(format!("{shown}: cannot read: {e}")))?;
-    String::from_utf8(bytes)
-        .map_err(|e| SourceError::Input(format!("{shown}: not UTF-8 text: {e}")))
+impl SourceError {
+    /// Bad input, described by `message` alone.
+    pub fn input(message: impl Into<String>) -> SourceError {
+        SourceError::Input(Box::new(Problem::new(message)))
+    }
+
+    /// The source cannot answer now, described by `message` alone.
+    pub fn unavailable(message: impl Into<String>) -> SourceError {
+        SourceError::Unavailable(Box::new(Problem::new(message)))
+    }
+
+    pub fn problem(&self) -> &Problem {
+        match self {
+            SourceError::Input(p) | SourceError::Unavailable(p) => p,
+        }
+    }
+
+    /// The same error, reported by `reporter` (a plugin's label).
+    pub fn reported_by(self, reporter: &str) -> SourceError {
+        match self {
+            SourceError::Input(p) => SourceError::Input(Box::new((*p).reported_by(reporter))),
+            SourceError::Unavailable(p) => {
+                SourceError::Unavailable(Box::new((*p).reported_by(reporter)))
+            }
+        }
+    }
+}
+
+/// A layer that cannot be read is the user's input to fix.
+impl From<LayerError> for SourceError {
+    fn from(error: LayerError) -> SourceError {
+        SourceError::Input(Box::new(error.problem()))
+    }
+}
+
+/// The most a user's text file (a generation config, a YAML layer) may hold. Real ones hold a
+/// few hundred bytes; the limit keeps a wrong path (`/dev/zero`, a model's weights) from
+/// filling memory.
+pub const MAX_TEXT_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a user's text file, with errors that name it as `shown` (bad input: exit code 2). Only
+/// a regular file is read (a FIFO or a device would block or never end), and at most
+/// [`MAX_TEXT_FILE_BYTES`] of it.
+pub fn read_user_file(path: &Path, shown: &str) -> Result<String, SourceError> {
+    read_text_file(path, MAX_TEXT_FILE_BYTES)
+        .map_err(|e| SourceError::input(format!("{shown}: {e}")))
+}
+
+/// Reads a regular file of at most `limit` bytes as UTF-8 text; the error says what is wrong
+/// with it, without naming it.
+pub fn read_text_file(path: &Path, limit: u64) -> Result<String, String> {
+    let bytes = read_regular_file(path, limit)?;
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
+}
+
+/// Reads a regular file of at most `limit` bytes. Anything else (a folder, a FIFO, a device,
+/// a socket) is refused before it is opened, so nothing blocks.
+pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !metadata.is_file() {
+        return Err(format!("not a regular file ({})", file_kind(&metadata)));
+    }
+    if metadata.len() > limit {
+        return Err(too_large(metadata.len(), limit));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    // The file may have grown since it was measured.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64, limit));
+    }
+    Ok(bytes)
+}
+
+fn too_large(size: u64, limit: u64) -> String {
+    format!("too large: {size} bytes; at most {limit} are read")
+}
+
+/// What a path that is not a regular file is, in words.
+pub fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_file() {
+        "a regular file"
+    } else {
+        "not a file"
+    }
 }
 
 /// A provider of layers for one or more `--source` schemes.
 pub trait ConfigSource: Send + Sync {
     fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bounded_regular_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("benchy-core-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("gc.json");
+        std::fs::write(&file, "{}").unwrap();
+        assert_eq!(read_text_file(&file, 10).unwrap(), "{}");
+        assert!(
+            read_text_file(&file, 1)
+                .unwrap_err()
+                .starts_with("too large: 2 bytes")
+        );
+        assert_eq!(
+            read_text_file(&dir, 10).unwrap_err(),
+            "not a regular file (a folder)"
+        );
+        assert_eq!(
+            read_text_file(Path::new("/dev/zero"), 10).unwrap_err(),
+            "not a regular file (a device)"
+        );
+        let err = read_user_file(&dir.join("missing"), "missing.json").unwrap_err();
+        assert!(
+            err.to_string().starts_with("missing.json: cannot read: "),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -5,18 +5,18 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use benchy_core::{Registry, Resolved};
+use benchy_core::Resolved;
 use serde_json::{Map, Value as Json};
 
 use crate::cli::{ExplainArgs, Format};
+use crate::notes;
+use crate::plugin::Registry;
 use crate::resolution::{Resolution, describe_layers, resolve};
 use crate::table;
 
 pub fn run(args: &ExplainArgs, registry: &Registry) -> Result<ExitCode> {
     let resolution = resolve(&args.resolve, registry)?;
-    for diagnostic in &resolution.diagnostics {
-        eprintln!("{diagnostic}");
-    }
+    notes::print(&resolution.diagnostics);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&explain_json(&resolution))? + "\n",
         Format::Table => explain_table(&resolution),

@@ -8,9 +8,10 @@ mod serve;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use benchy_core::Catalog;
 
 use crate::cli::{Cli, Command, ConfigCommand};
+use crate::plugin::Catalog;
+use crate::secrets;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     // The keeper must start fast and needs no registry.
@@ -22,7 +23,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     {
         return Ok(crate::runner::keeper::run(pgid, grace_ms, parent));
     }
-    let mut registry = crate::builtins::registry();
+    secrets::register_environment();
+    let mut registry = crate::plugin::builtins::registry();
     registry.set_plugins(Catalog::discover(&cli.plugins));
     if !matches!(cli.command, Command::Plugins(_)) {
         plugins::check_flagged(&registry)?;

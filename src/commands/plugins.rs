@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use benchy_core::adapter::describe;
-use benchy_core::catalog::{DirState, Origin, SearchDir, is_library_name, user_plugin_dir};
-use benchy_core::manifest::{Kind, ManifestError};
-use benchy_core::registry::Shadowed;
-use benchy_core::{Manifest, PluginFile, Registry};
 use serde::Serialize;
 
 use crate::cli::{Format, PluginsCommand};
 use crate::failure::{bad_input, exit};
+use crate::plugin::adapter::describe;
+use crate::plugin::catalog::{DirState, Origin, SearchDir, is_library_name, user_plugin_dir};
+use crate::plugin::manifest::{Kind, Manifest, ManifestError};
+use crate::plugin::registry::Shadowed;
+use crate::plugin::{Catalog, PluginFile, Registry};
 use crate::table;
 
 pub fn run(command: PluginsCommand, registry: &Registry) -> Result<ExitCode> {
@@ -346,7 +346,7 @@ fn install(path: &Path, registry: &Registry) -> Result<ExitCode> {
         }
     }
     let dir = user_plugin_dir().context("no user data directory to install plugins into")?;
-    let installed = benchy_core::Catalog::from_places(&[], Vec::new(), Some(dir.clone()));
+    let installed = Catalog::from_places(&[], Vec::new(), Some(dir.clone()));
     for other in installed
         .files()
         .iter()

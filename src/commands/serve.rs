@@ -1,26 +1,26 @@
 //! `benchy serve`: resolve the generation parameters, start the model's server with them as its
-//! defaults, print one line once it serves the model, and keep it up until Ctrl-C.
+//! defaults (planned by the provider's server backend), print one line once it serves the
+//! model, and keep it up until Ctrl-C.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use benchy_core::Registry;
 use benchy_core::backend::RunOptions;
-use benchy_core::env_vars::benchy_home;
 
 use crate::cli::ServeArgs;
-use crate::planning::{run_view, served_names, server_plan};
+use crate::env_vars::benchy_home;
+use crate::notes;
+use crate::planning::{ServerPlan, run_view, served_names};
+use crate::plugin::Registry;
 use crate::resolution::resolve;
 use crate::runner::{self, Runner};
 
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
     let resolution = resolve(&args.resolve, registry)?;
-    for diagnostic in &resolution.diagnostics {
-        eprintln!("{diagnostic}");
-    }
+    notes::print(&resolution.diagnostics);
     if let Some(url) = &args.server.server_url {
         return attach(url, &served_names(&resolution.config.model));
     }
@@ -30,11 +30,10 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
         run_dir: log_dir.clone(),
         limit: None,
         log_samples: false,
+        home: benchy_home(),
     };
-    let server = server_plan(registry, &view, &options)?;
-    for diagnostic in &server.plan.diagnostics {
-        eprintln!("{diagnostic}");
-    }
+    let server = ServerPlan::new(registry, &view, &options)?;
+    notes::print(&server.plan.diagnostics);
 
     runner::runtime()?.block_on(async {
         let runner = Runner::new()?;
@@ -58,14 +57,13 @@ fn attach(url: &str, models: &[String]) -> Result<ExitCode> {
     })
 }
 
-/// Where a `serve` keeps its log: `$BENCHY_HOME/serve/<model>-<unix time>-<pid>/`, with
-/// BENCHY_HOME defaulting to the user cache directory's `benchy`.
+/// Where a `serve` keeps its log: `<benchy home>/serve/<model>-<unix time>-<pid>/`.
 fn serve_dir(model: &str) -> PathBuf {
-    let home = benchy_home().unwrap_or_else(|| std::env::temp_dir().join("benchy"));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
-    home.join("serve")
+    benchy_home()
+        .join("serve")
         .join(format!("{model}-{now}-{}", std::process::id()))
 }

@@ -21,6 +21,7 @@ use tokio::time::{Instant, sleep};
 
 use super::keeper::Keeper;
 use crate::failure::bad_input;
+use crate::procfs;
 
 /// How often a stopping group is checked for members.
 const EMPTY_POLL: Duration = Duration::from_millis(20);
@@ -78,9 +79,8 @@ impl GroupChild {
         set_parent_death_signal(&mut command);
         let child = command.spawn().map_err(|e| match e.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => bad_input(format!(
-                "cannot start {} `{}`: {e}; set `command` in the provider config to a program \
-                 that exists (for example [/path/to/venv/bin/python, -m, \
-                 vllm.entrypoints.openai.api_server])",
+                "cannot start {} `{}`: {e}; check the program its backend was given (for a \
+                 server, `command` in the provider config)",
                 spec.name, spec.program
             )),
             _ => anyhow::Error::new(e).context(format!("cannot start `{}`", spec.program)),
@@ -250,45 +250,11 @@ fn set_parent_death_signal(command: &mut Command) {
     }
 }
 
-/// Whether the group has a live member. On Linux, `/proc` is read so that zombies (already
-/// dead, waiting for a parent to reap them) do not count; elsewhere, `kill(-pgid, 0)`.
+/// Whether the group has a live member. `/proc` is read so that zombies (already dead, waiting
+/// for a parent to reap them) do not count; where it cannot be read, `kill(-pgid, 0)`.
 pub fn group_has_live_members(pgid: Pid) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        live_members(pgid).map_or_else(|_| killpg(pgid, None).is_ok(), |m| !m.is_empty())
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        killpg(pgid, None).is_ok()
-    }
-}
-
-/// The processes whose process group is `pgid` and whose state is not zombie (`Z`) or dead
-/// (`X`), from `/proc/<pid>/stat` (fields after the parenthesised command: state, ppid, pgrp;
-/// see proc_pid_stat(5)).
-#[cfg(target_os = "linux")]
-pub fn live_members(pgid: Pid) -> io::Result<Vec<i32>> {
-    let mut members = Vec::new();
-    for entry in std::fs::read_dir("/proc")? {
-        let Ok(entry) = entry else { continue };
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        // A process may exit between read_dir and read: not a member any more.
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((_, after)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let mut fields = after.split_whitespace();
-        let state = fields.next().unwrap_or("Z");
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
-        if pgrp == Some(pgid.as_raw()) && state != "Z" && state != "X" {
-            members.push(pid);
-        }
-    }
-    Ok(members)
+    procfs::live_group_members(pgid.as_raw())
+        .map_or_else(|_| killpg(pgid, None).is_ok(), |m| !m.is_empty())
 }
 
 #[cfg(test)]
@@ -329,7 +295,7 @@ mod tests {
             {
                 sleep(Duration::from_millis(10)).await;
             }
-            assert_eq!(live_members(pgid).unwrap().len(), 3);
+            assert_eq!(procfs::live_group_members(pgid.as_raw()).unwrap().len(), 3);
             drop(child);
             pgid
         });

@@ -1,10 +1,10 @@
-//! Jobs: processes that run to completion (an lm-eval run per task), up to N at a time, each
-//! with its exit code collected. A failure (with [`JobPolicy::stop_on_failure`]), the server
-//! exiting, or Ctrl-C stops every running job's group; whatever the jobs already wrote stays
-//! where they wrote it.
+//! Jobs: processes that run to completion (an evaluator's run over some tasks), up to N at a
+//! time, each with its exit code collected. A failure (with [`JobPolicy::stop_on_failure`]),
+//! the server exiting, or Ctrl-C stops every running job's group; whatever the jobs already
+//! wrote stays where they wrote it.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use benchy_core::ProcessSpec;
@@ -17,6 +17,8 @@ use super::log_tail::latest_line;
 use super::progress::Progress;
 use super::server::RunningServer;
 use super::{Runner, describe_status};
+use crate::run_record::now;
+use crate::secrets;
 
 /// How often running jobs are checked (exit, timeout, progress line); a job's end is noticed
 /// within this, which is nothing next to a job's minutes.
@@ -28,41 +30,6 @@ pub struct JobPolicy {
     pub parallel: usize,
     /// Stop the other jobs, and start no more, once one fails.
     pub stop_on_failure: bool,
-}
-
-/// How one job ended.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JobOutcome {
-    pub name: String,
-    pub tasks: Vec<String>,
-    /// `None` when it was killed by a signal, timed out, or never started.
-    pub exit_code: Option<i32>,
-    /// The ending in words: `exit code 0`, `killed by SIGTERM`, `not started`.
-    pub status: String,
-    pub started: bool,
-    /// When it was spawned and when it was seen to end (wall clock), for the run record.
-    pub started_at: Option<SystemTime>,
-    pub ended_at: Option<SystemTime>,
-    pub timed_out: bool,
-    pub log: PathBuf,
-    pub output_dir: Option<PathBuf>,
-}
-
-impl JobOutcome {
-    pub fn succeeded(&self) -> bool {
-        self.exit_code == Some(0)
-    }
-
-    /// The outcome as a backend's `collect` takes it.
-    pub fn to_process_outcome(&self) -> ProcessOutcome {
-        ProcessOutcome {
-            name: self.name.clone(),
-            tasks: self.tasks.clone(),
-            exit_code: self.exit_code,
-            output_dir: self.output_dir.clone(),
-            log_file: self.log.clone(),
-        }
-    }
 }
 
 /// Why jobs were stopped before all of them ran.
@@ -78,8 +45,25 @@ pub enum EndedEarly {
 /// Every job's outcome, in the order given, and why the run ended early, if it did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobsReport {
-    pub outcomes: Vec<JobOutcome>,
+    pub outcomes: Vec<ProcessOutcome>,
     pub ended_early: Option<EndedEarly>,
+}
+
+/// How a process that has not run yet is recorded: its command (secrets masked), its log in
+/// `log_dir`, status `not started`. The runner fills in the rest as it runs.
+pub fn planned(spec: &ProcessSpec, log_dir: &Path) -> ProcessOutcome {
+    ProcessOutcome {
+        name: spec.name.clone(),
+        tasks: spec.tasks.clone(),
+        command: secrets::shown_command(spec),
+        cwd: spec.cwd.clone(),
+        exit_code: None,
+        status: "not started".to_owned(),
+        started_at: None,
+        finished_at: None,
+        log_file: log_dir.join(&spec.log_file),
+        output_dir: spec.output_dir.clone(),
+    }
 }
 
 struct Running {
@@ -87,6 +71,16 @@ struct Running {
     child: GroupChild,
     deadline: Option<Instant>,
     progress: Progress,
+}
+
+/// The state of one `run_jobs` call.
+struct Batch<'a> {
+    jobs: &'a [ProcessSpec],
+    policy: JobPolicy,
+    outcomes: Vec<ProcessOutcome>,
+    next: usize,
+    running: Vec<Running>,
+    ended_early: Option<EndedEarly>,
 }
 
 impl Runner {
@@ -102,152 +96,151 @@ impl Runner {
     ) -> Result<JobsReport> {
         std::fs::create_dir_all(log_dir)
             .with_context(|| format!("cannot create {}", log_dir.display()))?;
-        let mut outcomes: Vec<JobOutcome> = jobs
-            .iter()
-            .map(|spec| JobOutcome {
-                name: spec.name.clone(),
-                tasks: spec.tasks.clone(),
-                exit_code: None,
-                status: "not started".to_owned(),
-                started: false,
-                started_at: None,
-                ended_at: None,
-                timed_out: false,
-                log: log_dir.join(&spec.log_file),
-                output_dir: spec.output_dir.clone(),
-            })
-            .collect();
-        let mut next = 0;
-        let mut running: Vec<Running> = Vec::new();
-        let mut ended_early = None;
+        let mut batch = Batch {
+            jobs,
+            policy,
+            outcomes: jobs.iter().map(|spec| planned(spec, log_dir)).collect(),
+            next: 0,
+            running: Vec::new(),
+            ended_early: None,
+        };
         loop {
-            while ended_early.is_none()
-                && running.len() < policy.parallel.max(1)
-                && next < jobs.len()
-            {
-                let spec = &jobs[next];
-                let outcome = &mut outcomes[next];
-                next += 1;
-                match GroupChild::spawn(spec, &outcome.log) {
-                    Ok(child) => {
-                        outcome.started = true;
-                        outcome.started_at = Some(SystemTime::now());
-                        outcome.status = "running".to_owned();
-                        self.console.line(&format!(
-                            "{}: started (pid {}); log: {}",
-                            spec.name,
-                            child.pid(),
-                            outcome.log.display()
-                        ));
-                        running.push(Running {
-                            index: next - 1,
-                            child,
-                            deadline: spec
-                                .timeout_secs
-                                .map(|s| Instant::now() + Duration::from_secs_f64(s)),
-                            progress: self.console.process(&spec.name, "running"),
-                        });
-                    }
-                    Err(e) => {
-                        outcome.status = format!("cannot start: {e:#}");
-                        if policy.stop_on_failure {
-                            ended_early = Some(EndedEarly::JobFailed(spec.name.clone()));
-                        }
-                    }
-                }
-            }
-            if running.is_empty() {
+            self.start_more(&mut batch);
+            if batch.running.is_empty() {
                 break;
             }
             sleep(JOB_POLL).await;
-
-            if ended_early.is_none() {
-                if let Some(signal) = self.interrupts.first() {
-                    ended_early = Some(EndedEarly::Interrupted(signal));
-                } else if let Some(server) = server.as_deref_mut()
-                    && let Some(status) = server.try_exited()
-                {
-                    ended_early = Some(EndedEarly::ServerExited(status));
-                }
+            if batch.ended_early.is_none() {
+                batch.ended_early = self.reason_to_stop(server.as_deref_mut());
             }
-            if ended_early.is_some() {
-                self.stop_jobs(&mut running, jobs, &mut outcomes).await;
-                continue;
-            }
-
-            let mut i = 0;
-            while i < running.len() {
-                let job = &mut running[i];
-                let spec = &jobs[job.index];
-                let timed_out = job.deadline.is_some_and(|d| Instant::now() >= d);
-                let status = job.child.try_status();
-                if status.is_none() && !timed_out {
-                    job.progress.update(latest_line(&outcomes[job.index].log));
-                    i += 1;
-                    continue;
-                }
-                let mut job = running.swap_remove(i);
-                // The leader is done (or out of time): stop whatever it left in its group.
-                let grace = Duration::from_secs_f64(spec.stop_grace_secs);
-                let status = job.child.stop(grace, self.kill_now()).await;
-                let outcome = &mut outcomes[job.index];
-                outcome.timed_out = timed_out && status.as_ref().is_ok_and(|s| s.code().is_none());
-                outcome.exit_code = if outcome.timed_out {
-                    None
-                } else {
-                    status.as_ref().ok().and_then(|s| s.code())
-                };
-                outcome.ended_at = Some(SystemTime::now());
-                outcome.status = if outcome.timed_out {
-                    format!(
-                        "timed out after {} s",
-                        spec.timeout_secs.unwrap_or_default()
-                    )
-                } else {
-                    describe_status(status)
-                };
-                drop(job.progress);
-                self.console
-                    .line(&format!("{}: {}", outcome.name, outcome.status));
-                if !outcome.succeeded() && policy.stop_on_failure {
-                    ended_early = Some(EndedEarly::JobFailed(outcome.name.clone()));
-                }
+            if batch.ended_early.is_some() {
+                self.stop_jobs(&mut batch).await;
+            } else {
+                self.reap_finished(&mut batch).await;
             }
         }
         Ok(JobsReport {
-            outcomes,
-            ended_early,
+            outcomes: batch.outcomes,
+            ended_early: batch.ended_early,
         })
     }
 
+    /// Starts jobs until `parallel` run or none is left (or the batch is ending).
+    fn start_more(&self, batch: &mut Batch<'_>) {
+        while batch.ended_early.is_none()
+            && batch.running.len() < batch.policy.parallel.max(1)
+            && batch.next < batch.jobs.len()
+        {
+            let index = batch.next;
+            batch.next += 1;
+            let spec = &batch.jobs[index];
+            let outcome = &mut batch.outcomes[index];
+            match GroupChild::spawn(spec, &outcome.log_file) {
+                Ok(child) => {
+                    outcome.started_at = Some(now());
+                    outcome.status = "running".to_owned();
+                    self.console.line(&format!(
+                        "{}: started (pid {}); log: {}",
+                        spec.name,
+                        child.pid(),
+                        outcome.log_file.display()
+                    ));
+                    batch.running.push(Running {
+                        index,
+                        child,
+                        deadline: spec
+                            .timeout_secs
+                            .map(|s| Instant::now() + Duration::from_secs_f64(s)),
+                        progress: self.console.process(&spec.name, "running"),
+                    });
+                }
+                Err(e) => {
+                    outcome.status = format!("cannot start: {e:#}");
+                    if batch.policy.stop_on_failure {
+                        batch.ended_early = Some(EndedEarly::JobFailed(spec.name.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ctrl-C, or the server the jobs talk to exiting.
+    fn reason_to_stop(&self, server: Option<&mut RunningServer>) -> Option<EndedEarly> {
+        if let Some(signal) = self.interrupts.first() {
+            return Some(EndedEarly::Interrupted(signal));
+        }
+        server?.try_exited().map(EndedEarly::ServerExited)
+    }
+
+    /// Records every job that has ended (or run out of time), stopping what it left in its
+    /// group; updates the others' progress lines.
+    async fn reap_finished(&self, batch: &mut Batch<'_>) {
+        let mut i = 0;
+        while i < batch.running.len() {
+            let job = &mut batch.running[i];
+            let timed_out = job.deadline.is_some_and(|d| Instant::now() >= d);
+            let status = job.child.try_status();
+            if status.is_none() && !timed_out {
+                job.progress
+                    .update(latest_line(&batch.outcomes[job.index].log_file));
+                i += 1;
+                continue;
+            }
+            let mut job = batch.running.swap_remove(i);
+            let spec = &batch.jobs[job.index];
+            // The leader is done (or out of time): stop whatever it left in its group.
+            let grace = Duration::from_secs_f64(spec.stop_grace_secs);
+            let status = job.child.stop(grace, self.kill_now()).await;
+            let outcome = &mut batch.outcomes[job.index];
+            let timed_out = timed_out && status.as_ref().is_ok_and(|s| s.code().is_none());
+            outcome.exit_code = status
+                .as_ref()
+                .ok()
+                .and_then(|s| s.code())
+                .filter(|_| !timed_out);
+            outcome.finished_at = Some(now());
+            outcome.status = if timed_out {
+                format!(
+                    "timed out after {} s",
+                    spec.timeout_secs.unwrap_or_default()
+                )
+            } else {
+                describe_status(status)
+            };
+            drop(job.progress);
+            self.console
+                .line(&format!("{}: {}", outcome.name, outcome.status));
+            if !outcome.succeeded() && batch.policy.stop_on_failure {
+                batch.ended_early = Some(EndedEarly::JobFailed(outcome.name.clone()));
+            }
+        }
+    }
+
     /// Stops every running job at once and records how each ended.
-    async fn stop_jobs(
-        &self,
-        running: &mut Vec<Running>,
-        jobs: &[ProcessSpec],
-        outcomes: &mut [JobOutcome],
-    ) {
-        let grace = running
+    async fn stop_jobs(&self, batch: &mut Batch<'_>) {
+        let grace = batch
+            .running
             .iter()
-            .map(|j| Duration::from_secs_f64(jobs[j.index].stop_grace_secs))
+            .map(|j| Duration::from_secs_f64(batch.jobs[j.index].stop_grace_secs))
             .max()
             .unwrap_or_default();
-        if !running.is_empty() {
+        let count = batch.running.len();
+        if count > 0 {
             self.console.line(&format!(
-                "stopping {} running job{} (SIGTERM, then SIGKILL after {} s; press Ctrl-C again \
-                 to kill now)",
-                running.len(),
-                if running.len() == 1 { "" } else { "s" },
+                "stopping {count} running job{} (SIGTERM, then SIGKILL after {} s; press Ctrl-C \
+                 again to kill now)",
+                if count == 1 { "" } else { "s" },
                 grace.as_secs_f64()
             ));
         }
-        let mut children: Vec<&mut GroupChild> = running.iter_mut().map(|j| &mut j.child).collect();
+        let mut children: Vec<&mut GroupChild> =
+            batch.running.iter_mut().map(|j| &mut j.child).collect();
         stop_all(&mut children, grace, self.kill_now()).await;
-        for mut job in running.drain(..) {
+        for mut job in batch.running.drain(..) {
             let status = job.child.wait().await;
-            let outcome = &mut outcomes[job.index];
+            let outcome = &mut batch.outcomes[job.index];
             outcome.exit_code = status.as_ref().ok().and_then(|s| s.code());
-            outcome.ended_at = Some(SystemTime::now());
+            outcome.finished_at = Some(now());
             outcome.status = format!("stopped ({})", describe_status(status));
         }
     }
@@ -327,7 +320,7 @@ mod tests {
         assert_eq!(codes, [Some(0), Some(3), Some(0)]);
         assert_eq!(report.ended_early, None);
         assert_eq!(report.outcomes[1].status, "exit code 3");
-        let log = std::fs::read_to_string(&report.outcomes[2].log).unwrap();
+        let log = std::fs::read_to_string(&report.outcomes[2].log_file).unwrap();
         assert_eq!(log, "output of c\n");
         // never more than two at once, and the third did run while others were running
         let mut running = 0;
@@ -337,11 +330,12 @@ mod tests {
             most = most.max(running);
         }
         assert_eq!(most, 2);
-        let outcome = report.outcomes[1].to_process_outcome();
+        let outcome = &report.outcomes[1];
         assert_eq!(
-            (outcome.exit_code, outcome.tasks),
+            (outcome.exit_code, outcome.tasks.clone()),
             (Some(3), vec!["b".to_owned()])
         );
+        assert!(outcome.started_at.is_some() && outcome.finished_at.is_some());
     }
 
     #[test]
@@ -374,7 +368,7 @@ mod tests {
         assert_eq!(fails.exit_code, Some(1));
         assert_eq!(stubborn.exit_code, None);
         assert_eq!(stubborn.status, "stopped (killed by SIGKILL)");
-        assert!(!never.started);
+        assert!(never.started_at.is_none());
         assert_eq!(never.status, "not started");
         assert!(!group_has_live_members(pid_in(&pid_file)));
     }
@@ -390,7 +384,6 @@ mod tests {
         };
         let report = run(&[slow], policy, dir.path());
         let outcome = &report.outcomes[0];
-        assert!(outcome.timed_out);
         assert_eq!(outcome.exit_code, None);
         assert_eq!(outcome.status, "timed out after 0.3 s");
     }
@@ -434,6 +427,6 @@ mod tests {
             report.ended_early,
             Some(EndedEarly::JobFailed("missing".into()))
         );
-        assert!(!report.outcomes[1].started);
+        assert!(report.outcomes[1].started_at.is_none());
     }
 }

@@ -62,7 +62,7 @@ pub fn init_logging() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let Some(level) = std::env::var_os(benchy_core::EnvVars::BENCHY_LOG) else {
+    let Some(level) = std::env::var_os(crate::env_vars::EnvVars::BENCHY_LOG) else {
         return;
     };
     let level = level.to_string_lossy();

@@ -5,7 +5,8 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use benchy_core::EnvVars;
+use crate::env_vars::EnvVars;
+use crate::secrets;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Without a terminal, a process that is still starting or running is reported this often.
@@ -34,6 +35,7 @@ impl Console {
 
     /// Prints one line on stderr above any live lines.
     pub fn line(&self, text: &str) {
+        let text = secrets::mask(text);
         match &self.live {
             Some(multi) => multi.suspend(|| eprintln!("{text}")),
             None => eprintln!("{text}"),

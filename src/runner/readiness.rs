@@ -74,12 +74,12 @@ impl Probe {
         self.served.as_ref()
     }
 
-    /// The server's version from vLLM's `GET /version`, for the run record; `None` when it has
-    /// no such endpoint.
-    pub async fn server_version(&self) -> Option<String> {
+    /// The server's version from `GET <path>` (`{"version": "0.32.0"}`, as vLLM's `/version`
+    /// answers), for the run record; `None` when it has no such endpoint.
+    pub async fn server_version(&self, path: &str) -> Option<String> {
         let response = self
             .client
-            .get(format!("{}/version", self.root))
+            .get(format!("{}{path}", self.root))
             .send()
             .await
             .ok()

@@ -4,13 +4,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use benchy_core::backend::ServerInfo;
 use benchy_core::process::PORT_PLACEHOLDER;
-use benchy_core::{ProcessSpec, Role};
+use benchy_core::{Listen, ProcessSpec};
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 
 use super::group::GroupChild;
@@ -18,9 +17,10 @@ use super::interrupt::{Interrupted, Interrupts, StopSignal};
 use super::listener::owned_by_group;
 use super::log_tail::{format_tail, latest_line};
 use super::port::{self, is_loopback};
-use super::progress::Console;
+use super::progress::{Console, Progress};
 use super::readiness::{POLL_INTERVAL, Probe, ProbeState};
 use super::{Runner, describe_status};
+use crate::secrets;
 
 /// How long an existing server (`--server-url`) may take to list the model: the start-up time a
 /// launched server gets by default, since it may still be loading.
@@ -38,7 +38,8 @@ pub struct RunningServer {
     /// What clients use: the API root on loopback, the served model name and its context length
     /// as the server lists them.
     pub info: ServerInfo,
-    /// The server's own version (vLLM's `/version`), when it tells.
+    /// The server's own version (its `version_path`, or `/version` of an attached server), when
+    /// it tells.
     pub version: Option<String>,
     /// When benchy started it (or began probing an existing one) and when it was ready.
     pub started_at: SystemTime,
@@ -58,12 +59,21 @@ struct Launched {
     grace: Duration,
 }
 
-/// What ended one wait of the start-up loop.
-enum Startup {
-    Exited(std::io::Result<ExitStatus>),
+/// Why a server did not become ready.
+enum NotReady {
+    /// The launched server exited (its status in words).
+    Exited(String),
     Interrupted(StopSignal),
-    TimedOut,
-    Probed(ProbeState),
+    /// The deadline passed; the last probe's answer.
+    TimedOut(String),
+}
+
+/// The launched process a readiness wait also watches: its exit ends the wait, and the port
+/// must be held by its own process group.
+struct Watched<'a> {
+    launched: &'a mut Launched,
+    port: u16,
+    log: &'a Path,
 }
 
 impl Runner {
@@ -81,135 +91,55 @@ impl Runner {
             .listen
             .as_ref()
             .with_context(|| format!("the server `{}` has no readiness probe", spec.name))?;
-        debug_assert_eq!(spec.role, Role::Server);
-        let choice = port::choose(&listen.host, listen.preferred_port)?;
-        if let Some(note) = &choice.note {
-            self.console.line(&format!("{}: {note}", spec.name));
-        }
-        if !is_loopback(&listen.host) {
-            self.console.line(&format!(
-                "warning: {} binds {}: it is reachable from other machines; benchy itself uses \
-                 127.0.0.1",
-                spec.name, listen.host
-            ));
-        }
-        let spec = with_port(spec, choice.port);
-        let info = ServerInfo {
-            base_url: template.map_or_else(
-                || format!("http://127.0.0.1:{}/v1", choice.port),
-                |t| {
-                    t.base_url
-                        .replace(PORT_PLACEHOLDER, &choice.port.to_string())
-                },
-            ),
-            model: listen.model.clone(),
-            max_model_len: template.and_then(|t| t.max_model_len),
-        };
-
-        std::fs::create_dir_all(log_dir)
-            .with_context(|| format!("cannot create {}", log_dir.display()))?;
-        let log = log_dir.join(&spec.log_file);
-        write_log_header(&log, &spec)?;
+        let port = self.choose_port(&spec.name, listen)?;
+        let spec = with_port(spec, port);
+        let log = open_log(log_dir, &spec)?;
         self.console
             .line(&format!("{}: starting; log: {}", spec.name, log.display()));
         let started_at = SystemTime::now();
-        let child = GroupChild::spawn(&spec, &log)?;
         let mut launched = Launched {
             name: spec.name.clone(),
-            child,
+            child: GroupChild::spawn(&spec, &log)?,
             grace: Duration::from_secs_f64(spec.stop_grace_secs),
         };
-
-        let root = format!("http://127.0.0.1:{}", choice.port);
+        let root = format!("http://127.0.0.1:{port}");
+        let models = vec![listen.model.clone()];
         let mut probe = Probe::new(
             &root,
             &listen.health_path,
             &listen.models_path,
-            vec![listen.model.clone()],
+            models,
             true,
         )?;
-        let deadline = spec
-            .timeout_secs
-            .map(|s| Instant::now() + Duration::from_secs_f64(s));
-        let mut progress = self.console.process(&spec.name, "starting");
-        let mut ticker = interval(POLL_INTERVAL);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut last = ProbeState::NotReady("not asked yet".to_owned());
-        loop {
-            let event = tokio::select! {
-                status = launched.child.wait() => Startup::Exited(status),
-                signal = self.interrupts.after(0) => Startup::Interrupted(signal),
-                () = until(deadline) => Startup::TimedOut,
-                state = async { ticker.tick().await; probe.check().await } => Startup::Probed(state),
-            };
-            let pgid = nix::unistd::Pid::from_raw(launched.child.pid() as i32);
-            match event {
-                Startup::Probed(ProbeState::Ready)
-                    if owned_by_group(choice.port, pgid) == Some(false) =>
-                {
-                    last = ProbeState::NotReady(format!(
-                        "port {} is answered by a process outside {}'s group (another server \
-                         took the port before it could bind it?)",
-                        choice.port, spec.name
-                    ));
-                    progress.update(latest_line(&log));
-                }
-                Startup::Probed(ProbeState::Ready) => break,
-                Startup::Probed(state) => {
-                    last = state;
-                    progress.update(latest_line(&log));
-                }
-                Startup::Exited(status) => {
-                    drop(progress);
-                    let status = describe_status(status);
-                    self.stop_launched(&mut launched).await;
-                    bail!(
-                        "{} exited during start-up ({status})\n{}",
-                        spec.name,
-                        format_tail(&log)
-                    );
-                }
-                Startup::Interrupted(signal) => {
-                    drop(progress);
-                    self.stop_launched(&mut launched).await;
-                    return Err(Interrupted(signal).into());
-                }
-                Startup::TimedOut => {
-                    drop(progress);
-                    self.stop_launched(&mut launched).await;
-                    bail!(
-                        "{} was not ready after {} s (`startup_timeout`); last probe: {}\n{}",
-                        spec.name,
-                        spec.timeout_secs.unwrap_or_default(),
-                        describe_probe(&last),
-                        format_tail(&log)
-                    );
-                }
-            }
+        let deadline = spec.timeout_secs.map(Duration::from_secs_f64);
+        let watched = Watched {
+            launched: &mut launched,
+            port,
+            log: &log,
+        };
+        let waited = self
+            .wait_ready(&mut probe, deadline, &spec.name, Some(watched))
+            .await;
+        if let Err(not_ready) = waited {
+            self.stop_launched(&mut launched).await;
+            return Err(self.not_ready_error(not_ready, &spec, &log));
         }
-        self.console.line(&format!(
-            "{}: ready after {:.1} s (pid {})",
-            spec.name,
-            progress.elapsed().as_secs_f64(),
-            launched.child.pid()
-        ));
         let info = ServerInfo {
+            base_url: template.map_or_else(
+                || format!("{root}/v1"),
+                |t| t.base_url.replace(PORT_PLACEHOLDER, &port.to_string()),
+            ),
+            model: listen.model.clone(),
             max_model_len: probe
                 .served()
                 .and_then(|s| s.max_model_len)
-                .or(info.max_model_len),
-            ..info
+                .or(template.and_then(|t| t.max_model_len)),
         };
-        Ok(RunningServer {
-            info,
-            version: probe.server_version().await,
-            started_at,
-            ready_at: SystemTime::now(),
-            log: Some(log),
-            launched: Some(launched),
-            interrupts: self.interrupts.clone(),
-            console: self.console.clone(),
-        })
+        let version = match &listen.version_path {
+            Some(path) => probe.server_version(path).await,
+            None => None,
+        };
+        Ok(self.running(info, version, started_at, Some(log), Some(launched)))
     }
 
     /// Waits until the server at `url` (its root or its `/v1` API root) serves one of `models`
@@ -217,59 +147,167 @@ impl Runner {
     /// [`RunningServer::stop`] leaves it running.
     pub async fn attach_server(&self, url: &str, models: &[String]) -> Result<RunningServer> {
         let root = server_root(url);
-        let parsed = reqwest::Url::parse(&root)
-            .map_err(|e| crate::failure::bad_input(format!("--server-url {url}: {e}")))?;
+        let parsed = reqwest::Url::parse(&root).map_err(|e| {
+            crate::failure::bad_input(format!("--server-url {}: {e}", secrets::mask(url)))
+        })?;
         let direct = parsed
             .host_str()
             .is_some_and(|h| is_loopback(h.trim_start_matches('[').trim_end_matches(']')));
         let started_at = SystemTime::now();
         let mut probe = Probe::new(&root, "/health", "/v1/models", models.to_vec(), direct)?;
-        let deadline = Some(Instant::now() + ATTACH_TIMEOUT);
-        let mut ticker = interval(POLL_INTERVAL);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut last = ProbeState::NotReady("not asked yet".to_owned());
-        loop {
-            let event = tokio::select! {
-                signal = self.interrupts.after(0) => Startup::Interrupted(signal),
-                () = until(deadline) => Startup::TimedOut,
-                state = async { ticker.tick().await; probe.check().await } => Startup::Probed(state),
-            };
-            match event {
-                Startup::Probed(ProbeState::Ready) => break,
-                Startup::Probed(state) => last = state,
-                Startup::Interrupted(signal) => return Err(Interrupted(signal).into()),
-                Startup::TimedOut => bail!(
-                    "the server at {url} did not serve `{}` within {} s; last probe: {}",
-                    models.join("` or `"),
-                    ATTACH_TIMEOUT.as_secs_f64(),
-                    describe_probe(&last)
-                ),
-                Startup::Exited(_) => unreachable!("no process to exit"),
-            }
+        let waited = self
+            .wait_ready(&mut probe, Some(ATTACH_TIMEOUT), "the server", None)
+            .await;
+        match waited {
+            Ok(()) => {}
+            Err(NotReady::Interrupted(signal)) => return Err(Interrupted(signal).into()),
+            Err(NotReady::TimedOut(last) | NotReady::Exited(last)) => bail!(
+                "the server at {} did not serve `{}` within {} s; last probe: {last}",
+                secrets::mask(url),
+                models.join("` or `"),
+                ATTACH_TIMEOUT.as_secs_f64(),
+            ),
         }
         let served = probe.served().cloned();
-        Ok(RunningServer {
-            info: ServerInfo {
-                base_url: format!("{root}/v1"),
-                model: served
-                    .as_ref()
-                    .map_or_else(|| models[0].clone(), |s| s.id.clone()),
-                max_model_len: served.and_then(|s| s.max_model_len),
-            },
-            version: probe.server_version().await,
+        let info = ServerInfo {
+            base_url: format!("{root}/v1"),
+            model: served
+                .as_ref()
+                .map_or_else(|| models[0].clone(), |s| s.id.clone()),
+            max_model_len: served.and_then(|s| s.max_model_len),
+        };
+        let version = probe.server_version("/version").await;
+        Ok(self.running(info, version, started_at, None, None))
+    }
+
+    /// The port the server will bind: the provider's when free, else a free one, said in a line.
+    fn choose_port(&self, name: &str, listen: &Listen) -> Result<u16> {
+        let choice = port::choose(&listen.host, listen.preferred_port)?;
+        if let Some(note) = &choice.note {
+            self.console.line(&format!("{name}: {note}"));
+        }
+        if !is_loopback(&listen.host) {
+            self.console.line(&format!(
+                "warning: {name} binds {}: it is reachable from other machines; benchy itself \
+                 uses 127.0.0.1",
+                listen.host
+            ));
+        }
+        Ok(choice.port)
+    }
+
+    /// Probes every [`POLL_INTERVAL`] until the server is ready, the deadline passes, benchy is
+    /// interrupted or the watched process exits. The watched process must hold the port.
+    async fn wait_ready(
+        &self,
+        probe: &mut Probe,
+        deadline: Option<Duration>,
+        name: &str,
+        mut watched: Option<Watched<'_>>,
+    ) -> Result<(), NotReady> {
+        let deadline = deadline.map(|d| Instant::now() + d);
+        let mut progress = self.console.process(name, "starting");
+        let mut ticker = interval(POLL_INTERVAL);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last = "not asked yet".to_owned();
+        loop {
+            let exited = async {
+                match watched.as_mut() {
+                    Some(w) => describe_status(w.launched.child.wait().await),
+                    None => std::future::pending().await,
+                }
+            };
+            let state = tokio::select! {
+                status = exited => return Err(NotReady::Exited(status)),
+                signal = self.interrupts.after(0) => return Err(NotReady::Interrupted(signal)),
+                () = until(deadline) => return Err(NotReady::TimedOut(last)),
+                state = async { ticker.tick().await; probe.check().await } => state,
+            };
+            match (state, watched.as_ref()) {
+                (ProbeState::Ready, None) => break,
+                (ProbeState::Ready, Some(w)) => match foreign_listener(w) {
+                    None => break,
+                    Some(why) => last = why,
+                },
+                (ProbeState::NotReady(why), _) => last = why,
+            }
+            progress.update(watched.as_ref().and_then(|w| latest_line(w.log)));
+        }
+        self.say_ready(progress, name, watched.as_ref());
+        Ok(())
+    }
+
+    fn say_ready(&self, progress: Progress, name: &str, watched: Option<&Watched<'_>>) {
+        let elapsed = progress.elapsed().as_secs_f64();
+        drop(progress);
+        if let Some(w) = watched {
+            self.console.line(&format!(
+                "{name}: ready after {elapsed:.1} s (pid {})",
+                w.launched.child.pid()
+            ));
+        }
+    }
+
+    /// The error for a launched server that did not become ready, with its log's tail.
+    fn not_ready_error(
+        &self,
+        not_ready: NotReady,
+        spec: &ProcessSpec,
+        log: &Path,
+    ) -> anyhow::Error {
+        match not_ready {
+            NotReady::Interrupted(signal) => Interrupted(signal).into(),
+            NotReady::Exited(status) => anyhow::anyhow!(
+                "{} exited during start-up ({status})\n{}",
+                spec.name,
+                format_tail(log)
+            ),
+            NotReady::TimedOut(last) => anyhow::anyhow!(
+                "{} was not ready after {} s (`startup_timeout`); last probe: {last}\n{}",
+                spec.name,
+                spec.timeout_secs.unwrap_or_default(),
+                format_tail(log)
+            ),
+        }
+    }
+
+    fn running(
+        &self,
+        info: ServerInfo,
+        version: Option<String>,
+        started_at: SystemTime,
+        log: Option<PathBuf>,
+        launched: Option<Launched>,
+    ) -> RunningServer {
+        RunningServer {
+            info,
+            version,
             started_at,
             ready_at: SystemTime::now(),
-            log: None,
-            launched: None,
+            log,
+            launched,
             interrupts: self.interrupts.clone(),
             console: self.console.clone(),
-        })
+        }
     }
 
     /// Stops a launched server's group, saying so; a second signal kills at once.
     async fn stop_launched(&self, launched: &mut Launched) {
         stop_group(&self.console, &self.interrupts, launched).await;
     }
+}
+
+/// Why the port does not count as the watched server's yet: another process group's socket
+/// listens on it (another run's server took the port before this one could bind it).
+fn foreign_listener(watched: &Watched<'_>) -> Option<String> {
+    let pgid = nix::unistd::Pid::from_raw(watched.launched.child.pid() as i32);
+    (owned_by_group(watched.port, pgid) == Some(false)).then(|| {
+        format!(
+            "port {} is answered by a process outside {}'s group (another server took the \
+             port before it could bind it?)",
+            watched.port, watched.launched.name
+        )
+    })
 }
 
 async fn stop_group(console: &Console, interrupts: &Interrupts, launched: &mut Launched) {
@@ -310,20 +348,14 @@ impl RunningServer {
             status = launched.child.wait() => Some(status),
             _ = self.interrupts.after(0) => None,
         };
+        self.stop().await;
         match exited {
-            None => {
-                let signal = self.interrupts.first().unwrap_or(StopSignal::Int);
-                self.stop().await;
-                Err(Interrupted(signal).into())
-            }
-            Some(status) => {
-                self.stop().await;
-                bail!(
-                    "{name} exited unexpectedly ({})\n{}",
-                    describe_status(status),
-                    self.log.as_deref().map(format_tail).unwrap_or_default()
-                )
-            }
+            None => Err(Interrupted(self.interrupts.first().unwrap_or(StopSignal::Int)).into()),
+            Some(status) => bail!(
+                "{name} exited unexpectedly ({})\n{}",
+                describe_status(status),
+                self.log.as_deref().map(format_tail).unwrap_or_default()
+            ),
         }
     }
 
@@ -349,15 +381,19 @@ fn with_port(spec: &ProcessSpec, port: u16) -> ProcessSpec {
     spec
 }
 
-/// The log starts with the command that wrote it (secrets shown as `***`).
-fn write_log_header(log: &Path, spec: &ProcessSpec) -> Result<()> {
+/// Creates `log_dir` and the server's log in it, which starts with the command that writes it
+/// (secrets as `***`).
+fn open_log(log_dir: &Path, spec: &ProcessSpec) -> Result<PathBuf> {
+    std::fs::create_dir_all(log_dir)
+        .with_context(|| format!("cannot create {}", log_dir.display()))?;
+    let log = log_dir.join(&spec.log_file);
     let mut file = std::fs::File::options()
         .create(true)
         .append(true)
-        .open(log)
+        .open(&log)
         .with_context(|| format!("cannot open the log file {}", log.display()))?;
-    writeln!(file, "# benchy started: {}", spec.display_command())?;
-    Ok(())
+    writeln!(file, "# benchy started: {}", secrets::shown_command(spec))?;
+    Ok(log)
 }
 
 async fn until(deadline: Option<Instant>) {
@@ -367,18 +403,11 @@ async fn until(deadline: Option<Instant>) {
     }
 }
 
-fn describe_probe(state: &ProbeState) -> String {
-    match state {
-        ProbeState::Ready => "ready".to_owned(),
-        ProbeState::NotReady(why) => why.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
-    use benchy_core::EnvValue;
+    use benchy_core::{EnvValue, Role};
 
     use super::*;
 

@@ -299,65 +299,17 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> String {
     text
 }
 
-/// What /proc/<pid>/stat says of a live (not zombie) process: its parent and process group.
-struct Stat {
-    pid: i32,
-    ppid: i32,
-    pgid: i32,
-}
-
-fn stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // the command name is in parentheses and may hold spaces: fields start after the last `)`
-    let (_, after) = text.rsplit_once(')')?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    if matches!(fields.first(), Some(&"Z") | Some(&"X") | None) {
-        return None;
-    }
-    Some(Stat {
-        pid,
-        ppid: fields.get(1)?.parse().ok()?,
-        pgid: fields.get(2)?.parse().ok()?,
-    })
-}
-
-/// Every live process, from /proc.
-fn live_processes() -> Vec<Stat> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
-        .filter_map(stat)
-        .collect()
-}
-
-/// The live (not zombie) processes whose process group is `pgid`.
+/// The live (not zombie) processes whose process group is `pgid` (benchy's own `/proc` reader).
 pub fn live_group_members(pgid: i32) -> Vec<i32> {
-    live_processes()
-        .into_iter()
-        .filter(|p| p.pgid == pgid)
-        .map(|p| p.pid)
-        .collect()
-}
-
-/// Whether process `pid` is alive (and not a zombie).
-pub fn alive(pid: i32) -> bool {
-    stat(pid).is_some()
+    benchy::procfs::live_group_members(pgid).expect("/proc is readable")
 }
 
 /// Every live process descending from `pid` (children, their children...).
 pub fn descendants(pid: i32) -> Vec<i32> {
-    let processes = live_processes();
-    let mut found = Vec::new();
-    let mut frontier = vec![pid];
-    while let Some(next) = frontier.pop() {
-        for child in processes.iter().filter(|p| p.ppid == next) {
-            found.push(child.pid);
-            frontier.push(child.pid);
-        }
-    }
-    found
+    benchy::procfs::descendants(pid).expect("/proc is readable")
 }
+
+pub use benchy::procfs::alive;
 
 /// Waits up to `limit` for `check` to hold.
 pub fn eventually(limit: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {

@@ -11,11 +11,11 @@ mod workspace_builds;
 use std::path::Path;
 use std::sync::Arc;
 
-use benchy_core::adapter::PluginSource;
-use benchy_core::loader::Connection;
+use benchy::plugin::adapter::PluginSource;
+use benchy::plugin::loader::Connection;
+use benchy::plugin::{Catalog, PluginFile, Registry};
 use benchy_core::{
-    Catalog, ConfigSource, Layer, ModelRef, PluginFile, Registry, SourceError, SourceRef,
-    SourceRequest, Strictness,
+    ConfigSource, Layer, ModelRef, Problem, SourceError, SourceRef, SourceRequest, Strictness,
 };
 use tempfile::TempDir;
 
@@ -59,9 +59,9 @@ impl Subject {
         self.source.resolve(&self.request(dir.path(), self.spec))
     }
 
-    fn input_error(&self, contents: &[u8]) -> String {
+    fn input_error(&self, contents: &[u8]) -> Problem {
         match self.resolve_file(contents) {
-            Err(SourceError::Input(message)) => message,
+            Err(SourceError::Input(problem)) => *problem,
             other => panic!("{}: expected an input error, got {other:?}", self.scheme),
         }
     }
@@ -119,7 +119,19 @@ fn the_reply_round_trips_through_json(subject: &Subject) {
 }
 
 fn invalid_values_name_the_file_line_and_key(subject: &Subject) {
-    let message = subject.input_error(b"{\n  \"top_p\": 0.9,\n  \"temperature\": -1\n}");
+    let problem = subject.input_error(b"{\n  \"top_p\": 0.9,\n  \"temperature\": -1\n}");
+    // kept apart up to the place that prints them
+    assert_eq!(
+        (
+            problem.file.as_deref(),
+            problem.line,
+            problem.key.as_deref()
+        ),
+        (Some(SHOWN), Some(3), Some("temperature")),
+        "{}",
+        subject.scheme
+    );
+    let message = problem.to_string();
     assert!(
         message.contains("reg/org/model.json:3: `temperature` = -1: must be >= 0"),
         "{}: {message}",
@@ -128,13 +140,13 @@ fn invalid_values_name_the_file_line_and_key(subject: &Subject) {
 }
 
 fn broken_files_name_the_file_and_position(subject: &Subject) {
-    let message = subject.input_error(b"{\"top_p\": 0.9,}");
+    let message = subject.input_error(b"{\"top_p\": 0.9,}").to_string();
     assert!(
         message.contains("reg/org/model.json:1:") && message.contains("not valid JSON"),
         "{}: {message}",
         subject.scheme
     );
-    let message = subject.input_error(b"{\"top_p\": \xff}");
+    let message = subject.input_error(b"{\"top_p\": \xff}").to_string();
     assert!(
         message.contains("reg/org/model.json: not UTF-8"),
         "{}: {message}",
@@ -150,7 +162,7 @@ fn a_missing_file_is_reported_by_kind(subject: &Subject) {
         .resolve(&subject.request(dir.path(), subject.spec));
     match (subject.missing_is_unavailable, result) {
         (true, Err(SourceError::Unavailable(m))) | (false, Err(SourceError::Input(m))) => {
-            assert!(m.contains("reg"), "{}: {m}", subject.scheme);
+            assert!(m.to_string().contains("reg"), "{}: {m}", subject.scheme);
         }
         (_, other) => panic!("{}: {other:?}", subject.scheme),
     }
@@ -163,7 +175,10 @@ fn a_spec_without_argument_is_bad_input(subject: &Subject) {
         .resolve(&subject.request(dir.path(), subject.scheme))
     {
         Err(SourceError::Input(m)) => {
-            assert!(m.contains(&format!("{}:PATH", subject.scheme)), "{m}");
+            assert!(
+                m.to_string().contains(&format!("{}:PATH", subject.scheme)),
+                "{m}"
+            );
         }
         other => panic!("{}: {other:?}", subject.scheme),
     }

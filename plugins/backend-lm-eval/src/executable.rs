@@ -1,13 +1,14 @@
 //! Which lm-eval runs a task, in this order: `BENCHY_LM_EVAL`; the task's `lm_eval_path`
 //! (`<path>/.venv/bin/lm_eval`, run in that folder, as the Python tool did); the environment
-//! `make setup` built (`$BENCHY_HOME/venvs/lm-eval`); `lm_eval` on `PATH`.
+//! `make setup` built (`<benchy home>/venvs/lm-eval`); `lm_eval` on `PATH`.
 
 use std::path::{Path, PathBuf};
 
 use benchy_core::BackendError;
-use benchy_core::EnvVars;
 use benchy_core::backend::TaskView;
-use benchy_core::env_vars::benchy_home;
+
+/// The lm-eval executable to use, before any task's `lm_eval_path` or the setup environment.
+pub const BENCHY_LM_EVAL: &str = "BENCHY_LM_EVAL";
 
 /// An lm-eval executable and the folder it runs in.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,8 +20,9 @@ pub struct LmEval {
     pub cwd: Option<PathBuf>,
 }
 
-pub fn locate(task: &TaskView) -> Result<LmEval, BackendError> {
-    if let Some(program) = std::env::var_os(EnvVars::BENCHY_LM_EVAL) {
+/// The lm-eval that runs `task`; `home` is benchy's home, where `make setup` keeps it.
+pub fn locate(task: &TaskView, home: &Path) -> Result<LmEval, BackendError> {
+    if let Some(program) = std::env::var_os(BENCHY_LM_EVAL) {
         let program = PathBuf::from(program);
         return existing(program, "BENCHY_LM_EVAL".into(), None);
     }
@@ -32,15 +34,13 @@ pub fn locate(task: &TaskView) -> Result<LmEval, BackendError> {
             Some(root.clone()),
         );
     }
-    if let Some(home) = benchy_home() {
-        let program = home.join("venvs/lm-eval/bin/lm_eval");
-        if program.is_file() {
-            return Ok(LmEval {
-                program,
-                origin: "the `make setup` environment".into(),
-                cwd: None,
-            });
-        }
+    let program = home.join("venvs/lm-eval/bin/lm_eval");
+    if program.is_file() {
+        return Ok(LmEval {
+            program,
+            origin: "the `make setup` environment".into(),
+            cwd: None,
+        });
     }
     match find_on_path("lm_eval") {
         Some(program) => Ok(LmEval {
@@ -48,11 +48,10 @@ pub fn locate(task: &TaskView) -> Result<LmEval, BackendError> {
             origin: "PATH".into(),
             cwd: None,
         }),
-        None => Err(BackendError::Input(format!(
+        None => Err(BackendError::input(format!(
             "task `{}`: no lm-eval found: set {}, give the task an `lm_eval_path`, run `make \
              setup`, or put `lm_eval` on PATH",
-            task.name,
-            EnvVars::BENCHY_LM_EVAL
+            task.name, BENCHY_LM_EVAL
         ))),
     }
 }
@@ -69,7 +68,7 @@ fn existing(
             cwd,
         })
     } else {
-        Err(BackendError::Input(format!(
+        Err(BackendError::input(format!(
             "{origin}: {} does not exist",
             program.display()
         )))

@@ -12,10 +12,10 @@ use serde_json::{Map, Value as Json, json};
 
 use benchy_core::backend::{PlanRequest, ServerInfo, TaskView};
 use benchy_core::process::{EnvValue, ProcessSpec, Role};
-use benchy_core::wire::lm_eval_gen_kwargs;
 use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 
 use crate::executable::LmEval;
+use crate::gen_kwargs::gen_kwargs;
 use crate::settings::TaskSettings;
 
 /// One lm-eval process and the run tasks it covers.
@@ -42,7 +42,7 @@ pub fn group<'a>(
             settings: TaskSettings::from_task(task)?,
             include_path: task.include_path.clone(),
             tokenizer_backend: task.tokenizer_backend.clone(),
-            gen_kwargs: lm_eval_gen_kwargs(&task.resolved),
+            gen_kwargs: gen_kwargs(&task.resolved),
             seed: match task.resolved.get(&Key::Seed) {
                 Some(ParamValue::Int(seed)) => Some(*seed),
                 _ => None,

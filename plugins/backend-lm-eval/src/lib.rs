@@ -3,6 +3,7 @@
 //! `--model_args`, then reads lm-eval's results and what it recorded as used.
 
 mod executable;
+mod gen_kwargs;
 mod jobs;
 mod results;
 mod settings;
@@ -28,9 +29,13 @@ benchy_core::export_plugin! {
 impl Backend for LmEvalBackend {
     fn plan(&self, request: &PlanRequest) -> Result<Plan, BackendError> {
         let server = request.server.as_ref().ok_or_else(|| {
-            BackendError::Input("the lm-eval backend needs a server to run against".into())
+            BackendError::input(
+                "lm-eval is a task backend: it runs tasks against a server and cannot launch \
+                 one; set the provider config's `backend` to a server backend",
+            )
         })?;
-        let jobs = jobs::group(&request.run.tasks, locate)?;
+        let home = &request.options.home;
+        let jobs = jobs::group(&request.run.tasks, |task| locate(task, home))?;
         let mut plan = Plan {
             checks: validation_checks(&jobs),
             ..Plan::default()
@@ -39,17 +44,7 @@ impl Backend for LmEvalBackend {
             plan.processes
                 .push(job.spec(request, server, &mut plan.diagnostics));
         }
-        let mut executables = BTreeMap::new();
-        for job in &jobs {
-            let program = job.lm_eval.program.display().to_string();
-            executables.entry(program).or_insert_with(|| {
-                json!({
-                    "origin": job.lm_eval.origin,
-                    "version": executable::version(&job.lm_eval.program),
-                })
-            });
-        }
-        plan.record.insert("lm_eval".into(), json!(executables));
+        record_executables(&jobs, &mut plan);
         if request
             .run
             .tasks
@@ -94,6 +89,30 @@ impl Backend for LmEvalBackend {
         }
         Ok(collected)
     }
+}
+
+/// Which lm-eval runs the jobs, where it came from and its version: the version into the plan's
+/// `versions` (one, or every distinct one when tasks bring their own `lm_eval_path`), the rest
+/// into its record.
+fn record_executables(jobs: &[jobs::Job<'_>], plan: &mut Plan) {
+    let mut executables = BTreeMap::new();
+    let mut versions: Vec<String> = Vec::new();
+    for job in jobs {
+        let program = job.lm_eval.program.display().to_string();
+        let version = executable::version(&job.lm_eval.program);
+        if let Some(v) = &version
+            && !versions.contains(v)
+        {
+            versions.push(v.clone());
+        }
+        executables
+            .entry(program)
+            .or_insert_with(|| json!({"origin": job.lm_eval.origin, "version": version}));
+    }
+    if !versions.is_empty() {
+        plan.versions.insert("lm_eval".into(), versions.join(", "));
+    }
+    plan.record.insert("lm_eval".into(), json!(executables));
 }
 
 /// `lm_eval validate` once per lm-eval, folder and include path: every task name must exist
@@ -141,3 +160,6 @@ fn validation_checks(jobs: &[jobs::Job<'_>]) -> Vec<ProcessSpec> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value as Json};
 
 use benchy_core::backend::{Metric, ProcessOutcome, RunView, Sampling, TaskResult, TaskView};
-use benchy_core::wire::lm_eval_gen_kwargs;
 use benchy_core::{BackendError, Diagnostic};
+
+use crate::gen_kwargs::gen_kwargs;
 
 /// Keys of a `results.<task>` entry that are not metrics.
 const NOT_METRICS: &[&str] = &["alias", "name", "sample_len", " "];
@@ -59,10 +60,10 @@ pub fn read(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Vec<TaskResult>, BackendError> {
     let text = std::fs::read_to_string(results_file).map_err(|e| {
-        BackendError::Failed(format!("{}: cannot read: {e}", results_file.display()))
+        BackendError::failed(format!("{}: cannot read: {e}", results_file.display()))
     })?;
     let doc: Json = serde_json::from_str(&text).map_err(|e| {
-        BackendError::Failed(format!(
+        BackendError::failed(format!(
             "{}: not lm-eval results JSON: {e}",
             results_file.display()
         ))
@@ -109,7 +110,7 @@ pub fn read(
             name: name.clone(),
             sampling,
             metrics: metrics(entry),
-            sent_generation: generates.then(|| lm_eval_gen_kwargs(&owner.resolved)),
+            sent_generation: generates.then(|| gen_kwargs(&owner.resolved)),
             recorded_generation: config
                 .and_then(|c| c.get("generation_kwargs"))
                 .and_then(Json::as_object)
@@ -181,7 +182,7 @@ pub fn place_files(
         return Ok(());
     };
     let io = |what: &str, path: &Path, e: std::io::Error| {
-        BackendError::Failed(format!("{what} {}: {e}", path.display()))
+        BackendError::failed(format!("{what} {}: {e}", path.display()))
     };
     for name in outcome.tasks.iter().skip(1) {
         let Some(task) = run.tasks.iter().find(|t| &t.name == name) else {

@@ -45,7 +45,7 @@ impl TaskSettings {
     pub fn from_task(task: &TaskView) -> Result<TaskSettings, BackendError> {
         let defaults = &task.defaults;
         if let Some(unknown) = defaults.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-            return Err(BackendError::Input(format!(
+            return Err(BackendError::input(format!(
                 "task `{}`: unknown key `{unknown}` in `defaults` (or the run's `task_defaults`); \
                  known: {}",
                 task.name,
@@ -75,7 +75,7 @@ struct Field<'a> {
 
 impl Field<'_> {
     fn invalid(&self, key: &str, expected: &str) -> BackendError {
-        BackendError::Input(format!(
+        BackendError::input(format!(
             "task `{}`: `defaults.{key}` must be {expected}, found {}",
             self.task.name, self.defaults[key]
         ))

@@ -1,29 +1,35 @@
-//! The `vllm` backend: describes the vLLM OpenAI-compatible server of a run from its provider
-//! config. It never starts anything; the host runs the [`ProcessSpec`] it returns.
+//! The `vllm` server backend: describes the vLLM OpenAI-compatible server of a run from its
+//! provider config. It never starts anything; the host runs the [`ProcessSpec`] it returns.
 //!
 //! The server's sampling defaults are exactly the resolved parameters: it is launched with
 //! `--generation-config vllm` (no defaults from the model's own file) and
 //! `--override-generation-config` holding the resolved set in vLLM's names
-//! ([`benchy_core::wire::vllm_server_defaults`]).
+//! ([`server_defaults::server_defaults`]).
 
 mod provider;
+pub mod server_defaults;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use benchy_core::backend::{CollectRequest, Collected, ServerInfo};
 use benchy_core::process::PORT_PLACEHOLDER;
-use benchy_core::wire::vllm_server_defaults;
 use benchy_core::{
-    Backend, BackendError, Diagnostic, EnvValue, EnvVars, Listen, Plan, PlanRequest, ProcessSpec,
-    Role, RunView,
+    Backend, BackendError, Diagnostic, EnvValue, Listen, Plan, PlanRequest, ProcessSpec, Role,
+    RunView,
 };
 use serde_json::Value as Json;
 
 pub use provider::{DEFAULT_COMMAND, DEFAULT_STARTUP_TIMEOUT_SECS, KNOWN_KEYS, ProviderSettings};
+use server_defaults::server_defaults;
 
 /// The file, inside the run folder, the server's output goes to.
 pub const SERVER_LOG: &str = "server.log";
+
+/// The environment variables the server is given from the provider's settings.
+const CUDA_VISIBLE_DEVICES: &str = "CUDA_VISIBLE_DEVICES";
+const HF_HOME: &str = "HF_HOME";
+const HF_TOKEN: &str = "HF_TOKEN";
 
 #[derive(Debug, Default)]
 pub struct VllmBackend;
@@ -34,11 +40,15 @@ benchy_core::export_plugin! {
 }
 
 impl Backend for VllmBackend {
-    /// Plans the server of the run. Asked with a server already given (`--server-url`), there is
-    /// nothing to launch and the plan is empty.
+    /// Plans the server of the run. Asked with a server already given, it is being asked to run
+    /// tasks, which a server backend does not do.
     fn plan(&self, request: &PlanRequest) -> Result<Plan, BackendError> {
         if request.server.is_some() {
-            return Ok(Plan::default());
+            return Err(BackendError::input(
+                "vllm is a server backend: it launches the model's server, it does not run \
+                 tasks; choose a task backend with --backend (the provider config's `backend` \
+                 chooses the server)",
+            ));
         }
         plan_server(&request.run)
     }
@@ -51,16 +61,44 @@ impl Backend for VllmBackend {
 
 fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
     let provider = run.provider.as_ref().ok_or_else(|| {
-        BackendError::Input(format!(
+        BackendError::input(format!(
             "{}: no vLLM provider: add `vllm: {{provider_config: NAME}}` (a file in a \
              `providers/` folder) or `vllm: {{overrides: {{...}}}}`",
             run.config_path.display()
         ))
     })?;
     let settings = ProviderSettings::read(&provider.settings, &provider.path)?;
-    let served_name = run.model.short_name.clone();
     let mut plan = Plan::default();
+    let (program, mut args) = launch_command(run, &settings);
+    args.extend(provider_flags(&settings));
+    args.extend(generation_flags(run, &mut plan.diagnostics));
+    args.extend(settings.extra_args.iter().cloned());
+    record_versions(&settings, &provider.path, &mut plan);
+    let served_name = run.model.short_name.clone();
+    plan.server = Some(ServerInfo {
+        base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
+        model: served_name.clone(),
+        max_model_len: settings.max_model_len,
+    });
+    plan.processes.push(ProcessSpec {
+        env: server_env(&settings),
+        listen: Some(Listen {
+            host: settings.host.clone(),
+            preferred_port: settings.port,
+            health_path: "/health".to_owned(),
+            models_path: "/v1/models".to_owned(),
+            model: served_name,
+            version_path: Some("/version".to_owned()),
+        }),
+        timeout_secs: Some(settings.startup_timeout),
+        stop_grace_secs: settings.stop_grace,
+        ..ProcessSpec::new("vllm", Role::Server, program, args, SERVER_LOG)
+    });
+    Ok(plan)
+}
 
+/// The program, and the arguments naming what it serves and where.
+fn launch_command(run: &RunView, settings: &ProviderSettings) -> (String, Vec<String>) {
     let (program, command_rest) = settings
         .command
         .split_first()
@@ -77,53 +115,76 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
     {
         args.extend(["--revision".to_owned(), revision.clone()]);
     }
-    let mut flag = |name: &str, value: Option<String>| {
-        if let Some(value) = value {
-            args.extend([name.to_owned(), value]);
-        }
-    };
-    flag("--served-model-name", Some(served_name.clone()));
-    flag("--host", Some(settings.host.clone()));
-    flag("--port", Some(PORT_PLACEHOLDER.to_owned()));
-    flag(
-        "--tensor-parallel-size",
-        settings.tensor_parallel_size.map(|v| v.to_string()),
-    );
-    flag(
-        "--max-model-len",
-        settings.max_model_len.map(|v| v.to_string()),
-    );
-    flag(
-        "--gpu-memory-utilization",
-        settings.gpu_memory_utilization.map(|v| v.to_string()),
-    );
+    args.extend([
+        "--served-model-name".to_owned(),
+        run.model.short_name.clone(),
+        "--host".to_owned(),
+        settings.host.clone(),
+        "--port".to_owned(),
+        PORT_PLACEHOLDER.to_owned(),
+    ]);
+    (program.clone(), args)
+}
+
+/// The provider's engine settings as vLLM flags.
+fn provider_flags(settings: &ProviderSettings) -> Vec<String> {
+    let number = |v: Option<u64>| v.map(|v| v.to_string());
+    let mut valued = vec![
+        (
+            "--tensor-parallel-size",
+            number(settings.tensor_parallel_size),
+        ),
+        ("--max-model-len", number(settings.max_model_len)),
+        (
+            "--gpu-memory-utilization",
+            settings.gpu_memory_utilization.map(|v| v.to_string()),
+        ),
+    ];
     // The Python tool's rule: a text-only model (`multimodal: false`) gets no limit flag.
     if settings.multimodal {
-        flag(
+        valued.push((
             "--limit-mm-per-prompt",
             settings.limit_mm_per_prompt.clone(),
-        );
+        ));
     }
     // vLLM's flag is `--kv-cache-memory-bytes` (EngineArgs.add_cli_args in
     // vllm/engine/arg_utils.py); it also takes `8G`-style text (human_readable_int_or_auto).
-    flag("--kv-cache-memory-bytes", settings.kv_cache_memory.clone());
-    flag(
-        "--max-num-seqs",
-        settings.max_num_seqs.map(|v| v.to_string()),
+    valued.extend([
+        ("--kv-cache-memory-bytes", settings.kv_cache_memory.clone()),
+        ("--max-num-seqs", number(settings.max_num_seqs)),
+        (
+            "--max-num-batched-tokens",
+            number(settings.max_num_batched_tokens),
+        ),
+    ]);
+    let mut args: Vec<String> = valued
+        .into_iter()
+        .filter_map(|(flag, value)| Some([flag.to_owned(), value?]))
+        .flatten()
+        .collect();
+    let switches = [
+        ("--enforce-eager", settings.enforce_eager),
+        ("--trust-remote-code", settings.trust_remote_code),
+    ];
+    args.extend(
+        switches
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(f, _)| (*f).to_owned()),
     );
-    flag(
-        "--max-num-batched-tokens",
-        settings.max_num_batched_tokens.map(|v| v.to_string()),
-    );
-    if settings.enforce_eager {
-        args.push("--enforce-eager".to_owned());
-    }
-    if settings.trust_remote_code {
-        args.push("--trust-remote-code".to_owned());
-    }
+    args
+}
 
-    let defaults = vllm_server_defaults(&run.resolved);
-    args.extend([
+/// The resolved parameters as the server's defaults, saying which keys vLLM takes per request
+/// only.
+fn generation_flags(run: &RunView, diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
+    let defaults = server_defaults(&run.resolved);
+    if let Some(summary) = defaults.not_sent_summary() {
+        diagnostics.push(Diagnostic::info(format!(
+            "vLLM server defaults leave out: {summary}"
+        )));
+    }
+    vec![
         "--generation-config".to_owned(),
         "vllm".to_owned(),
         "--override-generation-config".to_owned(),
@@ -131,43 +192,7 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
         // lm-eval reads the server's tokenizer from `/tokenizer_info` instead of downloading it
         // (FrontendArgs.enable_tokenizer_info_endpoint in vllm/entrypoints/launchers/cli_args.py).
         "--enable-tokenizer-info-endpoint".to_owned(),
-    ]);
-    args.extend(settings.extra_args.iter().cloned());
-    if let Some(summary) = defaults.not_sent_summary() {
-        plan.diagnostics.push(Diagnostic::info(format!(
-            "vLLM server defaults leave out: {summary}"
-        )));
-    }
-
-    let env = server_env(&settings);
-    record_versions(&settings, &provider.path, &mut plan);
-
-    plan.server = Some(ServerInfo {
-        base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
-        model: served_name.clone(),
-        max_model_len: settings.max_model_len,
-    });
-    plan.processes.push(ProcessSpec {
-        name: "vllm".to_owned(),
-        role: Role::Server,
-        program: program.clone(),
-        args,
-        env,
-        cwd: None,
-        listen: Some(Listen {
-            host: settings.host.clone(),
-            preferred_port: settings.port,
-            health_path: "/health".to_owned(),
-            models_path: "/v1/models".to_owned(),
-            model: served_name,
-        }),
-        timeout_secs: Some(settings.startup_timeout),
-        stop_grace_secs: settings.stop_grace,
-        log_file: SERVER_LOG.to_owned(),
-        tasks: Vec::new(),
-        output_dir: None,
-    });
-    Ok(plan)
+    ]
 }
 
 /// The model as vLLM is given it: a local directory as an absolute path (the server may run in
@@ -192,19 +217,16 @@ fn server_env(settings: &ProviderSettings) -> BTreeMap<String, EnvValue> {
         .map(|(k, v)| (k.clone(), EnvValue::plain(v)))
         .collect();
     if let Some(devices) = &settings.cuda_devices {
-        env.insert(
-            EnvVars::CUDA_VISIBLE_DEVICES.to_owned(),
-            EnvValue::plain(devices),
-        );
+        env.insert(CUDA_VISIBLE_DEVICES.to_owned(), EnvValue::plain(devices));
     }
     if let Some(cache) = &settings.hf_cache {
         env.insert(
-            EnvVars::HF_HOME.to_owned(),
+            HF_HOME.to_owned(),
             EnvValue::plain(cache.display().to_string()),
         );
     }
     if let Some(token) = &settings.hf_token {
-        env.insert(EnvVars::HF_TOKEN.to_owned(), EnvValue::secret(token));
+        env.insert(HF_TOKEN.to_owned(), EnvValue::secret(token));
     }
     env
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use benchy_core::BackendError;
 use benchy_core::layer::json_kind;
+use benchy_core::paths;
 use benchy_core::process::DEFAULT_STOP_GRACE_SECS;
-use benchy_core::run_config::expand_path;
 use serde_json::{Map, Value as Json};
 
 /// Seconds a server may take to answer `/v1/models` when the provider gives no
@@ -85,7 +85,7 @@ impl ProviderSettings {
             .filter(|k| !KNOWN_KEYS.contains(k))
             .collect();
         if !unknown.is_empty() {
-            return Err(BackendError::Input(format!(
+            return Err(BackendError::input(format!(
                 "{origin}: unknown provider key{} {}; known keys: {}. Pass other vLLM flags \
                  with `extra_args: [--flag, value]`",
                 if unknown.len() > 1 { "s" } else { "" },
@@ -120,7 +120,7 @@ impl ProviderSettings {
             max_num_seqs: r.count("max_num_seqs")?,
             max_num_batched_tokens: r.count("max_num_batched_tokens")?,
             trust_remote_code: r.bool("trust_remote_code")?.unwrap_or(false),
-            hf_cache: r.string("hf_cache")?.map(|p| expand_path(&p, dir)),
+            hf_cache: r.string("hf_cache")?.map(|p| paths::expand(&p, dir)),
             hf_token: r.string("hf_token")?.filter(|t| !t.trim().is_empty()),
             startup_timeout: startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT_SECS),
             stop_grace: stop_grace.unwrap_or(DEFAULT_STOP_GRACE_SECS),
@@ -144,7 +144,7 @@ fn program_relative_to(mut command: Vec<String>, dir: &Path) -> Vec<String> {
     if let Some(program) = command.first_mut()
         && program.contains('/')
     {
-        *program = expand_path(program, dir).display().to_string();
+        *program = paths::expand(program, dir).display().to_string();
     }
     command
 }
@@ -166,7 +166,7 @@ impl Reader<'_> {
             .get(key)
             .map(|v| format!(" (found {} {v})", json_kind(v)))
             .unwrap_or_default();
-        BackendError::Input(format!("{}: `{key}` {problem}{found}", self.origin))
+        BackendError::input(format!("{}: `{key}` {problem}{found}", self.origin))
     }
 
     fn string(&self, key: &str) -> Result<Option<String>, BackendError> {
@@ -297,7 +297,7 @@ impl Reader<'_> {
             .map(|(name, v)| match v {
                 Json::String(s) => Ok((name.clone(), s.clone())),
                 Json::Number(_) | Json::Bool(_) => Ok((name.clone(), v.to_string())),
-                _ => Err(BackendError::Input(format!(
+                _ => Err(BackendError::input(format!(
                     "{}: `env.{name}` must be a string, number or boolean (found {})",
                     self.origin,
                     json_kind(v)
@@ -327,7 +327,8 @@ mod tests {
             "/../../configs/providers/vllm_single_card.yaml"
         ))
         .unwrap();
-        let mut settings: Map<String, Json> = benchy_core::yaml::from_str(&text, "p").unwrap();
+        let mut settings: Map<String, Json> =
+            benchy_source_yaml::yaml::from_str(&text, "p").unwrap();
         // The keys the shipped file leaves commented out, with the reference configs' values.
         settings.extend(
             json!({"hf_cache": "/mnt/x/.cache/huggingface", "hf_token": "", "vllm_version": "0.8.0",

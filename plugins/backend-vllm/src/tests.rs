@@ -28,6 +28,7 @@ fn run(settings: Json) -> RunView {
         provider: Some(ProviderView {
             name: "p".into(),
             path: PathBuf::from("/c/providers/p.yaml"),
+            backend: "vllm".into(),
             settings,
         }),
         use_chat_completions: false,
@@ -36,15 +37,20 @@ fn run(settings: Json) -> RunView {
     }
 }
 
+fn options() -> RunOptions {
+    RunOptions {
+        run_dir: PathBuf::from("/out"),
+        limit: None,
+        log_samples: false,
+        home: PathBuf::from("/home/benchy"),
+    }
+}
+
 fn plan(settings: Json) -> Result<Plan, BackendError> {
     VllmBackend.plan(&PlanRequest {
         run: run(settings),
         server: None,
-        options: RunOptions {
-            run_dir: PathBuf::from("/out"),
-            limit: None,
-            log_samples: false,
-        },
+        options: options(),
     })
 }
 
@@ -212,18 +218,18 @@ fn a_local_model_is_passed_as_an_absolute_directory_without_revision() {
 fn bad_provider_input_is_input_error() {
     let err = plan(json!({"port": 1, "bogus": true})).unwrap_err();
     assert!(
-        matches!(err, BackendError::Input(ref m) if m.contains("`bogus`")),
+        matches!(err, BackendError::Input(ref p) if p.message.contains("`bogus`")),
         "{err:?}"
     );
     let mut view = run(json!({}));
     view.provider = None;
     assert!(
-        matches!(plan_server(&view), Err(BackendError::Input(m)) if m.contains("no vLLM provider"))
+        matches!(plan_server(&view), Err(BackendError::Input(p)) if p.message.contains("no vLLM provider"))
     );
 }
 
 #[test]
-fn an_existing_server_needs_no_plan() {
+fn asked_to_run_tasks_it_says_it_is_a_server_backend() {
     let request = PlanRequest {
         run: run(json!({})),
         server: Some(ServerInfo {
@@ -231,11 +237,11 @@ fn an_existing_server_needs_no_plan() {
             model: "Model-7B".into(),
             max_model_len: None,
         }),
-        options: RunOptions {
-            run_dir: PathBuf::from("/out"),
-            limit: None,
-            log_samples: false,
-        },
+        options: options(),
     };
-    assert_eq!(VllmBackend.plan(&request).unwrap(), Plan::default());
+    let err = VllmBackend.plan(&request).unwrap_err();
+    assert!(
+        matches!(&err, BackendError::Input(p) if p.message.contains("server backend")),
+        "{err:?}"
+    );
 }

@@ -31,7 +31,7 @@ impl ConfigSource for SiteRegistry {
     fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
         let (dir, shown_dir) = request.path_argument()?;
         if !dir.is_dir() {
-            return Err(SourceError::Input(format!(
+            return Err(SourceError::input(format!(
                 "--source {}: the site registry {shown_dir} is not a directory",
                 request.spec
             )));
@@ -40,7 +40,7 @@ impl ConfigSource for SiteRegistry {
         let path = dir.join(&relative);
         let shown = Path::new(&shown_dir).join(&relative).display().to_string();
         if !path.exists() {
-            return Err(SourceError::Unavailable(format!(
+            return Err(SourceError::unavailable(format!(
                 "the site registry {shown_dir} has no entry for {} (no {shown})",
                 request.model.name
             )));
@@ -51,8 +51,7 @@ impl ConfigSource for SiteRegistry {
             &shown,
             SourceRef::new("site", shown.clone()),
             Strictness::Strict,
-        )
-        .map_err(|e| SourceError::Input(e.to_string()))?;
+        )?;
         layer.artifact = Some(Artifact {
             name: relative
                 .file_name()
@@ -61,6 +60,7 @@ impl ConfigSource for SiteRegistry {
             origin: shown,
             revision: None,
             text,
+            model_file: false,
         });
         Ok(SourceReply {
             layer: Some(layer),
@@ -74,7 +74,7 @@ impl ConfigSource for SiteRegistry {
 /// path) is refused.
 fn entry_path(model: &ModelRef) -> Result<PathBuf, SourceError> {
     if model.local_dir.is_some() {
-        return Err(SourceError::Unavailable(format!(
+        return Err(SourceError::unavailable(format!(
             "a site registry holds Hub models; `{}` is a local directory",
             model.name
         )));
@@ -84,7 +84,7 @@ fn entry_path(model: &ModelRef) -> Result<PathBuf, SourceError> {
         .split('/')
         .all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\\'));
     if !plain {
-        return Err(SourceError::Input(format!(
+        return Err(SourceError::input(format!(
             "model `{}` is not a Hub repo id (`org/name`), so it has no site registry entry",
             model.name
         )));

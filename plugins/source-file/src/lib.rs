@@ -23,13 +23,13 @@ impl ConfigSource for FileSource {
             &origin,
             SourceRef::new("file", origin.clone()),
             Strictness::Strict,
-        )
-        .map_err(|e| SourceError::Input(e.to_string()))?;
+        )?;
         layer.artifact = Some(Artifact {
             name: "generation_config.json".to_owned(),
             origin,
             revision: None,
             text,
+            model_file: false,
         });
         Ok(SourceReply {
             layer: Some(layer),

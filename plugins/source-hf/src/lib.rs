@@ -30,14 +30,15 @@
 
 pub mod cache;
 pub mod client;
+pub mod env_vars;
 pub mod fetch;
+mod repo_id;
 pub mod settings;
 pub mod urls;
 
 use std::io;
 use std::path::Path;
 
-use benchy_core::run_config::check_repo_id;
 use benchy_core::{
     Artifact, ConfigSource, Diagnostic, Layer, SourceError, SourceRef, SourceReply, SourceRequest,
     Strictness,
@@ -46,6 +47,8 @@ use benchy_core::{
 use crate::fetch::{FILENAME, FetchError, Outcome, fetch};
 use crate::settings::HubSettings;
 use crate::urls::resolve_url;
+
+pub use repo_id::check_repo_id;
 
 /// The revision used when the run config gives none (`constants.py::DEFAULT_REVISION`).
 pub const DEFAULT_REVISION: &str = "main";
@@ -73,7 +76,7 @@ impl HfSource {
 impl ConfigSource for HfSource {
     fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
         if request.argument.as_deref().is_some_and(|a| !a.is_empty()) {
-            return Err(SourceError::Input(format!(
+            return Err(SourceError::input(format!(
                 "--source {}: `hf` takes no argument; it reads the {FILENAME} of model.name \
                  (use --source file:PATH for a file of your own)",
                 request.spec
@@ -84,10 +87,10 @@ impl ConfigSource for HfSource {
         }
         let repo_id = request.model.name.as_str();
         check_repo_id(repo_id)
-            .map_err(|problem| SourceError::Input(format!("model.name {problem}")))?;
+            .map_err(|problem| SourceError::input(format!("model.name {problem}")))?;
         let settings = match &self.settings {
             Some(settings) => settings.clone(),
-            None => HubSettings::from_env().map_err(|e| SourceError::Unavailable(e.to_string()))?,
+            None => HubSettings::from_env().map_err(|e| SourceError::unavailable(e.to_string()))?,
         };
         let revision = request
             .model
@@ -121,8 +124,8 @@ impl ConfigSource for HfSource {
                     diagnostics: notes,
                 })
             }
-            Err(FetchError::Input(message)) => Err(SourceError::Input(message)),
-            Err(FetchError::Unavailable(message)) => Err(SourceError::Unavailable(message)),
+            Err(FetchError::Input(message)) => Err(SourceError::input(message)),
+            Err(FetchError::Unavailable(message)) => Err(SourceError::unavailable(message)),
         }
     }
 }
@@ -149,7 +152,7 @@ fn from_model_dir(dir: &Path) -> Result<SourceReply, SourceError> {
                 dir.display()
             ))],
         }),
-        Err(e) => Err(SourceError::Unavailable(format!(
+        Err(e) => Err(SourceError::unavailable(format!(
             "cannot read {shown}: {e}"
         ))),
     }
@@ -181,6 +184,7 @@ impl HubFile {
                             origin: self.url,
                             revision: self.revision,
                             text,
+                            model_file: true,
                         });
                         layer
                     })

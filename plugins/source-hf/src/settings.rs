@@ -6,8 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use benchy_core::EnvVars;
-use benchy_core::env_vars::is_true;
+use crate::env_vars::{EnvVars, is_true};
 
 /// The Hub address when `HF_ENDPOINT` is unset (`constants.py::_HF_DEFAULT_ENDPOINT`).
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";

@@ -220,15 +220,15 @@ fn bad_requests_are_input_errors() {
     };
     assert!(matches!(
         source.resolve(&with_argument),
-        Err(SourceError::Input(m)) if m.contains("takes no argument")
+        Err(SourceError::Input(m)) if m.message.contains("takes no argument")
     ));
     assert!(matches!(
         env.resolve("org/model", Some("../../etc")),
-        Err(SourceError::Input(m)) if m.contains("model.revision")
+        Err(SourceError::Input(m)) if m.message.contains("model.revision")
     ));
     assert!(matches!(
         env.resolve("org--model", None),
-        Err(SourceError::Input(m)) if m.contains("model.name")
+        Err(SourceError::Input(m)) if m.message.contains("model.name")
     ));
     assert_eq!(env.hub.total(), 0, "bad input costs no request");
 }

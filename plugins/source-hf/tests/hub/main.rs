@@ -129,7 +129,7 @@ pub fn messages(diagnostics: &[Diagnostic], level: Level) -> Vec<String> {
 #[track_caller]
 pub fn unavailable(result: Result<SourceReply, SourceError>) -> String {
     match result {
-        Err(SourceError::Unavailable(message)) => message,
+        Err(SourceError::Unavailable(problem)) => problem.to_string(),
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }

@@ -11,9 +11,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use super::loader::{Connection, LoadError};
+use super::manifest::{Kind, Manifest, ManifestError};
 use crate::env_vars::EnvVars;
-use crate::loader::{Connection, LoadError};
-use crate::manifest::{Kind, Manifest, ManifestError};
 
 /// Where a plugin file was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
-use crate::adapter::{PluginBackend, PluginSource};
-use crate::backend::Backend;
-use crate::catalog::{Catalog, PluginFile};
-use crate::diagnostic::Diagnostic;
-use crate::manifest::Kind;
-use crate::source::ConfigSource;
+use benchy_core::backend::Backend;
+use benchy_core::diagnostic::Diagnostic;
+use benchy_core::source::ConfigSource;
+
+use super::adapter::{PluginBackend, PluginSource};
+use super::catalog::{Catalog, PluginFile};
+use super::manifest::Kind;
 
 #[derive(Default)]
 pub struct Registry {

@@ -13,13 +13,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::abi::{STATUS_ERROR, STATUS_FAULT, STATUS_OK};
-use crate::backend::{Backend, BackendError, CollectRequest, Collected, Plan, PlanRequest};
-use crate::catalog::PluginFile;
-use crate::diagnostic::Diagnostic;
-use crate::loader::Connection;
-use crate::protocol::{self, Call, Description, Fault};
-use crate::source::{ConfigSource, SourceError, SourceReply, SourceRequest};
+use benchy_core::abi::{STATUS_ERROR, STATUS_FAULT, STATUS_OK};
+use benchy_core::backend::{Backend, BackendError, CollectRequest, Collected, Plan, PlanRequest};
+use benchy_core::diagnostic::Diagnostic;
+use benchy_core::problem::Problem;
+use benchy_core::protocol::{self, Call, Description, Fault};
+use benchy_core::source::{ConfigSource, SourceError, SourceReply, SourceRequest};
+
+use super::catalog::PluginFile;
+use super::loader::Connection;
 
 /// A call that did not produce the method's result or error.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -118,34 +120,33 @@ impl PluginSource {
         }
     }
 
-    fn said(&self, message: impl std::fmt::Display) -> String {
-        format!("{}: {message}", self.plugin.label())
+    /// A fault of the plugin itself (it cannot be opened, it panicked, its reply is garbage):
+    /// bad input, since the user chose the plugin.
+    fn fault(&self, fault: impl std::fmt::Display) -> SourceError {
+        SourceError::Input(Box::new(
+            Problem::new(fault.to_string()).reported_by(self.plugin.label()),
+        ))
     }
 }
 
 impl ConfigSource for PluginSource {
     fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
-        let connection = self
-            .plugin
-            .connect()
-            .map_err(|e| SourceError::Input(self.said(e)))?;
+        let connection = self.plugin.connect().map_err(|e| self.fault(e))?;
         let mut reply: SourceReply =
-            match invoke(connection, protocol::RESOLVE, &self.scheme, request) {
+            match invoke::<_, _, SourceError>(connection, protocol::RESOLVE, &self.scheme, request)
+            {
                 Ok(Ok(reply)) => reply,
-                Ok(Err(SourceError::Input(m))) => return Err(SourceError::Input(self.said(m))),
-                Ok(Err(SourceError::Unavailable(m))) => {
-                    return Err(SourceError::Unavailable(self.said(m)));
-                }
-                Err(fault) => return Err(SourceError::Input(self.said(fault))),
+                Ok(Err(error)) => return Err(error.reported_by(&self.plugin.label())),
+                Err(fault) => return Err(self.fault(fault)),
             };
         if let Some(layer) = &reply.layer {
             // Provenance is the point of benchy: a plugin's layer is shown under its own scheme.
             if layer.source.kind != self.scheme {
-                return Err(SourceError::Input(self.said(format!(
+                return Err(self.fault(format!(
                     "its layer for `{}` says it came from `{}`; a plugin's layers carry its own \
                      scheme",
                     self.scheme, layer.source.kind
-                ))));
+                )));
             }
         }
         reply.diagnostics.extend(self.notes.iter().cloned());
@@ -171,20 +172,22 @@ impl PluginBackend {
     }
 
     /// Runs `method`; faults become `fault` (bad input before anything started, a failed run
-    /// after), the plugin's own errors keep their kind.
+    /// after), the plugin's own errors keep their kind. Either way the plugin is named.
     fn run<Q: Serialize, R: DeserializeOwned>(
         &self,
         method: &str,
         request: &Q,
-        fault: fn(String) -> BackendError,
+        fault: fn(Box<Problem>) -> BackendError,
     ) -> Result<R, BackendError> {
-        let said = |m: &dyn std::fmt::Display| format!("{}: {m}", self.plugin.label());
-        let connection = self.plugin.connect().map_err(|e| fault(said(e)))?;
-        match invoke(connection, method, &self.name, request) {
+        let label = self.plugin.label();
+        let faulted = |e: &dyn std::fmt::Display| {
+            fault(Box::new(Problem::new(e.to_string()).reported_by(&label)))
+        };
+        let connection = self.plugin.connect().map_err(|e| faulted(e))?;
+        match invoke::<_, _, BackendError>(connection, method, &self.name, request) {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(BackendError::Input(m))) => Err(BackendError::Input(said(&m))),
-            Ok(Err(BackendError::Failed(m))) => Err(BackendError::Failed(said(&m))),
-            Err(e) => Err(fault(said(&e))),
+            Ok(Err(error)) => Err(error.reported_by(&label)),
+            Err(e) => Err(faulted(&e)),
         }
     }
 }
@@ -206,10 +209,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::backend::{CollectRequest, PlanRequest};
-    use crate::layer::{Layer, SourceRef};
-    use crate::params::{Key, ParamValue};
-    use crate::source::ModelRef;
+    use benchy_core::backend::{CollectRequest, PlanRequest};
+    use benchy_core::layer::{Layer, SourceRef};
+    use benchy_core::params::{Key, ParamValue};
+    use benchy_core::source::ModelRef;
 
     /// Answers with a layer whose kind is the request's `argument` (to test the provenance
     /// check), panics for model `boom`, and fails for model `bad`.
@@ -220,8 +223,8 @@ mod tests {
         fn resolve(&self, request: &SourceRequest) -> Result<SourceReply, SourceError> {
             match request.model.name.as_str() {
                 "boom" => panic!("echo exploded"),
-                "bad" => Err(SourceError::Input("bad model".into())),
-                "away" => Err(SourceError::Unavailable("not here".into())),
+                "bad" => Err(SourceError::input("bad model")),
+                "away" => Err(SourceError::unavailable("not here")),
                 _ => {
                     let kind = request.argument.clone().unwrap_or_default();
                     let mut layer = Layer::new(SourceRef::new(kind, "detail"));
@@ -252,14 +255,14 @@ mod tests {
 
         fn collect(&self, request: &CollectRequest) -> Result<Collected, BackendError> {
             match request.outcomes.len() {
-                0 => Err(BackendError::Failed("nothing ran".into())),
+                0 => Err(BackendError::failed("nothing ran")),
                 1 => Ok(Collected::default()),
                 _ => panic!("too many"),
             }
         }
     }
 
-    crate::export_plugin! {
+    benchy_core::export_plugin! {
         sources: ["echo" => Echo],
         backends: ["recorder" => Recorder],
     }
@@ -301,12 +304,15 @@ mod tests {
     fn the_manifest_written_by_the_macro_matches_the_code() {
         let connection = Connection::from_table(benchy_plugin_entry()).unwrap();
         let manifest = connection.manifest();
-        assert_eq!(manifest.name, "benchy-core");
+        assert_eq!(manifest.name, "benchy");
         assert_eq!(manifest.version, env!("CARGO_PKG_VERSION"));
-        assert_eq!(manifest.abi_version, crate::abi::ABI_VERSION);
-        assert_eq!(manifest.protocol_version, crate::abi::PROTOCOL_VERSION);
-        assert_eq!(manifest.entry, "benchy_plugin_v1_benchy_core");
-        assert!(manifest.entry.starts_with(crate::abi::ENTRY_PREFIX));
+        assert_eq!(manifest.abi_version, benchy_core::abi::ABI_VERSION);
+        assert_eq!(
+            manifest.protocol_version,
+            benchy_core::abi::PROTOCOL_VERSION
+        );
+        assert_eq!(manifest.entry, "benchy_plugin_v1_benchy");
+        assert!(manifest.entry.starts_with(benchy_core::abi::ENTRY_PREFIX));
         assert_eq!(manifest.kind(), "source+backend");
         let described = describe(&connection).unwrap();
         assert_eq!(described.sources, manifest.sources);
@@ -321,7 +327,7 @@ mod tests {
         assert_eq!(layer.source, SourceRef::new("echo", "detail"));
         assert_eq!(
             layer.entries.get(&Key::Temperature),
-            Some(&crate::layer::Entry::Set(ParamValue::Float(0.25)))
+            Some(&benchy_core::layer::Entry::Set(ParamValue::Float(0.25)))
         );
         assert_eq!(
             reply.diagnostics,
@@ -332,28 +338,29 @@ mod tests {
     #[test]
     fn source_errors_keep_their_kind_and_name_the_plugin() {
         let source = PluginSource::new(plugin(), "echo", Vec::new());
-        let Err(SourceError::Input(message)) = source.resolve(&request("bad", "echo")) else {
+        let Err(SourceError::Input(problem)) = source.resolve(&request("bad", "echo")) else {
             panic!("expected an input error")
         };
         assert_eq!(
-            message,
+            problem.to_string(),
             format!(
-                "plugin benchy-core {} (in-process test): bad model",
+                "plugin benchy {} (in-process test): bad model",
                 env!("CARGO_PKG_VERSION")
             )
         );
         assert!(matches!(
             source.resolve(&request("away", "echo")),
-            Err(SourceError::Unavailable(m)) if m.ends_with(": not here")
+            Err(SourceError::Unavailable(p)) if p.to_string().ends_with(": not here")
         ));
     }
 
     #[test]
     fn a_panic_in_the_plugin_comes_back_as_an_error_and_the_plugin_keeps_working() {
         let source = PluginSource::new(plugin(), "echo", Vec::new());
-        let Err(SourceError::Input(message)) = source.resolve(&request("boom", "echo")) else {
+        let Err(SourceError::Input(problem)) = source.resolve(&request("boom", "echo")) else {
             panic!("expected an input error")
         };
+        let message = problem.to_string();
         assert!(
             message.contains("source.resolve failed inside the plugin: panicked: echo exploded"),
             "{message}"
@@ -406,23 +413,26 @@ mod tests {
         // a fault while planning is bad input: nothing has started
         assert!(matches!(
             backend.plan(&plan_request("boom")),
-            Err(BackendError::Input(m)) if m.contains("panicked: recorder exploded")
+            Err(BackendError::Input(p)) if p.to_string().contains("panicked: recorder exploded")
         ));
         let run = plan_request("org/m").run;
-        let outcome = json!({"name": "job", "tasks": [], "exit_code": 0, "output_dir": null, "log_file": "job.log"});
+        let options = plan_request("org/m").options;
+        let outcome = json!({"name": "job", "command": "job", "exit_code": 0,
+                             "status": "exit code 0", "log": "job.log"});
         let collect = |n: usize| CollectRequest {
             run: run.clone(),
+            options: options.clone(),
             outcomes: vec![serde_json::from_value(outcome.clone()).unwrap(); n],
         };
         assert_eq!(backend.collect(&collect(1)), Ok(Collected::default()));
         assert!(matches!(
             backend.collect(&collect(0)),
-            Err(BackendError::Failed(m)) if m.ends_with(": nothing ran")
+            Err(BackendError::Failed(p)) if p.to_string().ends_with(": nothing ran")
         ));
         // a fault while collecting is a failed run
         assert!(matches!(
             backend.collect(&collect(2)),
-            Err(BackendError::Failed(m)) if m.contains("panicked: too many")
+            Err(BackendError::Failed(p)) if p.to_string().contains("panicked: too many")
         ));
     }
 }

@@ -1,5 +1,6 @@
 //! YAML reading with errors that name the file, line and column, and the `generation:` mapping
-//! reader shared by run configs, task files and the `yaml:` source.
+//! reader: the one YAML reader of benchy, used by this source and by the host for run configs,
+//! task files and `--set` values.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,7 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 use serde_saphyr::Spanned;
 
-use crate::layer::{Layer, LayerError, SourceRef};
+use benchy_core::layer::{Artifact, Layer, LayerError, SourceRef, json_kind};
+use benchy_core::problem::Problem;
+use benchy_core::source::SourceError;
 
 /// A YAML document that could not be read into the expected shape.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -73,9 +76,10 @@ pub fn mapping_layer(
 
 /// The layer of a YAML file given with `--source yaml:PATH`: its top-level `generation:`
 /// mapping when it has one (a run config, say), else the whole file as the mapping.
-pub fn yaml_file_layer(text: &str, path: &Path) -> Result<Layer, YamlOrLayerError> {
+pub fn yaml_file_layer(text: &str, path: &Path) -> Result<Layer, SourceError> {
     let origin = path.display().to_string();
-    let document: BTreeMap<String, Spanned<Json>> = from_str(text, &origin)?;
+    let document: BTreeMap<String, Spanned<Json>> =
+        from_str(text, &origin).map_err(YamlError::into_source_error)?;
     let mapping: GenerationMapping = match document.get("generation") {
         Some(block) => match &block.value {
             Json::Object(_) => {
@@ -88,7 +92,7 @@ pub fn yaml_file_layer(text: &str, path: &Path) -> Result<Layer, YamlOrLayerErro
                 from_str::<WithGeneration>(text, &origin)
                     .map_err(|mut e| {
                         e.message = format!("in `generation`: {}", e.message);
-                        e
+                        e.into_source_error()
                     })?
                     .generation
             }
@@ -98,40 +102,43 @@ pub fn yaml_file_layer(text: &str, path: &Path) -> Result<Layer, YamlOrLayerErro
                     position: Some((block.referenced.line(), block.referenced.column())),
                     message: format!(
                         "`generation` must be a mapping of parameters, found {}",
-                        crate::layer::json_kind(other)
+                        json_kind(other)
                     ),
                 }
-                .into());
+                .into_source_error());
             }
         },
         None => document,
     };
     let mut layer = mapping_layer(&mapping, SourceRef::new("yaml", origin.clone()), &origin)?;
-    layer.artifact = Some(crate::layer::Artifact {
+    layer.artifact = Some(Artifact {
         name: path
             .file_name()
             .map_or_else(|| origin.clone(), |n| n.to_string_lossy().into_owned()),
         origin,
         revision: None,
         text: text.to_owned(),
+        model_file: false,
     });
     Ok(layer)
 }
 
-/// Either kind of error a YAML layer can have.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum YamlOrLayerError {
-    #[error(transparent)]
-    Yaml(#[from] YamlError),
-    #[error(transparent)]
-    Layer(#[from] LayerError),
+impl YamlError {
+    /// The error as a source's bad input, its file, line and column kept apart.
+    pub fn into_source_error(self) -> SourceError {
+        let (line, column) = self.position.unzip();
+        let problem = Problem::new(self.message)
+            .in_file(self.origin)
+            .at(line, column);
+        SourceError::Input(Box::new(problem))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::Entry;
-    use crate::params::Key;
+    use benchy_core::layer::Entry;
+    use benchy_core::params::Key;
 
     #[test]
     fn errors_carry_file_line_and_column() {

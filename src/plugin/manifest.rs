@@ -5,16 +5,13 @@
 //! loader checks that the two agree.
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
+use benchy_core::abi::{ABI_VERSION, PROTOCOL_VERSION};
+use benchy_core::sdk::{MANIFEST_BEGIN as BEGIN, MANIFEST_END as END, is_valid_name};
 use serde::{Deserialize, Serialize};
 
-use crate::abi::{ABI_VERSION, PROTOCOL_VERSION};
-use crate::sdk::is_valid_name;
-
-pub const BEGIN: &str = "<benchy-plugin-manifest>\n";
-pub const END: &str = "\n</benchy-plugin-manifest>";
+use super::library_file;
 
 /// Longest manifest accepted; a marker followed by anything longer is not a manifest.
 const MAX_LEN: usize = 64 * 1024;
@@ -85,35 +82,16 @@ impl fmt::Display for Kind {
 }
 
 impl Manifest {
-    /// Reads the manifest of the library at `path` without loading it. Of an ELF file only the
-    /// part the loader would map is read: the manifest is a static the table points at, so it
-    /// is there, and the debug information after it (most of a release build) is skipped.
+    /// Reads the manifest of the library at `path` without loading it (see
+    /// [`library_file::mapped_part`]: only the part the loader would map, within a limit).
     pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
-        let unreadable = |e: std::io::Error| ManifestError::Unreadable(e.to_string());
-        let mut file = std::fs::File::open(path).map_err(unreadable)?;
-        let mut bytes = Vec::new();
-        (&mut file)
-            .take(HEAD_LEN)
-            .read_to_end(&mut bytes)
-            .map_err(unreadable)?;
-        match elf_loaded_extent(&bytes) {
-            Some(extent) if extent <= bytes.len() as u64 => bytes.truncate(extent as usize),
-            Some(extent) => {
-                (&mut file)
-                    .take(extent - bytes.len() as u64)
-                    .read_to_end(&mut bytes)
-                    .map_err(unreadable)?;
-            }
-            None => {
-                file.read_to_end(&mut bytes).map_err(unreadable)?;
-            }
-        }
+        let bytes = library_file::mapped_part(path).map_err(ManifestError::Unreadable)?;
         Manifest::find(&bytes)
     }
 
     /// Finds the one manifest in a library's bytes.
     pub fn find(bytes: &[u8]) -> Result<Manifest, ManifestError> {
-        if !looks_like_shared_library(bytes) {
+        if !library_file::looks_like_shared_library(bytes) {
             return Err(ManifestError::NotSharedLibrary);
         }
         let mut found: Vec<Manifest> = Vec::new();
@@ -273,76 +251,6 @@ impl Manifest {
     }
 }
 
-/// How much of a file is read first: enough for an ELF header and its program headers.
-const HEAD_LEN: u64 = 64 * 1024;
-
-/// The end of the last loadable segment of an ELF file (`PT_LOAD`: `p_offset + p_filesz`), from
-/// its header and program headers in `head`; `None` when `head` does not hold them (not ELF, or
-/// an unusual layout), and the whole file is read instead. Field offsets are the ELF
-/// specification's (System V gABI, "ELF Header" and "Program Header").
-fn elf_loaded_extent(head: &[u8]) -> Option<u64> {
-    if !head.starts_with(b"\x7fELF") || head.len() < 64 {
-        return None;
-    }
-    let wide = match head[4] {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let big_endian = match head[5] {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let read = |at: usize, len: usize| -> Option<u64> {
-        let bytes = head.get(at..at + len)?;
-        let mut value = 0u64;
-        for i in 0..len {
-            let byte = if big_endian {
-                bytes[i]
-            } else {
-                bytes[len - 1 - i]
-            };
-            value = value << 8 | u64::from(byte);
-        }
-        Some(value)
-    };
-    let (phoff, phentsize, phnum) = if wide {
-        (read(0x20, 8)?, read(0x36, 2)?, read(0x38, 2)?)
-    } else {
-        (read(0x1c, 4)?, read(0x2a, 2)?, read(0x2c, 2)?)
-    };
-    const PT_LOAD: u64 = 1;
-    let mut extent = None;
-    for i in 0..phnum {
-        let at = usize::try_from(phoff + i * phentsize).ok()?;
-        if read(at, 4)? != PT_LOAD {
-            continue;
-        }
-        let (offset, filesz) = if wide {
-            (read(at + 8, 8)?, read(at + 32, 8)?)
-        } else {
-            (read(at + 4, 4)?, read(at + 16, 4)?)
-        };
-        extent = extent.max(Some(offset.checked_add(filesz)?));
-    }
-    extent
-}
-
-/// ELF, Mach-O (thin or fat) and PE files start with these.
-fn looks_like_shared_library(bytes: &[u8]) -> bool {
-    const MAGICS: [&[u8]; 7] = [
-        b"\x7fELF",
-        b"\xfe\xed\xfa\xce",
-        b"\xfe\xed\xfa\xcf",
-        b"\xce\xfa\xed\xfe",
-        b"\xcf\xfa\xed\xfe",
-        b"\xca\xfe\xba\xbe",
-        b"MZ",
-    ];
-    MAGICS.iter().any(|magic| bytes.starts_with(magic))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,35 +325,6 @@ mod tests {
                 .to_string()
                 .contains("end marker")
         );
-    }
-
-    #[test]
-    fn only_the_loadable_part_of_an_elf_file_is_needed() {
-        // a 64-bit little-endian header with two program headers at 64: a PT_LOAD covering
-        // bytes 0..0x300 and a PT_NOTE beyond it
-        let mut elf = vec![0u8; 0x400];
-        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        elf[0x20] = 64; // e_phoff
-        elf[0x36] = 56; // e_phentsize
-        elf[0x38] = 2; // e_phnum
-        elf[64] = 1; // PT_LOAD
-        elf[64 + 32..64 + 34].copy_from_slice(&0x300u16.to_le_bytes()); // p_filesz
-        elf[120] = 4; // PT_NOTE
-        elf[120 + 8] = 0xff; // p_offset far away: not loadable, not counted
-        elf[120 + 32] = 0xff;
-        assert_eq!(elf_loaded_extent(&elf), Some(0x300));
-        // the same in 32-bit big-endian form
-        let mut elf = vec![0u8; 0x400];
-        elf[..6].copy_from_slice(b"\x7fELF\x01\x02");
-        elf[0x1f] = 52; // e_phoff
-        elf[0x2b] = 32; // e_phentsize
-        elf[0x2d] = 1; // e_phnum
-        elf[52 + 3] = 1; // PT_LOAD
-        elf[52 + 4 + 3] = 0x10; // p_offset
-        elf[52 + 16 + 2] = 0x02; // p_filesz = 0x200
-        assert_eq!(elf_loaded_extent(&elf), Some(0x210));
-        assert_eq!(elf_loaded_extent(b"MZ not elf"), None);
-        assert_eq!(elf_loaded_extent(&elf[..40]), None);
     }
 
     #[test]

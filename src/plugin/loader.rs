@@ -1,17 +1,18 @@
 //! The host side of the boundary: opens a plugin library, checks its table (ABI version, table
-//! size, protocol version, manifest) before the first call, and runs calls, copying each reply
-//! and handing the plugin's buffer back to the plugin to free. A library, once opened, is never
+//! size, protocol version, manifest) before the first call, and runs calls through it
+//! ([`PluginTable::call`] copies each reply and hands the buffer back to the plugin to free). A library, once opened, is never
 //! unloaded: the host may hold pointers into it (the table, the manifest) until it exits, and
 //! unloading Rust libraries is unsound where thread-locals with destructors are involved.
-// The boundary: opening a library, calling foreign functions and reading what they return.
+// The boundary: opening a library and reading the table its entry function returns.
 #![allow(unsafe_code)]
 
 use std::path::Path;
 
-use crate::abi::{
-    ABI_VERSION, ByteBuf, ByteView, EntryFn, PROTOCOL_VERSION, PluginTable, TABLE_SIZE, TableHeader,
+use benchy_core::abi::{
+    ABI_VERSION, EntryFn, PROTOCOL_VERSION, PluginTable, TABLE_SIZE, TableHeader,
 };
-use crate::manifest::{Incompatible, Manifest, ManifestError};
+
+use super::manifest::{Incompatible, Manifest, ManifestError};
 
 /// A checked plugin table, ready for calls.
 #[derive(Debug)]
@@ -119,25 +120,7 @@ impl Connection {
 
     /// Runs one method: the status and a copy of the reply bytes.
     pub fn call(&self, method: &str, request: &[u8]) -> (i32, Vec<u8>) {
-        let mut reply = ByteBuf::EMPTY;
-        // SAFETY: the table was checked; both views borrow live slices for the call, and
-        // `reply` is a valid place for the plugin to write its buffer into.
-        let status = unsafe {
-            (self.table.call)(
-                self.table.context,
-                ByteView::of(method.as_bytes()),
-                ByteView::of(request),
-                &mut reply,
-            )
-        };
-        // SAFETY: the plugin wrote `len` bytes at `ptr` (or left the buffer null), valid until
-        // it is freed below.
-        let bytes = unsafe { reply.view().as_slice() }.to_vec();
-        if !reply.ptr.is_null() {
-            // SAFETY: this buffer came from this call and goes back to the plugin once.
-            unsafe { (self.table.free)(self.table.context, reply) };
-        }
-        (status, bytes)
+        self.table.call(method, request)
     }
 }
 

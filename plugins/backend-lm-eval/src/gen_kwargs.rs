@@ -1,0 +1,56 @@
+//! lm-eval's names for the resolved parameters: `--gen_kwargs` takes benchy's (Hugging Face)
+//! names except two. lm-eval calls `max_new_tokens` `max_gen_toks` and stop strings `until`
+//! (lm_eval/models/openai_completions.py, `_create_payload`: it pops `max_gen_toks` into
+//! `max_tokens` and `until` into `stop`, and passes every other key into the request body as
+//! written). Values are already normalized: `do_sample` has become an explicit temperature.
+
+use serde_json::{Map, Value as Json};
+
+use benchy_core::merge::Resolved;
+use benchy_core::params::Key;
+
+/// lm-eval's `--gen_kwargs`: every resolved key, renamed where lm-eval's names differ.
+///
+/// `do_sample` is sent too: lm-eval's API models drop it from the request, but it replaces a
+/// task's own `do_sample: false` in the results file, so the record matches what was sent.
+pub fn gen_kwargs(resolved: &Resolved) -> Map<String, Json> {
+    resolved
+        .params
+        .iter()
+        .map(|(key, param)| {
+            let name = match key {
+                Key::MaxNewTokens => "max_gen_toks",
+                Key::Stop => "until",
+                other => other.name(),
+            };
+            (name.to_owned(), param.value.to_json())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use benchy_core::layer::{Layer, SourceRef};
+    use benchy_core::merge::merge;
+    use benchy_core::normalize;
+    use benchy_core::params::ParamValue;
+
+    #[test]
+    fn every_key_under_lm_evals_own_names() {
+        let mut layer = Layer::new(SourceRef::new("test", "x"));
+        layer
+            .set(Key::DoSample, ParamValue::Bool(false))
+            .set(Key::TopK, ParamValue::Int(5))
+            .set(Key::MaxNewTokens, ParamValue::Int(32))
+            .set(Key::Stop, ParamValue::Strings(vec!["\n".into()]))
+            .set(Key::Extra("typical_p".into()), ParamValue::Json(json!(0.9)));
+        assert_eq!(
+            Json::Object(gen_kwargs(&normalize(merge([&layer])))),
+            json!({"temperature": 0.0, "top_k": 5, "max_gen_toks": 32, "do_sample": false,
+                   "until": ["\n"], "typical_p": 0.9})
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! Planning: which tasks share a process, and each process's exact command line.
+
+use benchy_core::backend::PlanRequest;
+use benchy_core::process::Role;
+use benchy_core::{BackendError, Key, ParamValue};
+use serde_json::json;
+
+use super::*;
+use crate::executable::LmEval;
+use crate::jobs::group;
+
+fn lm_eval() -> LmEval {
+    LmEval {
+        program: PathBuf::from("/venv/bin/lm_eval"),
+        origin: "test".into(),
+        cwd: None,
+    }
+}
+
+fn plan(view: RunView) -> Vec<benchy_core::ProcessSpec> {
+    let request = PlanRequest {
+        run: view,
+        server: Some(server()),
+        options: options(),
+    };
+    let jobs = group(&request.run.tasks, |_| Ok(lm_eval())).unwrap();
+    let mut diagnostics = Vec::new();
+    jobs.iter()
+        .map(|job| job.spec(&request, &server(), &mut diagnostics))
+        .collect()
+}
+
+#[test]
+fn tasks_with_the_same_parameters_and_settings_share_one_process() {
+    let greedy = resolved(&[(Key::DoSample, ParamValue::Bool(false))]);
+    let view = run(vec![
+        task("gen", "benchy_demo_gen", json!({}), sampling()),
+        task("mc", "benchy_demo_mc", json!({}), sampling()),
+        task("greedy", "benchy_demo_gen", json!({}), greedy),
+        task(
+            "wide",
+            "benchy_demo_gen",
+            json!({"batch_size": 4}),
+            sampling(),
+        ),
+    ]);
+    let specs = plan(view);
+    let covered: Vec<&Vec<String>> = specs.iter().map(|s| &s.tasks).collect();
+    assert_eq!(
+        covered,
+        [
+            &vec!["gen".to_owned(), "mc".to_owned()],
+            &vec!["greedy".to_owned()],
+            &vec!["wide".to_owned()]
+        ]
+    );
+    assert_eq!(specs[0].name, "lm-eval[gen+mc]");
+    assert_eq!(specs[0].log_file, "lm-eval-gen+mc.log");
+    assert_eq!(
+        arg(&specs[0].args, "--tasks"),
+        Some("benchy_demo_gen,benchy_demo_mc")
+    );
+    assert!(specs.iter().all(|s| s.role == Role::Job));
+}
+
+#[test]
+fn every_sampling_key_goes_in_gen_kwargs_and_none_in_model_args() {
+    let specs = plan(run(vec![task(
+        "gen",
+        "benchy_demo_gen",
+        json!({"num_concurrent": 4, "max_retries": 2, "timeout": 60}),
+        sampling(),
+    )]));
+    let args = &specs[0].args;
+    assert_eq!(args[..3], ["run", "--model", "local-completions"]);
+    assert_eq!(
+        json_arg(args, "--gen_kwargs"),
+        json!({"temperature": 0.7, "top_k": 20, "do_sample": true})
+    );
+    assert_eq!(
+        json_arg(args, "--model_args"),
+        json!({"model": "Model", "base_url": "http://127.0.0.1:8000/v1/completions",
+               "num_concurrent": 4, "max_retries": 2, "tokenizer_backend": "remote",
+               "tokenized_requests": true, "max_length": 512, "timeout": 60})
+    );
+    assert_eq!(arg(args, "--output_path"), Some("/out/r/Model/gen"));
+    assert_eq!(arg(args, "--include_path"), Some("/tasks"));
+    assert_eq!(arg(args, "--batch_size"), Some("1"));
+    assert_eq!(
+        specs[0].cwd.as_deref(),
+        Some(std::path::Path::new("/tasks"))
+    );
+    assert_eq!(specs[0].output_dir, Some(PathBuf::from("/out/r/Model/gen")));
+}
+
+#[test]
+fn a_resolved_seed_replaces_lm_evals_default_and_max_new_tokens_is_max_gen_toks() {
+    let params = resolved(&[
+        (Key::Temperature, ParamValue::Float(0.7)),
+        (Key::Seed, ParamValue::Int(7)),
+        (Key::MaxNewTokens, ParamValue::Int(64)),
+        (Key::Stop, ParamValue::Strings(vec!["###".into()])),
+    ]);
+    let specs = plan(run(vec![task("gen", "g", json!({}), params)]));
+    let args = &specs[0].args;
+    assert_eq!(json_arg(args, "--model_args")["seed"], json!(7));
+    let gen_kwargs = json_arg(args, "--gen_kwargs");
+    assert_eq!(gen_kwargs["max_gen_toks"], json!(64));
+    assert_eq!(gen_kwargs["until"], json!(["###"]));
+    assert_eq!(gen_kwargs["seed"], json!(7));
+}
+
+#[test]
+fn options_and_settings_become_flags() {
+    let mut view = run(vec![task(
+        "gen",
+        "g",
+        json!({"num_fewshot": 5, "cache_requests": true, "trust_remote_code": true,
+               "log_samples": true, "cuda_devices": "1"}),
+        sampling(),
+    )]);
+    view.use_chat_completions = true;
+    let request = PlanRequest {
+        run: view,
+        server: Some(server()),
+        options: RunOptions {
+            limit: Some(0.5),
+            ..options()
+        },
+    };
+    let jobs = group(&request.run.tasks, |_| Ok(lm_eval())).unwrap();
+    let spec = jobs[0].spec(&request, &server(), &mut Vec::new());
+    let args = &spec.args;
+    assert_eq!(arg(args, "--model"), Some("local-chat-completions"));
+    assert_eq!(arg(args, "--limit"), Some("0.5"));
+    assert_eq!(arg(args, "--num_fewshot"), Some("5"));
+    assert_eq!(arg(args, "--cache_requests"), Some("true"));
+    for flag in [
+        "--log_samples",
+        "--trust_remote_code",
+        "--apply_chat_template",
+    ] {
+        assert!(args.iter().any(|a| a == flag), "{flag} in {args:?}");
+    }
+    let model_args = json_arg(args, "--model_args");
+    assert_eq!(
+        model_args["base_url"],
+        json!("http://127.0.0.1:8000/v1/chat/completions")
+    );
+    // chat requests are text: no tokenizer settings at all
+    assert!(
+        model_args.get("tokenizer_backend").is_none(),
+        "{model_args}"
+    );
+    assert_eq!(spec.env["CUDA_VISIBLE_DEVICES"].value, "1");
+}
+
+#[test]
+fn a_whole_limit_is_an_integer_and_the_tokenizer_can_be_the_models() {
+    let mut t = task("gen", "g", json!({"max_length": 2048}), sampling());
+    t.tokenizer_backend = Some("huggingface".into());
+    let request = PlanRequest {
+        run: run(vec![t]),
+        server: Some(server()),
+        options: RunOptions {
+            limit: Some(10.0),
+            ..options()
+        },
+    };
+    let jobs = group(&request.run.tasks, |_| Ok(lm_eval())).unwrap();
+    let mut diagnostics = Vec::new();
+    let spec = jobs[0].spec(&request, &server(), &mut diagnostics);
+    assert_eq!(arg(&spec.args, "--limit"), Some("10"));
+    let model_args = json_arg(&spec.args, "--model_args");
+    assert_eq!(model_args["tokenizer_backend"], json!("huggingface"));
+    assert_eq!(model_args["tokenizer"], json!("org/Model"));
+    // the server's own maximum wins over the task's, and the run says so
+    assert_eq!(model_args["max_length"], json!(512));
+    assert!(
+        diagnostics[0].message.contains("max_length 2048"),
+        "{diagnostics:?}"
+    );
+}
+
+#[test]
+fn the_backend_plans_checks_and_refuses_to_be_a_server() {
+    let backend = crate::LmEvalBackend;
+    let view = run(vec![
+        task("gen", "benchy_demo_gen", json!({}), sampling()),
+        task("mc", "benchy_demo_mc", json!({}), sampling()),
+    ]);
+    let as_server = benchy_core::Backend::plan(
+        &backend,
+        &PlanRequest {
+            run: view,
+            server: None,
+            options: options(),
+        },
+    );
+    assert!(
+        matches!(&as_server, Err(BackendError::Input(p)) if p.message.contains("task backend")),
+        "{as_server:?}"
+    );
+}
+
+#[test]
+fn unknown_defaults_are_bad_input_naming_the_task() {
+    let view = run(vec![task(
+        "gen",
+        "g",
+        json!({"num_concurent": 2}),
+        sampling(),
+    )]);
+    let err = group(&view.tasks, |_| Ok(lm_eval())).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("task `gen`: unknown key `num_concurent`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn one_validation_check_per_lm_eval_and_include_path() {
+    let mut other = task("other", "o", json!({}), sampling());
+    other.include_path = Some(PathBuf::from("/elsewhere"));
+    let tasks = vec![
+        task("gen", "benchy_demo_gen", json!({}), sampling()),
+        task("mc", "benchy_demo_mc", json!({"batch_size": 2}), sampling()),
+        other,
+    ];
+    let jobs = group(&tasks, |_| Ok(lm_eval())).unwrap();
+    let checks = crate::validation_checks(&jobs);
+    assert_eq!(checks.len(), 2);
+    assert_eq!(
+        checks[0].args,
+        [
+            "validate",
+            "--tasks",
+            "benchy_demo_gen,benchy_demo_mc",
+            "--include_path",
+            "/tasks"
+        ]
+    );
+    assert_eq!(checks[0].tasks, ["gen", "mc"]);
+    assert_eq!(checks[1].tasks, ["other"]);
+    assert!(checks.iter().all(|c| c.role == Role::Check));
+}

@@ -1,0 +1,185 @@
+//! `benchy eval`: the main job. Check everything, start the server, run the tasks with every
+//! request carrying the resolved parameters, stop the server, verify what the task backend's
+//! tool recorded as used against what was sent, and keep the results with a record of exactly
+//! what ran.
+//!
+//! The task backend plans twice, as the contract says: before anything starts, against the
+//! server as it will be (its checks run then, and `--dry-run` shows its processes), and once
+//! the server is ready, against the server as it is (those are the jobs that run).
+
+mod dry_run;
+mod execute;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use benchy_core::backend::{RunOptions, ServerInfo};
+use benchy_core::{Backend, Plan, RunView};
+
+use crate::cli::EvalArgs;
+use crate::env_vars::benchy_home;
+use crate::failure::bad_input;
+use crate::notes;
+use crate::planning::{ServerPlan, plan_jobs, run_view};
+use crate::plugin::Registry;
+use crate::resolution::{Resolution, resolve};
+use crate::run_config::unsafe_path_part;
+use crate::run_folder::RunFolder;
+use crate::runner;
+use crate::runner::server::server_root;
+
+pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
+    let eval = Eval::prepare(args, registry)?;
+    if args.dry_run {
+        print!("{}", eval.dry_run());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut record = eval.new_record();
+    runner::runtime()?.block_on(eval.execute(&mut record))
+}
+
+/// A run that has been checked and planned, before anything starts.
+struct Eval<'a> {
+    args: &'a EvalArgs,
+    resolution: Resolution,
+    view: RunView,
+    options: RunOptions,
+    /// The task backend, and its name as `--backend` gave it.
+    backend_name: String,
+    backend: Arc<dyn Backend>,
+    /// The server benchy launches; `None` with `--server-url`.
+    server: Option<ServerPlan>,
+    /// The task backend's plan against the server as it will be: its checks and diagnostics,
+    /// what `--dry-run` shows, the versions it found.
+    job_plan: Plan,
+    folder: RunFolder,
+}
+
+impl<'a> Eval<'a> {
+    /// Resolves, checks and plans everything that can be before anything starts.
+    fn prepare(args: &'a EvalArgs, registry: &Registry) -> Result<Eval<'a>> {
+        // Sources may block on the network: resolve before the runtime starts.
+        let resolution = resolve(&args.resolve, registry)?;
+        notes::print(&resolution.diagnostics);
+        let view = run_view(&resolution, &selected_tasks(&resolution, &args.tasks)?);
+        if view.tasks.is_empty() {
+            return Err(bad_input(format!(
+                "{}: no tasks to run; list them under `tasks:`",
+                resolution.config.path.display()
+            )));
+        }
+        let options = RunOptions {
+            run_dir: run_dir(args, &view)?,
+            limit: checked_limit(args.limit)?,
+            log_samples: args.log_samples,
+            home: benchy_home(),
+        };
+        let backend = registry.backend(&args.backend)?;
+        let server = match &args.server.server_url {
+            Some(_) => None,
+            None => Some(ServerPlan::new(registry, &view, &options)?),
+        };
+        let template = server_template(server.as_ref(), args, &view)?;
+        let job_plan = plan_jobs(&backend, &view, &template, &options)?;
+        notes::print(
+            server
+                .iter()
+                .flat_map(|s| &s.plan.diagnostics)
+                .chain(&job_plan.diagnostics),
+        );
+        let folder = RunFolder {
+            dir: options.run_dir.clone(),
+        };
+        Ok(Eval {
+            args,
+            resolution,
+            view,
+            options,
+            backend_name: args.backend.clone(),
+            backend,
+            server,
+            job_plan,
+            folder,
+        })
+    }
+}
+
+/// The server as the jobs will see it: the launched server's template (its port still a
+/// placeholder), or the `--server-url` one.
+fn server_template(
+    server: Option<&ServerPlan>,
+    args: &EvalArgs,
+    view: &RunView,
+) -> Result<ServerInfo> {
+    match (server, &args.server.server_url) {
+        (Some(server), _) => server
+            .template()
+            .cloned()
+            .with_context(|| format!("the server backend `{}` planned no address", server.backend)),
+        (None, Some(url)) => Ok(ServerInfo {
+            base_url: format!("{}/v1", server_root(url)),
+            model: view.model.short_name.clone(),
+            max_model_len: None,
+        }),
+        (None, None) => unreachable!("a server is planned or given"),
+    }
+}
+
+/// `--task` names must be tasks of the run config.
+fn selected_tasks(resolution: &Resolution, names: &[String]) -> Result<Vec<String>> {
+    for name in names {
+        if !resolution.tasks.iter().any(|t| &t.name == name) {
+            let known: Vec<&str> = resolution.tasks.iter().map(|t| t.name.as_str()).collect();
+            return Err(bad_input(format!(
+                "--task {name}: not a task of {}; its tasks: {}",
+                resolution.config.path.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(names.to_vec())
+}
+
+/// `--limit`: a count, or a fraction above 0.
+fn checked_limit(limit: Option<f64>) -> Result<Option<f64>> {
+    match limit {
+        Some(limit) if !(limit > 0.0 && limit.is_finite()) => Err(bad_input(format!(
+            "--limit {limit}: must be a count or a fraction above 0"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// `<output-dir>/<run-id>/<model>`, absolute; a folder that already holds a run is refused.
+fn run_dir(args: &EvalArgs, view: &RunView) -> Result<PathBuf> {
+    let run_id = args.run_id.clone().unwrap_or_else(default_run_id);
+    if let Some(why) = unsafe_path_part(&run_id) {
+        return Err(bad_input(format!(
+            "--run-id {run_id:?}: {why}; it names one folder"
+        )));
+    }
+    let dir = std::path::absolute(args.output_dir.join(&run_id).join(&view.model.short_name))?;
+    if !args.dry_run && dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        return Err(bad_input(format!(
+            "{} already holds a run; choose another --run-id or --output-dir",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+fn default_run_id() -> String {
+    jiff::ZonedDateTime::now()
+        .strftime("%Y%m%d_%H%M%S")
+        .to_string()
+}
+
+/// The run id of a run folder (its parent folder's name).
+fn run_id_of(dir: &std::path::Path) -> String {
+    dir.parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

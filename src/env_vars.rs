@@ -1,0 +1,39 @@
+//! Every environment variable the host reads, in one place. (Plugins name the variables they
+//! read themselves: the `hf` source huggingface_hub's, the lm-eval backend `BENCHY_LM_EVAL`.)
+
+use std::path::PathBuf;
+
+/// Names of environment variables, each with what it does.
+#[derive(Debug)]
+pub struct EnvVars;
+
+impl EnvVars {
+    /// Plugin directories (absolute paths), separated like `PATH`: searched after `--plugin`
+    /// flags and before the user's plugin directory.
+    pub const BENCHY_PLUGIN_PATH: &'static str = "BENCHY_PLUGIN_PATH";
+    /// benchy's home: where `make setup` and `benchy envs` keep Python environments and built
+    /// models, and `benchy serve` its logs (default: the user cache directory's `benchy`).
+    pub const BENCHY_HOME: &'static str = "BENCHY_HOME";
+    /// `1` (or `true`, `yes`, `on`): sources make no network requests (huggingface_hub's
+    /// switch; the same as `--offline`).
+    pub const HF_HUB_OFFLINE: &'static str = "HF_HUB_OFFLINE";
+    /// benchy's own log level on stderr (`error`, `warn`, `info`, `debug`, `trace`; default
+    /// off): what the runner does with processes, signals and probes.
+    pub const BENCHY_LOG: &'static str = "BENCHY_LOG";
+    /// Set: no progress lines or colours even on a terminal.
+    pub const NO_COLOR: &'static str = "NO_COLOR";
+}
+
+/// A boolean environment variable as huggingface_hub reads them (`1`, `true`, `yes`, `on`).
+pub fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| benchy_source_hf::env_vars::is_true(&v))
+}
+
+/// benchy's home: `$BENCHY_HOME`, else the user cache directory's `benchy` (`~/.cache/benchy`
+/// on Linux, which is the Makefile's default too), else a folder in the temporary directory.
+pub fn benchy_home() -> PathBuf {
+    std::env::var_os(EnvVars::BENCHY_HOME)
+        .map(PathBuf::from)
+        .or_else(|| dirs::cache_dir().map(|d| d.join("benchy")))
+        .unwrap_or_else(|| std::env::temp_dir().join("benchy"))
+}

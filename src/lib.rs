@@ -1,0 +1,41 @@
+//! benchy, the host: the command line, run configs, plugin loading (discovery, manifests, the
+//! loader, the registry and the adapters that drive a loaded plugin through benchy-core's
+//! traits), the runner that alone spawns and supervises processes, and the run's record on
+//! disk. Plugins compile against benchy-core alone; this crate is what runs them.
+//!
+//! It is a library as well as the `benchy` binary so that tests and benchmarks drive the same
+//! plugin host and `/proc` reader the binary uses.
+
+mod atomic;
+mod cli;
+mod commands;
+pub mod env_vars;
+mod failure;
+mod notes;
+mod planning;
+pub mod plugin;
+pub mod procfs;
+mod resolution;
+mod run_config;
+mod run_folder;
+mod run_record;
+mod runner;
+mod secrets;
+mod summary;
+mod table;
+mod verification;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The `benchy` command: parses the command line, runs the command, and turns its outcome into
+/// the exit code (see [`failure`]).
+pub fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    runner::init_logging();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => failure::report(&err),
+    }
+}

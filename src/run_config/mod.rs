@@ -1,0 +1,231 @@
+//! Run configs: the model file a user passes with `-c`, the provider file it names and the task
+//! files it lists, read into one checked [`RunConfig`].
+//!
+//! The format is the Python tool's, accepted unchanged: `model.name`, `vllm.provider_config`
+//! (a file in a `providers/` folder beside or above the model file's folder), `vllm.overrides`
+//! (replace provider values), `tasks` (names of files in a `tasks/` folder found the same way),
+//! `task_defaults` (replace every task's `defaults`), `use_chat_completions`. benchy extends it
+//! in the same style: a top-level `generation:` mapping, `model.revision`, `require_sources`,
+//! and tasks given inline as mappings.
+//!
+//! Paths in these files are relative to the file they are written in. Absolute paths may
+//! belong to another machine (the Python tool's files carry `/home/...`): they are kept as
+//! written here and checked by the command that needs them.
+
+mod lookup;
+mod model;
+mod provider;
+mod raw;
+mod task;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use benchy_core::layer::{Layer, LayerError, SourceRef};
+use benchy_core::source::read_text_file;
+use benchy_source_yaml::yaml::{self, GenerationMapping, YamlError};
+use serde_json::{Map, Value as Json};
+
+use raw::RawRunConfig;
+
+/// A run config with its provider and tasks resolved.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The model file as given on the command line.
+    pub path: PathBuf,
+    pub model: Model,
+    pub provider: Option<Provider>,
+    pub tasks: Vec<Task>,
+    /// Send chat requests (`local-chat-completions` plus `--apply_chat_template`).
+    pub use_chat_completions: bool,
+    /// The run's own `generation:` block as a layer, checked when the file was read.
+    pub generation: Option<Layer>,
+    /// Source kinds whose failure must stop the run instead of warning (e.g. `[hf]`).
+    pub require_sources: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Model {
+    /// `model.name` as written.
+    pub name: String,
+    /// `model.revision`: a branch, tag or commit of a Hub repo.
+    pub revision: Option<String>,
+    pub location: ModelLocation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelLocation {
+    /// A Hub repository id, `org/name` (or a bare `name`).
+    Hub { repo_id: String },
+    /// A model directory on this machine.
+    Local { dir: PathBuf },
+}
+
+impl Model {
+    /// The last path part of `model.name`: the folder results are kept under.
+    pub fn short_name(&self) -> String {
+        let trimmed = self.name.trim_end_matches('/');
+        trimmed.rsplit('/').next().unwrap_or(trimmed).to_owned()
+    }
+}
+
+/// A provider file after `vllm.overrides` were applied to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Provider {
+    pub name: String,
+    pub path: PathBuf,
+    /// The server backend that reads the settings: the file's `backend` key, else the default.
+    pub backend: String,
+    /// The effective settings, as written (the backend that launches the server checks them).
+    pub settings: Map<String, Json>,
+}
+
+/// One task of a run.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// The name the run config uses (and the default output folder).
+    pub name: String,
+    /// The lm-eval task (or group) to run; defaults to `name`.
+    pub task_name: String,
+    /// A folder with its own lm-eval installation (`<path>/.venv/bin/lm_eval`), as the Python
+    /// tool used; absolute paths may not exist on this machine.
+    pub lm_eval_path: Option<PathBuf>,
+    /// Passed to lm-eval as `--include_path` so it finds task YAML outside its own tree.
+    pub include_path: Option<PathBuf>,
+    pub tokenizer_backend: Option<String>,
+    /// The task's `defaults`, with the run's `task_defaults` applied over them.
+    pub defaults: Map<String, Json>,
+    /// `output.subdirectory`: the folder the task's files are kept in.
+    pub output_subdirectory: Option<String>,
+    /// The task's own `generation:` block as a layer, checked when the file was read.
+    pub generation: Option<Layer>,
+}
+
+impl Task {
+    /// The folder the task's outputs are kept in.
+    pub fn output_folder(&self) -> &str {
+        self.output_subdirectory.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// A run config that cannot be used. Every variant names the file (and line or key).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    #[error("{origin}{}: `{key}`: {problem}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        origin: String,
+        line: Option<u64>,
+        key: String,
+        problem: String,
+    },
+    #[error("{origin}: {what} `{name}` not found; looked for {}", looked_for.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotFound {
+        origin: String,
+        what: &'static str,
+        name: String,
+        looked_for: Vec<PathBuf>,
+    },
+    #[error(transparent)]
+    Generation(#[from] LayerError),
+}
+
+impl RunConfig {
+    /// Reads the model file at `path`, its provider file and task files, and checks them.
+    pub fn load(path: &Path) -> Result<RunConfig, ConfigError> {
+        let text = read(path)?;
+        let origin = path.display().to_string();
+        let raw: RawRunConfig = yaml::from_str(&text, &origin)?;
+        let dir = parent_dir(path);
+
+        let model = model::check_model(&raw.model, dir, &origin)?;
+        let provider = match &raw.vllm {
+            Some(vllm) => provider::load_provider(vllm, dir, &origin)?,
+            None => None,
+        };
+        let task_defaults = raw.task_defaults.unwrap_or_default();
+        let mut tasks = Vec::new();
+        let mut seen = BTreeSet::new();
+        for item in &raw.tasks {
+            let task = task::load_task(item, dir, path, &task_defaults)?;
+            if !seen.insert(task.name.clone()) {
+                return Err(ConfigError::Invalid {
+                    origin,
+                    line: Some(item.referenced.line()),
+                    key: "tasks".into(),
+                    problem: format!("task `{}` is listed twice", task.name),
+                });
+            }
+            tasks.push(task);
+        }
+        // Read as layers now, so a bad value stops every command before it starts.
+        let generation = generation_layer(
+            raw.generation.as_ref(),
+            SourceRef::new("config", origin.clone()),
+            &origin,
+        )?;
+        Ok(RunConfig {
+            path: path.to_owned(),
+            model,
+            provider,
+            tasks,
+            use_chat_completions: raw.use_chat_completions.unwrap_or(false),
+            generation,
+            require_sources: raw.require_sources,
+        })
+    }
+}
+
+/// A `generation:` block as a user layer; `None` when there is none or it is empty.
+fn generation_layer(
+    mapping: Option<&GenerationMapping>,
+    source: SourceRef,
+    origin: &str,
+) -> Result<Option<Layer>, LayerError> {
+    match mapping {
+        Some(mapping) if !mapping.is_empty() => {
+            yaml::mapping_layer(mapping, source, origin).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The most a run config, provider or task file may hold: real ones are a few kilobytes.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// A config file's text: a regular file of at most [`MAX_CONFIG_BYTES`].
+fn read(path: &Path) -> Result<String, ConfigError> {
+    read_text_file(path, MAX_CONFIG_BYTES).map_err(|message| ConfigError::Read {
+        path: path.to_owned(),
+        message,
+    })
+}
+
+/// A name used as one folder or file name (a task's folder, a served model name): not empty,
+/// not `.` or `..`, no separator, no control character, at most 255 bytes. `None` when it is
+/// fine, else why not.
+pub fn unsafe_path_part(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name == "." || name == ".." {
+        Some("is `.` or `..`")
+    } else if name.contains(['/', '\\']) {
+        Some("holds a path separator")
+    } else if name.chars().any(char::is_control) {
+        Some("holds a control character")
+    } else if name.len() > 255 {
+        Some("is longer than 255 bytes")
+    } else {
+        None
+    }
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}

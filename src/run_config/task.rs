@@ -1,0 +1,96 @@
+//! One task of a run config: a task file found by name, or a task written inline.
+
+use std::path::Path;
+
+use benchy_core::layer::SourceRef;
+use benchy_core::paths;
+use benchy_source_yaml::yaml;
+use serde_json::{Map, Value as Json};
+use serde_saphyr::Spanned;
+
+use super::lookup::find_upwards;
+use super::raw::{RawTask, TaskItem};
+use super::{ConfigError, Task, generation_layer, parent_dir, read, unsafe_path_part};
+
+pub(super) fn load_task(
+    item: &Spanned<TaskItem>,
+    dir: &Path,
+    config_path: &Path,
+    task_defaults: &Map<String, Json>,
+) -> Result<Task, ConfigError> {
+    let origin = config_path.display().to_string();
+    let line = item.referenced.line();
+    let (raw, defined_in) = match &item.value {
+        TaskItem::Name(name) => {
+            check_folder_name(name, "tasks", config_path, Some(line))?;
+            let path =
+                find_upwards(dir, "tasks", name).map_err(|looked_for| ConfigError::NotFound {
+                    origin: format!("{origin}:{line}"),
+                    what: "task",
+                    name: name.clone(),
+                    looked_for,
+                })?;
+            let text = read(&path)?;
+            let mut raw: RawTask = yaml::from_str(&text, &path.display().to_string())?;
+            raw.name.get_or_insert_with(|| name.clone());
+            (raw, path)
+        }
+        TaskItem::Inline(raw) => {
+            if raw.name.is_none() {
+                return Err(ConfigError::Invalid {
+                    origin,
+                    line: Some(line),
+                    key: "tasks".into(),
+                    problem: "an inline task needs a `name`".into(),
+                });
+            }
+            ((**raw).clone(), config_path.to_owned())
+        }
+    };
+    let name = raw.name.clone().unwrap_or_default();
+    // An inline task's keys are on the run config's lines; a task file's are its own.
+    let at = matches!(item.value, TaskItem::Inline(_)).then_some(line);
+    check_folder_name(&name, "name", &defined_in, at)?;
+    if let Some(subdirectory) = raw.output.as_ref().and_then(|o| o.subdirectory.as_deref()) {
+        check_folder_name(subdirectory, "output.subdirectory", &defined_in, at)?;
+    }
+    let generation = generation_layer(
+        raw.generation.as_ref(),
+        SourceRef::new("task", name.clone()),
+        &defined_in.display().to_string(),
+    )?;
+    let task_dir = parent_dir(&defined_in).to_owned();
+    let mut defaults = raw.defaults.unwrap_or_default();
+    defaults.extend(task_defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(Task {
+        task_name: raw.task_name.unwrap_or_else(|| name.clone()),
+        name,
+        lm_eval_path: raw.lm_eval_path.map(|p| paths::expand(&p, &task_dir)),
+        include_path: raw.include_path.map(|p| paths::expand(&p, &task_dir)),
+        tokenizer_backend: raw.tokenizer_backend,
+        defaults,
+        output_subdirectory: raw.output.and_then(|o| o.subdirectory),
+        generation,
+    })
+}
+
+/// A task's name and `output.subdirectory` each name one folder inside the run folder.
+fn check_folder_name(
+    name: &str,
+    key: &str,
+    defined_in: &Path,
+    line: Option<u64>,
+) -> Result<(), ConfigError> {
+    match unsafe_path_part(name) {
+        None => Ok(()),
+        Some(why) => Err(ConfigError::Invalid {
+            origin: defined_in.display().to_string(),
+            line,
+            key: key.to_owned(),
+            problem: format!(
+                "{name:?} names a folder inside the run folder and {why}; use a single folder \
+                 name"
+            ),
+        }),
+    }
+}

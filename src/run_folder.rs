@@ -1,0 +1,143 @@
+//! A run's folder, `<output-dir>/<run-id>/<model>/`, in the Python tool's layout: what ran
+//! (`run_config.yaml`, `generation_config.json`, `resolved_generation.json`, `run.json`), the
+//! logs, each task's folder of the evaluator's files, and what came out (`results.json`,
+//! `summary.md`). Every file is written atomically, with secrets masked.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use benchy_core::RunView;
+use benchy_core::backend::Collected;
+use serde_json::{Map, Value as Json, json};
+
+use crate::atomic::{write_atomic, write_json};
+use crate::resolution::Resolution;
+use crate::run_record::{LayerRecord, RunRecord};
+use crate::summary;
+
+/// The run's folder.
+#[derive(Debug)]
+pub struct RunFolder {
+    pub dir: PathBuf,
+}
+
+impl RunFolder {
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// What the run is about to do: the effective config, the model's own file and every
+    /// resolved value with its source.
+    pub fn write_inputs(&self, resolution: &Resolution, view: &RunView) -> Result<()> {
+        write_atomic(
+            &self.path("run_config.yaml"),
+            effective_config(view).as_bytes(),
+        )?;
+        // The model's own file: the highest-precedence layer that says it carries one.
+        let model_file = resolution
+            .source_layers
+            .iter()
+            .rev()
+            .filter_map(|l| l.artifact.as_ref())
+            .find(|a| a.model_file);
+        if let Some(artifact) = model_file {
+            write_atomic(
+                &self.path("generation_config.json"),
+                artifact.text.as_bytes(),
+            )?;
+        }
+        write_json(
+            &self.path("resolved_generation.json"),
+            &resolved_json(resolution, view),
+        )
+    }
+
+    pub fn write_record(&self, record: &RunRecord) -> Result<()> {
+        write_json(&self.path("run.json"), record)
+    }
+
+    /// `results.json` and `summary.md`; returns the results table for the terminal.
+    pub fn write_results(
+        &self,
+        model: &str,
+        record: &RunRecord,
+        collected: &Collected,
+    ) -> Result<String> {
+        write_json(
+            &self.path("results.json"),
+            &summary::results_json(&collected.results),
+        )?;
+        let markdown = summary::summary_markdown(model, record, &collected.results);
+        write_atomic(&self.path("summary.md"), markdown.as_bytes())?;
+        Ok(summary::results_table(&collected.results))
+    }
+
+    /// Copies a check's log (written before the folder existed) into the folder.
+    pub fn keep_log(&self, log: &Path) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        if let Some(name) = log.file_name() {
+            std::fs::copy(log, self.dir.join(name))?;
+        }
+        Ok(())
+    }
+}
+
+/// The run config as it takes effect: the provider's values with the overrides applied, every
+/// task expanded from its file, and the run's own generation block. YAML, like its input.
+fn effective_config(view: &RunView) -> String {
+    let tasks: Vec<Json> = view
+        .tasks
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "task_name": t.task_name,
+                "lm_eval_path": t.lm_eval_path,
+                "include_path": t.include_path,
+                "tokenizer_backend": t.tokenizer_backend,
+                "defaults": t.defaults,
+                "output": {"subdirectory": t.output_folder},
+            })
+        })
+        .collect();
+    let config = json!({
+        "model": {"name": view.model.name, "revision": view.model.revision},
+        "vllm": view.provider.as_ref().map(|p| json!({
+            "provider_config": p.name,
+            "provider_file": p.path,
+            "backend": p.backend,
+            "settings": p.settings,
+        })),
+        "use_chat_completions": view.use_chat_completions,
+        "tasks": tasks,
+    });
+    let header = format!(
+        "# The effective run config of {} (provider values with overrides applied, tasks \
+         expanded).\n# The resolved generation parameters are in resolved_generation.json.\n",
+        view.config_path.display()
+    );
+    header + &serde_saphyr::to_string(&config).unwrap_or_default()
+}
+
+/// Every key's value and source, for the run and for each task, plus the layers and what
+/// normalization and the sources had to say.
+fn resolved_json(resolution: &Resolution, view: &RunView) -> Json {
+    let tasks: Map<String, Json> = view
+        .tasks
+        .iter()
+        .map(|t| (t.name.clone(), t.resolved.to_json()))
+        .collect();
+    let layers: Vec<LayerRecord> = resolution
+        .source_layers
+        .iter()
+        .chain(resolution.config.generation.iter())
+        .chain(resolution.cli_layer.iter())
+        .map(LayerRecord::from)
+        .collect();
+    json!({
+        "resolved": resolution.run.to_json(),
+        "tasks": tasks,
+        "layers": layers,
+        "notes": resolution.diagnostics,
+    })
+}

@@ -1,0 +1,143 @@
+//! `run.json`: the record of one model's run. What ran (the config, the sources and the
+//! revisions they read, every process's command line, exit code and times, the tools' versions),
+//! how it ended, and what was verified. It is written when the run starts and again as it goes,
+//! so an interrupted or failed run still says what happened.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use benchy_core::backend::ProcessOutcome;
+use benchy_core::{Diagnostic, Layer};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use crate::runner::server::RunningServer;
+use crate::verification::Verification;
+
+/// How the run ended (or that it has not yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Running,
+    Ok,
+    Failed,
+    Interrupted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunRecord {
+    pub benchy_version: &'static str,
+    pub run_id: String,
+    pub model: String,
+    pub config: PathBuf,
+    /// The task backend that ran the tasks.
+    pub backend: String,
+    pub status: Status,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Why the run failed, one line each.
+    pub failures: Vec<String>,
+    /// The run tasks without complete, verified results.
+    pub failed_tasks: Vec<String>,
+    /// The `--source` layers that answered, with the revision and file they read.
+    pub sources: Vec<LayerRecord>,
+    pub server: Option<ServerRecord>,
+    /// The checks that ran before anything started (the evaluator knows the tasks).
+    pub checks: Vec<ProcessOutcome>,
+    pub processes: Vec<ProcessOutcome>,
+    /// The versions of what ran, by tool: what the backends found (`lm_eval`) and what the
+    /// server says of itself (under its process's name, `vllm`).
+    pub versions: BTreeMap<String, String>,
+    /// What each backend wanted kept (executables, settings accepted but unused).
+    pub backends: BTreeMap<String, Map<String, Json>>,
+    pub verification: Vec<Verification>,
+    pub notes: Vec<Diagnostic>,
+}
+
+impl RunRecord {
+    /// Records that `task` failed and why (once per task in `failed_tasks`).
+    pub fn fail_task(&mut self, task: &str, why: String) {
+        self.failures.push(why);
+        if !self.failed_tasks.iter().any(|t| t == task) {
+            self.failed_tasks.push(task.to_owned());
+        }
+    }
+}
+
+/// The server of the run.
+#[derive(Debug, Default, Serialize)]
+pub struct ServerRecord {
+    /// `false` for `--server-url`: benchy neither started nor stopped it.
+    pub launched: bool,
+    /// The server backend that planned it, when benchy launched it.
+    pub backend: Option<String>,
+    pub started_at: Option<String>,
+    pub ready_at: Option<String>,
+    pub stopped_at: Option<String>,
+    /// The command line, secrets as `***`.
+    pub command: Option<String>,
+    /// Where clients reached it, its served model name and context length (once ready).
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub max_model_len: Option<u64>,
+    pub version: Option<String>,
+    pub log: Option<PathBuf>,
+    /// How it ended, when benchy stopped it or it died.
+    pub ended: Option<String>,
+}
+
+impl ServerRecord {
+    /// What the record says of a server once it is ready.
+    pub fn ready(&mut self, server: &RunningServer) {
+        self.started_at = Some(stamp(server.started_at));
+        self.ready_at = Some(stamp(server.ready_at));
+        self.url = Some(server.info.base_url.clone());
+        self.model = Some(server.info.model.clone());
+        self.max_model_len = server.info.max_model_len;
+        self.version.clone_from(&server.version);
+    }
+}
+
+/// Where a layer came from: its source, and the file and revision it read.
+#[derive(Debug, Serialize)]
+pub struct LayerRecord {
+    pub source: String,
+    pub revision: Option<String>,
+    pub file: Option<String>,
+    /// Keys the source read but does not resolve (not sampling parameters).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
+}
+
+impl From<&Layer> for LayerRecord {
+    fn from(layer: &Layer) -> LayerRecord {
+        LayerRecord {
+            source: layer.source.to_string(),
+            revision: layer.artifact.as_ref().and_then(|a| a.revision.clone()),
+            file: layer.artifact.as_ref().map(|a| a.origin.clone()),
+            ignored: layer.ignored.clone(),
+        }
+    }
+}
+
+/// A wall-clock time as RFC 3339 (UTC), the form every time in the record takes.
+pub fn stamp(time: SystemTime) -> String {
+    jiff::Timestamp::try_from(time).map_or_else(|_| String::new(), |t| t.to_string())
+}
+
+/// The current time, as [`stamp`] writes it.
+pub fn now() -> String {
+    stamp(SystemTime::now())
+}

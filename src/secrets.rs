@@ -1,0 +1,143 @@
+//! Secrets, hidden by what they are rather than by which key held them. Every value benchy
+//! learns is secret is registered here once: the values of environment variables whose names
+//! mark credentials (`*TOKEN*`, `*KEY*`, `*SECRET*`, `*PASSWORD*`...), the password of a URL's
+//! user-info, a provider's `hf_token`, an environment value a backend marks secret. Everything
+//! benchy writes or shows (files in the run folder, log headers, records, command lines on
+//! stderr, errors) passes through [`mask`], which writes each of them as `***`. Secrets reach
+//! child processes through their environment only.
+
+use std::sync::{OnceLock, RwLock};
+
+use benchy_core::ProcessSpec;
+use serde_json::Value as Json;
+
+/// What a secret is written as.
+pub const MASK: &str = "***";
+
+/// Shorter values are not secrets worth masking (and masking them would garble every number):
+/// `HF_HUB_DISABLE_IMPLICIT_TOKEN=1` names a token but holds a switch.
+const MIN_SECRET_LEN: usize = 4;
+
+/// Words in an environment variable's name that mark its value as a credential.
+const SECRET_NAME_WORDS: [&str; 6] = ["TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"];
+
+fn registry() -> &'static RwLock<Vec<String>> {
+    static SECRETS: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
+    SECRETS.get_or_init(|| RwLock::new(Vec::new()))
+}
+
+/// Whether a variable or settings key's name says its value is a credential.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_NAME_WORDS.iter().any(|word| upper.contains(word))
+}
+
+/// Registers `value` as a secret (ignored when too short or a switch's `true`/`false`).
+pub fn register(value: &str) {
+    let value = value.trim();
+    let switch = ["true", "false", "yes", "no", "on", "off", "none", "null"]
+        .contains(&value.to_ascii_lowercase().as_str());
+    if value.chars().count() < MIN_SECRET_LEN || switch {
+        return;
+    }
+    let mut secrets = registry().write().unwrap_or_else(|e| e.into_inner());
+    if !secrets.iter().any(|s| s == value) {
+        secrets.push(value.to_owned());
+        // Longest first, so a secret that contains another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Registers the values of this process's environment variables whose names mark credentials.
+pub fn register_environment() {
+    for (name, value) in std::env::vars_os() {
+        if let (Some(name), Some(value)) = (name.to_str(), value.to_str())
+            && is_secret_name(name)
+        {
+            register(value);
+        }
+    }
+}
+
+/// Registers the password of a URL's user-info (`http://user:password@host/`), and returns the
+/// URL without its user-info.
+pub fn register_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some((userinfo, host)) = rest[..authority_end].rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((_, password)) => register(password),
+        None => register(userinfo),
+    }
+    format!("{scheme}://{host}{}", &rest[authority_end..])
+}
+
+/// `text` with every registered secret written as [`MASK`].
+pub fn mask(text: &str) -> String {
+    let secrets = registry().read().unwrap_or_else(|e| e.into_inner());
+    let mut masked = text.to_owned();
+    for secret in secrets.iter() {
+        if masked.contains(secret.as_str()) {
+            masked = masked.replace(secret.as_str(), MASK);
+        }
+    }
+    masked
+}
+
+/// Every string in `value` masked, keys included.
+pub fn mask_json(value: &Json) -> Json {
+    match value {
+        Json::String(s) => Json::String(mask(s)),
+        Json::Array(items) => Json::Array(items.iter().map(mask_json).collect()),
+        Json::Object(map) => {
+            Json::Object(map.iter().map(|(k, v)| (mask(k), mask_json(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The spec's command line as it may be shown: its secret environment values registered, and
+/// every secret masked.
+pub fn shown_command(spec: &ProcessSpec) -> String {
+    for (name, value) in &spec.env {
+        if value.secret || is_secret_name(name) {
+            register(&value.value);
+        }
+    }
+    mask(&spec.display_command())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_by_value_wherever_they_appear() {
+        register("hf_canary_1234567");
+        let url = register_url("http://user:pa55word-canary@127.0.0.1:8000/v1");
+        assert_eq!(url, "http://127.0.0.1:8000/v1");
+        let text = "token hf_canary_1234567 in http://user:pa55word-canary@h/";
+        assert_eq!(mask(text), "token *** in http://user:***@h/");
+        let json = serde_json::json!({"a": ["x hf_canary_1234567"], "hf_canary_1234567": 1});
+        assert_eq!(
+            mask_json(&json),
+            serde_json::json!({"a": ["x ***"], "***": 1})
+        );
+    }
+
+    #[test]
+    fn switches_and_short_values_are_not_secrets() {
+        register("1");
+        register("true");
+        assert_eq!(
+            mask("HF_HUB_DISABLE_IMPLICIT_TOKEN=1 true"),
+            "HF_HUB_DISABLE_IMPLICIT_TOKEN=1 true"
+        );
+        assert!(is_secret_name("OPENAI_API_KEY") && is_secret_name("hf_token"));
+        assert!(!is_secret_name("CUDA_VISIBLE_DEVICES"));
+    }
+}

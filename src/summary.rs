@@ -1,0 +1,99 @@
+//! What came out of a run, rendered: `results.json` (task -> metric -> value and stderr), the
+//! results table printed at the end, and `summary.md` (the table and what was verified).
+
+use benchy_core::backend::{Metric, TaskResult};
+use serde_json::{Map, Value as Json, json};
+
+use crate::run_record::RunRecord;
+use crate::table;
+use crate::verification::Check;
+
+const HEADER: [&str; 4] = ["task", "metric", "value", "± stderr"];
+
+/// `metric,filter`, lm-eval's own key form, or the metric alone.
+fn metric_key(metric: &Metric) -> String {
+    match &metric.filter {
+        Some(filter) => format!("{},{filter}", metric.name),
+        None => metric.name.clone(),
+    }
+}
+
+/// `{task: {metric: {"value": V, "stderr": S}}}`.
+pub fn results_json(results: &[TaskResult]) -> Json {
+    let mut out = Map::new();
+    for result in results {
+        let metrics: Map<String, Json> = result
+            .metrics
+            .iter()
+            .map(|m| (metric_key(m), json!({"value": m.value, "stderr": m.stderr})))
+            .collect();
+        out.insert(result.name.clone(), Json::Object(metrics));
+    }
+    Json::Object(out)
+}
+
+fn rows(results: &[TaskResult]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for result in results {
+        for metric in &result.metrics {
+            let value = match metric.value.as_f64() {
+                Some(v) => format!("{v:.4}"),
+                None => metric.value.to_string(),
+            };
+            let stderr = metric
+                .stderr
+                .map_or_else(|| "-".to_owned(), |s| format!("{s:.4}"));
+            rows.push(vec![result.name.clone(), metric_key(metric), value, stderr]);
+        }
+    }
+    rows
+}
+
+/// The results table for the terminal.
+pub fn results_table(results: &[TaskResult]) -> String {
+    table::render(&HEADER, &rows(results))
+}
+
+/// `summary.md`: the model, run, status, the results table and what was verified.
+pub fn summary_markdown(model: &str, record: &RunRecord, results: &[TaskResult]) -> String {
+    let mut table = format!("| {} |\n|---|---|---:|---:|\n", HEADER.join(" | "));
+    for row in rows(results) {
+        table += &format!("| {} |\n", row.join(" | "));
+    }
+    format!(
+        "# {model} — run {}\n\nStatus: {}\n\n{table}\n{}",
+        record.run_id,
+        record.status.as_str(),
+        sampling_note(record)
+    )
+}
+
+/// One line per kind of task: generating tasks carried the resolved parameters (verified),
+/// log-likelihood tasks carried none.
+fn sampling_note(record: &RunRecord) -> String {
+    let named = |status: Check| -> Vec<&str> {
+        record
+            .verification
+            .iter()
+            .filter(|v| v.status == status)
+            .map(|v| v.name.as_str())
+            .collect()
+    };
+    let mut out = String::new();
+    let verified = named(Check::Verified);
+    if !verified.is_empty() {
+        out += &format!(
+            "\nGeneration parameters verified against {}'s record: {}.\n",
+            record.backend,
+            verified.join(", ")
+        );
+    }
+    let loglikelihood = named(Check::NoSamplingParameters);
+    if !loglikelihood.is_empty() {
+        out += &format!(
+            "\nScored by log-likelihood, so no sampling parameters were sent: {}.\n",
+            loglikelihood.join(", ")
+        );
+    }
+    out
+}
