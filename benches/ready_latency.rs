@@ -2,10 +2,14 @@
 //! `Serving ...` line). The Python tool polled every 2 s, so it noticed a ready server 1 s late
 //! on average; benchy's target is under 250 ms.
 //!
-//! The server is tests/fixtures/fake_server.py, whose `/health` answers 503 until a file exists:
+//! The server is the repository's fake server (benchy-fake-vllm), whose `/health` answers 503
+//! until a file exists:
 //! the benchmark creates the file at a random moment (so the result does not depend on the
 //! phase of benchy's poll) and times the line on benchy's stdout from then. Everything runs on
 //! loopback. Run with `cargo bench --bench ready_latency` (the README reports the figures).
+
+#[path = "../tests/support/workspace_builds.rs"]
+mod workspace_builds;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -16,7 +20,7 @@ const ROUNDS: usize = 30;
 
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_server.py");
+    let server = workspace_builds::binary("benchy-fake-vllm");
     write(
         dir.path(),
         "model/generation_config.json",
@@ -31,8 +35,8 @@ fn main() {
         dir.path(),
         "providers/fake.yaml",
         &format!(
-            "command: [python3, {}]\nport: {port}\nstop_grace: 5\nenv:\n  FAKE_READY_FILE: ready\n",
-            script.display()
+            "command: [{}]\nport: {port}\nstop_grace: 5\nenv:\n  FAKE_READY_FILE: ready\n",
+            server.display()
         ),
     );
     write(

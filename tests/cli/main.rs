@@ -4,10 +4,12 @@ mod harness;
 #[path = "../support/workspace_builds.rs"]
 mod workspace_builds;
 
+mod backends;
 mod bad_input;
 mod eval;
 mod explain;
 mod hf;
+mod layout;
 mod plugins;
 mod reference;
 mod serve;

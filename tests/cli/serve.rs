@@ -1,5 +1,5 @@
-//! `benchy serve` with small real servers (tests/fixtures/fake_server.py, started through the
-//! provider's `command` exactly as vLLM would be): readiness, the one stdout line, signals and
+//! `benchy serve` with small real servers (the repository's fake server, benchy-fake-vllm,
+//! started through the provider's `command` exactly as vLLM would be): readiness, the one stdout line, signals and
 //! exit codes, failures with the log's tail, timeouts, grace then SIGKILL, ports, and that no
 //! process of the server's group is left.
 
@@ -7,7 +7,13 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{TestEnv, alive, eventually, http, live_group_members, repo_root};
+use crate::harness::{TestEnv, alive, eventually, http, live_group_members};
+use crate::workspace_builds::binary;
+
+/// The repository's fake vLLM server.
+fn fake_server() -> std::path::PathBuf {
+    binary("benchy-fake-vllm")
+}
 
 /// Generous limits so a loaded machine does not fail a test; they bound a hang, they are not
 /// timings.
@@ -22,11 +28,10 @@ fn fake_run(provider: &str, env: &[(&str, &str)]) -> TestEnv {
         "model/generation_config.json",
         r#"{"do_sample": true, "temperature": 0.7, "top_k": 20, "seed": 5}"#,
     );
-    let script = repo_root().join("tests/fixtures/fake_server.py");
     let mut text = format!(
-        "command: [python3, {}]\n{provider}\nenv:\n  \
+        "command: [{}]\n{provider}\nenv:\n  \
          FAKE_PID_FILE: server.pid\n  FAKE_ARGV_FILE: argv.txt\n",
-        script.display()
+        fake_server().display()
     );
     for (k, v) in env {
         text += &format!("  {k}: \"{v}\"\n");
@@ -76,7 +81,8 @@ fn serve_prints_one_line_and_ctrl_c_stops_the_group_with_130() {
         "{line}"
     );
     let port = port_of(&line);
-    assert!(http(port, "GET", "/v1/models", None).contains(r#""id": "model""#));
+    let models = http(port, "GET", "/v1/models", None);
+    assert!(models.contains(r#""id":"model""#), "{models}");
     let pid = server_pids(&t)[0];
     // the server leads its own process group
     assert_eq!(live_group_members(pid), [pid]);
@@ -359,11 +365,10 @@ fn a_busy_port_is_replaced_and_said_in_one_line() {
 fn a_server_of_another_process_group_on_the_port_is_not_taken_for_ready() {
     let t = TestEnv::new();
     t.write("model/generation_config.json", r#"{"temperature": 0.7}"#);
-    let script = repo_root().join("tests/fixtures/fake_server.py");
     // The launched "server" starts the real one in a session (and group) of its own, and sleeps.
     let squat = format!(
-        "setsid python3 {} \"$@\" & echo $! > squatter.pid; exec sleep 1000",
-        script.display()
+        "setsid {} \"$@\" & echo $! > squatter.pid; exec sleep 1000",
+        fake_server().display()
     );
     t.write(
         "providers/fake.yaml",
@@ -426,8 +431,7 @@ fn an_existing_server_is_only_probed_and_left_running() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = std::process::Command::new("python3")
-        .arg(repo_root().join("tests/fixtures/fake_server.py"))
+    let mut server = std::process::Command::new(fake_server())
         .args(["--port", &port.to_string(), "--served-model-name", "model"])
         .current_dir(t.path())
         .spawn()

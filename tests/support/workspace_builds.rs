@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 const PACKAGES: &[&str] = &[
     "benchy-testkit",
     "benchy-site-registry",
+    "benchy-smoke",
+    "benchy-openai-server",
     "benchy-source-file",
     "benchy-fixture-abi-v2",
     "benchy-fixture-bad-json",
@@ -22,6 +24,10 @@ const PACKAGES: &[&str] = &[
 
 /// The library of crate `name` (e.g. `benchy_site_registry`), built beside the `benchy` under
 /// test.
+#[allow(
+    dead_code,
+    reason = "each test binary including this module uses part of it"
+)]
 pub fn library(name: &str) -> PathBuf {
     let path = built_dir().join(format!(
         "{}{name}{}",

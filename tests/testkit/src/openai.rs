@@ -38,6 +38,8 @@ pub struct OpenAiOptions {
     pub die_after: Option<usize>,
     /// Also append every request, one JSON line each, to this file.
     pub record_file: Option<PathBuf>,
+    /// `/health` answers 503 until this file exists (a server still loading).
+    pub ready_file: Option<PathBuf>,
 }
 
 impl Default for OpenAiOptions {
@@ -49,6 +51,7 @@ impl Default for OpenAiOptions {
             delay: Duration::ZERO,
             die_after: None,
             record_file: None,
+            ready_file: None,
         }
     }
 }
@@ -173,9 +176,12 @@ fn handle(state: &State, request: &Request) -> Reply {
     state.requests.lock().unwrap().push(recorded);
     let options = &state.options;
     match (request.method.as_str(), path.as_str()) {
-        // vLLM answers /health with an empty 200
+        // vLLM answers /health with an empty 200 once it is up
         ("GET", "/health") => Reply::Full {
-            status: 200,
+            status: match &options.ready_file {
+                Some(file) if !file.exists() => 503,
+                _ => 200,
+            },
             headers: Vec::new(),
             body: Vec::new(),
         },
