@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::plugin::builtins::DEFAULT_TASK_BACKEND;
+use crate::wire_audit::AuditMode;
 
 const PRECEDENCE_HELP: &str = "\
 Generation parameters are merged from these layers, later ones winning key by key:
@@ -143,6 +144,12 @@ pub struct EvalArgs {
     /// Print the resolved parameters with their sources and the exact commands; start nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+
+    /// The wire audit: every job talks to the server through a proxy of benchy's that checks
+    /// each request carries the resolved set. `on` fails the run on a deviation, `warn` only
+    /// reports, `off` removes the proxy
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = AuditMode::On)]
+    pub audit: AuditMode,
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +195,12 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub server: ServerArgs,
+
+    /// Serve through an auditing proxy: the `Serving` line names the proxy, any client pointed
+    /// at it has every request checked against the resolved set, and on Ctrl-C the audit is
+    /// printed and written to wire_audit.json beside the server's log
+    #[arg(long)]
+    pub audit: bool,
 }
 
 /// Where the server is: launched by benchy, or one already running.

@@ -7,6 +7,7 @@
 //! plugin host and `/proc` reader the binary uses.
 
 mod atomic;
+pub mod audit;
 mod cli;
 mod commands;
 pub mod env_vars;
@@ -15,6 +16,7 @@ mod notes;
 mod planning;
 pub mod plugin;
 pub mod procfs;
+pub mod proxy;
 mod resolution;
 mod run_config;
 mod run_folder;
@@ -24,6 +26,7 @@ mod secrets;
 mod summary;
 mod table;
 mod verification;
+mod wire_audit;
 
 use std::process::ExitCode;
 

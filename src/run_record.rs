@@ -14,6 +14,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::runner::server::RunningServer;
 use crate::verification::Verification;
+use crate::wire_audit::{AuditMode, WireAudit};
 
 /// How the run ended (or that it has not yet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -63,15 +64,56 @@ pub struct RunRecord {
     /// What each backend wanted kept (executables, settings accepted but unused).
     pub backends: BTreeMap<String, Map<String, Json>>,
     pub verification: Vec<Verification>,
+    /// What the auditing proxies saw of every job's requests (`None` with `--audit off`); the
+    /// whole audit is in `wire_audit.json`.
+    pub audit: Option<AuditRecord>,
     pub notes: Vec<Diagnostic>,
+}
+
+/// The wire audit's verdicts, the run's and each job's.
+#[derive(Debug, Serialize)]
+pub struct AuditRecord {
+    pub mode: AuditMode,
+    pub verdict: String,
+    pub jobs: Vec<JobVerdict>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobVerdict {
+    pub name: String,
+    pub verdict: String,
 }
 
 impl RunRecord {
     /// Records that `task` failed and why (once per task in `failed_tasks`).
     pub fn fail_task(&mut self, task: &str, why: String) {
+        self.fail_tasks(&[task.to_owned()], why);
+    }
+
+    /// Records one failure of `tasks` (a job that covered them), each once in `failed_tasks`.
+    pub fn fail_tasks(&mut self, tasks: &[String], why: String) {
         self.failures.push(why);
-        if !self.failed_tasks.iter().any(|t| t == task) {
-            self.failed_tasks.push(task.to_owned());
+        for task in tasks {
+            if !self.failed_tasks.contains(task) {
+                self.failed_tasks.push(task.clone());
+            }
+        }
+    }
+}
+
+impl From<&WireAudit> for AuditRecord {
+    fn from(audit: &WireAudit) -> AuditRecord {
+        AuditRecord {
+            mode: audit.mode,
+            verdict: audit.verdict.clone(),
+            jobs: audit
+                .jobs
+                .iter()
+                .map(|j| JobVerdict {
+                    name: j.name.clone(),
+                    verdict: j.verdict.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -88,6 +88,9 @@ fn sampling_note(record: &RunRecord) -> String {
             verified.join(", ")
         );
     }
+    if let Some(audit) = &record.audit {
+        out += &format!("\nWire audit: {}.\n", audit.verdict);
+    }
     let loglikelihood = named(Check::NoSamplingParameters);
     if !loglikelihood.is_empty() {
         out += &format!(

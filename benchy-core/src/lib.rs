@@ -31,5 +31,5 @@ pub use merge::{Resolved, ResolvedParam, merge};
 pub use normalize::normalize;
 pub use params::{InvalidParam, Key, ParamValue};
 pub use problem::Problem;
-pub use process::{EnvValue, Listen, ProcessSpec, Role};
+pub use process::{EnvValue, Expectation, Expected, Listen, ProcessSpec, Role};
 pub use source::{ConfigSource, ModelRef, SourceError, SourceReply, SourceRequest};

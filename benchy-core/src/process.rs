@@ -45,6 +45,60 @@ pub struct ProcessSpec {
     /// For jobs: the folder the process writes its outputs to.
     #[serde(default)]
     pub output_dir: Option<PathBuf>,
+    /// For jobs that talk to the server: what every request they send must carry. benchy routes
+    /// such a job through an auditing proxy of its own (it replaces the server's address where
+    /// it appears in the job's arguments and environment) that checks every request against
+    /// this; a job without one is only counted.
+    #[serde(default)]
+    pub expects: Option<Expectation>,
+}
+
+/// What the requests of a job must carry, in the OpenAI-compatible API's names. Requests are of
+/// two kinds: *scoring* requests (`echo: true` with `logprobs`, at most one new token: a
+/// log-likelihood) and *generation* requests (every other completions or chat completions
+/// request). Only sampling keys are checked (`temperature`, `top_p`, `top_k`, `min_p`, the
+/// penalties, `seed`, `stop`, `max_tokens`, `n`, `best_of`, `typical_p`, `length_penalty`, and
+/// every key named here); the prompt, the model and the like are not.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// Keys every generation request must carry, each with its rule: the resolved set.
+    #[serde(default)]
+    pub generation: BTreeMap<String, Expected>,
+    /// Keys the job's tool adds to generation requests on its own (lm-eval's default `seed`, a
+    /// task's own `max_tokens`), each with its rule. Any other sampling key is a deviation.
+    #[serde(default)]
+    pub added: BTreeMap<String, Expected>,
+    /// The sampling keys scoring requests may carry (lm-eval sends `temperature: 0` and its
+    /// seed), each with its rule. Any other sampling key is a deviation.
+    #[serde(default)]
+    pub scoring: BTreeMap<String, Expected>,
+}
+
+/// A rule for one key's value in a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expected {
+    /// Exactly this value (numbers compare by value: `0` is `0.0`).
+    Exactly(serde_json::Value),
+    /// A list that starts with these items (stop strings to which a tool appends its own
+    /// end-of-sequence string).
+    StartsWith(Vec<serde_json::Value>),
+    /// Any value.
+    Any,
+}
+
+impl Expectation {
+    /// Every key of `params` (a request body's sampling fields, as
+    /// [`crate::Resolved::openai_params`] gives them) exactly, on every generation request.
+    pub fn exactly(params: &serde_json::Map<String, serde_json::Value>) -> Expectation {
+        Expectation {
+            generation: params
+                .iter()
+                .map(|(k, v)| (k.clone(), Expected::Exactly(v.clone())))
+                .collect(),
+            ..Expectation::default()
+        }
+    }
 }
 
 fn default_stop_grace() -> f64 {
@@ -136,6 +190,7 @@ impl ProcessSpec {
             log_file: log_file.into(),
             tasks: Vec::new(),
             output_dir: None,
+            expects: None,
         }
     }
 

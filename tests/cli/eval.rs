@@ -273,7 +273,38 @@ fn every_request_carries_the_resolved_parameters_and_the_record_proves_it() {
             "{task}: --log-samples keeps lm-eval's samples: {files:?}"
         );
     }
-    assert!(dir.join("summary.md").is_file());
+    // The wire audit saw exactly the completions the server saw, and every one carried the set.
+    let audit = read_json(&dir.join("wire_audit.json"));
+    let jobs = audit["jobs"].as_array().unwrap();
+    let count = |kind: &str| -> u64 {
+        jobs.iter()
+            .map(|j| j["report"]["by_kind"][kind].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let served = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/completions"))
+        .count() as u64;
+    assert_eq!(count("generation") + count("scoring"), served, "{audit:#}");
+    assert_eq!(
+        audit["verdict"], "4 of 4 generation requests carried exactly the resolved set",
+        "{audit:#}"
+    );
+    let scored: u64 = jobs
+        .iter()
+        .map(|j| j["report"]["scoring"]["matched"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        scored, 6,
+        "every scoring request carried only lm-eval's fixed keys"
+    );
+    assert_eq!(record["audit"]["verdict"], audit["verdict"]);
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("Wire audit: 4 of 4 generation requests"),
+        "{summary}"
+    );
     assert!(dir.join("run_config.yaml").is_file());
     // the results table on stdout
     assert!(
@@ -502,4 +533,91 @@ fn hf_token_is_in_no_output_file_and_no_command_line() {
         "the server gets the token through its environment, shown redacted: {}",
         record["server"]["command"]
     );
+}
+
+/// A task whose own lm-eval YAML sets a sampling key the resolved set does not have: lm-eval
+/// sends it on every request and records it as the task's own, so the record looks fine; the
+/// wire audit catches it. `--audit on` fails the run, `warn` reports it, `off` removes the proxy.
+#[test]
+fn the_wire_audit_catches_a_parameter_the_task_file_sneaks_in() {
+    let server = RecordingOpenAi::start(OpenAiOptions {
+        model: "model".into(),
+        ..OpenAiOptions::default()
+    });
+    let env = eval_env(&fake_provider(&[]));
+    let shipped = repo_root().join("configs/tasks/lm-eval");
+    let task = std::fs::read_to_string(shipped.join("benchy_demo_gen.yaml"))
+        .unwrap()
+        .replace("task: benchy_demo_gen", "task: sneaky_gen")
+        .replace(
+            "test: benchy_demo_gen.jsonl",
+            &format!("test: {}", shipped.join("benchy_demo_gen.jsonl").display()),
+        )
+        .replace(
+            "  max_gen_toks: 32",
+            "  max_gen_toks: 32\n  presence_penalty: 0.5",
+        );
+    env.write("sneaky/sneaky_gen.yaml", &task);
+    let include = env.path().join("sneaky");
+    env.write(
+        "tasks/sneaky.yaml",
+        &format!(
+            "name: sneaky\ntask_name: sneaky_gen\ninclude_path: {}\n",
+            include.display()
+        ),
+    );
+    env.write(
+        "run.yaml",
+        "model:\n  name: ./model\nvllm:\n  provider_config: fake\ntasks:\n  - sneaky\n",
+    );
+    let url = server.base_url();
+    let run = |mode: &str| {
+        env.run(&[
+            "eval",
+            "-c",
+            "run.yaml",
+            "--source",
+            "hf",
+            "--run-id",
+            mode,
+            "--output-dir",
+            "out",
+            "--limit",
+            "1",
+            "--server-url",
+            &url,
+            "--audit",
+            mode,
+        ])
+    };
+
+    let on = run("on");
+    on.expect_code(1);
+    assert!(
+        on.stderr
+            .contains("the wire audit found requests that did not carry the resolved set")
+            && on
+                .stderr
+                .contains("`presence_penalty` is not in the resolved set, got 0.5"),
+        "{}",
+        on.stderr
+    );
+    let record = read_json(&env.path().join("out/on/model/run.json"));
+    assert_eq!(record["failed_tasks"], json!(["sneaky"]));
+    // what lm-eval recorded matches what benchy sent: only the wire shows the difference
+    assert_eq!(record["verification"][0]["status"], "verified");
+
+    let warn = run("warn");
+    warn.expect_code(0);
+    assert!(
+        warn.stderr
+            .contains("warning: lm-eval[sneaky]: the wire audit"),
+        "{}",
+        warn.stderr
+    );
+
+    run("off").expect_code(0);
+    let off = env.path().join("out/off/model");
+    assert!(off.join("run.json").is_file());
+    assert!(!off.join("wire_audit.json").exists(), "no proxy, no audit");
 }

@@ -29,7 +29,10 @@ fn the_contract_and_the_example_plugins_depend_on_serde_and_thiserror_alone() {
         "plugins/openai-server/Cargo.toml",
     ] {
         let mut deps = dependencies(example);
-        assert!(deps.remove("benchy-core"), "{example} depends on benchy-core");
+        assert!(
+            deps.remove("benchy-core"),
+            "{example} depends on benchy-core"
+        );
         assert!(deps.is_subset(&light), "{example} also depends on {deps:?}");
     }
 }
@@ -43,12 +46,21 @@ fn the_readmes_example_plugins_are_the_tested_crates() {
     for (at, _) in readme.match_indices("<!-- the file ") {
         let rest = &readme[at + "<!-- the file ".len()..];
         let path = &rest[..rest.find(" -->").expect("the marker ends")];
-        let block = rest.split_once("```rust\n").expect("a rust block follows").1;
+        let block = rest
+            .split_once("```rust\n")
+            .expect("a rust block follows")
+            .1;
         let block = &block[..block.find("\n```\n").expect("the block ends")];
         let file = std::fs::read_to_string(repo_root().join(path)).unwrap();
         let file = file.split("\n#[cfg(test)]").next().unwrap().trim_end();
-        assert_eq!(block, file, "the README's copy of {path} differs from the file");
+        assert_eq!(
+            block, file,
+            "the README's copy of {path} differs from the file"
+        );
         shown += 1;
     }
-    assert_eq!(shown, 3, "the source, task backend and server backend examples");
+    assert_eq!(
+        shown, 3,
+        "the source, task backend and server backend examples"
+    );
 }

@@ -477,3 +477,62 @@ fn bad_provider_input_exits_2_before_anything_starts() {
         run.stderr
     );
 }
+
+/// `benchy serve --audit` makes benchy a conformance checker for any client: the `Serving` line
+/// names the proxy, and a client that sends `temperature: 0` (the Python tool's failure) is
+/// reported on Ctrl-C, request and key, and in wire_audit.json.
+#[test]
+fn serve_audit_reports_a_client_that_overrides_the_resolved_set() {
+    let server =
+        benchy_testkit::openai::RecordingOpenAi::start(benchy_testkit::openai::OpenAiOptions {
+            model: "model".into(),
+            ..Default::default()
+        });
+    let t = fake_run("", &[]);
+    let url = server.base_url();
+    let benchy = t.spawn(&[SERVE, &["--server-url", &url, "--audit"]].concat());
+    let line = benchy.next_line(START);
+    let port = port_of(&line);
+    assert_ne!(
+        port,
+        server.port(),
+        "clients are pointed at the proxy: {line}"
+    );
+    let good = r#"{"model": "model", "prompt": "2+2=", "temperature": 0.7, "top_k": 20, "seed": 5, "max_tokens": 4}"#;
+    let greedy =
+        r#"{"model": "model", "prompt": "2+2=", "temperature": 0, "top_k": 20, "seed": 5}"#;
+    for body in [good, greedy] {
+        let answer = http(port, "POST", "/v1/completions", Some(body));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    assert_eq!(server.generation_bodies().len(), 2, "forwarded unchanged");
+    benchy.signal(Signal::SIGINT);
+    let run = benchy.wait(EXIT);
+    run.expect_code(130);
+    assert!(
+        run.stderr
+            .contains("wire audit: 1 of 2 generation requests carried exactly the resolved set"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "request 2 /v1/completions: `temperature` is different, expected {\"exactly\":0.7}, got 0"
+        ),
+        "{}",
+        run.stderr
+    );
+    let file = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("the audit is in "))
+        .expect("the audit's file is named");
+    let audit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert_eq!(
+        audit["jobs"][0]["report"]["deviations"][0]["key"],
+        "temperature"
+    );
+    let text = audit.to_string();
+    assert!(!text.contains("2+2="), "no prompt is kept: {text}");
+}

@@ -240,4 +240,13 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
         scoring, 6,
         "two demo-mc questions of three choices: {params:#?}"
     );
+    // the run's own proof, from the auditing proxy between lm-eval and vLLM
+    let audit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("wire_audit.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        audit["verdict"], "2 of 2 generation requests carried exactly the resolved set",
+        "{audit:#}"
+    );
+    assert_eq!(record["audit"]["verdict"], audit["verdict"]);
 }

@@ -15,6 +15,7 @@ use benchy_core::process::{EnvValue, ProcessSpec, Role};
 use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 
 use crate::executable::LmEval;
+use crate::expectation::expectation;
 use crate::gen_kwargs::gen_kwargs;
 use crate::settings::TaskSettings;
 
@@ -159,6 +160,7 @@ impl<'a> Job<'a> {
         ProcessSpec {
             env,
             cwd: self.cwd(),
+            expects: Some(expectation(&self.tasks[0].resolved)),
             tasks: self.tasks.iter().map(|t| t.name.clone()).collect(),
             output_dir: Some(self.output_dir(&request.options.run_dir)),
             ..ProcessSpec::new(

@@ -3,6 +3,7 @@
 //! `--model_args`, then reads lm-eval's results and what it recorded as used.
 
 mod executable;
+mod expectation;
 mod gen_kwargs;
 mod jobs;
 mod results;

@@ -12,7 +12,7 @@ use benchy_core::backend::{
 };
 use benchy_core::process::{EnvValue, ProcessSpec, Role};
 use benchy_core::source::{MAX_TEXT_FILE_BYTES, read_text_file};
-use benchy_core::{BackendError, Problem};
+use benchy_core::{BackendError, Expectation, Problem};
 use serde_json::{Map, Value as Json, json};
 
 #[derive(Debug, Default)]
@@ -85,6 +85,8 @@ fn job(task: &TaskView, server: &ServerInfo, run_dir: &Path) -> ProcessSpec {
     ]);
     ProcessSpec {
         env,
+        // the body above is all its request carries
+        expects: Some(Expectation::exactly(&task.resolved.openai_params())),
         tasks: vec![task.name.clone()],
         output_dir: Some(dir),
         timeout_secs: Some(660.0),

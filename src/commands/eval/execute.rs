@@ -11,12 +11,13 @@ use super::{Eval, run_id_of};
 use crate::failure::{BadInput, bad_input};
 use crate::notes;
 use crate::planning::{plan_jobs, served_names};
-use crate::run_record::{LayerRecord, RunRecord, ServerRecord, Status, now};
+use crate::run_record::{AuditRecord, LayerRecord, RunRecord, ServerRecord, Status, now};
 use crate::runner::jobs::{EndedEarly, JobPolicy, JobsReport};
-use crate::runner::server::RunningServer;
+use crate::runner::server::{RunningServer, server_root};
 use crate::runner::{self, Interrupted, Runner};
 use crate::secrets;
 use crate::verification::verify_into;
+use crate::wire_audit::{AuditMode, JobAudits, WireAudit};
 
 impl Eval<'_> {
     /// The record as the run starts.
@@ -51,6 +52,7 @@ impl Eval<'_> {
             versions,
             backends,
             verification: Vec::new(),
+            audit: None,
             notes: self.resolution.diagnostics.clone(),
         }
     }
@@ -144,8 +146,9 @@ impl Eval<'_> {
         collected: &mut Option<Collected>,
     ) -> Result<()> {
         let mut server = self.start_server(runner, record).await?;
-        let jobs = match plan_jobs(&self.backend, &self.view, &server.info, &self.options) {
-            Ok(plan) => plan.processes,
+        let started = self.start_jobs_audit(&server).await;
+        let (jobs, audits) = match started {
+            Ok(started) => started,
             Err(err) => {
                 server.stop().await;
                 return Err(err);
@@ -163,6 +166,9 @@ impl Eval<'_> {
         let report = runner
             .run_jobs(&jobs, policy, &self.folder.dir, Some(&mut server))
             .await;
+        if let Some(audits) = audits {
+            self.keep_audit(audits.finish(self.args.audit).await, record)?;
+        }
         self.stop_server(&mut server, record).await;
         let report = report?;
         note_failed_jobs(&report, record);
@@ -183,6 +189,42 @@ impl Eval<'_> {
             eprintln!("{}", secrets::mask(&line));
         }
         ended_early(report.ended_early, &server)
+    }
+
+    /// The jobs as planned against the ready server, each routed through its auditing proxy
+    /// (unless `--audit off`).
+    async fn start_jobs_audit(
+        &self,
+        server: &RunningServer,
+    ) -> Result<(Vec<ProcessSpec>, Option<JobAudits>)> {
+        let mut jobs = plan_jobs(&self.backend, &self.view, &server.info, &self.options)?.processes;
+        let audits = match self.args.audit {
+            AuditMode::Off => None,
+            AuditMode::On | AuditMode::Warn => {
+                let root = server_root(&server.info.base_url);
+                Some(JobAudits::start(&mut jobs, &root).await?)
+            }
+        };
+        Ok((jobs, audits))
+    }
+
+    /// `wire_audit.json`, the verdicts in the record and on stderr, and (with `--audit on`) a
+    /// failed task for every job whose requests deviated.
+    fn keep_audit(&self, audit: WireAudit, record: &mut RunRecord) -> Result<()> {
+        crate::atomic::write_json(&self.folder.path("wire_audit.json"), &audit)?;
+        for job in &audit.jobs {
+            eprintln!("{}: wire audit: {}", job.name, job.verdict);
+            let Some(failure) = job.failure() else {
+                continue;
+            };
+            if audit.mode == AuditMode::Warn {
+                eprintln!("warning: {failure}");
+                continue;
+            }
+            record.fail_tasks(&job.tasks, failure);
+        }
+        record.audit = Some(AuditRecord::from(&audit));
+        Ok(())
     }
 
     async fn start_server(&self, runner: &Runner, record: &mut RunRecord) -> Result<RunningServer> {
@@ -280,13 +322,10 @@ fn check_passed(outcome: &ProcessOutcome, spec: &ProcessSpec) -> Result<()> {
 /// Every job that did not succeed fails the tasks it covered.
 fn note_failed_jobs(report: &JobsReport, record: &mut RunRecord) {
     for outcome in report.outcomes.iter().filter(|o| !o.succeeded()) {
-        let why = format!("{}: {}", outcome.name, outcome.status);
-        record.failures.push(why);
-        for task in &outcome.tasks {
-            if !record.failed_tasks.contains(task) {
-                record.failed_tasks.push(task.clone());
-            }
-        }
+        record.fail_tasks(
+            &outcome.tasks,
+            format!("{}: {}", outcome.name, outcome.status),
+        );
     }
 }
 

@@ -1,0 +1,755 @@
+//! The wire audit: what every request of a job actually carried, checked against what its
+//! backend said it must carry (a [`benchy_core::Expectation`]). Each completions body is
+//! classified as generation, scoring or malformed; generation requests must carry every
+//! resolved key with its resolved value and no other sampling key but those the job's tool is
+//! known to add; scoring requests may carry only the keys their tool fixes. The audit keeps
+//! counts and the first deviations for a serialisable report; it never keeps a prompt, a body
+//! or a header.
+
+mod scan;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+use benchy_core::{Expectation, Expected};
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+
+use crate::proxy::{Inspect, Outcome, Payload, Seen};
+use scan::pick_members;
+
+/// The request keys (OpenAI names, plus vLLM's extras) that change what is generated: a
+/// request may carry one only where its expectation has a rule for it.
+pub const SAMPLING_KEYS: &[&str] = &[
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "stop",
+    "max_tokens",
+    "n",
+    "best_of",
+    "typical_p",
+    "length_penalty",
+];
+
+/// How many deviations the report keeps (all are counted).
+const MAX_DEVIATIONS: usize = 20;
+/// How many distinct paths are counted separately; the rest share one bucket, so that a
+/// client hitting many paths cannot grow the audit without bound.
+const MAX_PATHS: usize = 256;
+const OTHER_PATHS: &str = "(other paths)";
+/// How many distinct values per key the scoring summary lists.
+const MAX_VALUES: usize = 4;
+
+/// What a request was, for the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A completions request that generates text.
+    Generation,
+    /// A log-likelihood request: `echo: true`, `logprobs` set, `max_tokens` <= 1.
+    Scoring,
+    /// A completions body that is not a JSON object (forwarded as sent all the same).
+    Malformed,
+    /// A completions body over the proxy's inspection cap (forwarded uninspected).
+    TooLarge,
+    /// Any other request (not a POST to `.../completions`): forwarded unread.
+    Other,
+}
+
+/// How a request's key differed from what was expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mismatch {
+    /// A key every request must carry was absent.
+    Missing,
+    /// The key's value broke its rule.
+    Different,
+    /// A sampling key without a rule was present.
+    Unexpected,
+}
+
+/// One key of one request that did not match.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deviation {
+    /// The proxy's request number.
+    pub seq: u64,
+    /// The request path.
+    pub path: String,
+    /// Whether it was a generation or a scoring request.
+    pub kind: Kind,
+    /// The key in the request body.
+    pub key: String,
+    pub problem: Mismatch,
+    /// The rule the value had to meet (absent for [`Mismatch::Unexpected`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected>,
+    /// The value sent (absent for [`Mismatch::Missing`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub got: Option<Value>,
+}
+
+impl Deviation {
+    /// `request 5 /v1/completions: temperature is different, expected {"exactly":0.7}, got 0`.
+    pub fn describe(&self) -> String {
+        let problem = match self.problem {
+            Mismatch::Missing => "is missing",
+            Mismatch::Different => "is different",
+            Mismatch::Unexpected => "is not in the resolved set",
+        };
+        let mut line = format!(
+            "request {} {}: `{}` {problem}",
+            self.seq, self.path, self.key
+        );
+        if let Some(expected) = &self.expected {
+            line += &format!(
+                ", expected {}",
+                serde_json::to_string(expected).unwrap_or_default()
+            );
+        }
+        if let Some(got) = &self.got {
+            line += &format!(", got {got}");
+        }
+        line
+    }
+}
+
+/// Requests of one kind, checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Checked {
+    /// How many there were.
+    pub requests: u64,
+    /// How many carried exactly what they had to.
+    pub matched: u64,
+    /// How many did not (each with at least one deviation).
+    pub mismatched: u64,
+}
+
+/// How often a key appeared in scoring requests, and with which values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KeyUse {
+    /// Requests that carried the key.
+    pub requests: u64,
+    /// The first few distinct values, each with its count.
+    pub values: Vec<ValueCount>,
+    /// Requests whose value was not among those listed.
+    pub other_values: u64,
+}
+
+/// A value and how many requests carried it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValueCount {
+    pub value: Value,
+    pub requests: u64,
+}
+
+/// What [`Audit::report`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditReport {
+    /// What the job's requests had to carry; `None` when its backend said nothing (the requests
+    /// are counted, not checked).
+    pub expects: Option<Expectation>,
+    /// Requests seen, of every kind.
+    pub requests: u64,
+    /// Requests by path and kind.
+    pub by_path: BTreeMap<String, BTreeMap<Kind, u64>>,
+    /// Requests by kind.
+    pub by_kind: BTreeMap<Kind, u64>,
+    /// The generation requests' check.
+    pub generation: Checked,
+    /// The scoring requests' check.
+    pub scoring: Checked,
+    /// Which sampling keys scoring requests carried, with which values.
+    pub scoring_keys: BTreeMap<String, KeyUse>,
+    /// Responses by status (`"200"`, `"500"`, ...), and `"no answer"` for the proxy's 502s.
+    pub responses: BTreeMap<String, u64>,
+    /// All deviations counted.
+    pub deviations_total: u64,
+    /// The first [`MAX_DEVIATIONS`] deviations, in order.
+    pub deviations: Vec<Deviation>,
+}
+
+impl AuditReport {
+    /// Whether every request was checked and none deviated.
+    pub fn passed(&self) -> bool {
+        self.expects.is_some() && self.deviations_total == 0
+    }
+
+    /// The verdict in one line: `412 of 412 generation requests carried exactly the resolved
+    /// set`, with the scoring requests and deviations when there are any.
+    pub fn verdict(&self) -> String {
+        if self.expects.is_none() {
+            return format!("{} requests, not checked (no expectation)", self.requests);
+        }
+        let mut line = format!(
+            "{} of {} generation requests carried exactly the resolved set",
+            self.generation.matched, self.generation.requests
+        );
+        if self.scoring.requests > 0 {
+            line += &format!(
+                "; {} of {} scoring requests carried no sampling parameter of their own",
+                self.scoring.matched, self.scoring.requests
+            );
+        }
+        if self.deviations_total > 0 {
+            line += &format!("; {} deviations", self.deviations_total);
+        }
+        line
+    }
+}
+
+/// The auditing inspector. Cheap to share: wrap it in an `Arc`, pass a clone to the proxy and
+/// keep one for [`Audit::report`].
+#[derive(Debug)]
+pub struct Audit {
+    expects: Option<Expectation>,
+    /// The sampling keys plus every key with a rule: what the parse keeps of a body (with
+    /// `echo` and `logprobs`).
+    tracked: HashSet<String>,
+    /// Only the counters are behind the lock; the parse and the check happen before taking it.
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    requests: u64,
+    by_path: BTreeMap<String, BTreeMap<Kind, u64>>,
+    by_kind: BTreeMap<Kind, u64>,
+    generation: Checked,
+    scoring: Checked,
+    scoring_keys: BTreeMap<String, KeyUse>,
+    responses: BTreeMap<String, u64>,
+    deviations_total: u64,
+    deviations: Vec<Deviation>,
+}
+
+/// The verdict on one body, computed without the lock.
+struct Verdict {
+    kind: Kind,
+    /// The sampling keys a scoring request carried.
+    scoring_keys: Map<String, Value>,
+    deviations: Vec<Deviation>,
+}
+
+impl Audit {
+    /// An audit of requests that must meet `expects`; with `None`, requests are only counted.
+    pub fn new(expects: Option<Expectation>) -> Audit {
+        let ruled = expects.iter().flat_map(|e| {
+            e.generation
+                .keys()
+                .chain(e.added.keys())
+                .chain(e.scoring.keys())
+        });
+        let tracked = SAMPLING_KEYS
+            .iter()
+            .map(|k| (*k).to_owned())
+            .chain(ruled.cloned())
+            .collect();
+        Audit {
+            expects,
+            tracked,
+            state: Mutex::default(),
+        }
+    }
+
+    /// A snapshot of everything counted so far.
+    pub fn report(&self) -> AuditReport {
+        let s = self.lock();
+        AuditReport {
+            expects: self.expects.clone(),
+            requests: s.requests,
+            by_path: s.by_path.clone(),
+            by_kind: s.by_kind.clone(),
+            generation: s.generation.clone(),
+            scoring: s.scoring.clone(),
+            scoring_keys: s.scoring_keys.clone(),
+            responses: s.responses.clone(),
+            deviations_total: s.deviations_total,
+            deviations: s.deviations.clone(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock (there is no code that could) must not end auditing.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The verdict on one completions body.
+    fn judge(&self, seq: u64, path: &str, body: &[u8]) -> Verdict {
+        let wanted = |k: &str| k == "echo" || k == "logprobs" || self.tracked.contains(k);
+        let Some(mut members) = pick_members(body, &wanted) else {
+            return Verdict {
+                kind: Kind::Malformed,
+                scoring_keys: Map::new(),
+                deviations: Vec::new(),
+            };
+        };
+        let kind = if is_scoring(&members) {
+            Kind::Scoring
+        } else {
+            Kind::Generation
+        };
+        members.remove("echo");
+        members.remove("logprobs");
+        let deviations = match &self.expects {
+            Some(expects) => check(expects, kind, &members, seq, path),
+            None => Vec::new(),
+        };
+        let scoring_keys = if kind == Kind::Scoring {
+            members
+        } else {
+            Map::new()
+        };
+        Verdict {
+            kind,
+            scoring_keys,
+            deviations,
+        }
+    }
+}
+
+/// The deviations of one request of `kind` from `expects`.
+fn check(
+    expects: &Expectation,
+    kind: Kind,
+    members: &Map<String, Value>,
+    seq: u64,
+    path: &str,
+) -> Vec<Deviation> {
+    let deviation =
+        |key: &str, problem, expected: Option<&Expected>, got: Option<&Value>| Deviation {
+            seq,
+            path: path.to_owned(),
+            kind,
+            key: key.to_owned(),
+            problem,
+            expected: expected.cloned(),
+            got: got.cloned(),
+        };
+    let (required, optional) = match kind {
+        Kind::Scoring => (&BTreeMap::new(), &expects.scoring),
+        _ => (&expects.generation, &expects.added),
+    };
+    let mut found = Vec::new();
+    for (key, rule) in required {
+        match members.get(key) {
+            None => found.push(deviation(key, Mismatch::Missing, Some(rule), None)),
+            Some(got) if !meets(got, rule) => {
+                found.push(deviation(key, Mismatch::Different, Some(rule), Some(got)));
+            }
+            Some(_) => {}
+        }
+    }
+    for (key, got) in members {
+        if required.contains_key(key) {
+            continue;
+        }
+        match optional.get(key) {
+            Some(rule) if !meets(got, rule) => {
+                found.push(deviation(key, Mismatch::Different, Some(rule), Some(got)));
+            }
+            Some(_) => {}
+            // Every other member that was kept is a sampling key (see `tracked`).
+            None => found.push(deviation(key, Mismatch::Unexpected, None, Some(got))),
+        }
+    }
+    found
+}
+
+/// Whether `got` meets `rule`.
+fn meets(got: &Value, rule: &Expected) -> bool {
+    match rule {
+        Expected::Exactly(want) => json_eq(got, want),
+        Expected::StartsWith(items) => got.as_array().is_some_and(|list| {
+            list.len() >= items.len() && list.iter().zip(items).all(|(g, w)| json_eq(g, w))
+        }),
+        Expected::Any => true,
+    }
+}
+
+impl Inspect for Audit {
+    fn request(&self, seen: &Seen<'_>) {
+        let verdict = match seen.payload {
+            Payload::Body(body) => self.judge(seen.seq, seen.path, body),
+            Payload::NotRead | Payload::TooLarge => Verdict {
+                kind: if seen.payload == Payload::TooLarge {
+                    Kind::TooLarge
+                } else {
+                    Kind::Other
+                },
+                scoring_keys: Map::new(),
+                deviations: Vec::new(),
+            },
+        };
+        let mut s = self.lock();
+        s.count(seen.path, verdict.kind);
+        s.record(verdict);
+    }
+
+    fn response(&self, _seq: u64, outcome: Outcome) {
+        let key = match outcome {
+            Outcome::Answered(status) => status.as_str().to_owned(),
+            Outcome::NoAnswer => "no answer".to_owned(),
+        };
+        *self.lock().responses.entry(key).or_default() += 1;
+    }
+}
+
+impl State {
+    /// One more request of `kind` on `path` (paths bounded, see [`MAX_PATHS`]).
+    fn count(&mut self, path: &str, kind: Kind) {
+        self.requests += 1;
+        *self.by_kind.entry(kind).or_default() += 1;
+        let bucket = if self.by_path.contains_key(path) || self.by_path.len() < MAX_PATHS {
+            path
+        } else {
+            OTHER_PATHS
+        };
+        // `get_mut` first: the path is almost always known, and this avoids copying it.
+        match self.by_path.get_mut(bucket) {
+            Some(kinds) => *kinds.entry(kind).or_default() += 1,
+            None => {
+                self.by_path
+                    .insert(bucket.to_owned(), BTreeMap::from([(kind, 1)]));
+            }
+        }
+    }
+
+    /// A checked request's verdict and, for scoring requests, the keys it carried.
+    fn record(&mut self, verdict: Verdict) {
+        let checked = match verdict.kind {
+            Kind::Generation => &mut self.generation,
+            Kind::Scoring => &mut self.scoring,
+            _ => return,
+        };
+        checked.requests += 1;
+        if verdict.deviations.is_empty() {
+            checked.matched += 1;
+        } else {
+            checked.mismatched += 1;
+            self.deviations_total += verdict.deviations.len() as u64;
+            let room = MAX_DEVIATIONS.saturating_sub(self.deviations.len());
+            self.deviations
+                .extend(verdict.deviations.into_iter().take(room));
+        }
+        for (key, value) in verdict.scoring_keys {
+            let used = self.scoring_keys.entry(key).or_default();
+            used.requests += 1;
+            if let Some(seen) = used.values.iter_mut().find(|v| json_eq(&v.value, &value)) {
+                seen.requests += 1;
+            } else if used.values.len() < MAX_VALUES {
+                used.values.push(ValueCount { value, requests: 1 });
+            } else {
+                used.other_values += 1;
+            }
+        }
+    }
+}
+
+/// A log-likelihood request, as lm-evaluation-harness sends them: the prompt echoed back with
+/// its log-probabilities, and at most one generated token.
+fn is_scoring(members: &Map<String, Value>) -> bool {
+    let echo = members.get("echo") == Some(&Value::Bool(true));
+    let logprobs = !matches!(
+        members.get("logprobs"),
+        None | Some(Value::Null) | Some(Value::Bool(false))
+    );
+    let short = members
+        .get("max_tokens")
+        .and_then(Value::as_f64)
+        .is_some_and(|n| n <= 1.0);
+    echo && logprobs && short
+}
+
+/// JSON equality with numbers compared by value (`0` equals `0.0`, `20` equals `20.0`), as
+/// Python compares them after `json.loads`. Integers are compared exactly when both sides are
+/// integers, so large seeds do not lose precision through `f64`.
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => number_eq(x, y),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn number_eq(x: &Number, y: &Number) -> bool {
+    if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
+        return x == y;
+    }
+    if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
+        return x == y;
+    }
+    match (x.as_f64(), y.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+    use serde_json::json;
+
+    use super::*;
+
+    /// lm-eval's expectation for a resolved set: its values exactly, the stop strings it extends
+    /// with its end-of-sequence string, its default seed, and the scoring payload's fixed keys.
+    fn audit() -> Audit {
+        let exactly = |v: Value| Expected::Exactly(v);
+        Audit::new(Some(Expectation {
+            generation: BTreeMap::from([
+                ("temperature".into(), exactly(json!(0.7))),
+                ("top_p".into(), exactly(json!(0.6))),
+                ("top_k".into(), exactly(json!(20))),
+                ("max_tokens".into(), exactly(json!(32))),
+                ("stop".into(), Expected::StartsWith(vec![json!("\n")])),
+            ]),
+            added: BTreeMap::from([("seed".into(), exactly(json!(1234)))]),
+            scoring: BTreeMap::from([
+                ("temperature".into(), exactly(json!(0))),
+                ("max_tokens".into(), exactly(json!(1))),
+                ("seed".into(), exactly(json!(1234))),
+            ]),
+        }))
+    }
+
+    fn send(audit: &Audit, seq: u64, path: &str, body: &Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        audit.request(&Seen {
+            seq,
+            method: &Method::POST,
+            path,
+            payload: Payload::Body(&bytes),
+        });
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(json_eq(&json!(0), &json!(0.0)));
+        assert!(json_eq(&json!(20), &json!(20.0)));
+        assert!(json_eq(&json!([1, {"a": 2.0}]), &json!([1.0, {"a": 2}])));
+        assert!(!json_eq(&json!(0.7), &json!(0.70001)));
+        assert!(!json_eq(&json!(1), &json!("1")));
+        assert!(!json_eq(&json!("\n"), &json!(["\n"])));
+        assert!(json_eq(&json!(u64::MAX), &json!(u64::MAX)));
+        assert!(!json_eq(
+            &json!(9007199254740993u64),
+            &json!(9007199254740992u64)
+        ));
+        assert!(!json_eq(&json!(-1), &json!(u64::MAX)));
+    }
+
+    #[test]
+    fn an_exact_generation_request_matches_with_its_tools_additions() {
+        let a = audit();
+        send(
+            &a,
+            1,
+            "/v1/completions",
+            &json!({
+                "model": "m", "prompt": "Q: 2+2?\nA:", "temperature": 0.7, "top_p": 0.6,
+                "top_k": 20.0, "max_tokens": 32, "stop": ["\n", "</s>"], "seed": 1234,
+                "stream": false
+            }),
+        );
+        let r = a.report();
+        assert_eq!(
+            r.generation,
+            Checked {
+                requests: 1,
+                matched: 1,
+                mismatched: 0
+            }
+        );
+        assert!(r.passed(), "{r:?}");
+        assert_eq!(
+            r.verdict(),
+            "1 of 1 generation requests carried exactly the resolved set"
+        );
+        assert_eq!(r.by_path["/v1/completions"][&Kind::Generation], 1);
+    }
+
+    #[test]
+    fn each_kind_of_deviation_is_recorded() {
+        let a = audit();
+        send(
+            &a,
+            7,
+            "/v1/chat/completions",
+            &json!({
+                "messages": [{"role": "user", "content": "hi"}],
+                "temperature": 0.0, "top_p": 0.6, "max_tokens": 32, "stop": ["x", "\n"],
+                "seed": 1, "min_p": 0.1
+            }),
+        );
+        let r = a.report();
+        assert_eq!(r.generation.mismatched, 1);
+        assert!(!r.passed());
+        let got: Vec<(&str, Mismatch)> = r
+            .deviations
+            .iter()
+            .map(|d| (d.key.as_str(), d.problem))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("stop", Mismatch::Different),
+                ("temperature", Mismatch::Different),
+                ("top_k", Mismatch::Missing),
+                ("seed", Mismatch::Different),
+                ("min_p", Mismatch::Unexpected),
+            ]
+        );
+        let temperature = &r.deviations[1];
+        assert_eq!(temperature.seq, 7);
+        assert_eq!(temperature.expected, Some(Expected::Exactly(json!(0.7))));
+        assert_eq!(temperature.got, Some(json!(0.0)));
+        // "absent" is a field left out, not a null
+        let missing = serde_json::to_value(&r.deviations[2]).unwrap();
+        assert!(missing.get("got").is_none(), "{missing}");
+        assert!(r.verdict().ends_with("; 5 deviations"), "{}", r.verdict());
+    }
+
+    #[test]
+    fn added_keys_are_optional_and_non_sampling_keys_are_ignored() {
+        let a = audit();
+        send(
+            &a,
+            1,
+            "/v1/completions",
+            &json!({
+                "prompt": "x", "temperature": 0.7, "top_p": 0.6, "top_k": 20, "max_tokens": 32,
+                "stop": ["\n"], "model": "anything", "stream": true, "user": "u", "logprobs": null
+            }),
+        );
+        assert_eq!(a.report().generation.matched, 1);
+    }
+
+    #[test]
+    fn scoring_requests_may_carry_only_what_their_tool_fixes() {
+        let a = audit();
+        for seq in 1..=3 {
+            send(
+                &a,
+                seq,
+                "/v1/completions",
+                &json!({
+                    "prompt": [1, 2, 3], "echo": true, "logprobs": 1, "max_tokens": 1,
+                    "temperature": 0, "seed": 1234
+                }),
+            );
+        }
+        send(
+            &a,
+            4,
+            "/v1/completions",
+            &json!({"prompt": [1], "echo": true, "logprobs": 1, "max_tokens": 1, "top_p": 0.6}),
+        );
+        let r = a.report();
+        assert_eq!(
+            r.scoring,
+            Checked {
+                requests: 4,
+                matched: 3,
+                mismatched: 1
+            }
+        );
+        assert_eq!(r.deviations[0].key, "top_p");
+        assert_eq!(r.deviations[0].kind, Kind::Scoring);
+        assert_eq!(r.scoring_keys["temperature"].requests, 3);
+        assert!(!r.scoring_keys.contains_key("echo"));
+    }
+
+    #[test]
+    fn without_an_expectation_requests_are_counted_not_checked() {
+        let a = Audit::new(None);
+        send(
+            &a,
+            1,
+            "/v1/completions",
+            &json!({"prompt": "x", "temperature": 2}),
+        );
+        let r = a.report();
+        assert_eq!((r.generation.requests, r.deviations_total), (1, 0));
+        assert!(!r.passed());
+        assert_eq!(r.verdict(), "1 requests, not checked (no expectation)");
+    }
+
+    #[test]
+    fn malformed_other_and_too_large_are_counted() {
+        let a = audit();
+        for (seq, body) in [(1, &b"{not json"[..]), (2, b"[1,2]"), (3, b"")] {
+            a.request(&Seen {
+                seq,
+                method: &Method::POST,
+                path: "/v1/completions",
+                payload: Payload::Body(body),
+            });
+        }
+        a.request(&Seen {
+            seq: 4,
+            method: &Method::GET,
+            path: "/v1/models",
+            payload: Payload::NotRead,
+        });
+        a.request(&Seen {
+            seq: 5,
+            method: &Method::POST,
+            path: "/v1/completions",
+            payload: Payload::TooLarge,
+        });
+        a.response(4, Outcome::Answered(http::StatusCode::OK));
+        a.response(5, Outcome::NoAnswer);
+        let r = a.report();
+        assert_eq!(r.requests, 5);
+        assert_eq!(
+            r.by_kind,
+            BTreeMap::from([(Kind::Malformed, 3), (Kind::TooLarge, 1), (Kind::Other, 1)])
+        );
+        assert_eq!(r.by_path["/v1/models"], BTreeMap::from([(Kind::Other, 1)]));
+        assert_eq!(
+            r.responses,
+            BTreeMap::from([("200".to_owned(), 1), ("no answer".to_owned(), 1)])
+        );
+        assert_eq!(r.generation.requests, 0);
+    }
+
+    #[test]
+    fn deviations_are_capped_but_counted_and_paths_bounded() {
+        let a = audit();
+        for seq in 1..=30 {
+            send(
+                &a,
+                seq,
+                &format!("/p{seq}/completions"),
+                &json!({"prompt": "x"}),
+            );
+        }
+        for seq in 0..300 {
+            a.request(&Seen {
+                seq,
+                method: &Method::GET,
+                path: &format!("/x/{seq}"),
+                payload: Payload::NotRead,
+            });
+        }
+        let r = a.report();
+        assert_eq!(r.deviations.len(), MAX_DEVIATIONS);
+        assert_eq!(r.deviations_total, 30 * 5);
+        assert_eq!(r.generation.mismatched, 30);
+        assert_eq!(r.by_path.len(), MAX_PATHS + 1);
+        assert_eq!(r.by_path[OTHER_PATHS][&Kind::Other], 330 - MAX_PATHS as u64);
+    }
+}

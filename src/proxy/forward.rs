@@ -1,0 +1,365 @@
+//! One request's trip: number it, read and inspect the body if it is a completions POST, rewrite
+//! the head for the upstream, send it, and turn the upstream's answer (or failure) into the
+//! client's response.
+
+use std::convert::Infallible;
+use std::error::Error as _;
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+
+use super::body::{ProxyBody, Read, read_capped};
+use super::headers::strip_hop_by_hop;
+use super::inspect::{Inspect, Outcome, Payload, Seen};
+
+/// Bodies larger than this are inspected on tokio's blocking pool: parsing 10 MB of JSON takes
+/// tens of milliseconds, which on a current-thread runtime would stall every other connection.
+const INLINE_INSPECT_MAX: usize = 1 << 20;
+
+/// Where requests go: `http://host:port`, optionally with a path prefix that is put in front of
+/// every request path, and with user-info (`http://user:password@host:port`), which becomes the
+/// `Authorization: Basic` header of every request that has none: the client talks to the proxy
+/// without credentials, so they never appear on its command line.
+#[derive(Clone)]
+pub(crate) struct Upstream {
+    scheme: Scheme,
+    authority: Authority,
+    /// No trailing slash; empty when the upstream URL has no path.
+    prefix: String,
+    authorization: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for Upstream {
+    /// Without the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("authority", &self.authority)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Upstream {
+    pub(crate) fn parse(url: &str) -> io::Result<Upstream> {
+        let invalid = |why: &str| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("upstream {url:?}: {why}"),
+            )
+        };
+        let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+        // Plain HTTP only: the upstream is a local vLLM server and the client side has no TLS.
+        if uri.scheme() != Some(&Scheme::HTTP) {
+            return Err(invalid("only http:// upstreams are supported"));
+        }
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?.as_str();
+        if uri.query().is_some() {
+            return Err(invalid("a query string is not allowed"));
+        }
+        let (userinfo, host) = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => (Some(userinfo), host),
+            None => (None, authority),
+        };
+        let authorization = userinfo.map(|userinfo| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
+            let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
+                .expect("base64 is a valid header value");
+            value.set_sensitive(true);
+            value
+        });
+        Ok(Upstream {
+            scheme: Scheme::HTTP,
+            authority: host.parse().map_err(|_| invalid("not a host and port"))?,
+            prefix: uri.path().trim_end_matches('/').to_owned(),
+            authorization,
+        })
+    }
+
+    fn uri_for(&self, original: &Uri) -> Result<Uri, http::Error> {
+        let pq = original.path_and_query().map_or("/", PathAndQuery::as_str);
+        let path_and_query = if self.prefix.is_empty() {
+            // The common case: reuse the client's path and query as they are (no copy).
+            match original.path_and_query() {
+                Some(pq) => pq.clone(),
+                None => PathAndQuery::from_static("/"),
+            }
+        } else {
+            PathAndQuery::try_from(format!("{}{pq}", self.prefix))?
+        };
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()
+    }
+}
+
+/// Counters the proxy keeps itself, whatever the inspector does.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) inspected: AtomicU64,
+    pub(crate) too_large: AtomicU64,
+    pub(crate) no_answer: AtomicU64,
+    pub(crate) client_body_failed: AtomicU64,
+    pub(crate) inspector_panics: AtomicU64,
+}
+
+/// What every request handler of one listener shares.
+pub(crate) struct Shared {
+    pub(crate) upstream: Upstream,
+    pub(crate) client: Client<HttpConnector, ProxyBody>,
+    pub(crate) inspector: Arc<dyn Inspect>,
+    pub(crate) max_inspect_bytes: usize,
+    /// The last request number given out.
+    pub(crate) seq: AtomicU64,
+    pub(crate) counters: Counters,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("upstream", &self.upstream)
+            .field("max_inspect_bytes", &self.max_inspect_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request is inspected when it is a POST to a path ending in `/completions`
+/// (`/v1/completions`, `/v1/chat/completions`).
+fn is_inspected(method: &Method, path: &str) -> bool {
+    method == Method::POST && path.ends_with("/completions")
+}
+
+/// hyper's service: never fails (a failure becomes a response), so hyper never has to
+/// invent one.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let seq = shared.seq.fetch_add(1, Relaxed) + 1;
+    shared.counters.requests.fetch_add(1, Relaxed);
+    let (mut parts, body) = req.into_parts();
+
+    let body = if is_inspected(&parts.method, parts.uri.path()) {
+        match read_capped(body, shared.max_inspect_bytes).await {
+            Read::Complete(bytes) => {
+                shared.counters.inspected.fetch_add(1, Relaxed);
+                inspect_body(&shared, seq, &parts.method, parts.uri.path(), &bytes).await;
+                ProxyBody::full(bytes)
+            }
+            Read::TooLarge(body) => {
+                shared.counters.too_large.fetch_add(1, Relaxed);
+                let seen = Seen {
+                    seq,
+                    method: &parts.method,
+                    path: parts.uri.path(),
+                    payload: Payload::TooLarge,
+                };
+                call_inspector(&shared, &seen);
+                body
+            }
+            Read::Failed(e) => {
+                // The client's upload broke off: nothing is forwarded (the upstream would get a
+                // truncated body) and the client, most likely gone, gets a 400.
+                shared.counters.client_body_failed.fetch_add(1, Relaxed);
+                tracing::debug!(seq, error = %e, "request body failed while reading it");
+                return Ok(plain(
+                    StatusCode::BAD_REQUEST,
+                    "request body could not be read\n",
+                ));
+            }
+        }
+    } else {
+        let seen = Seen {
+            seq,
+            method: &parts.method,
+            path: parts.uri.path(),
+            payload: Payload::NotRead,
+        };
+        call_inspector(&shared, &seen);
+        ProxyBody::Stream(body)
+    };
+
+    parts.uri = match shared.upstream.uri_for(&parts.uri) {
+        Ok(uri) => uri,
+        Err(_) => {
+            return Ok(plain(
+                StatusCode::BAD_REQUEST,
+                "request path could not be forwarded\n",
+            ));
+        }
+    };
+    // Always HTTP/1.1 upstream (hyper speaks it to any 1.0 client itself), so the upstream
+    // connection can be pooled.
+    parts.version = Version::HTTP_11;
+    strip_hop_by_hop(&mut parts.headers);
+    // Host: the upstream's, which hyper's client fills in from the URI when there is none.
+    parts.headers.remove(header::HOST);
+    // Expect: 100-continue was already answered to the client by hyper's server when the body
+    // was first read; hyper's client would not wait for a 100 anyway.
+    parts.headers.remove(header::EXPECT);
+    if let Some(authorization) = &shared.upstream.authorization
+        && !parts.headers.contains_key(header::AUTHORIZATION)
+    {
+        parts
+            .headers
+            .insert(header::AUTHORIZATION, authorization.clone());
+    }
+
+    match shared
+        .client
+        .request(Request::from_parts(parts, body))
+        .await
+    {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            call_response(&shared, seq, Outcome::Answered(parts.status));
+            Ok(Response::from_parts(parts, ProxyBody::Stream(body)))
+        }
+        Err(e) => {
+            shared.counters.no_answer.fetch_add(1, Relaxed);
+            call_response(&shared, seq, Outcome::NoAnswer);
+            let reason = error_chain(&e);
+            tracing::debug!(seq, reason, "upstream gave no answer");
+            let what = if e.is_connect() {
+                "upstream unreachable"
+            } else {
+                "upstream failed before answering"
+            };
+            Ok(plain(
+                StatusCode::BAD_GATEWAY,
+                format!("{what}: {reason}\n"),
+            ))
+        }
+    }
+}
+
+/// Hands a complete body to the inspector; large ones on the blocking pool (see
+/// [`INLINE_INSPECT_MAX`]). The request waits either way: forwarding after the inspection is
+/// what lets the audit say it saw every request before the server did.
+async fn inspect_body(shared: &Arc<Shared>, seq: u64, method: &Method, path: &str, bytes: &Bytes) {
+    if bytes.len() <= INLINE_INSPECT_MAX {
+        let seen = Seen {
+            seq,
+            method,
+            path,
+            payload: Payload::Body(bytes),
+        };
+        call_inspector(shared, &seen);
+        return;
+    }
+    let (shared2, method, path, bytes) = (
+        shared.clone(),
+        method.clone(),
+        path.to_owned(),
+        bytes.clone(),
+    );
+    let job = tokio::task::spawn_blocking(move || {
+        let seen = Seen {
+            seq,
+            method: &method,
+            path: &path,
+            payload: Payload::Body(&bytes),
+        };
+        call_inspector(&shared2, &seen);
+    });
+    if job.await.is_err() {
+        // Only if the runtime is shutting down: the request goes on uninspected.
+        tracing::warn!(seq, "inspection on the blocking pool did not run");
+    }
+}
+
+fn call_inspector(shared: &Shared, seen: &Seen<'_>) {
+    // A bug in an inspector must not take the request (or the connection) down with it.
+    if catch_unwind(AssertUnwindSafe(|| shared.inspector.request(seen))).is_err() {
+        shared.counters.inspector_panics.fetch_add(1, Relaxed);
+        tracing::error!(
+            seq = seen.seq,
+            "inspector panicked; request forwarded all the same"
+        );
+    }
+}
+
+fn call_response(shared: &Shared, seq: u64, outcome: Outcome) {
+    if catch_unwind(AssertUnwindSafe(|| shared.inspector.response(seq, outcome))).is_err() {
+        shared.counters.inspector_panics.fetch_add(1, Relaxed);
+        tracing::error!(seq, "inspector panicked on a response");
+    }
+}
+
+/// `client error (Connect): tcp connect error: Connection refused (os error 111)`: hyper-util's
+/// own message is only the first part, the cause is in the source chain.
+fn error_chain(e: &hyper_util::client::legacy::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// A short plain-text response of the proxy's own.
+fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<ProxyBody> {
+    let mut response = Response::new(ProxyBody::full(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls() {
+        let u = Upstream::parse("http://127.0.0.1:8000").unwrap();
+        let uri: Uri = "/v1/completions?x=1".parse().unwrap();
+        assert_eq!(
+            u.uri_for(&uri).unwrap(),
+            "http://127.0.0.1:8000/v1/completions?x=1"
+        );
+        let u = Upstream::parse("http://localhost:8000/base/").unwrap();
+        assert_eq!(
+            u.uri_for(&uri).unwrap(),
+            "http://localhost:8000/base/v1/completions?x=1"
+        );
+        assert!(Upstream::parse("https://127.0.0.1:8000").is_err());
+        assert!(Upstream::parse("127.0.0.1:8000").is_err());
+        assert!(Upstream::parse("http://127.0.0.1:8000/?a=b").is_err());
+        let with_user = Upstream::parse("http://user:s3cret@127.0.0.1:8000/v1").unwrap();
+        assert_eq!(
+            with_user.uri_for(&uri).unwrap(),
+            "http://127.0.0.1:8000/v1/v1/completions?x=1"
+        );
+        assert_eq!(
+            with_user.authorization.as_ref().unwrap(),
+            "Basic dXNlcjpzM2NyZXQ="
+        );
+        assert!(!format!("{with_user:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn only_completions_posts_are_inspected() {
+        assert!(is_inspected(&Method::POST, "/v1/completions"));
+        assert!(is_inspected(&Method::POST, "/v1/chat/completions"));
+        assert!(!is_inspected(&Method::GET, "/v1/completions"));
+        assert!(!is_inspected(&Method::POST, "/tokenize"));
+        assert!(!is_inspected(&Method::GET, "/v1/models"));
+    }
+}

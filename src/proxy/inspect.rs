@@ -1,0 +1,55 @@
+//! The per-request hook: what the proxy tells an inspector about each request and its response.
+
+use http::{Method, StatusCode};
+
+/// What the proxy knows about one request when it hands it to the inspector, just before
+/// forwarding it.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// The listener's request number, from 1, in order of arrival (over all connections).
+    pub seq: u64,
+    /// The request's method.
+    pub method: &'a Method,
+    /// The path, without the query string.
+    pub path: &'a str,
+    /// The body, when the proxy read it.
+    pub payload: Payload<'a>,
+}
+
+/// How much of the body the inspector gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload<'a> {
+    /// The whole body, exactly the bytes that will be forwarded (a POST to `.../completions`).
+    Body(&'a [u8]),
+    /// Not a request the proxy inspects: its body (if any) is streamed through unread.
+    NotRead,
+    /// A request the proxy would inspect, but its body is over
+    /// [`ProxyConfig::max_inspect_bytes`](super::ProxyConfig::max_inspect_bytes): it is forwarded
+    /// uninspected.
+    TooLarge,
+}
+
+/// How a forwarded request ended, as far as the proxy can tell when the response starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The upstream answered with this status; its body is being streamed to the client (which
+    /// may still fail later: that is not reported).
+    Answered(StatusCode),
+    /// The upstream could not be reached or failed before answering: the proxy answered 502.
+    NoAnswer,
+}
+
+/// The inspection hook. Calls come from the proxy's tasks, possibly several at a time (one per
+/// client connection), so implementations must be thread-safe; they should also be quick, since
+/// the request waits for [`Inspect::request`] before it is forwarded (bodies over 1 MiB are
+/// inspected on tokio's blocking pool so that a large parse does not stall other connections).
+///
+/// A panic in an inspector is caught: the request is forwarded all the same and
+/// [`ProxyStats::inspector_panics`](super::ProxyStats::inspector_panics) counts it.
+pub trait Inspect: Send + Sync + 'static {
+    /// Called once per request, before it is forwarded.
+    fn request(&self, seen: &Seen<'_>);
+
+    /// Called once per request that was forwarded (or tried), when the response head is known.
+    fn response(&self, _seq: u64, _outcome: Outcome) {}
+}

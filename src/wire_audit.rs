@@ -1,0 +1,182 @@
+//! The wire audit of a run: every job talks to the server through an auditing proxy of its own
+//! on 127.0.0.1 ([`crate::proxy`]), so each proxy knows what its job's requests must carry
+//! ([`benchy_core::Expectation`], from the job's backend) and checks every one of them
+//! ([`crate::audit`]). The verdict is the run's proof that the server received the resolved
+//! parameters; it is kept apart from what the evaluator recorded ([`crate::verification`]).
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use benchy_core::{Expectation, Expected, ProcessSpec, Resolved};
+use clap::ValueEnum;
+use serde::Serialize;
+
+use crate::audit::{Audit, AuditReport};
+use crate::proxy::Proxy;
+
+/// What a run does with the audit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditMode {
+    /// Audit every request; a deviation fails the run.
+    On,
+    /// Audit every request and report deviations, without failing the run.
+    Warn,
+    /// No proxy: jobs talk to the server directly.
+    Off,
+}
+
+/// The proxies of a run's jobs, while the jobs run.
+#[derive(Debug)]
+pub struct JobAudits {
+    jobs: Vec<Running>,
+}
+
+#[derive(Debug)]
+struct Running {
+    name: String,
+    tasks: Vec<String>,
+    proxy: Proxy,
+    audit: Arc<Audit>,
+}
+
+/// One job's audit, as `wire_audit.json` keeps it.
+#[derive(Debug, Serialize)]
+pub struct JobAudit {
+    pub name: String,
+    pub tasks: Vec<String>,
+    pub verdict: String,
+    pub report: AuditReport,
+}
+
+/// `wire_audit.json`: every job's audit.
+#[derive(Debug, Serialize)]
+pub struct WireAudit {
+    pub mode: AuditMode,
+    /// The whole run in one line.
+    pub verdict: String,
+    pub jobs: Vec<JobAudit>,
+}
+
+impl JobAudits {
+    /// Starts one proxy per job in front of the server at `server_root` (`http://host:port`),
+    /// and points each job at its own proxy: the server's root becomes the proxy's wherever it
+    /// appears in the job's arguments and environment.
+    pub async fn start(jobs: &mut [ProcessSpec], server_root: &str) -> Result<JobAudits> {
+        let mut audits = JobAudits::new();
+        for job in jobs.iter_mut() {
+            let proxy = audits
+                .add(&job.name, &job.tasks, job.expects.clone(), server_root)
+                .await?;
+            route_through(job, server_root, &proxy);
+        }
+        Ok(audits)
+    }
+
+    /// One proxy in front of the server at `server_root` for the client `name`, whose requests
+    /// must meet `expects`; returns the proxy's root URL.
+    pub async fn add(
+        &mut self,
+        name: &str,
+        tasks: &[String],
+        expects: Option<Expectation>,
+        server_root: &str,
+    ) -> Result<String> {
+        let audit = Arc::new(Audit::new(expects));
+        let proxy = Proxy::start(server_root, audit.clone())
+            .await
+            .context("cannot start the auditing proxy")?;
+        let url = proxy.url();
+        self.jobs.push(Running {
+            name: name.to_owned(),
+            tasks: tasks.to_vec(),
+            proxy,
+            audit,
+        });
+        Ok(url)
+    }
+
+    /// No proxy yet.
+    pub fn new() -> JobAudits {
+        JobAudits { jobs: Vec::new() }
+    }
+
+    /// Stops every proxy (letting requests in flight finish) and reads the audits.
+    pub async fn finish(self, mode: AuditMode) -> WireAudit {
+        let mut jobs = Vec::new();
+        for job in self.jobs {
+            job.proxy.shutdown().await;
+            let report = job.audit.report();
+            jobs.push(JobAudit {
+                name: job.name,
+                tasks: job.tasks,
+                verdict: report.verdict(),
+                report,
+            });
+        }
+        WireAudit {
+            mode,
+            verdict: overall(&jobs),
+            jobs,
+        }
+    }
+}
+
+/// The run's verdict: the generation requests of every job together, and the deviations.
+fn overall(jobs: &[JobAudit]) -> String {
+    let sum = |f: fn(&AuditReport) -> u64| jobs.iter().map(|j| f(&j.report)).sum::<u64>();
+    let (matched, requests) = (
+        sum(|r| r.generation.matched),
+        sum(|r| r.generation.requests),
+    );
+    let deviations = sum(|r| r.deviations_total);
+    let unchecked = jobs.iter().filter(|j| j.report.expects.is_none()).count();
+    let mut line =
+        format!("{matched} of {requests} generation requests carried exactly the resolved set");
+    if deviations > 0 {
+        line += &format!("; {deviations} deviations");
+    }
+    if unchecked > 0 {
+        line += &format!("; {unchecked} jobs not checked (their backend declared no expectation)");
+    }
+    line
+}
+
+impl JobAudit {
+    /// What failed, in one line: the job's verdict and its first deviation.
+    pub fn failure(&self) -> Option<String> {
+        let first = self.report.deviations.first()?;
+        Some(format!(
+            "{}: the wire audit found requests that did not carry the resolved set ({}); first: {}",
+            self.name,
+            self.verdict,
+            first.describe()
+        ))
+    }
+}
+
+/// `job` talks to `proxy` instead of `server`.
+fn route_through(job: &mut ProcessSpec, server: &str, proxy: &str) {
+    for arg in &mut job.args {
+        *arg = arg.replace(server, proxy);
+    }
+    for value in job.env.values_mut() {
+        value.value = value.value.replace(server, proxy);
+    }
+}
+
+/// What any client of `benchy serve --audit` must send: the resolved set exactly; a client may
+/// add the request-shape keys the resolved set leaves open (`max_tokens`, `stop`, `seed`, `n`)
+/// with any value, and a scoring request may carry a temperature, a seed and its one token.
+pub fn any_client(resolved: &Resolved) -> Expectation {
+    let mut expects = Expectation::exactly(&resolved.openai_params());
+    for key in ["max_tokens", "stop", "seed", "n"] {
+        if !expects.generation.contains_key(key) {
+            expects.added.insert(key.to_owned(), Expected::Any);
+        }
+    }
+    for key in ["temperature", "max_tokens", "seed"] {
+        expects.scoring.insert(key.to_owned(), Expected::Any);
+    }
+    expects
+}
