@@ -73,6 +73,11 @@ pub enum Command {
         grace_ms: u64,
         parent: i32,
     },
+    /// The Python environments benchy builds for servers that ask for a vLLM version of their
+    /// own (list, build before a long run, remove)
+    #[command(subcommand)]
+    Envs(EnvsCommand),
+
     /// List, check and install plugins: shared libraries that add sources and backends
     #[command(subcommand, after_help = PLUGINS_HELP)]
     Plugins(PluginsCommand),
@@ -226,6 +231,31 @@ pub struct ExplainArgs {
 pub enum Format {
     Table,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvsCommand {
+    /// Every environment built under benchy's home: name, version that imports, size on disk,
+    /// when a run last used it, and which of the given run configs want it
+    List(EnvsArgs),
+    /// Build what the given run configs' servers need (before a long run, or on a login node)
+    Build(EnvsArgs),
+    /// Remove environments by name
+    Remove {
+        #[arg(value_name = "NAME", required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EnvsArgs {
+    /// A run config whose server's environment to consider (repeatable)
+    #[arg(short = 'c', long = "config", value_name = "RUN.yaml")]
+    pub configs: Vec<PathBuf>,
+
+    /// Output format: a table for people, JSON for scripts
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Subcommand)]

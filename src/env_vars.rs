@@ -20,6 +20,9 @@ impl EnvVars {
     /// benchy's own log level on stderr (`error`, `warn`, `info`, `debug`, `trace`; default
     /// off): what the runner does with processes, signals and probes.
     pub const BENCHY_LOG: &'static str = "BENCHY_LOG";
+    /// The uv that builds Python environments (default: the one `make setup` installs under
+    /// benchy's home, else `uv` on `PATH`).
+    pub const BENCHY_UV: &'static str = "BENCHY_UV";
     /// Set: no progress lines or colours even on a terminal.
     pub const NO_COLOR: &'static str = "NO_COLOR";
 }

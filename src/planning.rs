@@ -1,26 +1,39 @@
 //! Asking backends for plans: the run as backends see it, the server a run launches (planned
 //! by the provider's server backend), and the jobs (planned by the task backend).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use benchy_core::backend::{ModelView, ProviderView, RunOptions, ServerInfo, TaskView};
-use benchy_core::{Backend, Plan, PlanRequest, ProcessSpec, Role, RunView};
+use benchy_core::{Backend, Plan, PlanRequest, ProcessSpec, Resolved, Role, RunView};
 
+use crate::envs::{EnvInfo, EnvStore, availability_check};
 use crate::plugin::Registry;
 use crate::plugin::builtins::DEFAULT_SERVER_BACKEND;
 use crate::resolution::Resolution;
-use crate::run_config::{Model, ModelLocation};
+use crate::run_config::{Model, ModelLocation, RunConfig};
+use crate::runner::Runner;
 
 /// The run as backends see it, with the tasks named in `only` (all when empty).
 pub fn run_view(resolution: &Resolution, only: &[String]) -> RunView {
-    let config = &resolution.config;
+    let mut view = config_view(&resolution.config);
+    view.resolved = resolution.run.clone();
+    for (task, resolved) in view.tasks.iter_mut().zip(&resolution.tasks) {
+        task.resolved = resolved.resolved.clone();
+    }
+    view.tasks
+        .retain(|t| only.is_empty() || only.contains(&t.name));
+    view
+}
+
+/// The run config as backends see it, with nothing resolved yet: enough to plan what a run
+/// needs before it runs (its server's Python environments, say).
+pub fn config_view(config: &RunConfig) -> RunView {
     let tasks = config
         .tasks
         .iter()
-        .zip(&resolution.tasks)
-        .filter(|(task, _)| only.is_empty() || only.contains(&task.name))
-        .map(|(task, resolved)| TaskView {
+        .map(|task| TaskView {
             name: task.name.clone(),
             task_name: task.task_name.clone(),
             lm_eval_path: task.lm_eval_path.clone(),
@@ -28,7 +41,7 @@ pub fn run_view(resolution: &Resolution, only: &[String]) -> RunView {
             tokenizer_backend: task.tokenizer_backend.clone(),
             defaults: task.defaults.clone(),
             output_folder: task.output_folder().to_owned(),
-            resolved: resolved.resolved.clone(),
+            resolved: Resolved::default(),
         })
         .collect();
     RunView {
@@ -41,7 +54,7 @@ pub fn run_view(resolution: &Resolution, only: &[String]) -> RunView {
             settings: p.settings.clone(),
         }),
         use_chat_completions: config.use_chat_completions,
-        resolved: resolution.run.clone(),
+        resolved: Resolved::default(),
         tasks,
     }
 }
@@ -81,6 +94,31 @@ impl ServerPlan {
     /// What clients will see (the base URL still holds the port placeholder until it starts).
     pub fn template(&self) -> Option<&ServerInfo> {
         self.plan.server.as_ref()
+    }
+
+    /// Builds the Python environments the server runs from, when they are not ready, and
+    /// returns the server's spec pointing at them and what each holds.
+    pub async fn prepare(
+        &self,
+        store: &EnvStore,
+        runner: &Runner,
+    ) -> Result<(ProcessSpec, Vec<EnvInfo>)> {
+        let mut built = Vec::new();
+        for env in &self.plan.environments {
+            built.push(store.ensure(env, runner).await?);
+        }
+        Ok((store.fill(&self.spec, &self.plan.environments), built))
+    }
+
+    /// Checks, before anything starts, that the package index has what every environment not
+    /// yet built asks for; their requirement files go in `dir`.
+    pub fn environment_checks(&self, store: &EnvStore, dir: &Path) -> Result<Vec<ProcessSpec>> {
+        self.plan
+            .environments
+            .iter()
+            .filter(|env| store.ready(&env.name).is_none())
+            .map(|env| availability_check(env, dir))
+            .collect()
     }
 
     /// Asks the provider's server backend (the default one without a provider) to plan the

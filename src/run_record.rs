@@ -12,6 +12,7 @@ use benchy_core::{Diagnostic, Layer};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
+use crate::envs::EnvInfo;
 use crate::runner::server::RunningServer;
 use crate::verification::Verification;
 use crate::wire_audit::{AuditMode, WireAudit};
@@ -88,6 +89,23 @@ impl RunRecord {
     /// Records that `task` failed and why (once per task in `failed_tasks`).
     pub fn fail_task(&mut self, task: &str, why: String) {
         self.fail_tasks(&[task.to_owned()], why);
+    }
+
+    /// Records the Python environments `backend`'s processes ran from: under the backend's
+    /// name, and each checked module's version among the versions of what ran.
+    pub fn note_environments(&mut self, backend: &str, envs: &[EnvInfo]) {
+        if envs.is_empty() {
+            return;
+        }
+        for env in envs {
+            if let (Some(module), Some(version)) = (&env.module, &env.version) {
+                self.versions.insert(module.clone(), version.clone());
+            }
+        }
+        self.backends
+            .entry(backend.to_owned())
+            .or_default()
+            .insert("environments".into(), serde_json::json!(envs));
     }
 
     /// Records one failure of `tasks` (a job that covered them), each once in `failed_tasks`.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use crate::diagnostic::Diagnostic;
+use crate::environment::PythonEnv;
 use crate::merge::Resolved;
 use crate::problem::Problem;
 use crate::process::ProcessSpec;
@@ -138,6 +139,10 @@ pub struct Plan {
     /// For a server: what jobs will see once it is ready (the host fills in its port).
     #[serde(default)]
     pub server: Option<ServerInfo>,
+    /// Python environments the processes run from (`{env:<name>}` in their specs), built by
+    /// benchy before the processes start.
+    #[serde(default)]
+    pub environments: Vec<PythonEnv>,
     /// What the user should know about the plan, printed before anything starts.
     #[serde(default)]
     pub diagnostics: Vec<Diagnostic>,

@@ -12,6 +12,7 @@
 pub mod abi;
 pub mod backend;
 pub mod diagnostic;
+pub mod environment;
 pub mod layer;
 pub mod merge;
 pub mod normalize;
@@ -21,11 +22,13 @@ pub mod paths;
 pub mod problem;
 pub mod process;
 pub mod protocol;
+pub mod python;
 pub mod sdk;
 pub mod source;
 
 pub use backend::{Backend, BackendError, Plan, PlanRequest, RunView};
 pub use diagnostic::{Diagnostic, Level};
+pub use environment::PythonEnv;
 pub use layer::{Artifact, Entry, Layer, LayerError, SourceRef, Strictness};
 pub use merge::{Resolved, ResolvedParam, merge};
 pub use normalize::normalize;

@@ -1,5 +1,6 @@
 //! The commands: each takes its parsed arguments and returns the process exit code.
 
+mod envs;
 mod eval;
 mod explain;
 mod plugins;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Config(ConfigCommand::Explain(args)) => explain::run(&args, &registry),
         Command::Eval(args) => eval::run(&args, &registry),
         Command::Serve(args) => serve::run(&args, &registry),
+        Command::Envs(command) => envs::run(command, &registry),
         Command::Keep { .. } => unreachable!("handled above"),
         Command::Plugins(command) => plugins::run(command, &registry),
     }

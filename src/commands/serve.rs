@@ -13,6 +13,7 @@ use benchy_core::backend::RunOptions;
 
 use crate::cli::ServeArgs;
 use crate::env_vars::benchy_home;
+use crate::envs::EnvStore;
 use crate::notes;
 use crate::planning::{ServerPlan, run_view, served_names};
 use crate::plugin::Registry;
@@ -45,8 +46,11 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
         let runner = Runner::new()?;
         let server = match (&launch, &args.server.server_url) {
             (Some(plan), _) => {
+                let (spec, _) = plan
+                    .prepare(&EnvStore::new(&benchy_home()), &runner)
+                    .await?;
                 runner
-                    .start_server(&plan.spec, plan.template(), &log_dir)
+                    .start_server(&spec, plan.template(), &log_dir)
                     .await?
             }
             (None, Some(url)) => {

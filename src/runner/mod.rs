@@ -44,6 +44,13 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// Prints one line on stderr, above any live progress lines.
+    pub fn say(&self, text: &str) {
+        self.console.line(text);
+    }
+}
+
 /// The runtime the runner runs in. Current-thread on purpose: every child is spawned from the
 /// main thread, which lives as long as benchy, and Linux's parent-death signal follows the
 /// thread that forked.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use benchy_core::BackendError;
 use benchy_core::backend::TaskView;
+use benchy_core::python::{find_on_path, installed_version};
 
 /// The lm-eval executable to use, before any task's `lm_eval_path` or the setup environment.
 pub const BENCHY_LM_EVAL: &str = "BENCHY_LM_EVAL";
@@ -75,31 +76,7 @@ fn existing(
     }
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-/// The installed lm-eval version, read from the package metadata beside the executable
-/// (`<venv>/lib/python3.*/site-packages/lm_eval-<version>.dist-info`), without running Python.
+/// The installed lm-eval version, read from the package metadata beside the executable.
 pub fn version(program: &Path) -> Option<String> {
-    let venv = program.canonicalize().ok()?.parent()?.parent()?.to_owned();
-    let lib = std::fs::read_dir(venv.join("lib")).ok()?;
-    for python in lib.flatten() {
-        let site = python.path().join("site-packages");
-        let Ok(entries) = std::fs::read_dir(&site) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(rest) = name.strip_prefix("lm_eval-")
-                && let Some(version) = rest.strip_suffix(".dist-info")
-            {
-                return Some(version.to_owned());
-            }
-        }
-    }
-    None
+    installed_version(program, "lm_eval")
 }

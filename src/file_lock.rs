@@ -1,0 +1,76 @@
+//! Advisory locks on files, held by a process for as long as it needs them: the kernel releases
+//! a lock when its holder exits, killed or not, so a lock never outlives its reason. The holder
+//! writes its PID in the file, so another process can say who holds it.
+
+use std::fs::{File, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::path::Path;
+
+/// A held lock; released when dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+}
+
+impl FileLock {
+    /// The lock at `path` (created with its folders when missing), or the PID of the process
+    /// that holds it (`None` when it cannot be read).
+    pub fn try_acquire(path: &Path) -> io::Result<Result<FileLock, Option<u32>>> {
+        let file = open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Ok(FileLock::held(file)?)),
+            Err(TryLockError::WouldBlock) => Ok(Err(holder(path))),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// The lock at `path`, waiting for its holder to release it.
+    pub fn acquire(path: &Path) -> io::Result<FileLock> {
+        let file = open(path)?;
+        file.lock()?;
+        FileLock::held(file)
+    }
+
+    fn held(mut file: File) -> io::Result<FileLock> {
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(file, "{}", std::process::id())?;
+        Ok(FileLock { _file: file })
+    }
+}
+
+fn open(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// The PID the lock's holder wrote.
+pub fn holder(path: &Path) -> Option<u32> {
+    let mut text = String::new();
+    File::open(path).ok()?.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_names_its_holder_and_is_free_once_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/run.lock");
+        let lock = FileLock::try_acquire(&path).unwrap().unwrap();
+        // another open file description of the same file is another holder
+        let again = FileLock::try_acquire(&path).unwrap();
+        assert_eq!(again.unwrap_err(), Some(std::process::id()));
+        drop(lock);
+        assert!(FileLock::try_acquire(&path).unwrap().is_ok());
+    }
+}
