@@ -16,10 +16,11 @@ use crate::planning::{ServerPlan, run_view, served_names};
 use crate::plugin::Registry;
 use crate::resolution::resolve;
 use crate::runner::{self, Runner};
+use crate::settings::Settings;
 
-pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
+pub fn run(args: &ServeArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
-    let resolution = resolve(&args.resolve, registry)?;
+    let resolution = resolve(&args.resolve, registry, settings)?;
     notes::print(&resolution.diagnostics);
     if let Some(url) = &args.server.server_url {
         return attach(url, &served_names(&resolution.config.model));

@@ -5,11 +5,14 @@ mod harness;
 mod workspace_builds;
 
 mod bad_input;
+mod completions;
 mod eval;
 mod explain;
+mod external;
 mod hf;
 mod plugins;
 mod reference;
 mod serve;
+mod settings;
 mod usage;
 mod vllm_cpu;
