@@ -20,7 +20,8 @@ const PLUGINS_HELP: &str = "\
 Plugins are found, in this order (the first to provide a name wins):
   1. --plugin PATH flags
   2. the directories in BENCHY_PLUGIN_PATH (absolute paths, separated like PATH)
-  3. the user plugin directory (on Linux ~/.local/share/benchy/plugins)
+  3. the directories of the `plugin_path` setting (`benchy config show`)
+  4. the user plugin directory (on Linux ~/.local/share/benchy/plugins)
 never in the current directory. A plugin cannot replace a built-in source or backend: the
 built-in is used and the plugin's name is reported as not used. A plugin's library is opened
 only when a run needs one of its names.";
