@@ -32,13 +32,27 @@ TINY_MODEL_STAMP := $(TINY_MODEL)/.benchy-$(shell sha256sum scripts/make_tiny_mo
 
 export BENCHY_HOME
 
-.PHONY: setup build test demo bench clean-setup
+.PHONY: setup shells build test demo bench clean-setup
+
+# The shells whose completion scripts (`benchy completions SHELL`) the tests load for real;
+# bash is the build's own shell. PowerShell is not packaged for Debian.
+COMPLETION_SHELLS := zsh fish elvish
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 ## setup: install the pinned Python side under $(BENCHY_HOME): lm-eval and huggingface_hub,
-## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it
-setup: $(LM_EVAL_STAMP) $(VLLM_STAMP) $(TINY_MODEL_STAMP)
+## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it; and the
+## shells the completion tests load scripts into
+setup: $(LM_EVAL_STAMP) $(VLLM_STAMP) $(TINY_MODEL_STAMP) shells
 	@ln -sfn "lm-eval-$(LM_EVAL_VERSION)" "$(BENCHY_HOME)/venvs/lm-eval"
 	@ln -sfn "$(BENCHY_HOME)" .benchy
+
+## shells: install those of $(COMPLETION_SHELLS) that are missing, from Debian's packages
+shells:
+	@missing="$$(for s in $(COMPLETION_SHELLS); do command -v $$s > /dev/null || echo $$s; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing" $$missing "(the completion tests load their scripts)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing > /dev/null; \
+	fi
 
 $(LM_EVAL_STAMP):
 	@echo "setup: creating $(LM_EVAL_ENV) (lm-eval[api]==$(LM_EVAL_VERSION), huggingface_hub==$(HF_HUB_VERSION))"

@@ -1,8 +1,10 @@
 //! The command line: every command, flag and help text.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 
 use crate::plugin::builtins::DEFAULT_TASK_BACKEND;
 use crate::wire_audit::AuditMode;
@@ -19,7 +21,8 @@ const PLUGINS_HELP: &str = "\
 Plugins are found, in this order (the first to provide a name wins):
   1. --plugin PATH flags
   2. the directories in BENCHY_PLUGIN_PATH (absolute paths, separated like PATH)
-  3. the user plugin directory (on Linux ~/.local/share/benchy/plugins)
+  3. the directories of the `plugin_path` setting (`benchy config show`)
+  4. the user plugin directory (on Linux ~/.local/share/benchy/plugins)
 never in the current directory. A plugin cannot replace a built-in source or backend: the
 built-in is used and the plugin's name is reported as not used. A plugin's library is opened
 only when a run needs one of its names.";
@@ -36,8 +39,14 @@ only when a run needs one of its names.";
         benchy eval -c configs/examples/tiny-cpu.yaml\n  \
         benchy eval -c configs/single_card/AFM-4.5B.yaml --source hf --backend lm-eval --limit 10\n  \
         benchy serve -c configs/examples/tiny-cpu.yaml\n\n\
+        Settings files (benchy.toml here or above, ~/.config/benchy/config.toml, BENCHY_CONFIG) \
+        give defaults for flags and aliases: `benchy config show`. `benchy NAME` runs an \
+        external command `benchy-NAME` from PATH or $BENCHY_HOME/bin: `benchy --list`.\n\n\
         Exit codes: 0 success, 1 a run failed, 2 bad input or usage, 130 interrupted (143 on SIGTERM).",
-    propagate_version = true
+    propagate_version = true,
+    allow_external_subcommands = true,
+    args_conflicts_with_subcommands = true,
+    arg_required_else_help = true
 )]
 pub struct Cli {
     /// Use this plugin library too (repeatable). Plugins named here come before those in
@@ -46,8 +55,47 @@ pub struct Cli {
     #[arg(long = "plugin", value_name = "PATH", global = true)]
     pub plugins: Vec<PathBuf>,
 
+    /// List the commands: built-in, aliases from the settings files, and external `benchy-NAME`
+    /// programs found on PATH and in $BENCHY_HOME/bin
+    #[arg(long)]
+    pub list: bool,
+
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses `args` (the program name first); a usage error, `--help` or `--version` prints
+    /// and exits here, as clap does.
+    pub fn parse_args(args: &[OsString]) -> Cli {
+        let cli = Cli::parse_from(args);
+        if cli.command.is_none() && !cli.list {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::MissingSubcommand,
+                    "a command is required (`benchy --list` lists them)",
+                )
+                .exit();
+        }
+        cli
+    }
+}
+
+/// The built-in commands a user can type, with their one-line descriptions, `help` included.
+pub fn builtin_commands() -> Vec<(String, String)> {
+    let mut commands: Vec<(String, String)> = Cli::command()
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| {
+            let about = c.get_about().map(ToString::to_string).unwrap_or_default();
+            (c.get_name().to_owned(), about)
+        })
+        .collect();
+    commands.push((
+        "help".to_owned(),
+        "Print help for benchy or a command".to_owned(),
+    ));
+    commands
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +129,27 @@ pub enum Command {
     /// List, check and install plugins: shared libraries that add sources and backends
     #[command(subcommand, after_help = PLUGINS_HELP)]
     Plugins(PluginsCommand),
+
+    /// Print a shell completion script for benchy (see the README for where to put it)
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+
+    /// `benchy NAME ARGS...`: an alias from the settings files, else the program `benchy-NAME`
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Install, for example:
+  bash:  benchy completions bash > ~/.local/share/bash-completion/completions/benchy
+  zsh:   benchy completions zsh > ~/.zfunc/_benchy   (with fpath=(~/.zfunc $fpath) before compinit)
+  fish:  benchy completions fish > ~/.config/fish/completions/benchy.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 const SERVE_HELP: &str = "\
@@ -100,6 +169,10 @@ exits 2 with nothing started. Then: the server starts (unless --server-url), the
 jobs run against it (tasks with the same parameters and settings share one process; up to
 --jobs at once), the server is stopped, and what the backend's tool recorded as used is
 compared with what was sent (a difference fails the run).
+
+The default backend runs the lm-eval that BENCHY_LM_EVAL names (in the environment, or as
+`[env] BENCHY_LM_EVAL` in a settings file: `benchy config show`), else the task's
+`lm_eval_path`, the `make setup` environment, or `lm_eval` on PATH.
 
 Outputs, in <output-dir>/<run-id>/<model>/: run_config.yaml, generation_config.json (the model's
 own file, when a source read it), resolved_generation.json, run.json (status, times, commands,
@@ -130,21 +203,18 @@ pub struct EvalArgs {
     #[arg(long = "run-id", value_name = "ID")]
     pub run_id: Option<String>,
 
-    /// Where runs are kept
-    #[arg(
-        long = "output-dir",
-        value_name = "DIR",
-        default_value = "outputs/benchmark_outputs"
-    )]
-    pub output_dir: PathBuf,
+    /// Where runs are kept (default: the `output_dir` setting; `benchy config show` prints it)
+    #[arg(long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 
     /// Keep every request and answer (the evaluator's samples files)
     #[arg(long = "log-samples")]
     pub log_samples: bool,
 
-    /// How many jobs (groups of tasks with different parameters) run at once
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: u16,
+    /// How many jobs (groups of tasks with different parameters) run at once (default: the
+    /// `jobs` setting; `benchy config show` prints it)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 
     /// Print the resolved parameters with their sources and the exact commands; start nothing
     #[arg(long = "dry-run")]
@@ -162,6 +232,27 @@ pub enum ConfigCommand {
     /// Print the resolved generation parameters with the source of every value
     #[command(after_help = PRECEDENCE_HELP)]
     Explain(ExplainArgs),
+
+    /// Print every effective setting from the settings files, with the file and line it came
+    /// from (or `default`)
+    #[command(after_help = SETTINGS_HELP)]
+    Show(ShowArgs),
+}
+
+const SETTINGS_HELP: &str = "\
+Settings files, strongest first (each key from the strongest file that sets it):
+  1. benchy.toml in the current folder, then in each parent folder
+  2. the user's file (on Linux ~/.config/benchy/config.toml)
+  3. the file BENCHY_CONFIG names (a site's settings)
+Flags win over every file. Keys: sources, output_dir, jobs, plugin_path, require_sources,
+[executor] kind, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the lm-eval
+executable is [env] BENCHY_LM_EVAL). Relative paths are relative to the file.";
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Output format: a table for people, JSON for scripts
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// The flags every command that resolves generation parameters takes.
@@ -173,7 +264,7 @@ pub struct ResolveArgs {
 
     /// A parameter source, repeatable, applied in order: hf, file:PATH (a JSON generation
     /// config), yaml:PATH (a YAML file's `generation:` mapping or the whole file), or a
-    /// plugin's scheme. Default: hf
+    /// plugin's scheme. Default: the `sources` setting, else hf
     #[arg(long = "source", value_name = "SPEC")]
     pub sources: Vec<String>,
 
@@ -188,7 +279,7 @@ pub struct ResolveArgs {
 
     /// Stop with an error when the source SCHEME cannot deliver (Hub unreachable and nothing
     /// cached, gated repo without a token...) instead of warning and continuing without it;
-    /// repeatable, added to the run config's `require_sources`
+    /// repeatable, added to the run config's and the settings' `require_sources`
     #[arg(long = "require-source", value_name = "SCHEME")]
     pub require_sources: Vec<String>,
 }

@@ -14,6 +14,15 @@ impl EnvVars {
     /// benchy's home: where `make setup` and `benchy envs` keep Python environments and built
     /// models, and `benchy serve` its logs (default: the user cache directory's `benchy`).
     pub const BENCHY_HOME: &'static str = "BENCHY_HOME";
+    /// A settings file read after the project's `benchy.toml` files and the user's own, so
+    /// they override it: a site's settings, kept in one file.
+    pub const BENCHY_CONFIG: &'static str = "BENCHY_CONFIG";
+    /// Set by benchy for an external subcommand (`benchy-NAME`): benchy's own path, so the
+    /// subcommand can call back (as cargo sets `CARGO`).
+    pub const BENCHY: &'static str = "BENCHY";
+    /// The directories searched for external subcommands (`benchy-NAME`), before
+    /// `$BENCHY_HOME/bin`; only absolute entries count.
+    pub const PATH: &'static str = "PATH";
     /// `1` (or `true`, `yes`, `on`): sources make no network requests (huggingface_hub's
     /// switch; the same as `--offline`).
     pub const HF_HUB_OFFLINE: &'static str = "HF_HUB_OFFLINE";

@@ -1,6 +1,6 @@
 //! benchy, the host: the command line, run configs, plugin loading (discovery, manifests, the
 //! loader, the registry and the adapters that drive a loaded plugin through benchy-core's
-//! traits), the runner that alone spawns and supervises processes, and the run's record on
+//! traits), settings files, external commands and aliases, the runner that alone spawns and supervises processes, and the run's record on
 //! disk. Plugins compile against benchy-core alone; this crate is what runs them.
 //!
 //! It is a library as well as the `benchy` binary so that tests and benchmarks drive the same
@@ -25,21 +25,23 @@ mod run_folder;
 mod run_record;
 mod runner;
 mod secrets;
+mod settings;
+mod suggest;
 mod summary;
 mod table;
 mod verification;
 mod wire_audit;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
-
-use clap::Parser;
 
 /// The `benchy` command: parses the command line, runs the command, and turns its outcome into
 /// the exit code (see [`failure`]).
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = cli::Cli::parse_args(&args);
     runner::init_logging();
-    match commands::run(cli) {
+    match commands::run(cli, &args) {
         Ok(code) => code,
         Err(err) => failure::report(&err),
     }

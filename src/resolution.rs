@@ -1,6 +1,8 @@
 //! Resolution: loads the run config, asks each `--source` for its layer, adds the run's, the
-//! task's and the `--set` layers in precedence order, and merges them per task.
+//! task's and the `--set` layers in precedence order, and merges them per task. The sources are
+//! the `--source` flags, else the `sources` setting, else the default source.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -14,8 +16,8 @@ use crate::cli::ResolveArgs;
 use crate::env_vars::{EnvVars, env_flag};
 use crate::failure::bad_input;
 use crate::plugin::Registry;
-use crate::plugin::builtins::DEFAULT_SOURCE;
 use crate::run_config::{ModelLocation, RunConfig};
+use crate::settings::Settings;
 
 /// The layers of a run and what they resolve to.
 #[derive(Debug)]
@@ -46,18 +48,21 @@ struct Spec {
     scheme: String,
     argument: Option<String>,
     source: Arc<dyn ConfigSource>,
+    /// What a relative path in the argument is relative to: the working directory for a flag,
+    /// the settings file's folder for the `sources` setting.
+    base_dir: PathBuf,
 }
 
 /// Runs every step up to the merged parameters. Errors in the user's input are bad input (exit
 /// code 2); a required source that cannot answer fails the command.
-pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
+pub fn resolve(args: &ResolveArgs, registry: &Registry, settings: &Settings) -> Result<Resolution> {
     let config = RunConfig::load(&args.config)?;
     let cli_layer = parse_sets(&args.sets)?;
-    let specs = source_specs(&args.sources, registry)?;
+    let specs = source_specs(&args.sources, registry, settings)?;
     let mut diagnostics = Vec::new();
     let mut source_layers = Vec::new();
     for spec in specs {
-        if let Some(layer) = ask(&spec, &config, args, &mut diagnostics)? {
+        if let Some(layer) = ask(&spec, &config, args, settings, &mut diagnostics)? {
             diagnostics.extend(layer.diagnostics.iter().cloned());
             source_layers.push(layer);
         }
@@ -91,13 +96,18 @@ pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
     })
 }
 
-/// Every `--source` (the default source when none is given) with its source, checked before
-/// any is asked, so a typo costs no network request.
-fn source_specs(sources: &[String], registry: &Registry) -> Result<Vec<Spec>> {
-    let specs: Vec<String> = if sources.is_empty() {
-        vec![DEFAULT_SOURCE.to_owned()]
-    } else {
-        sources.to_vec()
+/// Every `--source` (when none is given, the `sources` setting's, else the default source) with
+/// its source, checked before any is asked, so a typo costs no network request.
+fn source_specs(sources: &[String], registry: &Registry, settings: &Settings) -> Result<Vec<Spec>> {
+    let cwd = std::env::current_dir()?;
+    let (specs, given_by, base_dir) = match &settings.sources {
+        _ if !sources.is_empty() => (sources.to_vec(), String::new(), cwd),
+        Some(setting) => (
+            setting.value.clone(),
+            format!(" (the `sources` setting, {})", setting.origin),
+            setting.origin.dir().unwrap_or(cwd),
+        ),
+        None => (settings.sources().value, String::new(), cwd),
     };
     specs
         .into_iter()
@@ -105,12 +115,13 @@ fn source_specs(sources: &[String], registry: &Registry) -> Result<Vec<Spec>> {
             let (scheme, argument) = SourceRequest::parse_spec(&spec);
             let source = registry
                 .source(&scheme)
-                .map_err(|e| bad_input(format!("--source {spec}: {e}")))?;
+                .map_err(|e| bad_input(format!("--source {spec}{given_by}: {e}")))?;
             Ok(Spec {
                 spec,
                 scheme,
                 argument,
                 source,
+                base_dir: base_dir.clone(),
             })
         })
         .collect()
@@ -121,6 +132,7 @@ fn ask(
     spec: &Spec,
     config: &RunConfig,
     args: &ResolveArgs,
+    settings: &Settings,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Option<Layer>> {
     let request = SourceRequest {
@@ -128,7 +140,7 @@ fn ask(
         scheme: spec.scheme.clone(),
         argument: spec.argument.clone(),
         model: model_ref(config),
-        base_dir: std::env::current_dir()?,
+        base_dir: spec.base_dir.clone(),
         offline: args.offline || env_flag(EnvVars::HF_HUB_OFFLINE),
     };
     match spec.source.resolve(&request) {
@@ -137,10 +149,13 @@ fn ask(
             Ok(reply.layer)
         }
         Err(SourceError::Unavailable(problem)) => {
+            let setting = settings.require_sources();
             let required_by = if args.require_sources.contains(&spec.scheme) {
                 Some(format!("--require-source {}", spec.scheme))
             } else if config.require_sources.contains(&spec.scheme) {
                 Some(format!("`require_sources` in {}", config.path.display()))
+            } else if setting.value.contains(&spec.scheme) {
+                Some(format!("the `require_sources` setting, {}", setting.origin))
             } else {
                 None
             };

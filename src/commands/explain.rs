@@ -12,10 +12,11 @@ use crate::cli::{ExplainArgs, Format};
 use crate::notes;
 use crate::plugin::Registry;
 use crate::resolution::{Resolution, describe_layers, resolve};
+use crate::settings::Settings;
 use crate::table;
 
-pub fn run(args: &ExplainArgs, registry: &Registry) -> Result<ExitCode> {
-    let resolution = resolve(&args.resolve, registry)?;
+pub fn run(args: &ExplainArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
+    let resolution = resolve(&args.resolve, registry, settings)?;
     notes::print(&resolution.diagnostics);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&explain_json(&resolution))? + "\n",

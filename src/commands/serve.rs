@@ -21,10 +21,11 @@ use crate::resolution::resolve;
 use crate::runner::server::{RunningServer, server_root};
 use crate::runner::{self, Runner};
 use crate::wire_audit::{AuditMode, JobAudits, any_client};
+use crate::settings::Settings;
 
-pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
+pub fn run(args: &ServeArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
-    let resolution = resolve(&args.resolve, registry)?;
+    let resolution = resolve(&args.resolve, registry, settings)?;
     notes::print(&resolution.diagnostics);
     let view = run_view(&resolution, &[]);
     let log_dir = serve_dir(&view.model.short_name);

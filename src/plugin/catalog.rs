@@ -1,8 +1,10 @@
 //! Discovery: the plugin files benchy may use, and each one's manifest and connection, both
 //! obtained lazily. Files come from, in this order (the first to provide a name wins):
-//! `--plugin PATH` flags, the directories in `BENCHY_PLUGIN_PATH`, and the user's plugin
-//! directory (`<data dir>/benchy/plugins`). Never the current directory implicitly: relative
-//! entries in `BENCHY_PLUGIN_PATH` are ignored (and shown as such by `benchy plugins list`).
+//! `--plugin PATH` flags, the directories in `BENCHY_PLUGIN_PATH`, those of the `plugin_path`
+//! setting, and the user's plugin directory (`<data dir>/benchy/plugins`). The environment
+//! comes before the settings files, as a flag does: it is the more specific, one shell's
+//! choice. Never the current directory implicitly: relative entries in `BENCHY_PLUGIN_PATH` are
+//! ignored (and shown as such by `benchy plugins list`); the setting's are relative to its file.
 //!
 //! Finding a file reads nothing; asking for its manifest reads the file's bytes without loading
 //! it; only a run that needs one of its names opens the library.
@@ -22,6 +24,8 @@ pub enum Origin {
     Flag,
     /// A directory in `BENCHY_PLUGIN_PATH`.
     EnvPath,
+    /// A directory of the `plugin_path` setting.
+    Settings,
     /// The user's plugin directory.
     UserDir,
     /// A plugin crate linked into this program (tests).
@@ -33,6 +37,7 @@ impl fmt::Display for Origin {
         f.write_str(match self {
             Origin::Flag => "--plugin",
             Origin::EnvPath => EnvVars::BENCHY_PLUGIN_PATH,
+            Origin::Settings => "plugin_path setting",
             Origin::UserDir => "user plugin dir",
             Origin::InProcess => "in-process",
         })
@@ -150,18 +155,24 @@ pub struct Catalog {
 
 impl Catalog {
     /// The files named by `--plugin` flags, then those in `BENCHY_PLUGIN_PATH`, then those in
-    /// the user's plugin directory.
-    pub fn discover(flags: &[PathBuf]) -> Catalog {
-        let path_dirs = std::env::var_os(EnvVars::BENCHY_PLUGIN_PATH)
-            .map(|value| std::env::split_paths(&value).collect())
+    /// the `plugin_path` setting's `settings_dirs`, then those in the user's plugin directory.
+    pub fn discover(flags: &[PathBuf], settings_dirs: &[PathBuf]) -> Catalog {
+        let env_dirs = std::env::var_os(EnvVars::BENCHY_PLUGIN_PATH)
+            .map(|value| std::env::split_paths(&value).collect::<Vec<_>>())
             .unwrap_or_default();
+        let path_dirs = env_dirs
+            .into_iter()
+            .map(|d| (d, Origin::EnvPath))
+            .chain(settings_dirs.iter().map(|d| (d.clone(), Origin::Settings)))
+            .collect();
         Catalog::from_places(flags, path_dirs, user_plugin_dir())
     }
 
-    /// As [`Catalog::discover`], with the places given.
+    /// As [`Catalog::discover`], with the places given: `path_dirs` are the directories before
+    /// the user's, each with where it was named.
     pub fn from_places(
         flags: &[PathBuf],
-        path_dirs: Vec<PathBuf>,
+        path_dirs: Vec<(PathBuf, Origin)>,
         user_dir: Option<PathBuf>,
     ) -> Catalog {
         let mut catalog = Catalog::default();
@@ -176,8 +187,7 @@ impl Catalog {
         let dirs = path_dirs
             .into_iter()
             // An empty entry means "current directory" to a shell; here it means nothing.
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(|d| (d, Origin::EnvPath))
+            .filter(|(d, _)| !d.as_os_str().is_empty())
             .chain(user_dir.map(|d| (d, Origin::UserDir)));
         for (dir, origin) in dirs {
             let state = catalog.search(&dir, origin);

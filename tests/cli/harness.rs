@@ -15,6 +15,9 @@ const SCRUBBED: &[&str] = &[
     // `make test` exports it; a test that wants the setup environment sets it itself
     "BENCHY_HOME",
     "XDG_DATA_HOME",
+    // settings files: only the test's own (HOME is the test directory)
+    "XDG_CONFIG_HOME",
+    "BENCHY_CONFIG",
 ];
 
 /// `benchy config explain` of the run config most tests write, as JSON.
@@ -95,6 +98,13 @@ impl TestEnv {
     pub fn run(&self, args: &[&str]) -> Run {
         let output = self.command(args).output().expect("benchy runs");
         Run::from(output)
+    }
+
+    /// `benchy args` with `relative` (under the test directory) as its working directory.
+    pub fn run_in(&self, relative: &str, args: &[&str]) -> Run {
+        let mut command = self.command(args);
+        command.current_dir(self.path().join(relative));
+        Run::from(command.output().expect("benchy runs"))
     }
 }
 

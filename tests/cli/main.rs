@@ -6,12 +6,15 @@ mod workspace_builds;
 
 mod backends;
 mod bad_input;
+mod completions;
 mod eval;
 mod explain;
+mod external;
 mod hf;
 mod layout;
 mod plugins;
 mod reference;
 mod serve;
+mod settings;
 mod usage;
 mod vllm_cpu;

@@ -37,7 +37,11 @@ impl Eval<'_> {
         for job in &self.job_plan.processes {
             out += &job_lines(job);
         }
-        out += &format!("\nOutputs would go to {}\n", self.folder.dir.display());
+        out += &format!(
+            "\nUp to {} job(s) at once; outputs would go to {}\n",
+            self.jobs,
+            self.folder.dir.display()
+        );
         secrets::mask(&out)
     }
 }

@@ -165,7 +165,7 @@ impl Eval<'_> {
             .collect();
         self.folder.write_record(record)?;
         let policy = JobPolicy {
-            parallel: usize::from(self.args.jobs),
+            parallel: usize::from(self.jobs),
             stop_on_failure: false,
         };
         let report = runner

@@ -30,9 +30,10 @@ use crate::run_config::unsafe_path_part;
 use crate::run_folder::RunFolder;
 use crate::runner;
 use crate::runner::server::server_root;
+use crate::settings::Settings;
 
-pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
-    let eval = Eval::prepare(args, registry)?;
+pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
+    let eval = Eval::prepare(args, registry, settings)?;
     if args.dry_run {
         print!("{}", eval.dry_run());
         return Ok(ExitCode::SUCCESS);
@@ -50,6 +51,8 @@ struct Eval<'a> {
     /// The task backend, and its name as `--backend` gave it.
     backend_name: String,
     backend: Arc<dyn Backend>,
+    /// How many jobs run at once: `--jobs`, else the `jobs` setting.
+    jobs: u16,
     /// The server benchy launches; `None` with `--server-url`.
     server: Option<ServerPlan>,
     /// The task backend's plan against the server as it will be: its checks and diagnostics,
@@ -62,9 +65,9 @@ struct Eval<'a> {
 
 impl<'a> Eval<'a> {
     /// Resolves, checks and plans everything that can be before anything starts.
-    fn prepare(args: &'a EvalArgs, registry: &Registry) -> Result<Eval<'a>> {
+    fn prepare(args: &'a EvalArgs, registry: &Registry, settings: &Settings) -> Result<Eval<'a>> {
         // Sources may block on the network: resolve before the runtime starts.
-        let resolution = resolve(&args.resolve, registry)?;
+        let resolution = resolve(&args.resolve, registry, settings)?;
         notes::print(&resolution.diagnostics);
         let view = run_view(&resolution, &selected_tasks(&resolution, &args.tasks)?);
         if view.tasks.is_empty() {
@@ -74,7 +77,7 @@ impl<'a> Eval<'a> {
             )));
         }
         let options = RunOptions {
-            run_dir: run_dir(args, &view)?,
+            run_dir: run_dir(args, settings, &view)?,
             limit: checked_limit(args.limit)?,
             log_samples: args.log_samples,
             home: benchy_home(),
@@ -103,6 +106,7 @@ impl<'a> Eval<'a> {
             options,
             backend_name: args.backend.clone(),
             backend,
+            jobs: args.jobs.unwrap_or_else(|| settings.jobs().value),
             server,
             job_plan,
             folder,
@@ -157,14 +161,19 @@ fn checked_limit(limit: Option<f64>) -> Result<Option<f64>> {
 }
 
 /// `<output-dir>/<run-id>/<model>`, absolute; a folder that already holds a run is refused.
-fn run_dir(args: &EvalArgs, view: &RunView) -> Result<PathBuf> {
+/// The output dir is `--output-dir`, else the `output_dir` setting.
+fn run_dir(args: &EvalArgs, settings: &Settings, view: &RunView) -> Result<PathBuf> {
+    let output_dir = args
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| settings.output_dir().value);
     let run_id = args.run_id.clone().unwrap_or_else(default_run_id);
     if let Some(why) = unsafe_path_part(&run_id) {
         return Err(bad_input(format!(
             "--run-id {run_id:?}: {why}; it names one folder"
         )));
     }
-    let dir = std::path::absolute(args.output_dir.join(&run_id).join(&view.model.short_name))?;
+    let dir = std::path::absolute(output_dir.join(&run_id).join(&view.model.short_name))?;
     if !args.dry_run && dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
         return Err(bad_input(format!(
             "{} already holds a run; choose another --run-id or --output-dir",

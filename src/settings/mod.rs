@@ -1,0 +1,229 @@
+//! Settings files: the defaults a project, a user and a site keep in TOML instead of typing the
+//! same flags again. Read from, strongest first: `benchy.toml` in the working directory and each
+//! parent (nearer wins), the user's `<config dir>/benchy/config.toml`, then the file
+//! `BENCHY_CONFIG` names (a site's file). Files are merged key by key, flags win over all of
+//! them, and every value remembers the file and line it came from, as generation parameters
+//! remember their source.
+
+mod env;
+mod files;
+mod read;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use benchy_core::Diagnostic;
+use clap::ValueEnum;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::plugin::builtins::DEFAULT_SOURCE;
+
+/// Where runs are kept when neither `--output-dir` nor `output_dir` says.
+pub const DEFAULT_OUTPUT_DIR: &str = "outputs/benchmark_outputs";
+/// How many jobs run at once when neither `--jobs` nor `jobs` says.
+pub const DEFAULT_JOBS: u16 = 1;
+
+/// Where a setting's value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A settings file, at this line.
+    File { path: PathBuf, line: usize },
+    /// The process environment, which wins over an `[env]` setting.
+    Environment,
+    /// benchy's built-in default.
+    Default,
+}
+
+impl Origin {
+    /// The folder of the file the value came from: what its relative paths are relative to.
+    pub fn dir(&self) -> Option<PathBuf> {
+        match self {
+            Origin::File { path, .. } => path.parent().map(Path::to_owned),
+            Origin::Environment | Origin::Default => None,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Origin::Environment => f.write_str("environment"),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+impl<T: Clone> Setting<T> {
+    /// `setting`'s value, else `default` shown as benchy's own.
+    fn or_default(setting: &Option<Setting<T>>, default: impl FnOnce() -> T) -> Setting<T> {
+        setting.clone().unwrap_or_else(|| Setting {
+            value: default(),
+            origin: Origin::Default,
+        })
+    }
+}
+
+/// `[executor]`: where a run's work executes. Only the local executor exists yet; the Slurm
+/// executor adds its kind here, and its own keys beside `kind`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExecutorSettings {
+    pub kind: Option<Setting<ExecutorKind>>,
+}
+
+/// The executors a run can use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// Processes on this machine, started and supervised by benchy's runner.
+    #[default]
+    Local,
+}
+
+/// The settings of every file that applies, merged: for each key, the strongest file's value.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// The files read, strongest first.
+    pub files: Vec<PathBuf>,
+    /// Unknown keys and ignored aliases, one warning each.
+    pub warnings: Vec<Diagnostic>,
+    /// The `--source` specs used when none is given.
+    pub sources: Option<Setting<Vec<String>>>,
+    /// `--output-dir` when none is given (relative paths are relative to the file).
+    pub output_dir: Option<Setting<PathBuf>>,
+    /// `--jobs` when none is given.
+    pub jobs: Option<Setting<u16>>,
+    /// Plugin directories, searched after `BENCHY_PLUGIN_PATH`.
+    pub plugin_path: Option<Setting<Vec<PathBuf>>>,
+    /// Source schemes whose failure stops a run, added to `--require-source` and the run
+    /// config's own list.
+    pub require_sources: Option<Setting<Vec<String>>>,
+    pub executor: ExecutorSettings,
+    /// `[alias]`: a name for a command line, as its words.
+    pub aliases: BTreeMap<String, Setting<Vec<String>>>,
+    /// `[env]`: variables for benchy's own environment and so every child's, unless the
+    /// environment already has them.
+    pub env: BTreeMap<String, Setting<String>>,
+}
+
+/// One effective setting as `benchy config show` prints it.
+#[derive(Debug)]
+pub struct Entry {
+    pub key: String,
+    pub value: Json,
+    pub origin: String,
+}
+
+impl Settings {
+    /// Reads and merges every settings file that applies in the working directory; a file that
+    /// is not valid TOML or holds a bad value is bad input (exit code 2) naming file, line and
+    /// key.
+    pub fn load() -> Result<Settings> {
+        let mut settings = Settings::default();
+        for path in files::find(&std::env::current_dir()?) {
+            settings = settings.over(read::read(&path)?);
+        }
+        Ok(settings)
+    }
+
+    /// These settings, with `weaker`'s filling the keys these leave unset.
+    fn over(self, weaker: Settings) -> Settings {
+        let mut aliases = weaker.aliases;
+        aliases.extend(self.aliases);
+        let mut env = weaker.env;
+        env.extend(self.env);
+        Settings {
+            files: [self.files, weaker.files].concat(),
+            warnings: [self.warnings, weaker.warnings].concat(),
+            sources: self.sources.or(weaker.sources),
+            output_dir: self.output_dir.or(weaker.output_dir),
+            jobs: self.jobs.or(weaker.jobs),
+            plugin_path: self.plugin_path.or(weaker.plugin_path),
+            require_sources: self.require_sources.or(weaker.require_sources),
+            executor: ExecutorSettings {
+                kind: self.executor.kind.or(weaker.executor.kind),
+            },
+            aliases,
+            env,
+        }
+    }
+
+    pub fn sources(&self) -> Setting<Vec<String>> {
+        Setting::or_default(&self.sources, || vec![DEFAULT_SOURCE.to_owned()])
+    }
+
+    pub fn output_dir(&self) -> Setting<PathBuf> {
+        Setting::or_default(&self.output_dir, || PathBuf::from(DEFAULT_OUTPUT_DIR))
+    }
+
+    pub fn jobs(&self) -> Setting<u16> {
+        Setting::or_default(&self.jobs, || DEFAULT_JOBS)
+    }
+
+    pub fn plugin_path(&self) -> Setting<Vec<PathBuf>> {
+        Setting::or_default(&self.plugin_path, Vec::new)
+    }
+
+    pub fn require_sources(&self) -> Setting<Vec<String>> {
+        Setting::or_default(&self.require_sources, Vec::new)
+    }
+
+    pub fn executor_kind(&self) -> Setting<ExecutorKind> {
+        Setting::or_default(&self.executor.kind, ExecutorKind::default)
+    }
+
+    /// Puts the `[env]` settings into benchy's environment (see [`env::apply`]). Call it before
+    /// any thread starts.
+    pub fn apply_env(&mut self) {
+        env::apply(&mut self.env);
+    }
+
+    /// Every effective setting, defaults included, with where its value came from.
+    pub fn entries(&self) -> Vec<Entry> {
+        let mut entries = vec![
+            entry("sources", &self.sources()),
+            entry("output_dir", &self.output_dir()),
+            entry("jobs", &self.jobs()),
+            entry("plugin_path", &self.plugin_path()),
+            entry("require_sources", &self.require_sources()),
+            entry("executor.kind", &self.executor_kind()),
+        ];
+        entries.extend(
+            self.aliases
+                .iter()
+                .map(|(name, words)| entry(&format!("alias.{name}"), words)),
+        );
+        entries.extend(
+            self.env
+                .iter()
+                .map(|(name, value)| entry(&format!("env.{name}"), value)),
+        );
+        entries
+    }
+}
+
+fn entry<T: Serialize>(key: &str, setting: &Setting<T>) -> Entry {
+    Entry {
+        key: key.to_owned(),
+        value: serde_json::to_value(&setting.value).unwrap_or(Json::Null),
+        origin: setting.origin.to_string(),
+    }
+}
+
+/// `path` as a settings file means it: relative to the file's folder.
+fn relative_to(file: &Path, path: &str) -> PathBuf {
+    match file.parent() {
+        Some(dir) => dir.join(path),
+        None => PathBuf::from(path),
+    }
+}

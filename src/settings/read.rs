@@ -1,0 +1,289 @@
+//! Reading one settings file: TOML parsed with spans, so every value keeps its line; each known
+//! key checked and typed; an unknown key a warning naming file and line (probably a typo); a
+//! bad value bad input (exit code 2) naming file, line and key.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use benchy_core::Diagnostic;
+use benchy_core::source::{MAX_TEXT_FILE_BYTES, read_text_file};
+use clap::ValueEnum;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{Origin, Setting, Settings, relative_to};
+use crate::failure::bad_input;
+use crate::suggest;
+
+/// The keys a settings file may hold at its top level.
+const TOP_KEYS: &[&str] = &[
+    "sources",
+    "output_dir",
+    "jobs",
+    "plugin_path",
+    "require_sources",
+    "executor",
+    "alias",
+    "env",
+];
+/// The keys of `[executor]`.
+const EXECUTOR_KEYS: &[&str] = &["kind"];
+/// The keys of an `[env]` value written as a table.
+const ENV_VALUE_KEYS: &[&str] = &["value", "relative"];
+
+type Key<'i> = Spanned<Cow<'i, str>>;
+type Value<'i> = Spanned<DeValue<'i>>;
+
+/// The settings one file holds.
+pub fn read(path: &Path) -> Result<Settings> {
+    let text = read_text_file(path, MAX_TEXT_FILE_BYTES)
+        .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    let table = DeTable::parse(&text).map_err(|e| {
+        let line = e.span().map_or(1, |span| line_of(&text, span.start));
+        bad_input(format!(
+            "{}:{line}: not valid TOML: {}",
+            path.display(),
+            e.message().trim()
+        ))
+    })?;
+    let mut reader = Reader {
+        path,
+        text: &text,
+        settings: Settings {
+            files: vec![path.to_owned()],
+            ..Settings::default()
+        },
+    };
+    reader.top(table.get_ref())?;
+    Ok(reader.settings)
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    before.iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+struct Reader<'t> {
+    path: &'t Path,
+    text: &'t str,
+    settings: Settings,
+}
+
+impl Reader<'_> {
+    fn top(&mut self, table: &DeTable) -> Result<()> {
+        for (key, value) in table {
+            let name = key.get_ref().as_ref();
+            match name {
+                "sources" => self.settings.sources = Some(self.at(key, self.texts(name, value)?)),
+                "output_dir" => {
+                    self.settings.output_dir = Some(self.at(key, self.path(name, value)?));
+                }
+                "jobs" => self.settings.jobs = Some(self.at(key, self.count(name, value)?)),
+                "plugin_path" => {
+                    let dirs = self.texts(name, value)?;
+                    let dirs = dirs.iter().map(|d| relative_to(self.path, d)).collect();
+                    self.settings.plugin_path = Some(self.at(key, dirs));
+                }
+                "require_sources" => {
+                    self.settings.require_sources = Some(self.at(key, self.texts(name, value)?));
+                }
+                "executor" => self.executor(value)?,
+                "alias" => self.aliases(value)?,
+                "env" => self.env(value)?,
+                _ => self.unknown("", key, TOP_KEYS),
+            }
+        }
+        Ok(())
+    }
+
+    fn executor(&mut self, value: &Value) -> Result<()> {
+        for (key, value) in self.table("executor", value)? {
+            match key.get_ref().as_ref() {
+                "kind" => {
+                    let kind = self.choice("executor.kind", value)?;
+                    self.settings.executor.kind = Some(self.at(key, kind));
+                }
+                _ => self.unknown("executor.", key, EXECUTOR_KEYS),
+            }
+        }
+        Ok(())
+    }
+
+    /// `[alias]`: `name = "eval --limit 10"` (split at whitespace) or a list of words.
+    fn aliases(&mut self, value: &Value) -> Result<()> {
+        for (name, line) in self.table("alias", value)? {
+            let key = format!("alias.{}", name.get_ref());
+            let words = match line.get_ref() {
+                DeValue::String(line) => line.split_whitespace().map(str::to_owned).collect(),
+                DeValue::Array(_) => self.texts(&key, line)?,
+                _ => Vec::new(),
+            };
+            if words.is_empty() {
+                return Err(self.bad(&key, line, "a command line, as a string or a list of words"));
+            }
+            let setting = self.at(name, words);
+            self.settings
+                .aliases
+                .insert(name.get_ref().to_string(), setting);
+        }
+        Ok(())
+    }
+
+    /// `[env]`: `NAME = "value"`, or `NAME = { value = "path", relative = true }` for a path
+    /// relative to the settings file.
+    fn env(&mut self, value: &Value) -> Result<()> {
+        for (name, value) in self.table("env", value)? {
+            let key = format!("env.{}", name.get_ref());
+            let text = match value.get_ref() {
+                DeValue::Table(table) => self.env_table(&key, table, value)?,
+                _ => self.text(&key, value)?.to_owned(),
+            };
+            // What the environment cannot hold: set_var would panic on it.
+            if name.get_ref().contains(['=', '\0']) || text.contains('\0') {
+                return Err(self.bad(
+                    &key,
+                    value,
+                    "a variable name without `=` and text without NUL",
+                ));
+            }
+            let setting = self.at(name, text);
+            self.settings
+                .env
+                .insert(name.get_ref().to_string(), setting);
+        }
+        Ok(())
+    }
+
+    fn env_table(&mut self, key: &str, table: &DeTable, whole: &Value) -> Result<String> {
+        let (mut text, mut relative) = (None, false);
+        for (name, value) in table {
+            match name.get_ref().as_ref() {
+                "value" => text = Some(self.text(&format!("{key}.value"), value)?.to_owned()),
+                "relative" => relative = self.flag(&format!("{key}.relative"), value)?,
+                _ => self.unknown(&format!("{key}."), name, ENV_VALUE_KEYS),
+            }
+        }
+        let text =
+            text.ok_or_else(|| self.bad(key, whole, "a string, or a table with a string `value`"))?;
+        Ok(if relative {
+            relative_to(self.path, &text).to_string_lossy().into_owned()
+        } else {
+            text
+        })
+    }
+
+    /// A value and the line of the key that set it.
+    fn at<T>(&self, key: &Key, value: T) -> Setting<T> {
+        Setting {
+            value,
+            origin: self.origin(key.span()),
+        }
+    }
+
+    fn origin(&self, span: Range<usize>) -> Origin {
+        Origin::File {
+            path: self.path.to_owned(),
+            line: line_of(self.text, span.start),
+        }
+    }
+
+    fn table<'v, 'i>(&self, key: &str, value: &'v Value<'i>) -> Result<&'v DeTable<'i>> {
+        value
+            .get_ref()
+            .as_table()
+            .ok_or_else(|| self.bad(key, value, &format!("a table, as in [{key}]")))
+    }
+
+    fn text<'v>(&self, key: &str, value: &'v Value) -> Result<&'v str> {
+        value
+            .get_ref()
+            .as_str()
+            .filter(|text| !text.trim().is_empty())
+            .ok_or_else(|| self.bad(key, value, "a non-empty string"))
+    }
+
+    fn texts(&self, key: &str, value: &Value) -> Result<Vec<String>> {
+        let bad = || {
+            self.bad(
+                key,
+                value,
+                "a list of non-empty strings, as in [\"a\", \"b\"]",
+            )
+        };
+        let items = value.get_ref().as_array().ok_or_else(bad)?;
+        items
+            .iter()
+            .map(|item| {
+                let text = item.get_ref().as_str().filter(|t| !t.trim().is_empty());
+                text.map(str::to_owned).ok_or_else(bad)
+            })
+            .collect()
+    }
+
+    fn path(&self, key: &str, value: &Value) -> Result<PathBuf> {
+        Ok(relative_to(self.path, self.text(key, value)?))
+    }
+
+    fn count(&self, key: &str, value: &Value) -> Result<u16> {
+        value
+            .get_ref()
+            .as_integer()
+            .and_then(|n| i64::from_str_radix(n.as_str(), n.radix()).ok())
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| self.bad(key, value, "a whole number from 1 to 65535"))
+    }
+
+    fn flag(&self, key: &str, value: &Value) -> Result<bool> {
+        value
+            .get_ref()
+            .as_bool()
+            .ok_or_else(|| self.bad(key, value, "true or false"))
+    }
+
+    /// One of the names of `T`'s values.
+    fn choice<T: ValueEnum>(&self, key: &str, value: &Value) -> Result<T> {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|v| format!("\"{}\"", v.get_name()))
+            .collect();
+        let expected = format!("one of {}", names.join(", "));
+        let text = self.text(key, value)?;
+        T::from_str(text, false).map_err(|_| self.bad(key, value, &expected))
+    }
+
+    fn bad(&self, key: &str, value: &Value, expected: &str) -> anyhow::Error {
+        let span = value.span();
+        let written = self.text.get(span.clone()).unwrap_or_default();
+        let mut shown: String = written
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(60)
+            .collect();
+        if shown.len() < written.len() {
+            shown += " ...";
+        }
+        bad_input(format!(
+            "{}: setting `{key}`: expected {expected}, found {shown}",
+            self.origin(span)
+        ))
+    }
+
+    fn unknown(&mut self, prefix: &str, key: &Key, known: &[&str]) {
+        let name = key.get_ref();
+        let hint = suggest::nearest(name, known.iter().copied())
+            .map(|k| format!(" (did you mean `{prefix}{k}`?)"))
+            .unwrap_or_default();
+        let warning = format!(
+            "{}: unknown setting `{prefix}{name}`, ignored{hint}",
+            self.origin(key.span())
+        );
+        self.settings.warnings.push(Diagnostic::warning(warning));
+    }
+}
