@@ -31,7 +31,7 @@ impl RunFolder {
     pub fn write_inputs(&self, resolution: &Resolution, view: &RunView) -> Result<()> {
         write_atomic(
             &self.path("run_config.yaml"),
-            effective_config(view).as_bytes(),
+            effective_config(resolution, view).as_bytes(),
         )?;
         // The model's own file: the highest-precedence layer that says it carries one.
         let model_file = resolution
@@ -84,7 +84,15 @@ impl RunFolder {
 
 /// The run config as it takes effect: the provider's values with the overrides applied, every
 /// task expanded from its file, and the run's own generation block. YAML, like its input.
-fn effective_config(view: &RunView) -> String {
+fn effective_config(resolution: &Resolution, view: &RunView) -> String {
+    let primary_metric = |name: &str| {
+        resolution
+            .config
+            .tasks
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.primary_metric.clone())
+    };
     let tasks: Vec<Json> = view
         .tasks
         .iter()
@@ -96,7 +104,7 @@ fn effective_config(view: &RunView) -> String {
                 "include_path": t.include_path,
                 "tokenizer_backend": t.tokenizer_backend,
                 "defaults": t.defaults,
-                "output": {"subdirectory": t.output_folder},
+                "output": {"subdirectory": t.output_folder, "primary_metric": primary_metric(&t.name)},
             })
         })
         .collect();

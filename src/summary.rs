@@ -18,16 +18,22 @@ fn metric_key(metric: &Metric) -> String {
     }
 }
 
-/// `{task: {metric: {"value": V, "stderr": S}}}`.
+/// `{run task: {evaluated task: {metric: {"value": V, "stderr": S}}}}`: each run task with what
+/// its backend evaluated for it (an lm-eval group and its subtasks, say).
 pub fn results_json(results: &[TaskResult]) -> Json {
-    let mut out = Map::new();
+    let mut out: Map<String, Json> = Map::new();
     for result in results {
         let metrics: Map<String, Json> = result
             .metrics
             .iter()
             .map(|m| (metric_key(m), json!({"value": m.value, "stderr": m.stderr})))
             .collect();
-        out.insert(result.name.clone(), Json::Object(metrics));
+        let task = out
+            .entry(result.task.clone())
+            .or_insert_with(|| Json::Object(Map::new()));
+        if let Json::Object(evaluated) = task {
+            evaluated.insert(result.name.clone(), Json::Object(metrics));
+        }
     }
     Json::Object(out)
 }

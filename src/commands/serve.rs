@@ -20,8 +20,8 @@ use crate::plugin::Registry;
 use crate::resolution::resolve;
 use crate::runner::server::{RunningServer, server_root};
 use crate::runner::{self, Runner};
-use crate::wire_audit::{AuditMode, JobAudits, any_client};
 use crate::settings::Settings;
+use crate::wire_audit::{AuditMode, JobAudits, any_client};
 
 pub fn run(args: &ServeArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.

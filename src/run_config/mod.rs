@@ -97,6 +97,9 @@ pub struct Task {
     pub defaults: Map<String, Json>,
     /// `output.subdirectory`: the folder the task's files are kept in.
     pub output_subdirectory: Option<String>,
+    /// `output.primary_metric`: the metric that stands for the task in tables and leaderboards
+    /// (`exact_match,strict-match`, or a metric name alone); its first metric when absent.
+    pub primary_metric: Option<String>,
     /// The task's own `generation:` block as a layer, checked when the file was read.
     pub generation: Option<Layer>,
 }

@@ -102,4 +102,6 @@ pub(super) struct RawTask {
 pub(super) struct RawOutput {
     #[serde(default)]
     pub(super) subdirectory: Option<String>,
+    #[serde(default)]
+    pub(super) primary_metric: Option<String>,
 }

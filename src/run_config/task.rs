@@ -69,6 +69,7 @@ pub(super) fn load_task(
         include_path: raw.include_path.map(|p| paths::expand(&p, &task_dir)),
         tokenizer_backend: raw.tokenizer_backend,
         defaults,
+        primary_metric: raw.output.as_ref().and_then(|o| o.primary_metric.clone()),
         output_subdirectory: raw.output.and_then(|o| o.subdirectory),
         generation,
     })

@@ -118,7 +118,7 @@ fn a_task_backend_plugin_runs_the_tasks_with_the_resolved_parameters() {
         .collect();
     assert_eq!(statuses, [&json!("verified"), &json!("verified")]);
     assert_eq!(
-        read_json(dir.join("results.json"))["first"]["answered"]["value"],
+        read_json(dir.join("results.json"))["first"]["first"]["answered"]["value"],
         json!(1)
     );
     assert!(

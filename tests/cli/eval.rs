@@ -251,11 +251,11 @@ fn every_request_carries_the_resolved_parameters_and_the_record_proves_it() {
     );
     let results = read_json(&dir.join("results.json"));
     assert!(
-        results["benchy_demo_mc"]["acc,none"]["value"].is_number(),
+        results["mc"]["benchy_demo_mc"]["acc,none"]["value"].is_number(),
         "{results}"
     );
     assert!(
-        results["benchy_demo_gen"]["exact_match,none"]["value"].is_number(),
+        results["gen"]["benchy_demo_gen"]["exact_match,none"]["value"].is_number(),
         "{results}"
     );
     for task in ["gen", "gen-override", "mc"] {
@@ -465,7 +465,7 @@ fn one_failing_lm_eval_process_keeps_the_others_results() {
     assert_eq!(record["failed_tasks"], json!(["broken"]));
     let results = read_json(&dir.join("results.json"));
     assert!(
-        results["benchy_demo_mc"]["acc,none"]["value"].is_number(),
+        results["mc"]["benchy_demo_mc"]["acc,none"]["value"].is_number(),
         "{results}"
     );
     assert!(run.stderr.contains("lm-eval[broken]"), "{}", run.stderr);
