@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use benchy_core::backend::ProcessOutcome;
+use benchy_core::backend::{ProcessOutcome, RunOptions};
 use benchy_core::{Diagnostic, Layer};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -46,6 +46,8 @@ pub struct RunRecord {
     pub config: PathBuf,
     /// The task backend that ran the tasks.
     pub backend: String,
+    /// The options that shape what ran (`--limit`, `--log-samples`).
+    pub options: RunOptions,
     pub status: Status,
     pub started_at: String,
     pub finished_at: Option<String>,

@@ -35,6 +35,7 @@ impl Eval<'_> {
             model: self.view.model.name.clone(),
             config: self.resolution.config.path.clone(),
             backend: self.backend_name.clone(),
+            options: self.options.clone(),
             status: Status::Running,
             started_at: now(),
             finished_at: None,
