@@ -8,6 +8,7 @@
 
 mod atomic;
 pub mod audit;
+mod check_cache;
 mod cli;
 mod commands;
 pub mod env_vars;
@@ -20,6 +21,7 @@ pub mod plugin;
 pub mod procfs;
 pub mod proxy;
 mod resolution;
+mod resume;
 mod run_config;
 mod run_folder;
 mod run_record;
@@ -27,6 +29,7 @@ mod runner;
 mod secrets;
 mod settings;
 mod suggest;
+mod suite;
 mod summary;
 mod table;
 mod verification;

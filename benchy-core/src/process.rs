@@ -45,6 +45,11 @@ pub struct ProcessSpec {
     /// For jobs: the folder the process writes its outputs to.
     #[serde(default)]
     pub output_dir: Option<PathBuf>,
+    /// For checks: the files and folders whose contents decide the check's answer besides its
+    /// program and arguments (the task definitions it looks up). benchy remembers a passing
+    /// check and does not run it again until its program, arguments or one of these change.
+    #[serde(default)]
+    pub depends_on: Vec<PathBuf>,
     /// For jobs that talk to the server: what every request they send must carry. benchy routes
     /// such a job through an auditing proxy of its own (it replaces the server's address where
     /// it appears in the job's arguments and environment) that checks every request against
@@ -190,6 +195,7 @@ impl ProcessSpec {
             log_file: log_file.into(),
             tasks: Vec::new(),
             output_dir: None,
+            depends_on: Vec::new(),
             expects: None,
         }
     }

@@ -149,6 +149,9 @@ fn validation_checks(jobs: &[jobs::Job<'_>]) -> Vec<ProcessSpec> {
             ProcessSpec {
                 cwd: lm_eval.cwd.clone(),
                 timeout_secs: Some(300.0),
+                // lm-eval answers from its own task registry (its program's installation) and
+                // the task files under the include path
+                depends_on: include.into_iter().cloned().collect(),
                 tasks,
                 ..ProcessSpec::new(
                     "lm-eval validate",

@@ -1,0 +1,156 @@
+//! The suite's own record beside the models' folders: `<output-dir>/<run-id>/suite.json` (each
+//! model's status, folder, times, failures and tasks) and `summary.md` (models by tasks, one
+//! value per cell), written when the suite starts and again after every model, and the same
+//! table on stdout at the end.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::atomic::{write_atomic, write_json};
+use crate::run_record::{Status, now};
+use crate::table;
+
+/// `suite.json`.
+#[derive(Debug, Serialize)]
+pub struct SuiteRecord {
+    pub run_id: String,
+    pub status: Status,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub models: Vec<ModelEntry>,
+}
+
+/// One model of the suite.
+#[derive(Debug, Serialize)]
+pub struct ModelEntry {
+    pub model: String,
+    pub config: PathBuf,
+    /// The model's run folder (absolute).
+    pub folder: PathBuf,
+    pub status: ModelStatus,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub failures: Vec<String>,
+    /// Each run task: `done`, `failed`, `not run`.
+    pub tasks: BTreeMap<String, String>,
+    /// Each run task's primary metric and its value, for the summary's table.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<String, Cell>,
+}
+
+/// Where a model is in the suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    Pending,
+    Running,
+    Ok,
+    Failed,
+    Interrupted,
+    #[serde(rename = "not run")]
+    NotRun,
+}
+
+/// One cell of the summary: a task's primary metric for a model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cell {
+    pub metric: String,
+    pub value: Json,
+    pub stderr: Option<f64>,
+}
+
+impl SuiteRecord {
+    /// Writes `suite.json` and `summary.md` into `dir` (the run id's folder).
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        write_json(&dir.join("suite.json"), self)?;
+        let markdown = format!(
+            "# Suite {} ({})\n\n{}\n",
+            self.run_id,
+            self.status.as_str(),
+            self.markdown_table()
+        );
+        write_atomic(&dir.join("summary.md"), markdown.as_bytes())
+    }
+
+    /// Ends the suite.
+    pub fn finish(&mut self, status: Status) {
+        self.status = status;
+        self.finished_at = Some(now());
+    }
+
+    /// The run tasks of every model, in the order they first appear.
+    fn task_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for model in &self.models {
+            for task in model.tasks.keys() {
+                if !names.contains(&task.as_str()) {
+                    names.push(task);
+                }
+            }
+        }
+        names
+    }
+
+    /// Models by tasks: a cell is the task's primary metric, or what became of the task.
+    fn rows(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let tasks = self.task_names();
+        let mut header = vec!["model".to_owned(), "status".to_owned()];
+        header.extend(tasks.iter().map(|t| (*t).to_owned()));
+        let rows = self
+            .models
+            .iter()
+            .map(|m| {
+                let mut row = vec![m.model.clone(), status_word(m.status).to_owned()];
+                row.extend(tasks.iter().map(|t| cell(m, t)));
+                row
+            })
+            .collect();
+        (header, rows)
+    }
+
+    /// The table for the terminal.
+    pub fn table(&self) -> String {
+        let (header, rows) = self.rows();
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        table::render(&header, &rows)
+    }
+
+    fn markdown_table(&self) -> String {
+        let (header, rows) = self.rows();
+        let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+        for row in rows {
+            out += &format!("| {} |\n", row.join(" | "));
+        }
+        out
+    }
+}
+
+fn status_word(status: ModelStatus) -> &'static str {
+    match status {
+        ModelStatus::Pending => "pending",
+        ModelStatus::Running => "running",
+        ModelStatus::Ok => "ok",
+        ModelStatus::Failed => "failed",
+        ModelStatus::Interrupted => "interrupted",
+        ModelStatus::NotRun => "not run",
+    }
+}
+
+/// `metric value ± stderr`, or the task's state when it has no value.
+fn cell(model: &ModelEntry, task: &str) -> String {
+    match (model.values.get(task), model.tasks.get(task)) {
+        (Some(cell), _) => {
+            let value = cell
+                .value
+                .as_f64()
+                .map_or_else(|| cell.value.to_string(), |v| format!("{v:.4}"));
+            let stderr = cell.stderr.map(|s| format!(" ± {s:.4}")).unwrap_or_default();
+            format!("{} {value}{stderr}", cell.metric)
+        }
+        (None, Some(state)) => state.clone(),
+        (None, None) => "-".to_owned(),
+    }
+}
