@@ -20,6 +20,7 @@ pub mod plugin;
 pub mod procfs;
 pub mod proxy;
 mod resolution;
+mod results;
 mod run_config;
 mod run_folder;
 mod run_record;
