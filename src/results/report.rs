@@ -19,7 +19,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertic
 th { background: #f3f3f3; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 a { color: #333; }
-.warning { color: #8a4b00; }
+.warning { color: #705020; }
 figure { margin: 1em 0 2em; }
 figcaption { font-size: 0.9em; color: #555; }
 ";

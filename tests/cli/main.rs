@@ -14,6 +14,7 @@ mod hf;
 mod layout;
 mod plugins;
 mod reference;
+mod results;
 mod serve;
 mod settings;
 mod usage;
