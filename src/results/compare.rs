@@ -309,7 +309,7 @@ mod tests {
         let small = row(value(0.50, Some(3.0)), value(0.59, Some(4.0)));
         assert_eq!(small.combined_stderr, Some(5.0));
         assert_eq!(small.significant, Some(false));
-        let big = row(value(0.5, Some(0.03)), value(0.6, Some(0.04)));
+        let big = row(value(0.5, Some(0.03)), value(0.65, Some(0.04)));
         assert_eq!(big.significant, Some(true));
         assert_eq!(
             row(value(0.5, None), value(0.6, Some(0.1))).significant,

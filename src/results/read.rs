@@ -260,7 +260,7 @@ impl Found {
             let folder = model
                 .folder
                 .take()
-                .unwrap_or_else(|| dir.join(&model.short()));
+                .unwrap_or_else(|| dir.join(model.short()));
             model.folder = Some(if folder.is_absolute() {
                 folder
             } else {

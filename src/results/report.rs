@@ -106,9 +106,9 @@ fn charts(board: &Leaderboard) -> String {
             }
         }
         let heading = column_heading(board, column);
-        let _ = write!(html, "<figure id=\"task-{}\">\n", escape(task));
+        let _ = writeln!(html, "<figure id=\"task-{}\">", escape(task));
         if bars.is_empty() {
-            let _ = write!(html, "<p>{}: no values.</p>\n", escape(&heading));
+            let _ = writeln!(html, "<p>{}: no values.</p>", escape(&heading));
         } else {
             match bar_chart(
                 &heading,

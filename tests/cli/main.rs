@@ -17,5 +17,6 @@ mod reference;
 mod results;
 mod serve;
 mod settings;
+mod stored_runs;
 mod usage;
 mod vllm_cpu;
