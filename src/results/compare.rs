@@ -93,7 +93,7 @@ impl<'a> Comparison<'a> {
                 "{name}: {} (run {}, {})\n",
                 run.dir.display(),
                 run.run_id,
-                run.status.as_str()
+                run.status
             )
         };
         let mut out = side("A", self.a) + &side("B", self.b) + "\n";

@@ -8,15 +8,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use benchy_core::source::read_text_file;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 /// The most any one of these files may hold; real ones are kilobytes.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// How a run (or a suite's model that never got one) stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+/// How a run (or a suite's model that never got one) stands. Written as in `run.json` and
+/// `suite.json`: `ok`, `failed`, `interrupted`, `running`, `pending`, `not run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     Ok,
@@ -30,37 +31,12 @@ pub enum RunStatus {
     Unknown,
 }
 
-impl RunStatus {
-    fn parse(text: &str) -> RunStatus {
-        match text {
-            "ok" => RunStatus::Ok,
-            "failed" => RunStatus::Failed,
-            "interrupted" => RunStatus::Interrupted,
-            "running" => RunStatus::Running,
-            "pending" => RunStatus::Pending,
-            "not run" => RunStatus::NotRun,
-            _ => RunStatus::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Ok => "ok",
-            RunStatus::Failed => "failed",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Running => "running",
-            RunStatus::Pending => "pending",
-            RunStatus::NotRun => "not run",
-            RunStatus::Unknown => "unknown",
-        }
-    }
-}
-
-/// How one task of a run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+/// How one task of a run stands. Written as in `suite.json` and `completion.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskState {
     /// Finished with results.
+    #[serde(alias = "ok")]
     Done,
     /// Failed (it may still have results: a verification or audit failure keeps them).
     Failed,
@@ -75,36 +51,39 @@ pub enum TaskState {
     NoResults,
 }
 
-impl TaskState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskState::Done => "done",
-            TaskState::Failed => "failed",
-            TaskState::Interrupted => "interrupted",
-            TaskState::Running => "running",
-            TaskState::Pending => "pending",
-            TaskState::NotRun => "not run",
-            TaskState::Skipped => "skipped",
-            TaskState::NoResults => "no results",
-        }
+/// A state as its word (its serde name: one table for both directions).
+fn word(state: impl Serialize) -> String {
+    match serde_json::to_value(state) {
+        Ok(Json::String(word)) => word,
+        _ => String::new(),
     }
+}
 
-    fn parse(text: &str) -> Option<TaskState> {
-        Some(match text {
-            "done" | "ok" => TaskState::Done,
-            "failed" => TaskState::Failed,
-            "interrupted" => TaskState::Interrupted,
-            "running" => TaskState::Running,
-            "pending" => TaskState::Pending,
-            "not run" => TaskState::NotRun,
-            "skipped" => TaskState::Skipped,
-            _ => return None,
-        })
+/// The state `word` names, if any.
+fn parse<T: DeserializeOwned>(word: &str) -> Option<T> {
+    serde_json::from_value(Json::String(word.to_owned())).ok()
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&word(self))
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&word(self))
+    }
+}
+
+impl RunStatus {
+    fn parse(word: &str) -> RunStatus {
+        parse(word).unwrap_or(RunStatus::Unknown)
     }
 }
 
 /// One metric's value and standard error; a value that is not a number is kept as `None`.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct MetricValue {
     pub value: Option<f64>,
     pub stderr: Option<f64>,
@@ -114,7 +93,7 @@ pub struct MetricValue {
 pub type Metrics = Vec<(String, MetricValue)>;
 
 /// A resolved generation parameter: its value and where it came from.
-#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct Param {
     pub value: Json,
     pub source: String,
@@ -152,7 +131,7 @@ impl StoredTask {
 }
 
 /// One verification verdict, as `run.json` keeps it.
-#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Verdict {
     pub task: String,
@@ -367,11 +346,11 @@ impl Found {
                 };
                 let said = completion
                     .as_ref()
-                    .and_then(|c| TaskState::parse(&c.status))
+                    .and_then(|c| parse(&c.status))
                     .or_else(|| {
                         suite
                             .and_then(|s| s.tasks.get(&name))
-                            .and_then(|t| TaskState::parse(t))
+                            .and_then(|t| parse(t))
                     });
                 let failed = record.failed_tasks.contains(&name);
                 StoredTask {

@@ -18,7 +18,7 @@ pub fn cell_text(cell: Option<&Cell>) -> String {
     let Some(value) = cell.value.value else {
         return match cell.state {
             TaskState::Done => "no value".to_owned(),
-            state => state.as_str().to_owned(),
+            state => state.to_string(),
         };
     };
     let mut text = value_text(value, cell.value.stderr);
@@ -81,7 +81,7 @@ pub fn runs_text(board: &Leaderboard, row: &Row) -> String {
             let run = &board.runs[i];
             match run.status {
                 super::read::RunStatus::Ok => run.run_id.clone(),
-                status => format!("{} ({})", run.run_id, status.as_str()),
+                status => format!("{} ({status})", run.run_id),
             }
         })
         .collect();
@@ -102,7 +102,7 @@ fn text_rows(board: &Leaderboard) -> Vec<Vec<String>> {
         .map(|row| {
             let mut cells = vec![row.label(), overall_text(row)];
             cells.extend(row.cells.iter().map(|c| cell_text(c.as_ref())));
-            cells.push(row.status(board.runs).as_str().to_owned());
+            cells.push(row.status(board.runs).to_string());
             cells.push(runs_text(board, row));
             cells
         })
@@ -185,10 +185,10 @@ fn record(board: &Leaderboard, row: &Row) -> Map<String, Json> {
         );
         out.insert(
             format!("{task}_state"),
-            json!(cell.as_ref().map(|c| c.state.as_str())),
+            json!(cell.as_ref().map(|c| c.state)),
         );
     }
-    out.insert("status".into(), json!(row.status(board.runs).as_str()));
+    out.insert("status".into(), json!(row.status(board.runs)));
     let runs: Vec<&str> = row
         .runs
         .iter()

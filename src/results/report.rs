@@ -75,7 +75,7 @@ fn leaderboard_table(board: &Leaderboard) -> String {
                 escape(&cell_text(cell.as_ref()))
             );
         }
-        let _ = writeln!(html, "<td>{}</td></tr>", row.status(board.runs).as_str());
+        let _ = writeln!(html, "<td>{}</td></tr>", row.status(board.runs));
     }
     let _ = writeln!(
         html,
@@ -156,7 +156,7 @@ fn row_section(board: &Leaderboard, row: &Row, out: &Path) -> String {
         anchor(row),
         escape(&row.label()),
         escape(&row.model),
-        escape(row.status(board.runs).as_str())
+        escape(&row.status(board.runs).to_string())
     );
     for &index in &row.runs {
         let run = &board.runs[index];
@@ -165,7 +165,7 @@ fn row_section(board: &Leaderboard, row: &Row, out: &Path) -> String {
             "<li>run <a href=\"{}\">{}</a>: {}{}</li>",
             escape(&link(&run.dir, out)),
             escape(&run.run_id),
-            run.status.as_str(),
+            run.status,
             escape(&failures(run))
         );
     }
