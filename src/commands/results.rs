@@ -18,7 +18,7 @@ use crate::results::scoring::Scoring;
 use crate::settings::Settings;
 
 pub fn run(args: &ResultsArgs, settings: &Settings) -> Result<ExitCode> {
-    let scoring = Scoring::from(&args.scoring, settings)?;
+    let scoring = Scoring::resolve(&args.scoring, settings)?;
     let found = read_runs(&args.paths, settings)?;
     let board = Leaderboard::build(&found.runs, scoring);
     warn(&found, &board);

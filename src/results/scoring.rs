@@ -27,7 +27,7 @@ pub struct Scoring {
 
 impl Scoring {
     /// Flags over `--leaderboard FILE` over the settings files.
-    pub fn from(args: &ScoringArgs, settings: &Settings) -> Result<Scoring> {
+    pub fn resolve(args: &ScoringArgs, settings: &Settings) -> Result<Scoring> {
         let file = match &args.leaderboard {
             Some(path) => Some(read_block(path)?),
             None => None,
