@@ -32,7 +32,7 @@ TINY_MODEL_STAMP := $(TINY_MODEL)/.benchy-$(shell sha256sum scripts/make_tiny_mo
 
 export BENCHY_HOME
 
-.PHONY: setup shells build test demo bench clean-setup
+.PHONY: setup shells browser build test demo bench clean-setup
 
 # The shells whose completion scripts (`benchy completions SHELL`) the tests load for real;
 # bash is the build's own shell. PowerShell is not packaged for Debian.
@@ -40,9 +40,9 @@ COMPLETION_SHELLS := zsh fish elvish
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 ## setup: install the pinned Python side under $(BENCHY_HOME): lm-eval and huggingface_hub,
-## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it; and the
-## shells the completion tests load scripts into
-setup: $(LM_EVAL_STAMP) $(VLLM_STAMP) $(TINY_MODEL_STAMP) shells
+## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it; the
+## shells the completion tests load scripts into; and the browser the report test opens
+setup: $(LM_EVAL_STAMP) $(VLLM_STAMP) $(TINY_MODEL_STAMP) shells browser
 	@ln -sfn "lm-eval-$(LM_EVAL_VERSION)" "$(BENCHY_HOME)/venvs/lm-eval"
 	@ln -sfn "$(BENCHY_HOME)" .benchy
 
@@ -52,6 +52,14 @@ shells:
 	if [ -n "$$missing" ]; then \
 		echo "setup: installing" $$missing "(the completion tests load their scripts)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing > /dev/null; \
+	fi
+
+## browser: install Debian's chromium where it is missing (the report test opens `benchy report`'s
+## page in it, headless, and checks a screenshot and the page's text)
+browser:
+	@if ! command -v chromium > /dev/null; then \
+		echo "setup: installing chromium (the report test opens the report in it)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium > /dev/null; \
 	fi
 
 $(LM_EVAL_STAMP):

@@ -114,6 +114,20 @@ pub enum Command {
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
 
+    /// The leaderboard of finished runs: models by tasks, each cell a task's primary metric ±
+    /// its standard error, with an overall score per model
+    #[command(after_help = RESULTS_HELP)]
+    Results(ResultsArgs),
+
+    /// Two runs side by side: every metric with its difference and whether it exceeds twice the
+    /// combined standard error, and every parameter and setting that differs, with its sources
+    #[command(after_help = COMPARE_HELP)]
+    Compare(CompareArgs),
+
+    /// Write one self-contained HTML page of runs: the leaderboard, a bar chart per task with
+    /// error bars, and per model the parameters with their sources and the verdicts
+    Report(ReportArgs),
+
     /// Internal: stops a process group if benchy dies (started by benchy beside each child)
     #[command(name = "__keep", hide = true)]
     Keep {
@@ -151,6 +165,31 @@ pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: Shell,
 }
+
+const RESULTS_HELP: &str = "\
+PATHs are model run folders (<output-dir>/<run-id>/<model>), run-id folders or output folders
+(default: the `output_dir` setting). Runs of one model whose parameters and settings agree share
+a row (each task from the newest run that finished it); runs that differ are rows of their own,
+labelled with what differs. Failed, interrupted and pending tasks show as such. A file that
+cannot be read is named in a warning and left out.
+
+The overall score is the mean of the counted tasks' values, as the Python tool made it:
+--leaderboard FILE reads the `leaderboard:` block of its config.yaml (overall_score_categories,
+normalize_scores); the settings' [leaderboard] tasks and scale_100 say the same; --overall-task
+and --scale-100 win over both. Without any, every task counts.
+
+Examples:
+  benchy results
+  benchy results outputs/benchmark_outputs/20250101_120000 --format markdown
+  benchy results --leaderboard config.yaml --out publish";
+
+const COMPARE_HELP: &str = "\
+A and B are model run folders, run-id folders (with --model when they hold several models), or
+run ids under --output-dir (default: the `output_dir` setting).
+
+Examples:
+  benchy compare outputs/benchmark_outputs/run1/Qwen3-4B outputs/benchmark_outputs/run2/Qwen3-4B
+  benchy compare run1 run2 --model Qwen3-4B --fail-on-regression acc=0.02";
 
 const SERVE_HELP: &str = "\
 The server is planned by the provider config's server backend (its `backend` key; vLLM by
@@ -227,6 +266,96 @@ pub struct EvalArgs {
     pub audit: AuditMode,
 }
 
+/// How the overall score is made (see `benchy results --help`).
+#[derive(Debug, Args)]
+pub struct ScoringArgs {
+    /// The Python tool's config.yaml (or any YAML file) whose `leaderboard:` block says which
+    /// tasks the overall score counts and which are on a 0-100 scale
+    #[arg(long, value_name = "FILE")]
+    pub leaderboard: Option<PathBuf>,
+
+    /// Count this task in the overall score (repeatable; a run task or an evaluated task name)
+    #[arg(long = "overall-task", value_name = "NAME")]
+    pub overall_tasks: Vec<String>,
+
+    /// This task's metric is on a 0-100 scale (chrF): divide it by 100 (repeatable)
+    #[arg(long = "scale-100", value_name = "NAME")]
+    pub scale_100: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// Run folders, run-id folders or output folders (default: the `output_dir` setting)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+
+    /// Also write leaderboard_table.json and leaderboard_table.csv into DIR
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Markdown,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The first run: a model run folder, a run-id folder or a run id
+    #[arg(value_name = "A")]
+    pub a: String,
+
+    /// The second run, compared with the first (differences are B - A)
+    #[arg(value_name = "B")]
+    pub b: String,
+
+    /// The model to compare when A or B holds several (its folder name or `model.name`)
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// Where run ids are looked up (default: the `output_dir` setting)
+    #[arg(long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Exit 1 when METRIC (`metric,filter`, or a metric name with any filter) is lower in B
+    /// than in A by more than DELTA (repeatable)
+    #[arg(long = "fail-on-regression", value_name = "METRIC=DELTA")]
+    pub fail_on_regression: Vec<crate::results::compare::Regression>,
+
+    /// Output format: a table for people, JSON for scripts
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run folders, run-id folders or output folders (default: the `output_dir` setting)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The HTML file to write
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "FILE",
+        default_value = "report.html"
+    )]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub scoring: ScoringArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the resolved generation parameters with the source of every value
@@ -245,7 +374,7 @@ Settings files, strongest first (each key from the strongest file that sets it):
   2. the user's file (on Linux ~/.config/benchy/config.toml)
   3. the file BENCHY_CONFIG names (a site's settings)
 Flags win over every file. Keys: sources, output_dir, jobs, plugin_path, require_sources,
-[executor] kind, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the lm-eval
+[executor] kind, [leaderboard] tasks and scale_100, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the lm-eval
 executable is [env] BENCHY_LM_EVAL). Relative paths are relative to the file.";
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub mod plugin;
 pub mod procfs;
 pub mod proxy;
 mod resolution;
+mod results;
 mod resume;
 mod run_config;
 mod run_folder;

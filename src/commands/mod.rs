@@ -2,6 +2,7 @@
 //! is no built-in command is an alias from the settings files, else an external command.
 
 mod alias;
+mod compare;
 mod completions;
 mod config_show;
 mod envs;
@@ -10,6 +11,8 @@ mod explain;
 mod external;
 mod list;
 mod plugins;
+mod report;
+mod results;
 mod serve;
 
 use std::ffi::OsString;
@@ -58,6 +61,10 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Some(Command::Config(ConfigCommand::Show(args))) => {
             return config_show::run(settings, args.format);
         }
+        // Reading runs back needs no plugin.
+        Some(Command::Results(args)) => return results::run(&args, settings),
+        Some(Command::Compare(args)) => return compare::run(&args, settings),
+        Some(Command::Report(args)) => return report::run(&args, settings),
         Some(command) => command,
         None => return list::run(settings),
     };
@@ -76,6 +83,9 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Command::Envs(command) => envs::run(command, &registry),
         Command::Plugins(command) => plugins::run(command, &registry),
         Command::Keep { .. }
+        | Command::Results(_)
+        | Command::Compare(_)
+        | Command::Report(_)
         | Command::Completions(_)
         | Command::External(_)
         | Command::Config(ConfigCommand::Show(_)) => unreachable!("handled above"),

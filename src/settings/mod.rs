@@ -90,6 +90,16 @@ pub enum ExecutorKind {
     Local,
 }
 
+/// `[leaderboard]`: how `benchy results` and `benchy report` make the overall score, as the
+/// Python tool's `leaderboard:` block did (`overall_score_categories`, `normalize_scores`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LeaderboardSettings {
+    /// The tasks the overall score averages; none: every task.
+    pub tasks: Option<Setting<Vec<String>>>,
+    /// The tasks whose metric is on a 0-100 scale, divided by 100.
+    pub scale_100: Option<Setting<Vec<String>>>,
+}
+
 /// The settings of every file that applies, merged: for each key, the strongest file's value.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {
@@ -109,6 +119,7 @@ pub struct Settings {
     /// config's own list.
     pub require_sources: Option<Setting<Vec<String>>>,
     pub executor: ExecutorSettings,
+    pub leaderboard: LeaderboardSettings,
     /// `[alias]`: a name for a command line, as its words.
     pub aliases: BTreeMap<String, Setting<Vec<String>>>,
     /// `[env]`: variables for benchy's own environment and so every child's, unless the
@@ -153,6 +164,10 @@ impl Settings {
             executor: ExecutorSettings {
                 kind: self.executor.kind.or(weaker.executor.kind),
             },
+            leaderboard: LeaderboardSettings {
+                tasks: self.leaderboard.tasks.or(weaker.leaderboard.tasks),
+                scale_100: self.leaderboard.scale_100.or(weaker.leaderboard.scale_100),
+            },
             aliases,
             env,
         }
@@ -182,6 +197,15 @@ impl Settings {
         Setting::or_default(&self.executor.kind, ExecutorKind::default)
     }
 
+    /// The tasks the overall score counts (empty: every task).
+    pub fn leaderboard_tasks(&self) -> Setting<Vec<String>> {
+        Setting::or_default(&self.leaderboard.tasks, Vec::new)
+    }
+
+    pub fn leaderboard_scale_100(&self) -> Setting<Vec<String>> {
+        Setting::or_default(&self.leaderboard.scale_100, Vec::new)
+    }
+
     /// Puts the `[env]` settings into benchy's environment (see [`env::apply`]). Call it before
     /// any thread starts.
     pub fn apply_env(&mut self) {
@@ -197,6 +221,8 @@ impl Settings {
             entry("plugin_path", &self.plugin_path()),
             entry("require_sources", &self.require_sources()),
             entry("executor.kind", &self.executor_kind()),
+            entry("leaderboard.tasks", &self.leaderboard_tasks()),
+            entry("leaderboard.scale_100", &self.leaderboard_scale_100()),
         ];
         entries.extend(
             self.aliases

@@ -25,11 +25,14 @@ const TOP_KEYS: &[&str] = &[
     "plugin_path",
     "require_sources",
     "executor",
+    "leaderboard",
     "alias",
     "env",
 ];
 /// The keys of `[executor]`.
 const EXECUTOR_KEYS: &[&str] = &["kind"];
+/// The keys of `[leaderboard]`.
+const LEADERBOARD_KEYS: &[&str] = &["tasks", "scale_100"];
 /// The keys of an `[env]` value written as a table.
 const ENV_VALUE_KEYS: &[&str] = &["value", "relative"];
 
@@ -91,6 +94,7 @@ impl Reader<'_> {
                     self.settings.require_sources = Some(self.at(key, self.texts(name, value)?));
                 }
                 "executor" => self.executor(value)?,
+                "leaderboard" => self.leaderboard(value)?,
                 "alias" => self.aliases(value)?,
                 "env" => self.env(value)?,
                 _ => self.unknown("", key, TOP_KEYS),
@@ -107,6 +111,25 @@ impl Reader<'_> {
                     self.settings.executor.kind = Some(self.at(key, kind));
                 }
                 _ => self.unknown("executor.", key, EXECUTOR_KEYS),
+            }
+        }
+        Ok(())
+    }
+
+    /// `[leaderboard]`: `tasks` and `scale_100`, lists of task names.
+    fn leaderboard(&mut self, value: &Value) -> Result<()> {
+        for (key, value) in self.table("leaderboard", value)? {
+            let name = format!("leaderboard.{}", key.get_ref());
+            match key.get_ref().as_ref() {
+                "tasks" => {
+                    let tasks = self.texts(&name, value)?;
+                    self.settings.leaderboard.tasks = Some(self.at(key, tasks));
+                }
+                "scale_100" => {
+                    let tasks = self.texts(&name, value)?;
+                    self.settings.leaderboard.scale_100 = Some(self.at(key, tasks));
+                }
+                _ => self.unknown("leaderboard.", key, LEADERBOARD_KEYS),
             }
         }
         Ok(())

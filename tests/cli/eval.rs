@@ -17,7 +17,7 @@ use crate::workspace_builds::binary;
 const RUN: Duration = Duration::from_secs(300);
 
 /// The lm-eval `make setup` installs; a test fails (never skips) when it is missing.
-fn lm_eval() -> PathBuf {
+pub fn lm_eval() -> PathBuf {
     let home = std::env::var_os("BENCHY_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| dirs_home().join(".cache/benchy"));

@@ -57,6 +57,8 @@ fn nearer_files_win_key_by_key_and_show_names_each_file_and_line() {
         "require_sources": {"value": ["hf"], "source": at("site/site.toml", 2)},
         "plugin_path": {"value": [root.join("site/plugins")], "source": at("site/site.toml", 3)},
         "executor.kind": {"value": "local", "source": "default"},
+        "leaderboard.tasks": {"value": [], "source": "default"},
+        "leaderboard.scale_100": {"value": [], "source": "default"},
         "alias.q": {"value": ["config", "explain"], "source": at("root/benchy.toml", 5)},
         "alias.ls": {"value": ["plugins", "list"], "source": at(".config/benchy/config.toml", 5)},
     });

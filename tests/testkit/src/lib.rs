@@ -1,7 +1,8 @@
 //! benchy-testkit: what benchy's tests and benchmarks share. [`StandInHub`] is a Hugging Face
 //! Hub on 127.0.0.1 speaking the real `resolve` protocol (headers, status codes, redirects,
 //! gating, faults, latency) and counting every request; [`python`] finds the project's Python
-//! environment to run the real huggingface_hub against the same stand-in.
+//! environment to run the real huggingface_hub against the same stand-in; [`runs`] writes run
+//! folders by hand for the commands that read runs back.
 //!
 //! ```no_run
 //! let hub = benchy_testkit::StandInHub::start();
@@ -15,6 +16,7 @@ mod http;
 pub mod hub;
 pub mod openai;
 pub mod python;
+pub mod runs;
 
 pub use hub::{FaultKind, Origin, Recorded, StandInHub, git_blob_sha1};
 

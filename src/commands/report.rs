@@ -1,0 +1,38 @@
+//! `benchy report`: one self-contained HTML page of the runs under the given folders.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::results::{read_runs, warn};
+use crate::atomic::write_atomic;
+use crate::cli::ReportArgs;
+use crate::results::leaderboard::Leaderboard;
+use crate::results::report;
+use crate::results::scoring::Scoring;
+use crate::settings::Settings;
+
+pub fn run(args: &ReportArgs, settings: &Settings) -> Result<ExitCode> {
+    let scoring = Scoring::resolve(&args.scoring, settings)?;
+    let found = read_runs(&args.paths, settings)?;
+    let board = Leaderboard::build(&found.runs, scoring);
+    warn(&found, &board);
+    let out = std::path::absolute(&args.out)?;
+    let warnings: Vec<String> = found
+        .warnings
+        .iter()
+        .chain(&board.warnings)
+        .cloned()
+        .collect();
+    write_atomic(&out, report::html(&board, &warnings, &out).as_bytes())?;
+    writeln!(
+        std::io::stdout().lock(),
+        "Wrote {} ({} runs, {} rows, {} tasks)",
+        out.display(),
+        board.runs.len(),
+        board.rows.len(),
+        board.columns.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

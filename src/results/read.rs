@@ -1,0 +1,627 @@
+//! Reading runs back, in one place: a model's run folder (`run.json`, `results.json`,
+//! `resolved_generation.json`, `run_config.yaml`, each task's `completion.json`) and a run-id
+//! folder's `suite.json`, into one [`StoredRun`] each. Every file is optional: a missing one
+//! leaves its part empty, and one that cannot be read or parsed (a crash mid-write, a hand
+//! edit) is named in a warning while the rest of the run is still shown.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use benchy_core::source::read_text_file;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+/// The most any one of these files may hold; real ones are kilobytes.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How a run (or a suite's model that never got one) stands. Written as in `run.json` and
+/// `suite.json`: `ok`, `failed`, `interrupted`, `running`, `pending`, `not run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+    Interrupted,
+    Running,
+    Pending,
+    #[serde(rename = "not run")]
+    NotRun,
+    /// No readable `run.json` and no suite saying otherwise.
+    Unknown,
+}
+
+/// How one task of a run stands. Written as in `suite.json` and `completion.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Finished with results.
+    #[serde(alias = "ok")]
+    Done,
+    /// Failed (it may still have results: a verification or audit failure keeps them).
+    Failed,
+    Interrupted,
+    Running,
+    Pending,
+    #[serde(rename = "not run")]
+    NotRun,
+    Skipped,
+    /// Nothing says it failed, yet there are no results (an unreadable `results.json`).
+    #[serde(rename = "no results")]
+    NoResults,
+}
+
+/// A state as its word (its serde name: one table for both directions).
+fn word(state: impl Serialize) -> String {
+    match serde_json::to_value(state) {
+        Ok(Json::String(word)) => word,
+        _ => String::new(),
+    }
+}
+
+/// The state `word` names, if any.
+fn parse<T: DeserializeOwned>(word: &str) -> Option<T> {
+    serde_json::from_value(Json::String(word.to_owned())).ok()
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&word(self))
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&word(self))
+    }
+}
+
+impl RunStatus {
+    fn parse(word: &str) -> RunStatus {
+        parse(word).unwrap_or(RunStatus::Unknown)
+    }
+}
+
+/// One metric's value and standard error; a value that is not a number is kept as `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct MetricValue {
+    pub value: Option<f64>,
+    pub stderr: Option<f64>,
+}
+
+/// An evaluated task's metrics, in the order the results file lists them (`metric,filter`).
+pub type Metrics = Vec<(String, MetricValue)>;
+
+/// A resolved generation parameter: its value and where it came from.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Param {
+    pub value: Json,
+    pub source: String,
+}
+
+/// Resolved parameters by key.
+pub type Params = BTreeMap<String, Param>;
+
+/// One task of a run: what its config says and what came out.
+#[derive(Clone, Debug)]
+pub struct StoredTask {
+    /// The run task's name (the run config's).
+    pub name: String,
+    /// The evaluated task whose result stands for the run task (an lm-eval group, say).
+    pub task_name: Option<String>,
+    /// `output.primary_metric`: `metric,filter` or a bare metric name.
+    pub primary_metric: Option<String>,
+    pub num_fewshot: Option<Json>,
+    pub state: TaskState,
+    /// Evaluated task -> metrics, in the results file's order.
+    pub results: Vec<(String, Metrics)>,
+}
+
+impl StoredTask {
+    /// The evaluated task that stands for the run task: `task_name`, else the run task's own
+    /// name, else the only (or first) one evaluated.
+    pub fn standing(&self) -> Option<&(String, Metrics)> {
+        let named = |name: &str| self.results.iter().find(|(n, _)| n == name);
+        self.task_name
+            .as_deref()
+            .and_then(named)
+            .or_else(|| named(&self.name))
+            .or_else(|| self.results.first())
+    }
+}
+
+/// One verification verdict, as `run.json` keeps it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Verdict {
+    pub task: String,
+    pub name: String,
+    pub status: String,
+    pub differences: Vec<String>,
+}
+
+/// A model's run as read back from its folder (and its suite's record).
+#[derive(Clone, Debug)]
+pub struct StoredRun {
+    /// The model's run folder.
+    pub dir: PathBuf,
+    pub run_id: String,
+    /// The model as the run config names it (`org/name`, or a local path).
+    pub model: String,
+    /// The folder's name: the model's short name.
+    pub short_name: String,
+    pub status: RunStatus,
+    pub started_at: Option<String>,
+    pub failures: Vec<String>,
+    pub backend: Option<String>,
+    pub limit: Option<f64>,
+    pub chat: Option<bool>,
+    /// Tool versions (`lm_eval`, `vllm`...), the server's own included.
+    pub versions: BTreeMap<String, String>,
+    pub max_model_len: Option<u64>,
+    /// The run's resolved parameters, and each task's.
+    pub params: Params,
+    pub task_params: BTreeMap<String, Params>,
+    pub tasks: Vec<StoredTask>,
+    pub verification: Vec<Verdict>,
+    /// The wire audit's verdict, when the run had one.
+    pub audit: Option<String>,
+}
+
+impl StoredRun {
+    pub fn task(&self, name: &str) -> Option<&StoredTask> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
+}
+
+/// What reading found: the runs, and a warning per file that could not be used.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub runs: Vec<StoredRun>,
+    pub warnings: Vec<String>,
+}
+
+impl Found {
+    /// Reads every run under `paths` (model run folders, run-id folders or output folders),
+    /// each folder once, oldest run first. A path that is no folder is an error for the caller.
+    pub fn read(paths: &[PathBuf]) -> Found {
+        let mut found = Found::default();
+        let mut seen = Vec::new();
+        for path in paths {
+            found.walk(path, 2, &mut seen);
+        }
+        found.runs.sort_by(|a, b| {
+            (&a.started_at, &a.run_id, &a.short_name).cmp(&(
+                &b.started_at,
+                &b.run_id,
+                &b.short_name,
+            ))
+        });
+        found
+    }
+
+    /// Reads `dir` as a model's run folder, or looks `depth` levels below it for them; a
+    /// run-id folder's `suite.json` adds its models, those without a folder yet included.
+    fn walk(&mut self, dir: &Path, depth: u8, seen: &mut Vec<PathBuf>) {
+        if !first_visit(dir, seen) {
+            return;
+        }
+        if is_run_folder(dir) {
+            let run = self.read_run(dir, None);
+            self.runs.push(run);
+            return;
+        }
+        for entry in self.read_suite(dir) {
+            let folder = entry.folder.clone().unwrap_or_default();
+            if first_visit(&folder, seen) {
+                let run = self.read_run(&folder, Some(&entry));
+                self.runs.push(run);
+            }
+        }
+        if depth > 0 {
+            for child in subfolders(dir) {
+                self.walk(&child, depth - 1, seen);
+            }
+        }
+    }
+
+    /// `suite.json` of a run-id folder, when there is one.
+    fn read_suite(&mut self, dir: &Path) -> Vec<SuiteModel> {
+        let path = dir.join("suite.json");
+        if !path.exists() {
+            return Vec::new();
+        }
+        let suite: Option<Suite> = self.parse_json(&path);
+        let run_id = suite.as_ref().and_then(|s| s.run_id.clone());
+        let mut models = suite.map(|s| s.models).unwrap_or_default();
+        for model in &mut models {
+            model.run_id = model.run_id.take().or_else(|| run_id.clone());
+            let folder = model
+                .folder
+                .take()
+                .unwrap_or_else(|| dir.join(model.short()));
+            model.folder = Some(if folder.is_absolute() {
+                folder
+            } else {
+                dir.join(folder)
+            });
+        }
+        models
+    }
+
+    /// One model's run folder, with what its suite says of it.
+    fn read_run(&mut self, dir: &Path, suite: Option<&SuiteModel>) -> StoredRun {
+        let record: Option<Record> = self.optional(&dir.join("run.json"));
+        let config: Option<Config> = self.optional_yaml(&dir.join("run_config.yaml"));
+        let resolved: Option<Resolved> = self.optional(&dir.join("resolved_generation.json"));
+        let results: Option<Map<String, Json>> = self.optional(&dir.join("results.json"));
+        let record = record.unwrap_or_default();
+        let config = config.unwrap_or_default();
+        let resolved = resolved.unwrap_or_default();
+        let status = match (&record.status, suite) {
+            (Some(status), _) => RunStatus::parse(status),
+            (None, Some(entry)) => RunStatus::parse(&entry.status),
+            (None, None) => RunStatus::Unknown,
+        };
+        let short_name = folder_name(dir);
+        let model = record
+            .model
+            .clone()
+            .or_else(|| config.model.as_ref().and_then(|m| m.name.clone()))
+            .or_else(|| suite.and_then(|s| s.model.clone()))
+            .unwrap_or_else(|| short_name.clone());
+        let mut versions = record.versions.clone();
+        if let Some(server) = &record.server
+            && let Some(version) = &server.version
+        {
+            versions
+                .entry("vllm".into())
+                .or_insert_with(|| version.clone());
+        }
+        let tasks = self.read_tasks(dir, &record, &config, results.as_ref(), suite, status);
+        StoredRun {
+            dir: dir.to_owned(),
+            run_id: record
+                .run_id
+                .clone()
+                .or_else(|| suite.and_then(|s| s.run_id.clone()))
+                .unwrap_or_else(|| parent_name(dir)),
+            model,
+            short_name,
+            status,
+            started_at: record
+                .started_at
+                .clone()
+                .or_else(|| suite.and_then(|s| s.started_at.clone())),
+            failures: failures(&record, suite),
+            backend: record.backend.clone(),
+            limit: record.options.as_ref().and_then(|o| o.limit),
+            chat: config.use_chat_completions,
+            versions,
+            max_model_len: record.server.as_ref().and_then(|s| s.max_model_len),
+            params: resolved.resolved,
+            task_params: resolved.tasks,
+            tasks,
+            verification: record.verification,
+            audit: record.audit.and_then(|a| a.verdict),
+        }
+    }
+
+    /// The run's tasks, in the config's order, then any others the results or suite name.
+    fn read_tasks(
+        &mut self,
+        dir: &Path,
+        record: &Record,
+        config: &Config,
+        results: Option<&Map<String, Json>>,
+        suite: Option<&SuiteModel>,
+        status: RunStatus,
+    ) -> Vec<StoredTask> {
+        let mut names: Vec<String> = config.tasks.iter().map(|t| t.name.clone()).collect();
+        let others = results
+            .into_iter()
+            .flat_map(|r| r.keys())
+            .chain(suite.into_iter().flat_map(|s| s.tasks.keys()));
+        for name in others {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+            .into_iter()
+            .map(|name| {
+                let task = config.tasks.iter().find(|t| t.name == name);
+                let folder = task
+                    .and_then(|t| t.output.as_ref())
+                    .and_then(|o| o.subdirectory.clone())
+                    .unwrap_or_else(|| name.clone());
+                let completion: Option<Completion> =
+                    self.optional(&dir.join(folder).join("completion.json"));
+                let evaluated = match results.and_then(|r| r.get(&name)) {
+                    Some(evaluated) => evaluated_metrics(evaluated),
+                    None => completion
+                        .as_ref()
+                        .map(|c| evaluated_metrics(&c.results))
+                        .unwrap_or_default(),
+                };
+                let said = completion
+                    .as_ref()
+                    .and_then(|c| parse(&c.status))
+                    .or_else(|| {
+                        suite
+                            .and_then(|s| s.tasks.get(&name))
+                            .and_then(|t| parse(t))
+                    });
+                let failed = record.failed_tasks.contains(&name);
+                StoredTask {
+                    state: task_state(failed, said, !evaluated.is_empty(), status),
+                    task_name: task.and_then(|t| t.task_name.clone()),
+                    primary_metric: task
+                        .and_then(|t| t.output.as_ref())
+                        .and_then(|o| o.primary_metric.clone()),
+                    num_fewshot: task.and_then(|t| t.defaults.get("num_fewshot").cloned()),
+                    name,
+                    results: evaluated,
+                }
+            })
+            .collect()
+    }
+
+    /// A JSON file that may be missing; unreadable or malformed: a warning and `None`.
+    fn optional<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
+        if !path.exists() {
+            return None;
+        }
+        self.parse_json(path)
+    }
+
+    fn parse_json<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
+        let text = self.text(path)?;
+        serde_json::from_str(&text)
+            .map_err(|e| self.warn(path, &format!("not readable as JSON ({e}); left out")))
+            .ok()
+    }
+
+    fn optional_yaml<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
+        if !path.exists() {
+            return None;
+        }
+        let text = self.text(path)?;
+        serde_saphyr::from_str(&text)
+            .map_err(|e| {
+                let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+                self.warn(path, &format!("not readable as YAML ({first}); left out"));
+            })
+            .ok()
+    }
+
+    fn text(&mut self, path: &Path) -> Option<String> {
+        read_text_file(path, MAX_FILE_BYTES)
+            .map_err(|e| self.warn(path, &format!("{e}; left out")))
+            .ok()
+    }
+
+    fn warn(&mut self, path: &Path, problem: &str) {
+        self.warnings.push(format!("{}: {problem}", path.display()));
+    }
+}
+
+/// Why the run failed, one line each: the record's, then those only its suite recorded.
+fn failures(record: &Record, suite: Option<&SuiteModel>) -> Vec<String> {
+    let mut lines = record.failures.clone();
+    let from_suite = suite.into_iter().flat_map(|s| &s.failures);
+    for failure in from_suite.map(|f| f.as_str().map_or_else(|| f.to_string(), str::to_owned)) {
+        if !lines.contains(&failure) {
+            lines.push(failure);
+        }
+    }
+    lines
+}
+
+/// What a task's state is, from the most specific word on it down to the run's status.
+fn task_state(
+    failed: bool,
+    said: Option<TaskState>,
+    has_results: bool,
+    run: RunStatus,
+) -> TaskState {
+    if failed {
+        return TaskState::Failed;
+    }
+    if let Some(state) = said.filter(|s| *s != TaskState::Done || has_results) {
+        return state;
+    }
+    if has_results {
+        return TaskState::Done;
+    }
+    match run {
+        RunStatus::Interrupted => TaskState::Interrupted,
+        RunStatus::Running => TaskState::Running,
+        RunStatus::Pending => TaskState::Pending,
+        RunStatus::NotRun => TaskState::NotRun,
+        RunStatus::Failed => TaskState::Failed,
+        RunStatus::Ok | RunStatus::Unknown => TaskState::NoResults,
+    }
+}
+
+/// `{evaluated task: {metric: {"value", "stderr"}}}` in its own order; what is not of that
+/// shape is left out.
+fn evaluated_metrics(evaluated: &Json) -> Vec<(String, Metrics)> {
+    let number = |v: Option<&Json>| v.and_then(Json::as_f64).filter(|x| x.is_finite());
+    let Some(evaluated) = evaluated.as_object() else {
+        return Vec::new();
+    };
+    evaluated
+        .iter()
+        .filter_map(|(name, metrics)| {
+            let metrics: Metrics = metrics
+                .as_object()?
+                .iter()
+                .map(|(key, m)| {
+                    let value = MetricValue {
+                        value: number(m.get("value")),
+                        stderr: number(m.get("stderr")),
+                    };
+                    (key.clone(), value)
+                })
+                .collect();
+            Some((name.clone(), metrics))
+        })
+        .collect()
+}
+
+/// Whether `dir` is met for the first time (by its canonical path, when it exists).
+fn first_visit(dir: &Path, seen: &mut Vec<PathBuf>) -> bool {
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    if seen.contains(&canonical) {
+        return false;
+    }
+    seen.push(canonical);
+    true
+}
+
+/// A model's run folder holds its record or its effective config.
+fn is_run_folder(dir: &Path) -> bool {
+    dir.join("run.json").is_file() || dir.join("run_config.yaml").is_file()
+}
+
+fn subfolders(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn parent_name(dir: &Path) -> String {
+    dir.parent().map(folder_name).unwrap_or_default()
+}
+
+/// The parts of `run.json` read back (see `run_record.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Record {
+    status: Option<String>,
+    run_id: Option<String>,
+    model: Option<String>,
+    backend: Option<String>,
+    options: Option<Options>,
+    started_at: Option<String>,
+    failures: Vec<String>,
+    failed_tasks: Vec<String>,
+    server: Option<Server>,
+    versions: BTreeMap<String, String>,
+    verification: Vec<Verdict>,
+    audit: Option<Audit>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Options {
+    limit: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Server {
+    version: Option<String>,
+    max_model_len: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Audit {
+    verdict: Option<String>,
+}
+
+/// `resolved_generation.json`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Resolved {
+    resolved: Params,
+    tasks: BTreeMap<String, Params>,
+}
+
+/// The parts of `run_config.yaml` read back (see `run_folder.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Config {
+    model: Option<ConfigModel>,
+    use_chat_completions: Option<bool>,
+    tasks: Vec<ConfigTask>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ConfigModel {
+    name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ConfigTask {
+    name: String,
+    task_name: Option<String>,
+    defaults: Map<String, Json>,
+    output: Option<ConfigOutput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ConfigOutput {
+    subdirectory: Option<String>,
+    primary_metric: Option<String>,
+}
+
+/// `<task folder>/completion.json`, a task's completion record.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Completion {
+    status: String,
+    results: Json,
+}
+
+/// `<run-id>/suite.json`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Suite {
+    run_id: Option<String>,
+    models: Vec<SuiteModel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SuiteModel {
+    model: Option<String>,
+    folder: Option<PathBuf>,
+    status: String,
+    started_at: Option<String>,
+    /// Lines, or objects a later suite may write: shown as JSON then.
+    failures: Vec<Json>,
+    tasks: BTreeMap<String, String>,
+    /// Not in the file: the suite's run id, copied here.
+    #[serde(skip)]
+    run_id: Option<String>,
+}
+
+impl SuiteModel {
+    /// The model's short name, the folder benchy would have made for it.
+    fn short(&self) -> String {
+        let name = self
+            .model
+            .as_deref()
+            .unwrap_or("model")
+            .trim_end_matches('/');
+        name.rsplit('/').next().unwrap_or(name).to_owned()
+    }
+}

@@ -1,0 +1,280 @@
+//! `benchy results`, `compare` and `report` on run folders written by hand (benchy-testkit's
+//! `runs`): runs that failed, were interrupted or never started show as such; a half-written
+//! file is named and the rest shown; a suite's `suite.json` adds its pending models; the overall
+//! score follows the Python tool's `leaderboard:` block, the settings and the flags; bad input
+//! exits 2 naming what is wrong.
+
+use benchy_testkit::runs::{SyntheticRun, TaskOutcome, write_grid, write_run};
+use serde_json::{Value as Json, json};
+
+use crate::harness::{TestEnv, repo_root};
+
+fn run(run_id: &str, model: &str, status: &str, tasks: &[(&str, Option<f64>)]) -> SyntheticRun {
+    SyntheticRun {
+        run_id: run_id.into(),
+        model: format!("org/{model}"),
+        status: status.into(),
+        started_at: format!("2025-01-01T00:00:0{}Z", &run_id[1..]),
+        temperature: 0.7,
+        tasks: tasks
+            .iter()
+            .map(|(name, value)| TaskOutcome::new(name, *value, value.map(|_| 0.05)))
+            .collect(),
+        failed_tasks: Vec::new(),
+    }
+}
+
+/// The JSON record of the row whose model is `name`.
+fn record<'a>(records: &'a Json, name: &str) -> &'a Json {
+    records
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["model_name"] == name)
+        .unwrap_or_else(|| panic!("no row {name}: {records:#}"))
+}
+
+#[test]
+fn failed_interrupted_and_pending_runs_show_as_such_and_a_broken_file_is_named() {
+    let env = TestEnv::new();
+    let out = env.path().join("out");
+    write_run(
+        &out,
+        &run(
+            "r1",
+            "alpha",
+            "ok",
+            &[("gen", Some(0.5)), ("mc", Some(0.6))],
+        ),
+    );
+    let mut beta = run("r2", "beta", "failed", &[("gen", Some(0.3)), ("mc", None)]);
+    beta.failed_tasks = vec!["mc".into()];
+    write_run(&out, &beta);
+    write_run(
+        &out,
+        &run("r3", "gamma", "interrupted", &[("gen", None), ("mc", None)]),
+    );
+    let delta = write_run(&out, &run("r4", "delta", "ok", &[("gen", Some(0.9))]));
+    // a crash mid-write of a file benchy writes atomically, or a hand edit
+    let results = delta.join("results.json");
+    let text = std::fs::read_to_string(&results).unwrap();
+    std::fs::write(&results, &text[..text.len() / 2]).unwrap();
+    // a suite of two models: one ran, one is still waiting
+    let eps = write_run(&out, &run("r5", "eps", "ok", &[("gen", Some(0.1))]));
+    let suite = json!({"run_id": "r5", "status": "running", "models": [
+        {"model": "org/eps", "config": "eps.yaml", "folder": eps, "status": "ok",
+         "tasks": {"gen": "done"}},
+        {"model": "org/zeta", "config": "zeta.yaml", "folder": out.join("r5/zeta"),
+         "status": "pending", "tasks": {"gen": "not run", "mc": "not run"}},
+    ]});
+    std::fs::write(out.join("r5/suite.json"), suite.to_string()).unwrap();
+    // interrupted before results.json was written: a finished task's completion record stands
+    let eta = write_run(
+        &out,
+        &run("r6", "eta", "interrupted", &[("gen", None), ("mc", None)]),
+    );
+    std::fs::remove_file(eta.join("results.json")).unwrap();
+    let completion = json!({"task": "gen", "status": "done", "fingerprint": "f",
+        "results": {"gen": {"acc,none": {"value": 0.42, "stderr": 0.01}}}});
+    std::fs::create_dir_all(eta.join("gen")).unwrap();
+    std::fs::write(eta.join("gen/completion.json"), completion.to_string()).unwrap();
+
+    let table = env.run(&["results", "out"]);
+    table.expect_code(0);
+    assert!(
+        table
+            .stderr
+            .contains("warning: out/r4/delta/results.json: not readable as JSON"),
+        "{}",
+        table.stderr
+    );
+    let row = |model: &str| -> String {
+        table
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(model))
+            .unwrap_or_else(|| panic!("no row {model}:\n{}", table.stdout))
+            .to_owned()
+    };
+    assert!(row("beta").contains("0.3000 ± 0.0500") && row("beta").contains("r2 (failed)"));
+    assert!(
+        row("gamma").matches("interrupted").count() >= 3,
+        "{}",
+        row("gamma")
+    );
+    assert!(row("delta").contains("no results"), "{}", row("delta"));
+    assert!(
+        row("zeta").contains("not run") && row("zeta").contains("pending"),
+        "{}",
+        row("zeta")
+    );
+
+    let records = env.run(&["results", "out", "--format", "json"]).json();
+    assert_eq!(record(&records, "beta")["mc_state"], "failed");
+    assert_eq!(record(&records, "beta")["gen_score"], json!(0.3));
+    assert_eq!(record(&records, "gamma")["gen_state"], "interrupted");
+    assert_eq!(record(&records, "zeta")["status"], "pending");
+    assert_eq!(record(&records, "alpha")["overall_score"], json!(0.55));
+    assert_eq!(record(&records, "eta")["gen_score"], json!(0.42));
+    assert_eq!(record(&records, "eta")["gen_state"], "done");
+    assert_eq!(record(&records, "eta")["mc_state"], "interrupted");
+    assert_eq!(records.as_array().unwrap().len(), 7, "no run dropped");
+}
+
+#[test]
+fn runs_with_one_setup_share_a_row_and_the_report_charts_every_task() {
+    let env = TestEnv::new();
+    write_grid(&env.path().join("out"), 3, 2, 2);
+    let records = env.run(&["results", "out", "--format", "json"]).json();
+    let records = records.as_array().unwrap();
+    assert_eq!(records.len(), 3, "{records:#?}");
+    assert_eq!(
+        records[0]["runs"],
+        json!(["20250101_120000", "20250100_120000"]),
+        "newest first"
+    );
+    let markdown = env.run(&["results", "out", "--format", "markdown"]);
+    assert!(
+        markdown
+            .stdout
+            .starts_with("| model | overall | task0 (acc,none) |"),
+        "{}",
+        markdown.stdout
+    );
+
+    env.run(&["report", "out"]).expect_code(0);
+    let html = std::fs::read_to_string(env.path().join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 2, "a chart per task");
+    assert!(html.contains("model-00"), "{html}");
+}
+
+#[test]
+fn the_overall_score_follows_the_python_config_the_settings_and_the_flags() {
+    let env = TestEnv::new();
+    write_run(
+        &env.path().join("out"),
+        &run(
+            "r1",
+            "alpha",
+            "ok",
+            &[
+                ("latam_es", Some(0.6)),
+                ("translation", Some(40.0)),
+                ("other", Some(0.1)),
+            ],
+        ),
+    );
+    let python = repo_root().join("tests/corpus/reference/benchy-py-configs/config.yaml");
+    let python = python.to_str().unwrap();
+    let overall = |extra: &[&str]| -> Json {
+        let mut args = vec!["results", "out", "--format", "json"];
+        args.extend_from_slice(extra);
+        let run = env.run(&args);
+        run.expect_code(0);
+        run.json()[0].clone()
+    };
+    // latam_es and translation (40 chrF = 0.4) count; latam_pr has no run
+    let from_file = overall(&["--leaderboard", python]);
+    assert_eq!(from_file["overall_score"], json!(0.5));
+    assert_eq!(from_file["overall_missing"], json!(["latam_pr"]));
+    assert_eq!(from_file["translation_score"], json!(0.4));
+    assert_eq!(
+        overall(&[])["overall_score"],
+        json!((0.6 + 40.0 + 0.1) / 3.0),
+        "every task, unscaled"
+    );
+
+    env.write(
+        "benchy.toml",
+        "[leaderboard]\ntasks = [\"other\", \"latam_es\"]\nscale_100 = [\"translation\"]\n",
+    );
+    assert_eq!(overall(&[])["overall_score"], json!(0.35));
+    // the file's block wins over the settings, a flag over both
+    assert_eq!(
+        overall(&["--leaderboard", python])["overall_score"],
+        json!(0.5)
+    );
+    assert_eq!(
+        overall(&["--leaderboard", python, "--overall-task", "other"])["overall_score"],
+        json!(0.1)
+    );
+    let shown = env.run(&["config", "show", "--format", "json"]).json();
+    assert_eq!(
+        shown["settings"]["leaderboard.tasks"]["value"],
+        json!(["other", "latam_es"])
+    );
+
+    let table = env.run(&["results", "out"]);
+    assert!(
+        table
+            .stdout
+            .contains("overall: the mean of other, latam_es (translation divided by 100)"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_file_line_or_flag() {
+    let env = TestEnv::new();
+    write_run(
+        &env.path().join("out"),
+        &run("r1", "alpha", "ok", &[("gen", Some(0.5))]),
+    );
+    write_run(
+        &env.path().join("out"),
+        &run("r1", "beta", "ok", &[("gen", Some(0.4))]),
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (&["results", "nowhere"], "nowhere: no such folder"),
+        (&["results", "--leaderboard", "py.yaml", "out"], "py.yaml:3"),
+        (
+            &["results", "--leaderboard", "none.yaml", "out"],
+            "none.yaml",
+        ),
+        (
+            &["compare", "r1", "r1", "--output-dir", "out"],
+            "choose one with --model",
+        ),
+        (
+            &["compare", "r1", "r1", "--output-dir", "out", "--model", "x"],
+            "no model `x`",
+        ),
+        (
+            &["compare", "r9", "r1", "--output-dir", "out"],
+            "r9: neither a run folder nor a run id",
+        ),
+        (
+            &[
+                "compare",
+                "out/r1/alpha",
+                "out/r1/beta",
+                "--fail-on-regression",
+                "acc",
+            ],
+            "METRIC=DELTA",
+        ),
+        (&["results", "--format", "yaml"], "--format"),
+    ];
+    env.write(
+        "py.yaml",
+        "leaderboard:\n  overall_score_categories: [gen]\n  normalise_scores: [gen]\n",
+    );
+    for (args, expected) in cases {
+        let run = env.run(args);
+        run.expect_code(2);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+    // two models of one run id compared by folder are fine
+    env.run(&["compare", "out/r1/alpha", "out/r1/beta"])
+        .expect_code(0);
+    env.write("benchy.toml", "[leaderboard]\ntasks = \"gen\"\n");
+    let run = env.run(&["results", "out"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("benchy.toml:2: setting `leaderboard.tasks`"),
+        "{}",
+        run.stderr
+    );
+}
