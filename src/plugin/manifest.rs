@@ -35,7 +35,8 @@ pub struct Manifest {
 /// Why a file has no usable manifest.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
-    #[error("cannot read: {0}")]
+    /// Not a regular file, or not readable: the reason says which.
+    #[error("{0}")]
     Unreadable(String),
     #[error("not a shared library (it does not start like an ELF, Mach-O or PE file)")]
     NotSharedLibrary,
