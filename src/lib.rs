@@ -21,6 +21,7 @@ mod run_folder;
 mod run_record;
 mod runner;
 mod secrets;
+mod server_url;
 mod summary;
 mod table;
 mod verification;

@@ -11,6 +11,7 @@ use crate::plugin::Registry;
 use crate::plugin::builtins::DEFAULT_SERVER_BACKEND;
 use crate::resolution::Resolution;
 use crate::run_config::{Model, ModelLocation};
+use crate::secrets;
 
 /// The run as backends see it, with the tasks named in `only` (all when empty).
 pub fn run_view(resolution: &Resolution, only: &[String]) -> RunView {
@@ -96,6 +97,7 @@ impl ServerPlan {
             server: None,
             options: options.clone(),
         })?;
+        register_secrets(&plan);
         let spec = plan
             .processes
             .iter()
@@ -117,9 +119,19 @@ pub fn plan_jobs(
     server: &ServerInfo,
     options: &RunOptions,
 ) -> Result<Plan> {
-    Ok(backend.plan(&PlanRequest {
+    let plan = backend.plan(&PlanRequest {
         run: view.clone(),
         server: Some(server.clone()),
         options: options.clone(),
-    })?)
+    })?;
+    register_secrets(&plan);
+    Ok(plan)
+}
+
+/// A plan's secrets are masked from the moment it exists, before anything is shown or written.
+fn register_secrets(plan: &Plan) {
+    plan.checks
+        .iter()
+        .chain(&plan.processes)
+        .for_each(secrets::register_spec);
 }

@@ -16,12 +16,19 @@ use crate::planning::{ServerPlan, run_view, served_names};
 use crate::plugin::Registry;
 use crate::resolution::resolve;
 use crate::runner::{self, Runner};
+use crate::server_url::ServerUrl;
 
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
+    let server_url = args
+        .server
+        .server_url
+        .as_deref()
+        .map(ServerUrl::parse)
+        .transpose()?;
     let resolution = resolve(&args.resolve, registry)?;
     notes::print(&resolution.diagnostics);
-    if let Some(url) = &args.server.server_url {
+    if let Some(url) = &server_url {
         return attach(url, &served_names(&resolution.config.model));
     }
     let view = run_view(&resolution, &[]);
@@ -47,7 +54,7 @@ pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
 }
 
 /// `--server-url`: wait until that server serves the model, say so, and leave it running.
-fn attach(url: &str, models: &[String]) -> Result<ExitCode> {
+fn attach(url: &ServerUrl, models: &[String]) -> Result<ExitCode> {
     runner::runtime()?.block_on(async {
         let runner = Runner::new()?;
         let server = runner.attach_server(url, models).await?;

@@ -28,6 +28,8 @@ use serde_json::{Map, Value as Json};
 
 use raw::RawRunConfig;
 
+use crate::secrets;
+
 /// A run config with its provider and tasks resolved.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -146,6 +148,10 @@ impl RunConfig {
             Some(vllm) => provider::load_provider(vllm, dir, &origin)?,
             None => None,
         };
+        // Secrets are secret wherever they were written, from the moment they are read.
+        if let Some(provider) = &provider {
+            secrets::register_settings(&provider.settings);
+        }
         let task_defaults = raw.task_defaults.unwrap_or_default();
         let mut tasks = Vec::new();
         let mut seen = BTreeSet::new();
@@ -159,6 +165,7 @@ impl RunConfig {
                     problem: format!("task `{}` is listed twice", task.name),
                 });
             }
+            secrets::register_settings(&task.defaults);
             tasks.push(task);
         }
         // Read as layers now, so a bad value stops every command before it starts.

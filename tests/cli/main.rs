@@ -10,6 +10,7 @@ mod explain;
 mod hf;
 mod plugins;
 mod reference;
+mod secrets;
 mod serve;
 mod usage;
 mod vllm_cpu;

@@ -186,7 +186,7 @@ impl Eval<'_> {
     }
 
     async fn start_server(&self, runner: &Runner, record: &mut RunRecord) -> Result<RunningServer> {
-        let started = match (&self.server, &self.args.server.server_url) {
+        let started = match (&self.server, &self.server_url) {
             (Some(plan), _) => {
                 record.server = Some(ServerRecord {
                     launched: true,
@@ -202,7 +202,7 @@ impl Eval<'_> {
             }
             (None, Some(url)) => {
                 record.server = Some(ServerRecord {
-                    url: Some(secrets::register_url(url)),
+                    url: Some(url.root().to_owned()),
                     ..ServerRecord::default()
                 });
                 let names = served_names(&self.resolution.config.model);

@@ -28,7 +28,7 @@ use crate::resolution::{Resolution, resolve};
 use crate::run_config::unsafe_path_part;
 use crate::run_folder::RunFolder;
 use crate::runner;
-use crate::runner::server::server_root;
+use crate::server_url::ServerUrl;
 
 pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
     let eval = Eval::prepare(args, registry)?;
@@ -51,6 +51,8 @@ struct Eval<'a> {
     backend: Arc<dyn Backend>,
     /// The server benchy launches; `None` with `--server-url`.
     server: Option<ServerPlan>,
+    /// `--server-url`, checked.
+    server_url: Option<ServerUrl>,
     /// The task backend's plan against the server as it will be: its checks and diagnostics,
     /// what `--dry-run` shows, the versions it found.
     job_plan: Plan,
@@ -60,6 +62,12 @@ struct Eval<'a> {
 impl<'a> Eval<'a> {
     /// Resolves, checks and plans everything that can be before anything starts.
     fn prepare(args: &'a EvalArgs, registry: &Registry) -> Result<Eval<'a>> {
+        let server_url = args
+            .server
+            .server_url
+            .as_deref()
+            .map(ServerUrl::parse)
+            .transpose()?;
         // Sources may block on the network: resolve before the runtime starts.
         let resolution = resolve(&args.resolve, registry)?;
         notes::print(&resolution.diagnostics);
@@ -77,11 +85,11 @@ impl<'a> Eval<'a> {
             home: benchy_home(),
         };
         let backend = registry.backend(&args.backend)?;
-        let server = match &args.server.server_url {
+        let server = match &server_url {
             Some(_) => None,
             None => Some(ServerPlan::new(registry, &view, &options)?),
         };
-        let template = server_template(server.as_ref(), args, &view)?;
+        let template = server_template(server.as_ref(), server_url.as_ref(), &view)?;
         let job_plan = plan_jobs(&backend, &view, &template, &options)?;
         notes::print(
             server
@@ -100,6 +108,7 @@ impl<'a> Eval<'a> {
             backend_name: args.backend.clone(),
             backend,
             server,
+            server_url,
             job_plan,
             folder,
         })
@@ -110,16 +119,16 @@ impl<'a> Eval<'a> {
 /// placeholder), or the `--server-url` one.
 fn server_template(
     server: Option<&ServerPlan>,
-    args: &EvalArgs,
+    server_url: Option<&ServerUrl>,
     view: &RunView,
 ) -> Result<ServerInfo> {
-    match (server, &args.server.server_url) {
+    match (server, server_url) {
         (Some(server), _) => server
             .template()
             .cloned()
             .with_context(|| format!("the server backend `{}` planned no address", server.backend)),
         (None, Some(url)) => Ok(ServerInfo {
-            base_url: format!("{}/v1", server_root(url)),
+            base_url: url.api_base(),
             model: view.model.short_name.clone(),
             max_model_len: None,
         }),

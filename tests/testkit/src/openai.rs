@@ -38,6 +38,10 @@ pub struct OpenAiOptions {
     pub die_after: Option<usize>,
     /// Also append every request, one JSON line each, to this file.
     pub record_file: Option<PathBuf>,
+    /// Answer `/v1/...` only with `Authorization: Bearer <key>`, as vLLM started with
+    /// `--api-key` does (vllm/entrypoints/serve/middleware/authenticate.py guards `/v1`);
+    /// anything else gets its 401.
+    pub api_key: Option<String>,
 }
 
 impl Default for OpenAiOptions {
@@ -49,6 +53,7 @@ impl Default for OpenAiOptions {
             delay: Duration::ZERO,
             die_after: None,
             record_file: None,
+            api_key: None,
         }
     }
 }
@@ -172,6 +177,12 @@ fn handle(state: &State, request: &Request) -> Reply {
     }
     state.requests.lock().unwrap().push(recorded);
     let options = &state.options;
+    if let Some(key) = &options.api_key
+        && path.starts_with("/v1")
+        && request.header("authorization") != Some(format!("Bearer {key}").as_str())
+    {
+        return json_reply(401, json!({"error": "Unauthorized"}));
+    }
     match (request.method.as_str(), path.as_str()) {
         // vLLM answers /health with an empty 200
         ("GET", "/health") => Reply::Full {

@@ -3,7 +3,8 @@
 //! `--served-model-name` and `--max-model-len` and ignores vLLM's other flags. Its own options
 //! come first on the command line: `--record FILE` (every request as a JSON line),
 //! `--die-after N` (exit with code 3 after N completion requests), `--delay-ms N` (per
-//! completion), `--completion TEXT`.
+//! completion), `--completion TEXT`. Like vLLM, it answers `/v1/...` only with the bearer
+//! token in `VLLM_API_KEY` when that is set in its environment.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +13,10 @@ use std::time::Duration;
 use benchy_testkit::openai::{OpenAiOptions, serve_process};
 
 fn main() -> ExitCode {
-    let mut options = OpenAiOptions::default();
+    let mut options = OpenAiOptions {
+        api_key: std::env::var("VLLM_API_KEY").ok().filter(|k| !k.is_empty()),
+        ..OpenAiOptions::default()
+    };
     let mut port = 0;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
