@@ -12,6 +12,7 @@ mod commands;
 pub mod env_vars;
 mod failure;
 mod notes;
+mod ownership;
 mod planning;
 pub mod plugin;
 pub mod procfs;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use benchy_core::source::file_kind;
 use serde::Serialize;
 
 use crate::cli::{Format, PluginsCommand};
@@ -76,6 +77,7 @@ impl Row {
             Err(e) => {
                 row.status = match e {
                     ManifestError::Unreadable(_) => "unreadable",
+                    ManifestError::Untrusted(_) => "unsafe",
                     ManifestError::NotSharedLibrary => "not a library",
                     ManifestError::NoManifest => "not a plugin",
                     ManifestError::Several(_) | ManifestError::Invalid(_) => "invalid",
@@ -175,7 +177,12 @@ impl SearchRow {
         let (state, problem) = match &dir.state {
             DirState::Searched => ("searched".to_owned(), false),
             DirState::Missing => ("missing".to_owned(), false),
+            DirState::Empty => (
+                "ignored: an empty entry (a shell would read the current directory)".to_owned(),
+                true,
+            ),
             DirState::NotAbsolute => ("ignored: not an absolute path".to_owned(), true),
+            DirState::Untrusted(why) => (format!("ignored: {why}"), true),
             DirState::Unreadable(e) => (format!("unreadable: {e}"), true),
         };
         SearchRow {
@@ -318,8 +325,15 @@ fn render(overview: &Overview, status_header: &str) -> String {
 
 fn install(path: &Path, registry: &Registry) -> Result<ExitCode> {
     let shown = path.display();
-    if !path.is_file() {
-        return Err(bad_input(format!("{shown}: no such file")));
+    match std::fs::metadata(path) {
+        Err(e) => return Err(bad_input(format!("{shown}: cannot read: {e}"))),
+        Ok(metadata) if !metadata.is_file() => {
+            return Err(bad_input(format!(
+                "{shown}: {}, not a plugin library file",
+                file_kind(&metadata)
+            )));
+        }
+        Ok(_) => {}
     }
     let Some(file_name) = path.file_name().filter(|_| is_library_name(path)) else {
         return Err(bad_input(format!(

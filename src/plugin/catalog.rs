@@ -1,8 +1,9 @@
 //! Discovery: the plugin files benchy may use, and each one's manifest and connection, both
 //! obtained lazily. Files come from, in this order (the first to provide a name wins):
 //! `--plugin PATH` flags, the directories in `BENCHY_PLUGIN_PATH`, and the user's plugin
-//! directory (`<data dir>/benchy/plugins`). Never the current directory implicitly: relative
-//! entries in `BENCHY_PLUGIN_PATH` are ignored (and shown as such by `benchy plugins list`).
+//! directory (`<data dir>/benchy/plugins`). Never the current directory implicitly: empty and
+//! relative entries in `BENCHY_PLUGIN_PATH` are ignored (and shown as such by `benchy plugins
+//! list`). Nor a folder or file another user can change (see [`crate::ownership`]).
 //!
 //! Finding a file reads nothing; asking for its manifest reads the file's bytes without loading
 //! it; only a run that needs one of its names opens the library.
@@ -14,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 use super::loader::{Connection, LoadError};
 use super::manifest::{Kind, Manifest, ManifestError};
 use crate::env_vars::EnvVars;
+use crate::ownership::{first_untrusted, untrusted};
 
 /// Where a plugin file was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,9 +53,14 @@ pub struct SearchDir {
 pub enum DirState {
     Searched,
     Missing,
+    /// An empty entry in `BENCHY_PLUGIN_PATH` (`a::b`, a trailing `:`): a shell would read the
+    /// current directory there; benchy reads nothing.
+    Empty,
     /// A relative entry in `BENCHY_PLUGIN_PATH`: ignored, so the current directory never
     /// supplies plugins by accident.
     NotAbsolute,
+    /// Another user can change the folder (see [`crate::ownership`]): ignored.
+    Untrusted(String),
     Unreadable(String),
 }
 
@@ -105,10 +112,17 @@ impl PluginFile {
         self.origin
     }
 
-    /// The manifest, read from the file's bytes (once) without loading the library.
+    /// The manifest, read from the file's bytes (once) without loading the library; never of a
+    /// file another user can change, nor in a folder another user can change.
     pub fn manifest(&self) -> Result<&Manifest, &ManifestError> {
         self.manifest
-            .get_or_init(|| Manifest::read(&self.path))
+            .get_or_init(|| {
+                let folder = self.path.parent().unwrap_or(Path::new("/"));
+                match first_untrusted([self.path.as_path(), folder]) {
+                    Some(why) => Err(ManifestError::Untrusted(why)),
+                    None => Manifest::read(&self.path),
+                }
+            })
             .as_ref()
     }
 
@@ -175,8 +189,6 @@ impl Catalog {
         }
         let dirs = path_dirs
             .into_iter()
-            // An empty entry means "current directory" to a shell; here it means nothing.
-            .filter(|d| !d.as_os_str().is_empty())
             .map(|d| (d, Origin::EnvPath))
             .chain(user_dir.map(|d| (d, Origin::UserDir)));
         for (dir, origin) in dirs {
@@ -187,6 +199,9 @@ impl Catalog {
     }
 
     fn search(&mut self, dir: &Path, origin: Origin) -> DirState {
+        if dir.as_os_str().is_empty() {
+            return DirState::Empty;
+        }
         if !dir.is_absolute() {
             return DirState::NotAbsolute;
         }
@@ -195,9 +210,14 @@ impl Catalog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DirState::Missing,
             Err(e) => return DirState::Unreadable(e.to_string()),
         };
+        if let Some(why) = untrusted(dir) {
+            return DirState::Untrusted(why);
+        }
+        // Every entry with a library's name but a folder: a broken link, a link loop or a FIFO
+        // is listed with what is wrong with it rather than passed over.
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| is_library_name(p) && p.is_file())
+            .filter(|p| is_library_name(p) && !p.is_dir())
             .collect();
         paths.sort();
         for path in paths {

@@ -38,6 +38,12 @@ pub enum ManifestError {
     /// Not a regular file, or not readable: the reason says which.
     #[error("{0}")]
     Unreadable(String),
+    /// Another user can change the file or its folder: it is not read, let alone loaded.
+    #[error(
+        "refused: {0}; benchy loads a plugin only when no other user can change it (as git \
+         refuses a repository another user owns)"
+    )]
+    Untrusted(String),
     #[error("not a shared library (it does not start like an ELF, Mach-O or PE file)")]
     NotSharedLibrary,
     #[error(

@@ -131,6 +131,17 @@ pub enum ConfigError {
         name: String,
         looked_for: Vec<PathBuf>,
     },
+    #[error(
+        "{origin}: {what} `{name}`: {why}; benchy uses a file it finds only when no other user \
+         can change it (as git refuses a repository another user owns): check the file, then \
+         chown it or copy it into a folder of your own"
+    )]
+    Untrusted {
+        origin: String,
+        what: &'static str,
+        name: String,
+        why: String,
+    },
     #[error(transparent)]
     Generation(#[from] LayerError),
 }

@@ -25,14 +25,13 @@ pub(super) fn load_provider(
         // Overrides alone are a complete provider written inline.
         return provider("inline".into(), PathBuf::from(origin), overrides).map(Some);
     };
-    let path = find_upwards(dir, "providers", &name.value).map_err(|looked_for| {
-        ConfigError::NotFound {
-            origin: format!("{origin}:{}", name.referenced.line()),
-            what: "provider config",
-            name: name.value.clone(),
-            looked_for,
-        }
-    })?;
+    let path = find_upwards(
+        dir,
+        "providers",
+        &name.value,
+        &format!("{origin}:{}", name.referenced.line()),
+        "provider config",
+    )?;
     let text = read(&path)?;
     let mut settings: Map<String, Json> = if text.trim().is_empty() {
         Map::new()

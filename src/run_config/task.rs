@@ -23,13 +23,7 @@ pub(super) fn load_task(
     let (raw, defined_in) = match &item.value {
         TaskItem::Name(name) => {
             check_folder_name(name, "tasks", config_path, Some(line))?;
-            let path =
-                find_upwards(dir, "tasks", name).map_err(|looked_for| ConfigError::NotFound {
-                    origin: format!("{origin}:{line}"),
-                    what: "task",
-                    name: name.clone(),
-                    looked_for,
-                })?;
+            let path = find_upwards(dir, "tasks", name, &format!("{origin}:{line}"), "task")?;
             let text = read(&path)?;
             let mut raw: RawTask = yaml::from_str(&text, &path.display().to_string())?;
             raw.name.get_or_insert_with(|| name.clone());

@@ -8,6 +8,7 @@ mod bad_input;
 mod eval;
 mod explain;
 mod hf;
+mod hostile;
 mod plugins;
 mod reference;
 mod secrets;
