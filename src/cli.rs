@@ -93,7 +93,9 @@ checks (the default backend asks its lm-eval whether it knows every task) are ru
 exits 2 with nothing started. Then: the server starts (unless --server-url), the task backend's
 jobs run against it (tasks with the same parameters and settings share one process; up to
 --jobs at once), the server is stopped, and what the backend's tool recorded as used is
-compared with what was sent (a difference fails the run).
+compared with what was sent (a difference fails the run). The default task backend runs
+$BENCHY_LM_EVAL when set, else the task's lm_eval_path, the `make setup` environment, or lm_eval
+on PATH.
 
 Outputs, in <output-dir>/<run-id>/<model>/: run_config.yaml, generation_config.json (the model's
 own file, when a source read it), resolved_generation.json, run.json (status, times, commands,
