@@ -19,6 +19,7 @@ pub mod procfs;
 mod resolution;
 mod run_config;
 mod run_folder;
+pub mod run_lock;
 mod run_record;
 mod runner;
 mod secrets;

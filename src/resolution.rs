@@ -189,6 +189,14 @@ fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
         }
         let value: Json = benchy_source_yaml::yaml::from_str(raw, &format!("--set {set}"))
             .map_err(|e| bad_input(e.to_string()))?;
+        // YAML reads `~` and `Null` as null too; on a command line they are more likely a
+        // slip (an unexpanded home folder) than a removal, which is spelled out.
+        if value.is_null() && raw.trim() != "null" {
+            return Err(bad_input(format!(
+                "--set {set}: `{}` is read as null; to remove the key write {key}=null",
+                raw.trim()
+            )));
+        }
         items.push((key.to_owned(), value, None));
     }
     Ok(Some(Layer::from_mapping(

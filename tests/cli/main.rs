@@ -5,6 +5,7 @@ mod harness;
 mod workspace_builds;
 
 mod bad_input;
+mod before_start;
 mod eval;
 mod explain;
 mod hf;

@@ -27,6 +27,7 @@ use crate::plugin::Registry;
 use crate::resolution::{Resolution, resolve};
 use crate::run_config::unsafe_path_part;
 use crate::run_folder::RunFolder;
+use crate::run_lock::RunLock;
 use crate::runner;
 use crate::server_url::ServerUrl;
 
@@ -36,6 +37,9 @@ pub fn run(args: &EvalArgs, registry: &Registry) -> Result<ExitCode> {
         print!("{}", eval.dry_run());
         return Ok(ExitCode::SUCCESS);
     }
+    // Held for the whole run: a second run on this folder is refused at once.
+    let _lock = RunLock::acquire(&eval.folder.dir)?;
+    eval.folder.check_unused()?;
     let mut record = eval.new_record();
     runner::runtime()?.block_on(eval.execute(&mut record))
 }
@@ -62,6 +66,7 @@ struct Eval<'a> {
 impl<'a> Eval<'a> {
     /// Resolves, checks and plans everything that can be before anything starts.
     fn prepare(args: &'a EvalArgs, registry: &Registry) -> Result<Eval<'a>> {
+        let limit = checked_limit(args.limit)?;
         let server_url = args
             .server
             .server_url
@@ -80,7 +85,7 @@ impl<'a> Eval<'a> {
         }
         let options = RunOptions {
             run_dir: run_dir(args, &view)?,
-            limit: checked_limit(args.limit)?,
+            limit,
             log_samples: args.log_samples,
             home: benchy_home(),
         };
@@ -151,17 +156,29 @@ fn selected_tasks(resolution: &Resolution, names: &[String]) -> Result<Vec<Strin
     Ok(names.to_vec())
 }
 
-/// `--limit`: a count, or a fraction above 0.
+/// The largest `--limit` count: above 2^53 a float no longer holds every whole number, so the
+/// count passed on would not be the one given.
+const MAX_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// `--limit`: a whole count of examples, or a fraction above 0 and below 1.
 fn checked_limit(limit: Option<f64>) -> Result<Option<f64>> {
-    match limit {
-        Some(limit) if !(limit > 0.0 && limit.is_finite()) => Err(bad_input(format!(
-            "--limit {limit}: must be a count or a fraction above 0"
-        ))),
-        other => Ok(other),
-    }
+    let Some(limit) = limit else {
+        return Ok(None);
+    };
+    let why = if !(limit > 0.0 && limit.is_finite()) {
+        "must be a count, or a fraction above 0 and below 1"
+    } else if limit > 1.0 && limit.fract() != 0.0 {
+        "a fraction must be below 1, and a count a whole number"
+    } else if limit > MAX_LIMIT {
+        "is larger than any count of examples (at most 2^53)"
+    } else {
+        return Ok(Some(limit));
+    };
+    Err(bad_input(format!("--limit {limit}: {why}")))
 }
 
-/// `<output-dir>/<run-id>/<model>`, absolute; a folder that already holds a run is refused.
+/// `<output-dir>/<run-id>/<model>`, absolute, checked to be a folder benchy can make (nothing is
+/// created yet).
 fn run_dir(args: &EvalArgs, view: &RunView) -> Result<PathBuf> {
     let run_id = args.run_id.clone().unwrap_or_else(default_run_id);
     if let Some(why) = unsafe_path_part(&run_id) {
@@ -170,12 +187,13 @@ fn run_dir(args: &EvalArgs, view: &RunView) -> Result<PathBuf> {
         )));
     }
     let dir = std::path::absolute(args.output_dir.join(&run_id).join(&view.model.short_name))?;
-    if !args.dry_run && dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-        return Err(bad_input(format!(
-            "{} already holds a run; choose another --run-id or --output-dir",
+    RunFolder::check_creatable(&dir).map_err(|why| {
+        bad_input(format!(
+            "--output-dir {}: the run folder {} cannot be made there: {why}",
+            args.output_dir.display(),
             dir.display()
-        )));
-    }
+        ))
+    })?;
     Ok(dir)
 }
 
