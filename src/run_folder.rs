@@ -49,7 +49,11 @@ impl RunFolder {
                 }
             };
             if !metadata.is_dir() {
-                return Err(format!("{} is {}, not a folder", path.display(), file_kind(&metadata)));
+                return Err(format!(
+                    "{} is {}, not a folder",
+                    path.display(),
+                    file_kind(&metadata)
+                ));
             }
             return tempfile::Builder::new()
                 .prefix(".benchy-write-check-")

@@ -170,11 +170,17 @@ mod tests {
             other => panic!("expected Held, got {other:?}"),
         }
         drop(lock);
-        assert!(!root.path().join("out").exists(), "the folders it made are gone");
+        assert!(
+            !root.path().join("out").exists(),
+            "the folders it made are gone"
+        );
         let again = RunLock::acquire(&dir).unwrap();
         std::fs::write(dir.join("run.json"), "{}").unwrap();
         drop(again);
-        assert!(dir.join("run.json").is_file(), "a folder with a run in it stays");
+        assert!(
+            dir.join("run.json").is_file(),
+            "a folder with a run in it stays"
+        );
         assert!(!dir.join(LOCK_FILE).exists());
     }
 

@@ -8,6 +8,7 @@
 
 use reqwest::Url;
 
+use crate::cli::ServerArgs;
 use crate::env_vars::EnvVars;
 use crate::failure::BadInput;
 use crate::runner::port::is_loopback;
@@ -19,6 +20,13 @@ pub struct ServerUrl {
     /// The server's root: no trailing slash, no `/v1`.
     root: String,
     loopback: bool,
+}
+
+impl ServerArgs {
+    /// `--server-url`, checked, when it is given.
+    pub fn checked_url(&self) -> Result<Option<ServerUrl>, BadInput> {
+        self.server_url.as_deref().map(ServerUrl::parse).transpose()
+    }
 }
 
 impl ServerUrl {
@@ -112,6 +120,9 @@ mod tests {
         let why = refused("http://user:pa55-url-canary@127.0.0.1:8000/v1");
         assert!(why.contains("credentials in the URL are refused"), "{why}");
         assert!(!why.contains("pa55-url-canary"), "{why}");
-        assert!(why.starts_with("--server-url http://127.0.0.1:8000/v1:"), "{why}");
+        assert!(
+            why.starts_with("--server-url http://127.0.0.1:8000/v1:"),
+            "{why}"
+        );
     }
 }

@@ -49,7 +49,10 @@ mod tests {
     #[test]
     fn a_cell_longer_than_any_format_width_is_kept_whole() {
         let key = "k".repeat(70_000);
-        let text = render(&["parameter", "value"], &[vec![key.clone(), "1".to_owned()]]);
+        let text = render(
+            &["parameter", "value"],
+            &[vec![key.clone(), "1".to_owned()]],
+        );
         assert!(text.contains(&format!("  {key}  1\n")));
     }
 

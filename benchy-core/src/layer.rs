@@ -223,7 +223,10 @@ impl LayerError {
                 origin, line, key, ..
             } => {
                 let message = self.to_string();
-                let prefix = format!("{origin}{}: ", line.map(|l| format!(":{l}")).unwrap_or_default());
+                let prefix = format!(
+                    "{origin}{}: ",
+                    line.map(|l| format!(":{l}")).unwrap_or_default()
+                );
                 Problem::new(message.strip_prefix(&prefix).unwrap_or(&message))
                     .in_file(origin.clone())
                     .at(*line, None)

@@ -82,7 +82,8 @@ impl Key {
     /// Fields of the request itself that lm-eval and the OpenAI API set (what is asked, of
     /// which model, in which form): not generation parameters, and an extra by one of these
     /// names would silently replace the request's own.
-    pub const REQUEST_FIELDS: [&'static str; 6] = ["model", "prompt", "messages", "echo", "stream", "n"];
+    pub const REQUEST_FIELDS: [&'static str; 6] =
+        ["model", "prompt", "messages", "echo", "stream", "n"];
 
     /// The known key with this name or one of its aliases, or an extra key.
     pub fn parse(name: &str) -> Key {

@@ -20,12 +20,7 @@ use crate::server_url::ServerUrl;
 
 pub fn run(args: &ServeArgs, registry: &Registry) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
-    let server_url = args
-        .server
-        .server_url
-        .as_deref()
-        .map(ServerUrl::parse)
-        .transpose()?;
+    let server_url = args.server.checked_url()?;
     let resolution = resolve(&args.resolve, registry)?;
     notes::print(&resolution.diagnostics);
     if let Some(url) = &server_url {

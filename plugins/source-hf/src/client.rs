@@ -18,7 +18,6 @@ use crate::urls::{join, keeps_token};
 /// `utils/_http.py::_MAX_REDIRECTS`.
 const MAX_REDIRECTS: usize = 20;
 
-
 /// `_DEFAULT_RETRY_ON_STATUS_CODES`.
 const RETRY_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
 

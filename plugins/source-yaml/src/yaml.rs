@@ -36,10 +36,12 @@ pub fn from_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, Yaml
     serde_saphyr::from_str(text).map_err(|e| YamlError {
         origin: origin.to_owned(),
         position: e.location().map(|l| (l.line(), l.column())),
-        message: first_line_without_position(&e.render_with_options(serde_saphyr::render_options! {
-            formatter: &Messages,
-            snippets: SnippetMode::Off,
-        })),
+        message: first_line_without_position(&e.render_with_options(
+            serde_saphyr::render_options! {
+                formatter: &Messages,
+                snippets: SnippetMode::Off,
+            },
+        )),
     })
 }
 
@@ -199,9 +201,14 @@ mod tests {
                     e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n\
                     g: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
         let nan = from_str::<Json>("t: .nan\n", "n.yaml").unwrap_err();
-        for err in [duplicate, nan].into_iter().chain(from_str::<Json>(bomb, "b.yaml").err()) {
+        for err in [duplicate, nan]
+            .into_iter()
+            .chain(from_str::<Json>(bomb, "b.yaml").err())
+        {
             let message = err.to_string();
-            for library_word in ["Options", "Policy", "policy", "Option<", "_events", "breach"] {
+            for library_word in [
+                "Options", "Policy", "policy", "Option<", "_events", "breach",
+            ] {
                 assert!(!message.contains(library_word), "{message}");
             }
         }

@@ -67,12 +67,7 @@ impl<'a> Eval<'a> {
     /// Resolves, checks and plans everything that can be before anything starts.
     fn prepare(args: &'a EvalArgs, registry: &Registry) -> Result<Eval<'a>> {
         let limit = checked_limit(args.limit)?;
-        let server_url = args
-            .server
-            .server_url
-            .as_deref()
-            .map(ServerUrl::parse)
-            .transpose()?;
+        let server_url = args.server.checked_url()?;
         // Sources may block on the network: resolve before the runtime starts.
         let resolution = resolve(&args.resolve, registry)?;
         notes::print(&resolution.diagnostics);
