@@ -170,7 +170,7 @@ fn model_ref(config: &RunConfig) -> ModelRef {
 
 /// The `--set KEY=VALUE` flags as one layer; each value is read as a YAML scalar or flow
 /// sequence, so `0.7` is a number, `true` a boolean, `[a, b]` a list and `null` a removal.
-fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
+pub(crate) fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
     if sets.is_empty() {
         return Ok(None);
     }

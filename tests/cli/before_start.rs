@@ -81,7 +81,11 @@ fn refused_before_start(env: &TestEnv, extra: &[&str], said: &str) {
             run.code,
             run.stderr
         );
-        assert_eq!(listing(env.path()), before, "{extra:?}: something was created");
+        assert_eq!(
+            listing(env.path()),
+            before,
+            "{extra:?}: something was created"
+        );
     }
 }
 
@@ -93,7 +97,10 @@ fn an_output_folder_that_cannot_be_made() {
     for (dir, said) in [
         ("file.txt", "file.txt is a regular file, not a folder"),
         ("file.txt/sub", "file.txt is a regular file, not a folder"),
-        ("dangling", "dangling is a link to gone, which does not exist"),
+        (
+            "dangling",
+            "dangling is a link to gone, which does not exist",
+        ),
         ("/proc/x", "nothing can be created in /proc"),
     ] {
         refused_before_start(&env, &["--output-dir", dir], said);
@@ -121,8 +128,14 @@ fn task_names_and_subdirectories_that_are_not_one_folder_name() {
         ("name: \"a/b\"", "path separator"),
         ("name: \"../../../x\"", "path separator"),
         ("name: \"\"", "is empty"),
-        ("name: t\n    output:\n      subdirectory: \"/abs\"", "output.subdirectory"),
-        ("name: t\n    output:\n      subdirectory: \"..\"", "`.` or `..`"),
+        (
+            "name: t\n    output:\n      subdirectory: \"/abs\"",
+            "output.subdirectory",
+        ),
+        (
+            "name: t\n    output:\n      subdirectory: \"..\"",
+            "`.` or `..`",
+        ),
     ] {
         env.write(
             "run.yaml",
@@ -140,7 +153,11 @@ fn served_model_names_that_are_empty_or_a_dot() {
             "run.yaml",
             &format!("model:\n  name: \"{name}\"\nvllm:\n  provider_config: p\ntasks:\n  - name: t\n    task_name: hellaswag\n"),
         );
-        refused_before_start(&env, &[], &format!("names the served model and the results folder, and {said}"));
+        refused_before_start(
+            &env,
+            &[],
+            &format!("names the served model and the results folder, and {said}"),
+        );
     }
 }
 
@@ -148,15 +165,36 @@ fn served_model_names_that_are_empty_or_a_dot() {
 fn flags_with_values_that_cannot_work() {
     let env = setup();
     let cases: &[(&[&str], &str)] = &[
-        (&["--server-url", "notaurl"], "--server-url notaurl: not a URL"),
-        (&["--server-url", "ftp://127.0.0.1/v1"], "over http or https"),
+        (
+            &["--server-url", "notaurl"],
+            "--server-url notaurl: not a URL",
+        ),
+        (
+            &["--server-url", "ftp://127.0.0.1/v1"],
+            "over http or https",
+        ),
         (&["--backend", "vllm"], "vllm is a server backend"),
-        (&["--limit", "1.5"], "--limit 1.5: a fraction must be below 1"),
+        (
+            &["--limit", "1.5"],
+            "--limit 1.5: a fraction must be below 1",
+        ),
         (&["--limit", "0"], "--limit 0"),
-        (&["--limit", "99999999999999999999"], "larger than any count"),
-        (&["--set", "temperature=~"], "to remove the key write temperature=null"),
-        (&["--set", "max_gen_toks=5", "--set", "max_new_tokens=10"], "two names of `max_new_tokens`"),
-        (&["--set", "until=[a]", "--set", "stop=[b]"], "two names of `stop`"),
+        (
+            &["--limit", "99999999999999999999"],
+            "larger than any count",
+        ),
+        (
+            &["--set", "temperature=~"],
+            "to remove the key write temperature=null",
+        ),
+        (
+            &["--set", "max_gen_toks=5", "--set", "max_new_tokens=10"],
+            "two names of `max_new_tokens`",
+        ),
+        (
+            &["--set", "until=[a]", "--set", "stop=[b]"],
+            "two names of `stop`",
+        ),
     ];
     for (extra, said) in cases {
         refused_before_start(&env, extra, said);
@@ -168,23 +206,27 @@ fn flags_with_values_that_cannot_work() {
     }
 }
 
-/// Waits until the run holding `dir` has written its PID into the lock.
-fn wait_for_holder(dir: &Path, benchy: &Background) {
+/// A run that has taken `out/r/model` and holds it in its check; the folder and the run.
+fn a_run_holding_its_folder(env: &TestEnv) -> (PathBuf, Background) {
+    let dir = env.path().join("out/r/model");
+    let run = env.spawn(&eval(&["--server-url", "http://127.0.0.1:9/v1"]));
     assert!(
-        eventually(BOUND, || benchy::run_lock::RunLock::holder(dir) == Some(benchy.pid() as u32)),
+        eventually(BOUND, || benchy::run_lock::RunLock::holder(&dir)
+            == Some(run.pid() as u32)),
         "the first run never took its folder\n{}",
-        benchy.stderr()
+        run.stderr()
     );
+    (dir, run)
 }
 
 #[test]
 fn a_second_run_on_a_taken_folder_is_refused_at_once_naming_the_holder() {
     let env = setup();
-    let dir = env.path().join("out/r/model");
-    let first = env.spawn(&eval(&["--server-url", "http://127.0.0.1:9/v1"]));
-    wait_for_holder(&dir, &first);
+    let (dir, first) = a_run_holding_its_folder(&env);
     // the first run is held in its check: the second cannot be waiting for it
-    let second = env.spawn(&eval(&["--server-url", "http://127.0.0.1:9/v1"])).wait(BOUND);
+    let second = env
+        .spawn(&eval(&["--server-url", "http://127.0.0.1:9/v1"]))
+        .wait(BOUND);
     second.expect_code(2);
     assert!(
         second.stderr.contains(&format!(
@@ -198,7 +240,11 @@ fn a_second_run_on_a_taken_folder_is_refused_at_once_naming_the_holder() {
     std::fs::write(env.path().join("release"), "").unwrap();
     let first = first.wait(BOUND);
     first.expect_code(2);
-    assert!(first.stderr.contains("lm-eval validate failed"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("lm-eval validate failed"),
+        "{}",
+        first.stderr
+    );
     assert!(
         !env.path().join("out").exists(),
         "a run that did not start leaves nothing, its lock included"
@@ -208,16 +254,20 @@ fn a_second_run_on_a_taken_folder_is_refused_at_once_naming_the_holder() {
 #[test]
 fn a_killed_runs_lock_dies_with_it() {
     let env = setup();
-    let dir = env.path().join("out/r/model");
-    let first = env.spawn(&eval(&["--server-url", "http://127.0.0.1:9/v1"]));
-    wait_for_holder(&dir, &first);
+    let (dir, first) = a_run_holding_its_folder(&env);
     first.signal(nix::sys::signal::Signal::SIGKILL);
     first.wait(BOUND);
     std::fs::write(env.path().join("release"), "").unwrap();
     // the lock file is still there, naming the dead run, but nobody holds it
     assert!(dir.join(".lock").exists());
-    let second = env.spawn(&eval(&["--server-url", "http://127.0.0.1:9/v1"])).wait(BOUND);
+    let second = env
+        .spawn(&eval(&["--server-url", "http://127.0.0.1:9/v1"]))
+        .wait(BOUND);
     second.expect_code(2);
-    assert!(second.stderr.contains("lm-eval validate failed"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("lm-eval validate failed"),
+        "{}",
+        second.stderr
+    );
     assert!(!dir.join(".lock").exists(), "the second run released it");
 }

@@ -49,10 +49,7 @@ impl Hostile {
             Hostile::Fifo => {
                 nix::unistd::mkfifo(path, nix::sys::stat::Mode::S_IRWXU).unwrap();
             }
-            Hostile::Huge => std::fs::File::create(path)
-                .unwrap()
-                .set_len(HUGE)
-                .unwrap(),
+            Hostile::Huge => std::fs::File::create(path).unwrap().set_len(HUGE).unwrap(),
             Hostile::LinkLoop => link(path),
             Hostile::Dangling => link(&path.with_extension("gone")),
             Hostile::Folder => std::fs::create_dir(path).unwrap(),
@@ -107,7 +104,14 @@ fn files_named_on_the_command_line() {
                 "-c" => bounded(&env, &["config", "explain", "-c", &name]),
                 source => bounded(
                     &env,
-                    &["config", "explain", "-c", "run.yaml", "--source", &format!("{source}{name}")],
+                    &[
+                        "config",
+                        "explain",
+                        "-c",
+                        "run.yaml",
+                        "--source",
+                        &format!("{source}{name}"),
+                    ],
                 ),
             };
             refused(&run, &name, hostile, flag);
@@ -147,13 +151,18 @@ fn the_model_folders_generation_config() {
     for hostile in ALL {
         let env = setup();
         hostile.plant(&env.path().join("model/generation_config.json"));
-        let run = bounded(&env, &["config", "explain", "-c", "run.yaml", "--source", "hf"]);
+        let run = bounded(
+            &env,
+            &["config", "explain", "-c", "run.yaml", "--source", "hf"],
+        );
         let said = match hostile {
             Hostile::Dangling => "has no generation_config.json",
             other => other.said(),
         };
         assert!(
-            run.code == 0 && run.stderr.contains("generation_config.json") && run.stderr.contains(said),
+            run.code == 0
+                && run.stderr.contains("generation_config.json")
+                && run.stderr.contains(said),
             "{hostile:?}: exit {}:\n{}",
             run.code,
             run.stderr
@@ -169,7 +178,14 @@ fn plugin_files_named_found_and_installed() {
         hostile.plant(&flagged);
         let run = bounded(
             &env,
-            &["config", "explain", "-c", "run.yaml", "--plugin", flagged.to_str().unwrap()],
+            &[
+                "config",
+                "explain",
+                "-c",
+                "run.yaml",
+                "--plugin",
+                flagged.to_str().unwrap(),
+            ],
         );
         // --plugin paths are shown resolved: a link to a device names the device
         let shown = match hostile {
@@ -229,7 +245,10 @@ fn a_provider_another_user_planted_is_refused_saying_why() {
         "shared/team/run.yaml",
         "model:\n  name: ./model\nvllm:\n  provider_config: p\n",
     );
-    let planted = env.write("shared/providers/p.yaml", "command: [/bin/sh, -c, 'touch pwned']\n");
+    let planted = env.write(
+        "shared/providers/p.yaml",
+        "command: [/bin/sh, -c, 'touch pwned']\n",
+    );
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     give_away(planted.parent().unwrap());
     give_away(&planted);
@@ -238,7 +257,9 @@ fn a_provider_another_user_planted_is_refused_saying_why() {
     assert!(
         run.stderr.contains("provider config `p`")
             && run.stderr.contains("owned by uid 65534, not by you")
-            && run.stderr.contains("as git refuses a repository another user owns"),
+            && run
+                .stderr
+                .contains("as git refuses a repository another user owns"),
         "{}",
         run.stderr
     );
@@ -259,15 +280,26 @@ fn a_task_file_another_user_can_change_is_refused() {
     give_away(&task);
     let run = env.run(&["config", "explain", "-c", "run.yaml"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("task `t`") && run.stderr.contains("t.yaml is owned by uid 65534"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("task `t`") && run.stderr.contains("t.yaml is owned by uid 65534"),
+        "{}",
+        run.stderr
+    );
     // root's folder that everyone can write (no sticky bit) is not safe either
     std::os::unix::fs::lchown(&task, Some(0), Some(0)).unwrap();
-    std::fs::set_permissions(task.parent().unwrap(), std::fs::Permissions::from_mode(0o777))
-        .unwrap();
+    std::fs::set_permissions(
+        task.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
     give_away(task.parent().unwrap());
     let run = env.run(&["config", "explain", "-c", "run.yaml"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("tasks is owned by uid 65534"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("tasks is owned by uid 65534"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Lookup climbs no further than the folder holding `configs/`, a repository root or home:
@@ -287,15 +319,23 @@ fn lookup_stops_at_the_boundary() {
             "model:\n  name: org/model\nvllm:\n  provider_config: p\n",
         );
         let mut env = env;
-        let home = if boundary == "home" { project.clone() } else { env.path().to_owned() };
+        let home = if boundary == "home" {
+            project.clone()
+        } else {
+            env.path().to_owned()
+        };
         env.env("HOME", home.to_str().unwrap());
         let run = env.run(&["config", "explain", "-c", "project/runs/run.yaml"]);
         run.expect_code(2);
         let looked: Vec<&str> = run.stderr.split(", ").collect();
         assert!(
             run.stderr.contains("provider config `p` not found")
-                && run.stderr.contains(&format!("{}/providers/p.yaml", project.display()))
-                && !run.stderr.contains(&format!("{}/providers/p.yaml", env.path().display())),
+                && run
+                    .stderr
+                    .contains(&format!("{}/providers/p.yaml", project.display()))
+                && !run
+                    .stderr
+                    .contains(&format!("{}/providers/p.yaml", env.path().display())),
             "{boundary}: {looked:?}"
         );
     }
@@ -317,12 +357,26 @@ fn plugin_folders_and_files_another_user_can_change_are_not_used() {
     env.env("BENCHY_PLUGIN_PATH", dir.to_str().unwrap());
     let list = env.run(&["plugins", "list", "--format", "json"]);
     list.expect_code(0);
-    assert_eq!(list.json()["plugins"][0]["status"], "unsafe", "{}", list.stdout);
+    assert_eq!(
+        list.json()["plugins"][0]["status"],
+        "unsafe",
+        "{}",
+        list.stdout
+    );
     env.run(&["plugins", "doctor"]).expect_code(2);
-    let run = env.run(&["config", "explain", "-c", "run.yaml", "--source", "site:reg"]);
+    let run = env.run(&[
+        "config", "explain", "-c", "run.yaml", "--source", "site:reg",
+    ]);
     run.expect_code(2);
     assert!(run.stderr.contains("owned by uid 65534"), "{}", run.stderr);
-    let flagged = env.run(&["config", "explain", "-c", "run.yaml", "--plugin", file.to_str().unwrap()]);
+    let flagged = env.run(&[
+        "config",
+        "explain",
+        "-c",
+        "run.yaml",
+        "--plugin",
+        file.to_str().unwrap(),
+    ]);
     flagged.expect_code(2);
     assert!(flagged.stderr.contains("refused"), "{}", flagged.stderr);
     let install = env.run(&["plugins", "install", file.to_str().unwrap()]);
@@ -335,7 +389,10 @@ fn plugin_folders_and_files_another_user_can_change_are_not_used() {
     let list = env.run(&["plugins", "list", "--format", "json"]);
     let search = list.json()["search_path"][0].clone();
     assert!(
-        search["state"].as_str().unwrap().starts_with("ignored: owned by uid 65534"),
+        search["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("ignored: owned by uid 65534"),
         "{search:#}"
     );
     assert_eq!(list.json()["plugins"], serde_json::json!([]));
@@ -343,20 +400,38 @@ fn plugin_folders_and_files_another_user_can_change_are_not_used() {
 }
 
 /// A link loop on the plugin path is listed and counted by `doctor`; an empty entry is shown
-/// as ignored.
+/// as ignored; `install` says what a path that is no file is.
 #[test]
 fn plugin_path_odds_are_shown() {
-    let mut env = setup();
+    let env = setup();
+    for (path, said) in [
+        (
+            "/dev/null",
+            "/dev/null: a device, not a plugin library file",
+        ),
+        ("model", "model: a folder, not a plugin library file"),
+    ] {
+        let install = env.run(&["plugins", "install", path]);
+        install.expect_code(2);
+        assert!(install.stderr.contains(said), "{}", install.stderr);
+    }
+    let mut env = env;
     let dir = env.path().join("plugins");
     Hostile::LinkLoop.plant(&dir.join("libloop.so"));
     env.env("BENCHY_PLUGIN_PATH", &format!("{}:", dir.display()));
     let list = env.run(&["plugins", "list"]);
     list.expect_code(0);
-    assert!(list.stdout.contains("libloop.so") && list.stdout.contains("ignored: an empty entry"), "{}", list.stdout);
+    assert!(
+        list.stdout.contains("libloop.so") && list.stdout.contains("ignored: an empty entry"),
+        "{}",
+        list.stdout
+    );
     let doctor = env.run(&["plugins", "doctor"]);
     doctor.expect_code(2);
     assert!(
-        doctor.stderr.contains("1 plugin file(s) checked: 1 with problems; 1 search path entry(ies) with problems"),
+        doctor.stderr.contains(
+            "1 plugin file(s) checked: 1 with problems; 1 search path entry(ies) with problems"
+        ),
         "{}",
         doctor.stderr
     );

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use benchy_testkit::openai::{OpenAiOptions, RecordingOpenAi};
-
-use crate::eval::{RUN, eval_args, eval_env, fake_provider, read_json, run_dir, walk};
+use crate::eval::{
+    RUN, eval_args, eval_env, fake_provider, read_json, recording_server, run_dir, walk,
+};
 use crate::harness::{Run, TestEnv, descendants, eventually};
 
 /// A provider's `env: {HF_TOKEN: ...}`.
@@ -53,7 +53,10 @@ fn assert_files_hold_none(dir: &Path) -> usize {
     let files = walk(dir);
     for file in &files {
         let bytes = std::fs::read(file).unwrap_or_default();
-        assert_no_canary(&String::from_utf8_lossy(&bytes), &file.display().to_string());
+        assert_no_canary(
+            &String::from_utf8_lossy(&bytes),
+            &file.display().to_string(),
+        );
     }
     files.len()
 }
@@ -128,7 +131,9 @@ fn benchy_home(env: &TestEnv) -> PathBuf {
 /// canary of the environment and the provider planted.
 fn canary_env() -> TestEnv {
     let provider = fake_provider(&[])
-        + &format!("env:\n  HF_TOKEN: \"{PROVIDER_ENV_TOKEN}\"\n  VLLM_API_KEY: \"{SERVER_KEY}\"\n");
+        + &format!(
+            "env:\n  HF_TOKEN: \"{PROVIDER_ENV_TOKEN}\"\n  VLLM_API_KEY: \"{SERVER_KEY}\"\n"
+        );
     let mut env = eval_env(&provider);
     let home = benchy_home(&env);
     env.env("BENCHY_HOME", home.to_str().unwrap())
@@ -198,10 +203,7 @@ fn serve_shows_and_writes_no_secret() {
 
 #[test]
 fn credentials_in_the_server_url_are_refused_unseen_before_anything_starts() {
-    let server = RecordingOpenAi::start(OpenAiOptions {
-        model: "model".into(),
-        ..OpenAiOptions::default()
-    });
+    let server = recording_server();
     let env = canary_env();
     let url = format!("http://user:{URL_PASSWORD}@127.0.0.1:{}/v1", server.port());
     let eval = eval_args(&["--server-url", &url]);

@@ -228,6 +228,32 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn a_token_file_that_is_no_file_is_no_token_and_never_blocks() {
+        let dir = std::env::temp_dir().join(format!("benchy-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo failed");
+        let huge = dir.join("huge");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(5 << 30)
+            .unwrap();
+        for path in [fifo, huge, dir.clone()] {
+            assert_eq!(
+                TokenSource::File(path.clone()).load(),
+                None,
+                "{}",
+                path.display()
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn settings(vars: &[(&str, &str)]) -> HubSettings {
         let vars: HashMap<String, String> = vars
             .iter()
