@@ -54,7 +54,7 @@ pub fn resolve(args: &ResolveArgs, registry: &Registry) -> Result<Resolution> {
     let config = RunConfig::load(&args.config)?;
     let cli_layer = parse_sets(&args.sets)?;
     let specs = source_specs(&args.sources, registry)?;
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = config.notes.clone();
     let mut source_layers = Vec::new();
     for spec in specs {
         if let Some(layer) = ask(&spec, &config, args, &mut diagnostics)? {

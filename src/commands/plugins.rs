@@ -57,6 +57,7 @@ struct Row {
 impl Row {
     fn new(file: &PluginFile) -> Row {
         let manifest = file.manifest().ok();
+        let exposure = file.exposure().map(|why| format!("warning: {why}"));
         Row {
             path: file.path().to_owned(),
             origin: file.origin().to_string(),
@@ -66,7 +67,7 @@ impl Row {
             sources: manifest.map(|m| m.sources.clone()).unwrap_or_default(),
             backends: manifest.map(|m| m.backends.clone()).unwrap_or_default(),
             status: "ok",
-            problems: Vec::new(),
+            problems: exposure.into_iter().collect(),
         }
     }
 
@@ -106,7 +107,7 @@ impl Row {
     /// What `doctor` finds by loading the library and calling it.
     fn checked(file: &PluginFile, shadowed: &[Shadowed]) -> Row {
         let mut row = Row::new(file);
-        row.problems = load_problems(file);
+        row.problems.extend(load_problems(file));
         row.problems
             .extend(shadowed.iter().map(ToString::to_string));
         if !row.problems.is_empty() {
@@ -183,6 +184,7 @@ impl SearchRow {
             ),
             DirState::NotAbsolute => ("ignored: not an absolute path".to_owned(), true),
             DirState::Untrusted(why) => (format!("ignored: {why}"), true),
+            DirState::Exposed(why) => (format!("searched; warning: {why}"), true),
             DirState::Unreadable(e) => (format!("unreadable: {e}"), true),
         };
         SearchRow {
@@ -405,15 +407,21 @@ fn install(path: &Path, registry: &Registry) -> Result<ExitCode> {
 
 /// Copies `from` to a temporary file beside `to` and renames it over `to`: a reader (or a
 /// process that has the old library mapped) sees the old file or the new one, never half of
-/// one.
+/// one. The copy is writable by nobody but you, whatever the original allowed.
 fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let name = to
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let temporary = to.with_file_name(format!(".{name}.{}.partial", std::process::id()));
     let copied = std::fs::copy(from, &temporary)
-        .and_then(|_| std::fs::File::open(&temporary)?.sync_all())
+        .and_then(|_| std::fs::File::open(&temporary))
+        .and_then(|file| {
+            let mode = file.metadata()?.permissions().mode();
+            file.set_permissions(std::fs::Permissions::from_mode(mode & !0o022))?;
+            file.sync_all()
+        })
         .and_then(|()| std::fs::rename(&temporary, to));
     if let Err(e) = copied {
         let _ = std::fs::remove_file(&temporary);

@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use super::loader::{Connection, LoadError};
 use super::manifest::{Kind, Manifest, ManifestError};
 use crate::env_vars::EnvVars;
-use crate::ownership::{first_untrusted, untrusted};
+use crate::ownership::{exposed, first_exposed, first_untrusted, untrusted};
 
 /// Where a plugin file was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +61,8 @@ pub enum DirState {
     NotAbsolute,
     /// Another user can change the folder (see [`crate::ownership`]): ignored.
     Untrusted(String),
+    /// Searched, though everyone may write it (it is yours): said, with how to close it.
+    Exposed(String),
     Unreadable(String),
 }
 
@@ -124,6 +126,13 @@ impl PluginFile {
                 }
             })
             .as_ref()
+    }
+
+    /// Why everyone may write the file or its folder, though they are yours: a warning, with how to
+    /// close it.
+    pub fn exposure(&self) -> Option<String> {
+        let folder = self.path.parent().unwrap_or(Path::new("/"));
+        first_exposed([self.path.as_path(), folder])
     }
 
     /// The manifest of a plugin this benchy can load, or why it cannot.
@@ -213,6 +222,7 @@ impl Catalog {
         if let Some(why) = untrusted(dir) {
             return DirState::Untrusted(why);
         }
+        let exposed = exposed(dir);
         // Every entry with a library's name but a folder: a broken link, a link loop or a FIFO
         // is listed with what is wrong with it rather than passed over.
         let mut paths: Vec<PathBuf> = entries
@@ -223,7 +233,7 @@ impl Catalog {
         for path in paths {
             self.add_file(path, origin);
         }
-        DirState::Searched
+        exposed.map_or(DirState::Searched, DirState::Exposed)
     }
 
     /// Adds a file unless the same file (after following links) is already there.

@@ -4,22 +4,25 @@
 //! The climb stops at a boundary: the folder holding `configs/`, a repository's root (it holds
 //! `.git`) or your home, whichever comes first (the root folder when there is none). A file
 //! found on the way is used only when no other user can change it, nor its folder, nor the
-//! folder that holds that (see [`crate::ownership`]): a provider's `command:` runs as you.
+//! folder that holds that (see [`crate::ownership`]): a provider's `command:` runs as you. One of
+//! yours that everyone may write is used with a warning.
 
 use std::path::{Path, PathBuf};
 
+use benchy_core::Diagnostic;
+
 use super::ConfigError;
-use crate::ownership::first_untrusted;
+use crate::ownership::{first_exposed, first_untrusted};
 
 /// Finds `<folder>/<name>.yaml` (or `.yml`, or `name` itself when it has an extension) in the
 /// start folder and each folder above it up to the boundary. `named_at` (the run config's file
-/// and line) and `what` ("task", "provider config") name the lookup in errors.
+/// and line) and `what` ("task", "provider config") name the lookup in errors and `notes`.
 pub(super) fn find_upwards(
     start: &Path,
     folder: &str,
     name: &str,
-    named_at: &str,
-    what: &'static str,
+    (named_at, what): (&str, &'static str),
+    notes: &mut Vec<Diagnostic>,
 ) -> Result<PathBuf, ConfigError> {
     let file_names: Vec<String> = if name.ends_with(".yaml") || name.ends_with(".yml") {
         vec![name.to_owned()]
@@ -38,6 +41,11 @@ pub(super) fn find_upwards(
             let found = std::fs::symlink_metadata(&candidate).is_ok() && !candidate.is_dir();
             if found {
                 let on_the_way = [candidate.as_path(), &dir.join(folder), dir];
+                if let Some(why) = first_exposed(on_the_way) {
+                    notes.push(Diagnostic::warning(format!(
+                        "{named_at}: {what} `{name}`: {why}"
+                    )));
+                }
                 return match first_untrusted(on_the_way) {
                     None => Ok(candidate),
                     Some(why) => Err(ConfigError::Untrusted {

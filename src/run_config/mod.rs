@@ -21,6 +21,7 @@ mod task;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use benchy_core::Diagnostic;
 use benchy_core::layer::{Layer, LayerError, SourceRef};
 use benchy_core::source::read_text_file;
 use benchy_source_yaml::yaml::{self, GenerationMapping, YamlError};
@@ -44,6 +45,8 @@ pub struct RunConfig {
     pub generation: Option<Layer>,
     /// Source kinds whose failure must stop the run instead of warning (e.g. `[hf]`).
     pub require_sources: Vec<String>,
+    /// What reading it had to say without failing (a file found that everyone may write).
+    pub notes: Vec<Diagnostic>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,8 +158,9 @@ impl RunConfig {
         let dir = parent_dir(path);
 
         let model = model::check_model(&raw.model, dir, &origin)?;
+        let mut notes = Vec::new();
         let provider = match &raw.vllm {
-            Some(vllm) => provider::load_provider(vllm, dir, &origin)?,
+            Some(vllm) => provider::load_provider(vllm, dir, &origin, &mut notes)?,
             None => None,
         };
         // Secrets are secret wherever they were written, from the moment they are read.
@@ -167,7 +171,7 @@ impl RunConfig {
         let mut tasks = Vec::new();
         let mut seen = BTreeSet::new();
         for item in &raw.tasks {
-            let task = task::load_task(item, dir, path, &task_defaults)?;
+            let task = task::load_task(item, (dir, path), &task_defaults, &mut notes)?;
             if !seen.insert(task.name.clone()) {
                 return Err(ConfigError::Invalid {
                     origin,
@@ -193,6 +197,7 @@ impl RunConfig {
             use_chat_completions: raw.use_chat_completions.unwrap_or(false),
             generation,
             require_sources: raw.require_sources,
+            notes,
         })
     }
 }

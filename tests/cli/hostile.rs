@@ -436,3 +436,75 @@ fn plugin_path_odds_are_shown() {
         doctor.stderr
     );
 }
+
+/// Yours, but everyone may write it: used, with a warning that says how to close it (`doctor`
+/// counts it); an installed copy is writable by nobody but you.
+#[test]
+fn files_of_yours_that_everyone_may_write_are_used_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let everyone = |path: &Path| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    };
+    let mut env = setup();
+    env.write(
+        "run.yaml",
+        "model:\n  name: ./model\nvllm:\n  provider_config: p\n",
+    );
+    everyone(&env.write("providers/p.yaml", "port: 8000\n"));
+    let run = env.run(&["config", "explain", "-c", "run.yaml"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("p.yaml is yours but writable by everyone (mode 0777)")
+            && run.stderr.contains("chmod o-w"),
+        "{}",
+        run.stderr
+    );
+
+    env.write("reg/model.json", r#"{"temperature": 0.6}"#);
+    let dir = env.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("libsite.so");
+    std::fs::copy(
+        crate::workspace_builds::library("benchy_site_registry"),
+        &file,
+    )
+    .unwrap();
+    everyone(&file);
+    everyone(&dir);
+    env.env("BENCHY_PLUGIN_PATH", dir.to_str().unwrap());
+    let list = env.run(&["plugins", "list", "--format", "json"]);
+    list.expect_code(0);
+    let json = list.json();
+    assert!(
+        json["search_path"][0]["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("searched; warning: "),
+        "{json:#}"
+    );
+    assert_eq!(json["plugins"][0]["status"], "ok");
+    assert!(
+        json["plugins"][0]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("libsite.so is yours but writable by everyone"),
+        "{json:#}"
+    );
+    env.run(&["plugins", "doctor"]).expect_code(2);
+    let used = env.run(&[
+        "config", "explain", "-c", "run.yaml", "--source", "site:reg",
+    ]);
+    used.expect_code(0);
+    assert!(
+        used.stderr.contains("writable by everyone"),
+        "{}",
+        used.stderr
+    );
+
+    env.run(&["plugins", "install", file.to_str().unwrap()])
+        .expect_code(0);
+    let installed = env.path().join(".local/share/benchy/plugins/libsite.so");
+    let mode = std::fs::metadata(installed).unwrap().permissions().mode();
+    assert_eq!(mode & 0o022, 0, "installed with mode {mode:o}");
+}
