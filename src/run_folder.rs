@@ -39,10 +39,14 @@ impl RunFolder {
             }
             let metadata = match std::fs::metadata(path) {
                 Ok(metadata) => metadata,
-                Err(_) => {
+                Err(e) => {
                     let target = std::fs::read_link(path).unwrap_or_default();
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => "which does not exist".to_owned(),
+                        _ => format!("which cannot be followed ({e})"),
+                    };
                     return Err(format!(
-                        "{} is a link to {}, which does not exist",
+                        "{} is a link to {}, {why}",
                         path.display(),
                         target.display()
                     ));

@@ -94,6 +94,7 @@ fn an_output_folder_that_cannot_be_made() {
     let env = setup();
     env.write("file.txt", "in the way");
     std::os::unix::fs::symlink("gone", env.path().join("dangling")).unwrap();
+    std::os::unix::fs::symlink("loop", env.path().join("loop")).unwrap();
     for (dir, said) in [
         ("file.txt", "file.txt is a regular file, not a folder"),
         ("file.txt/sub", "file.txt is a regular file, not a folder"),
@@ -101,6 +102,7 @@ fn an_output_folder_that_cannot_be_made() {
             "dangling",
             "dangling is a link to gone, which does not exist",
         ),
+        ("loop", "loop is a link to loop, which cannot be followed"),
         ("/proc/x", "nothing can be created in /proc"),
     ] {
         refused_before_start(&env, &["--output-dir", dir], said);
