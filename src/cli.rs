@@ -207,7 +207,9 @@ checks (the default backend asks its lm-eval whether it knows every task) are ru
 exits 2 with nothing started. Then: the server starts (unless --server-url), the task backend's
 jobs run against it (tasks with the same parameters and settings share one process; up to
 --jobs at once), the server is stopped, and what the backend's tool recorded as used is
-compared with what was sent (a difference fails the run).
+compared with what was sent (a difference fails the run). The default task backend runs
+$BENCHY_LM_EVAL when set, else the task's lm_eval_path, the `make setup` environment, or lm_eval
+on PATH.
 
 The default backend runs the lm-eval that BENCHY_LM_EVAL names (in the environment, or as
 `[env] BENCHY_LM_EVAL` in a settings file: `benchy config show`), else the task's

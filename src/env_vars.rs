@@ -34,6 +34,10 @@ impl EnvVars {
     pub const BENCHY_UV: &'static str = "BENCHY_UV";
     /// Set: no progress lines or colours even on a terminal.
     pub const NO_COLOR: &'static str = "NO_COLOR";
+    /// The bearer token of a server that wants one (vLLM's `--api-key`): benchy's readiness
+    /// probe sends it, and lm-eval's API models read it from the same variable. Never put on a
+    /// command line, and masked wherever it would show.
+    pub const OPENAI_API_KEY: &'static str = "OPENAI_API_KEY";
 }
 
 /// A boolean environment variable as huggingface_hub reads them (`1`, `true`, `yes`, `on`).

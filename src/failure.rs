@@ -9,6 +9,7 @@ use benchy_core::{BackendError, LayerError, SourceError};
 
 use crate::plugin::registry::Unknown;
 use crate::run_config::ConfigError;
+use crate::run_lock::LockError;
 use crate::runner::Interrupted;
 use crate::secrets;
 
@@ -62,12 +63,14 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
 }
 
 /// Whether an error is the user's input to fix: benchy's own [`BadInput`], a run config, a
-/// generation layer, a name no source or backend answers, or a source or backend saying so.
+/// generation layer, a name no source or backend answers, a run folder another run holds, or a
+/// source or backend saying so.
 pub fn is_bad_input(error: &(dyn std::error::Error + 'static)) -> bool {
     error.is::<BadInput>()
         || error.is::<ConfigError>()
         || error.is::<LayerError>()
         || error.is::<Unknown>()
+        || matches!(error.downcast_ref(), Some(LockError::Held { .. }))
         || matches!(error.downcast_ref(), Some(SourceError::Input(_)))
         || matches!(error.downcast_ref(), Some(BackendError::Input(_)))
 }

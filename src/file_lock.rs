@@ -4,12 +4,13 @@
 
 use std::fs::{File, TryLockError};
 use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// A held lock; released when dropped.
 #[derive(Debug)]
 pub struct FileLock {
-    _file: File,
+    file: File,
 }
 
 impl FileLock {
@@ -35,7 +36,16 @@ impl FileLock {
         file.set_len(0)?;
         file.rewind()?;
         writeln!(file, "{}", std::process::id())?;
-        Ok(FileLock { _file: file })
+        Ok(FileLock { file })
+    }
+
+    /// Whether the locked file is still the one at `path` (a holder that removes the file as it
+    /// lets go leaves a later opener locking a file no longer there).
+    pub fn is_at(&self, path: &Path) -> bool {
+        match (self.file.metadata(), std::fs::metadata(path)) {
+            (Ok(open), Ok(named)) => (open.dev(), open.ino()) == (named.dev(), named.ino()),
+            _ => false,
+        }
     }
 }
 
@@ -51,10 +61,15 @@ fn open(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// The PID the lock's holder wrote.
+/// The PID the lock's holder wrote (a lock file left by a killed process still names it, though
+/// nobody holds the lock).
 pub fn holder(path: &Path) -> Option<u32> {
     let mut text = String::new();
-    File::open(path).ok()?.read_to_string(&mut text).ok()?;
+    File::open(path)
+        .ok()?
+        .take(32)
+        .read_to_string(&mut text)
+        .ok()?;
     text.trim().parse().ok()
 }
 

@@ -14,6 +14,7 @@ use crate::plugin::builtins::DEFAULT_SERVER_BACKEND;
 use crate::resolution::Resolution;
 use crate::run_config::{Model, ModelLocation, RunConfig};
 use crate::runner::Runner;
+use crate::secrets;
 
 /// The run as backends see it, with the tasks named in `only` (all when empty).
 pub fn run_view(resolution: &Resolution, only: &[String]) -> RunView {
@@ -134,6 +135,7 @@ impl ServerPlan {
             server: None,
             options: options.clone(),
         })?;
+        register_secrets(&plan);
         let spec = plan
             .processes
             .iter()
@@ -155,9 +157,19 @@ pub fn plan_jobs(
     server: &ServerInfo,
     options: &RunOptions,
 ) -> Result<Plan> {
-    Ok(backend.plan(&PlanRequest {
+    let plan = backend.plan(&PlanRequest {
         run: view.clone(),
         server: Some(server.clone()),
         options: options.clone(),
-    })?)
+    })?;
+    register_secrets(&plan);
+    Ok(plan)
+}
+
+/// A plan's secrets are masked from the moment it exists, before anything is shown or written.
+fn register_secrets(plan: &Plan) {
+    plan.checks
+        .iter()
+        .chain(&plan.processes)
+        .for_each(secrets::register_spec);
 }

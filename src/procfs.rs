@@ -149,7 +149,8 @@ mod tests {
         assert_eq!(listening.len(), 1);
         assert!(socket_inodes(me).is_superset(&listening));
         drop(listener);
-        assert!(listening_inodes(port).unwrap().is_empty());
+        // Another test may listen on the freed port by now: only this socket must be gone.
+        assert!(listening_inodes(port).unwrap().is_disjoint(&listening));
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn resolve(args: &ResolveArgs, registry: &Registry, settings: &Settings) -> 
     let config = RunConfig::load(&args.config)?;
     let cli_layer = parse_sets(&args.sets)?;
     let specs = source_specs(&args.sources, registry, settings)?;
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = config.notes.clone();
     let mut source_layers = Vec::new();
     for spec in specs {
         if let Some(layer) = ask(&spec, &config, args, settings, &mut diagnostics)? {
@@ -185,7 +185,7 @@ fn model_ref(config: &RunConfig) -> ModelRef {
 
 /// The `--set KEY=VALUE` flags as one layer; each value is read as a YAML scalar or flow
 /// sequence, so `0.7` is a number, `true` a boolean, `[a, b]` a list and `null` a removal.
-fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
+pub(crate) fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
     if sets.is_empty() {
         return Ok(None);
     }
@@ -204,6 +204,14 @@ fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
         }
         let value: Json = benchy_source_yaml::yaml::from_str(raw, &format!("--set {set}"))
             .map_err(|e| bad_input(e.to_string()))?;
+        // YAML reads `~` and `Null` as null too; on a command line they are more likely a
+        // slip (an unexpanded home folder) than a removal, which is spelled out.
+        if value.is_null() && raw.trim() != "null" {
+            return Err(bad_input(format!(
+                "--set {set}: `{}` is read as null; to remove the key write {key}=null",
+                raw.trim()
+            )));
+        }
         items.push((key.to_owned(), value, None));
     }
     Ok(Some(Layer::from_mapping(

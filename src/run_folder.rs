@@ -8,10 +8,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use benchy_core::RunView;
 use benchy_core::backend::Collected;
+use benchy_core::source::file_kind;
 use serde_json::{Map, Value as Json, json};
 
 use crate::atomic::{write_atomic, write_json};
+use crate::failure::bad_input;
 use crate::resolution::Resolution;
+use crate::run_lock::LOCK_FILE;
 use crate::run_record::{LayerRecord, RunRecord};
 use crate::summary;
 
@@ -24,6 +27,59 @@ pub struct RunFolder {
 impl RunFolder {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+
+    /// Why a run folder cannot be made at `dir`, found without making anything: each path on
+    /// the way must be a folder (or not exist yet), and the deepest existing one must take new
+    /// entries (tried with a temporary file, removed at once).
+    pub fn check_creatable(dir: &Path) -> Result<(), String> {
+        for path in dir.ancestors() {
+            if std::fs::symlink_metadata(path).is_err() {
+                continue; // made by the run (or a path through a file, found further up)
+            }
+            let metadata = match std::fs::metadata(path) {
+                Ok(metadata) => metadata,
+                Err(e) => {
+                    let target = std::fs::read_link(path).unwrap_or_default();
+                    let why = match e.kind() {
+                        std::io::ErrorKind::NotFound => "which does not exist".to_owned(),
+                        _ => format!("which cannot be followed ({e})"),
+                    };
+                    return Err(format!(
+                        "{} is a link to {}, {why}",
+                        path.display(),
+                        target.display()
+                    ));
+                }
+            };
+            if !metadata.is_dir() {
+                return Err(format!(
+                    "{} is {}, not a folder",
+                    path.display(),
+                    file_kind(&metadata)
+                ));
+            }
+            return tempfile::Builder::new()
+                .prefix(".benchy-write-check-")
+                .tempfile_in(path)
+                .map(drop)
+                .map_err(|e| format!("nothing can be created in {}: {e}", path.display()));
+        }
+        Ok(())
+    }
+
+    /// Fails when the folder already holds a run (anything besides the run's own lock).
+    pub fn check_unused(&self) -> Result<()> {
+        let used = std::fs::read_dir(&self.dir)?
+            .flatten()
+            .any(|entry| entry.file_name() != LOCK_FILE);
+        if used {
+            return Err(bad_input(format!(
+                "{} already holds a run; choose another --run-id or --output-dir",
+                self.dir.display()
+            )));
+        }
+        Ok(())
     }
 
     /// What the run is about to do: the effective config, the model's own file and every

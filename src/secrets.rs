@@ -9,7 +9,7 @@
 use std::sync::{OnceLock, RwLock};
 
 use benchy_core::ProcessSpec;
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json};
 
 /// What a secret is written as.
 pub const MASK: &str = "***";
@@ -26,10 +26,19 @@ fn registry() -> &'static RwLock<Vec<String>> {
     SECRETS.get_or_init(|| RwLock::new(Vec::new()))
 }
 
-/// Whether a variable or settings key's name says its value is a credential.
+/// Whether a variable or settings key's name says its value is a credential: it holds one of
+/// the words, not followed by a letter (`HF_TOKEN`, `OPENAI_API_KEY`, `apikey`; not
+/// `max_num_batched_tokens` or `TOKENIZERS_PARALLELISM`, which hold counts and switches).
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    SECRET_NAME_WORDS.iter().any(|word| upper.contains(word))
+    SECRET_NAME_WORDS.iter().any(|word| {
+        upper.match_indices(word).any(|(at, _)| {
+            !upper[at + word.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
+        })
+    })
 }
 
 /// Registers `value` as a secret (ignored when too short or a switch's `true`/`false`).
@@ -48,19 +57,47 @@ pub fn register(value: &str) {
     }
 }
 
-/// Registers the values of this process's environment variables whose names mark credentials.
+/// Registers the values of this process's environment variables whose names mark credentials,
+/// and the user-info of every URL a variable holds (`HF_ENDPOINT`, `HTTPS_PROXY`...).
 pub fn register_environment() {
     for (name, value) in std::env::vars_os() {
-        if let (Some(name), Some(value)) = (name.to_str(), value.to_str())
-            && is_secret_name(name)
-        {
-            register(value);
+        if let (Some(name), Some(value)) = (name.to_str(), value.to_str()) {
+            if is_secret_name(name) {
+                register(value);
+            }
+            register_url(value);
         }
     }
 }
 
-/// Registers the password of a URL's user-info (`http://user:password@host/`), and returns the
-/// URL without its user-info.
+/// Registers every value in `settings` (a provider's settings, a task's defaults) held by a
+/// key whose name marks a credential (`hf_token`, `env: {HF_TOKEN: ...}`), and every URL's
+/// user-info, at any depth.
+pub fn register_settings(settings: &Map<String, Json>) {
+    for (key, value) in settings {
+        register_setting(key, value);
+    }
+}
+
+fn register_setting(key: &str, value: &Json) {
+    match value {
+        Json::String(text) if is_secret_name(key) => register(text),
+        Json::Number(number) if is_secret_name(key) => register(&number.to_string()),
+        Json::String(text) => {
+            register_url(text);
+        }
+        Json::Object(map) => register_settings(map),
+        Json::Array(items) => items.iter().for_each(|item| register_setting(key, item)),
+        _ => {}
+    }
+}
+
+/// A user name alone in a URL (`https://TOKEN@host/`) is registered only when it is this long:
+/// then it is a token, while a short one is a plain name that masking would garble everywhere.
+const MIN_TOKEN_USER_LEN: usize = 16;
+
+/// Registers the secret of a URL's user-info (its password; a user name alone when it is long
+/// enough to be a token), and returns the URL without its user-info.
 pub fn register_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
@@ -71,7 +108,8 @@ pub fn register_url(url: &str) -> String {
     };
     match userinfo.split_once(':') {
         Some((_, password)) => register(password),
-        None => register(userinfo),
+        None if userinfo.chars().count() >= MIN_TOKEN_USER_LEN => register(userinfo),
+        None => {}
     }
     format!("{scheme}://{host}{}", &rest[authority_end..])
 }
@@ -100,14 +138,19 @@ pub fn mask_json(value: &Json) -> Json {
     }
 }
 
-/// The spec's command line as it may be shown: its secret environment values registered, and
-/// every secret masked.
-pub fn shown_command(spec: &ProcessSpec) -> String {
+/// Registers the spec's secret environment values (those it marks secret, and those of
+/// variables whose names mark credentials).
+pub fn register_spec(spec: &ProcessSpec) {
     for (name, value) in &spec.env {
         if value.secret || is_secret_name(name) {
             register(&value.value);
         }
     }
+}
+
+/// The spec's command line as it may be shown: its secrets registered, and every secret masked.
+pub fn shown_command(spec: &ProcessSpec) -> String {
+    register_spec(spec);
     mask(&spec.display_command())
 }
 
@@ -130,6 +173,24 @@ mod tests {
     }
 
     #[test]
+    fn settings_secrets_are_found_by_name_and_in_urls_at_any_depth() {
+        let settings = serde_json::json!({
+            "hf_token": "hf_settings_canary_1",
+            "env": {"HF_TOKEN": "hf_settings_canary_2", "MIRROR": "http://u:pw-settings-3@h/"},
+            "max_num_batched_tokens": 81920,
+            "extra_args": ["--api-key-file", "x"],
+        });
+        register_settings(settings.as_object().unwrap());
+        assert_eq!(
+            mask("hf_settings_canary_1 hf_settings_canary_2 pw-settings-3 81920"),
+            "*** *** *** 81920"
+        );
+        // a short user name alone is a name, not a token
+        register_url("http://admin@host/");
+        assert_eq!(mask("admin"), "admin");
+    }
+
+    #[test]
     fn switches_and_short_values_are_not_secrets() {
         register("1");
         register("true");
@@ -138,6 +199,9 @@ mod tests {
             "HF_HUB_DISABLE_IMPLICIT_TOKEN=1 true"
         );
         assert!(is_secret_name("OPENAI_API_KEY") && is_secret_name("hf_token"));
+        assert!(is_secret_name("apikey") && is_secret_name("AWS_SECRET_ACCESS_KEY"));
         assert!(!is_secret_name("CUDA_VISIBLE_DEVICES"));
+        assert!(!is_secret_name("max_num_batched_tokens"));
+        assert!(!is_secret_name("TOKENIZERS_PARALLELISM"));
     }
 }

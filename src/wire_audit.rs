@@ -59,31 +59,31 @@ pub struct WireAudit {
 }
 
 impl JobAudits {
-    /// Starts one proxy per job in front of the server at `server_root` (`http://host:port`),
-    /// and points each job at its own proxy: the server's root becomes the proxy's wherever it
-    /// appears in the job's arguments and environment.
-    pub async fn start(jobs: &mut [ProcessSpec], server_root: &str) -> Result<JobAudits> {
+    /// Starts one proxy per job in front of the server whose API root is `api_base`
+    /// (`http://host:port/v1`), and points each job at its own proxy: the server's root becomes
+    /// the proxy's wherever it appears in the job's arguments and environment.
+    pub async fn start(jobs: &mut [ProcessSpec], api_base: &str) -> Result<JobAudits> {
         let mut audits = JobAudits::new();
         for job in jobs.iter_mut() {
             let proxy = audits
-                .add(&job.name, &job.tasks, job.expects.clone(), server_root)
+                .add(&job.name, &job.tasks, job.expects.clone(), api_base)
                 .await?;
-            route_through(job, server_root, &proxy);
+            route_through(job, root_of(api_base), &proxy);
         }
         Ok(audits)
     }
 
-    /// One proxy in front of the server at `server_root` for the client `name`, whose requests
-    /// must meet `expects`; returns the proxy's root URL.
+    /// One proxy in front of the server whose API root is `api_base` for the client `name`,
+    /// whose requests must meet `expects`; returns the proxy's root URL.
     pub async fn add(
         &mut self,
         name: &str,
         tasks: &[String],
         expects: Option<Expectation>,
-        server_root: &str,
+        api_base: &str,
     ) -> Result<String> {
         let audit = Arc::new(Audit::new(expects));
-        let proxy = Proxy::start(server_root, audit.clone())
+        let proxy = Proxy::start(root_of(api_base), audit.clone())
             .await
             .context("cannot start the auditing proxy")?;
         let url = proxy.url();
@@ -153,6 +153,12 @@ impl JobAudit {
             first.describe()
         ))
     }
+}
+
+/// A server's root from its `/v1` API root.
+fn root_of(api_base: &str) -> &str {
+    let base = api_base.trim_end_matches('/');
+    base.strip_suffix("/v1").unwrap_or(base)
 }
 
 /// `job` talks to `proxy` instead of `server`.

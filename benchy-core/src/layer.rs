@@ -177,6 +177,19 @@ pub enum LayerError {
         line: Option<u64>,
         invalid: InvalidParam,
     },
+    /// One key given under two of its names (`max_new_tokens` and lm-eval's `max_gen_toks`):
+    /// which one was meant cannot be known.
+    #[error(
+        "{origin}{}: `{first}` and `{second}` are two names of `{key}`; give it once",
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    )]
+    TwoNames {
+        origin: String,
+        line: Option<u64>,
+        key: String,
+        first: String,
+        second: String,
+    },
 }
 
 impl LayerError {
@@ -206,6 +219,19 @@ impl LayerError {
                 .in_file(origin.clone())
                 .at(*line, None)
                 .key(invalid.key.clone()),
+            LayerError::TwoNames {
+                origin, line, key, ..
+            } => {
+                let message = self.to_string();
+                let prefix = format!(
+                    "{origin}{}: ",
+                    line.map(|l| format!(":{l}")).unwrap_or_default()
+                );
+                Problem::new(message.strip_prefix(&prefix).unwrap_or(&message))
+                    .in_file(origin.clone())
+                    .at(*line, None)
+                    .key(key.clone())
+            }
         }
     }
 }
@@ -270,15 +296,31 @@ impl Layer {
     }
 
     /// Builds a layer from a user's own mapping (YAML `generation:`, `--set`): `null` removes,
-    /// unknown keys are extras, and any invalid value is an error. Each item may carry the line
-    /// it was written on.
+    /// unknown keys are extras, another consumer's name for a known key is that key (two names
+    /// of one key are an error), and any invalid value is an error. Each item may carry the
+    /// line it was written on.
     pub fn from_mapping<I>(source: SourceRef, origin: &str, items: I) -> Result<Layer, LayerError>
     where
         I: IntoIterator<Item = (String, Json, Option<u64>)>,
     {
         let mut layer = Layer::new(source);
+        let mut names: BTreeMap<Key, String> = BTreeMap::new();
         for (name, raw, line) in items {
             let key = Key::parse(&name);
+            match names.get(&key) {
+                Some(first) if *first != name => {
+                    return Err(LayerError::TwoNames {
+                        origin: origin.to_owned(),
+                        line,
+                        key: key.name().to_owned(),
+                        first: first.clone(),
+                        second: name,
+                    });
+                }
+                _ => {
+                    names.insert(key.clone(), name.clone());
+                }
+            }
             let entry = if raw.is_null() {
                 Entry::Remove
             } else {
@@ -489,6 +531,42 @@ mod tests {
             err.to_string(),
             "run.yaml:7: `top_p` = 2: must be > 0 and <= 1"
         );
+    }
+
+    #[test]
+    fn another_consumers_name_is_the_key_and_two_names_conflict() {
+        let layer = Layer::from_mapping(
+            SourceRef::bare("cli"),
+            "--set",
+            [
+                ("max_gen_toks".to_string(), json!(5), None),
+                ("until".to_string(), json!(["a"]), None),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            layer.entries.get(&Key::MaxNewTokens),
+            Some(&Entry::Set(ParamValue::Int(5)))
+        );
+        assert_eq!(
+            layer.entries.get(&Key::Stop),
+            Some(&Entry::Set(ParamValue::Strings(vec!["a".into()])))
+        );
+        let err = Layer::from_mapping(
+            SourceRef::bare("yaml"),
+            "run.yaml",
+            [
+                ("max_gen_toks".to_string(), json!(5), Some(3)),
+                ("max_new_tokens".to_string(), json!(10), Some(4)),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "run.yaml:4: `max_gen_toks` and `max_new_tokens` are two names of `max_new_tokens`; \
+             give it once"
+        );
+        assert_eq!(err.problem().key.as_deref(), Some("max_new_tokens"));
     }
 
     #[test]

@@ -66,9 +66,35 @@ impl Key {
         Key::KNOWN.into_iter().find(|k| k.name() == name)
     }
 
-    /// The known key with this name, or an extra key.
+    /// Other names of known keys, as a consumer calls them: lm-eval's `--gen_kwargs`
+    /// (`max_gen_toks`, `until`), the OpenAI API and vLLM's request fields (`max_tokens`,
+    /// `max_completion_tokens`), transformers' `stop_strings`, and `stop_sequences` (TGI,
+    /// Anthropic). Read as the known key, so one value never goes out under two names.
+    pub const ALIASES: [(&'static str, Key); 6] = [
+        ("max_gen_toks", Key::MaxNewTokens),
+        ("max_tokens", Key::MaxNewTokens),
+        ("max_completion_tokens", Key::MaxNewTokens),
+        ("until", Key::Stop),
+        ("stop_sequences", Key::Stop),
+        ("stop_strings", Key::Stop),
+    ];
+
+    /// Fields of the request itself that lm-eval and the OpenAI API set (what is asked, of
+    /// which model, in which form): not generation parameters, and an extra by one of these
+    /// names would silently replace the request's own.
+    pub const REQUEST_FIELDS: [&'static str; 6] =
+        ["model", "prompt", "messages", "echo", "stream", "n"];
+
+    /// The known key with this name or one of its aliases, or an extra key.
     pub fn parse(name: &str) -> Key {
-        Key::known(name).unwrap_or_else(|| Key::Extra(name.to_owned()))
+        Key::known(name)
+            .or_else(|| {
+                Key::ALIASES
+                    .iter()
+                    .find(|(alias, _)| *alias == name)
+                    .map(|(_, key)| key.clone())
+            })
+            .unwrap_or_else(|| Key::Extra(name.to_owned()))
     }
 
     pub fn is_extra(&self) -> bool {
@@ -151,6 +177,10 @@ impl Key {
                     .ok_or_else(|| invalid("must be a string or a list of strings")),
                 _ => Err(invalid("must be a string or a list of strings")),
             },
+            Key::Extra(name) if Key::REQUEST_FIELDS.contains(&name.as_str()) => Err(invalid(
+                "not a generation parameter: it is a field of the request itself, which the \
+                 evaluator sets",
+            )),
             Key::Extra(_) => check_extra(raw).map_err(invalid),
         }
     }
@@ -336,6 +366,18 @@ mod tests {
         );
         assert!(bad(extra.clone(), json!({"a": 1})).contains("nested object"));
         assert!(bad(extra, json!([[1]])).contains("list of scalars"));
+    }
+
+    #[test]
+    fn aliases_are_the_known_key_and_request_fields_are_refused() {
+        assert_eq!(Key::parse("max_gen_toks"), Key::MaxNewTokens);
+        assert_eq!(Key::parse("max_tokens"), Key::MaxNewTokens);
+        assert_eq!(Key::parse("until"), Key::Stop);
+        assert_eq!(Key::parse("stop_sequences"), Key::Stop);
+        for (alias, key) in Key::ALIASES {
+            assert!(Key::known(alias).is_none(), "{alias} is an alias of {key}");
+        }
+        assert!(bad(Key::parse("model"), json!("x")).contains("request itself"));
     }
 
     #[test]

@@ -120,9 +120,9 @@ impl From<LayerError> for SourceError {
     }
 }
 
-/// The most a user's text file (a generation config, a YAML layer) may hold. Real ones hold a
-/// few hundred bytes; the limit keeps a wrong path (`/dev/zero`, a model's weights) from
-/// filling memory.
+/// The most a generation config or a YAML layer may hold, wherever it comes from (a file, a model
+/// folder, the Hub, its cache). Real ones hold a few hundred bytes; the limit keeps a wrong path
+/// (a model's weights, a huge sparse file) from filling memory.
 pub const MAX_TEXT_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Reads a user's text file, with errors that name it as `shown` (bad input: exit code 2). Only
@@ -140,17 +140,12 @@ pub fn read_text_file(path: &Path, limit: u64) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
 }
 
-/// Reads a regular file of at most `limit` bytes. Anything else (a folder, a FIFO, a device,
-/// a socket) is refused before it is opened, so nothing blocks.
+/// Reads a regular file of at most `limit` bytes (see [`open_regular_file`]).
 pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if !metadata.is_file() {
-        return Err(format!("not a regular file ({})", file_kind(&metadata)));
-    }
+    let (file, metadata) = open_regular_file(path)?;
     if metadata.len() > limit {
         return Err(too_large(metadata.len(), limit));
     }
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let mut bytes = Vec::new();
     // The file may have grown since it was measured.
     file.take(limit + 1)
@@ -160,6 +155,32 @@ pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
         return Err(too_large(bytes.len() as u64, limit));
     }
     Ok(bytes)
+}
+
+/// As [`read_regular_file`], but `Ok(None)` when nothing is at `path` (a dangling link
+/// included), for files whose absence is an answer (a cache entry, an optional file).
+pub fn read_existing_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        _ => read_regular_file(path, limit).map(Some),
+    }
+}
+
+/// Opens a regular file for reading. Anything else (a folder, a FIFO, a device, a socket) is
+/// refused before it is opened, so nothing blocks or streams forever; and the file opened is
+/// checked to be the one measured, so a path swapped in between is refused too.
+pub fn open_regular_file(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), String> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !metadata.is_file() {
+        return Err(format!("not a regular file ({})", file_kind(&metadata)));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let opened = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if (opened.dev(), opened.ino()) != (metadata.dev(), metadata.ino()) || !opened.is_file() {
+        return Err("changed while it was being opened".to_owned());
+    }
+    Ok((file, opened))
 }
 
 fn too_large(size: u64, limit: u64) -> String {

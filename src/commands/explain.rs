@@ -79,3 +79,30 @@ fn params_table(resolved: &Resolved) -> String {
         .collect();
     table::render(&["parameter", "value", "source"], &rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use benchy_core::{merge, normalize};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::resolution::parse_sets;
+
+    proptest! {
+        /// Any `--set` text, control characters and all, is either refused naming the flag or
+        /// resolved and printed: never a panic.
+        #[test]
+        fn any_set_flags_are_refused_or_printed(
+            sets in prop::collection::vec("\\PC{0,30}=\\PC{0,30}|.{0,60}", 0..6),
+        ) {
+            match parse_sets(&sets) {
+                Err(error) => prop_assert!(error.to_string().contains("--set"), "{}", error),
+                Ok(layer) => {
+                    let resolved = normalize(merge(layer.iter()));
+                    let table = params_table(&resolved);
+                    prop_assert!(table.starts_with("  parameter"));
+                }
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use benchy_core::source::file_kind;
 use serde::Serialize;
 
 use crate::cli::{Format, PluginsCommand};
@@ -56,6 +57,7 @@ struct Row {
 impl Row {
     fn new(file: &PluginFile) -> Row {
         let manifest = file.manifest().ok();
+        let exposure = file.exposure().map(|why| format!("warning: {why}"));
         Row {
             path: file.path().to_owned(),
             origin: file.origin().to_string(),
@@ -65,7 +67,7 @@ impl Row {
             sources: manifest.map(|m| m.sources.clone()).unwrap_or_default(),
             backends: manifest.map(|m| m.backends.clone()).unwrap_or_default(),
             status: "ok",
-            problems: Vec::new(),
+            problems: exposure.into_iter().collect(),
         }
     }
 
@@ -76,6 +78,7 @@ impl Row {
             Err(e) => {
                 row.status = match e {
                     ManifestError::Unreadable(_) => "unreadable",
+                    ManifestError::Untrusted(_) => "unsafe",
                     ManifestError::NotSharedLibrary => "not a library",
                     ManifestError::NoManifest => "not a plugin",
                     ManifestError::Several(_) | ManifestError::Invalid(_) => "invalid",
@@ -104,7 +107,7 @@ impl Row {
     /// What `doctor` finds by loading the library and calling it.
     fn checked(file: &PluginFile, shadowed: &[Shadowed]) -> Row {
         let mut row = Row::new(file);
-        row.problems = load_problems(file);
+        row.problems.extend(load_problems(file));
         row.problems
             .extend(shadowed.iter().map(ToString::to_string));
         if !row.problems.is_empty() {
@@ -175,7 +178,13 @@ impl SearchRow {
         let (state, problem) = match &dir.state {
             DirState::Searched => ("searched".to_owned(), false),
             DirState::Missing => ("missing".to_owned(), false),
+            DirState::Empty => (
+                "ignored: an empty entry (a shell would read the current directory)".to_owned(),
+                true,
+            ),
             DirState::NotAbsolute => ("ignored: not an absolute path".to_owned(), true),
+            DirState::Untrusted(why) => (format!("ignored: {why}"), true),
+            DirState::Exposed(why) => (format!("searched; warning: {why}"), true),
             DirState::Unreadable(e) => (format!("unreadable: {e}"), true),
         };
         SearchRow {
@@ -318,8 +327,15 @@ fn render(overview: &Overview, status_header: &str) -> String {
 
 fn install(path: &Path, registry: &Registry) -> Result<ExitCode> {
     let shown = path.display();
-    if !path.is_file() {
-        return Err(bad_input(format!("{shown}: no such file")));
+    match std::fs::metadata(path) {
+        Err(e) => return Err(bad_input(format!("{shown}: cannot read: {e}"))),
+        Ok(metadata) if !metadata.is_file() => {
+            return Err(bad_input(format!(
+                "{shown}: {}, not a plugin library file",
+                file_kind(&metadata)
+            )));
+        }
+        Ok(_) => {}
     }
     let Some(file_name) = path.file_name().filter(|_| is_library_name(path)) else {
         return Err(bad_input(format!(
@@ -391,15 +407,21 @@ fn install(path: &Path, registry: &Registry) -> Result<ExitCode> {
 
 /// Copies `from` to a temporary file beside `to` and renames it over `to`: a reader (or a
 /// process that has the old library mapped) sees the old file or the new one, never half of
-/// one.
+/// one. The copy is writable by nobody but you, whatever the original allowed.
 fn copy_atomically(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let name = to
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let temporary = to.with_file_name(format!(".{name}.{}.partial", std::process::id()));
     let copied = std::fs::copy(from, &temporary)
-        .and_then(|_| std::fs::File::open(&temporary)?.sync_all())
+        .and_then(|_| std::fs::File::open(&temporary))
+        .and_then(|file| {
+            let mode = file.metadata()?.permissions().mode();
+            file.set_permissions(std::fs::Permissions::from_mode(mode & !0o022))?;
+            file.sync_all()
+        })
         .and_then(|()| std::fs::rename(&temporary, to));
     if let Err(e) = copied {
         let _ = std::fs::remove_file(&temporary);

@@ -18,18 +18,19 @@ use crate::notes;
 use crate::planning::{ServerPlan, run_view, served_names};
 use crate::plugin::Registry;
 use crate::resolution::resolve;
-use crate::runner::server::{RunningServer, server_root};
+use crate::runner::server::RunningServer;
 use crate::runner::{self, Runner};
 use crate::settings::Settings;
 use crate::wire_audit::{AuditMode, JobAudits, any_client};
 
 pub fn run(args: &ServeArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
+    let server_url = args.server.checked_url()?;
     let resolution = resolve(&args.resolve, registry, settings)?;
     notes::print(&resolution.diagnostics);
     let view = run_view(&resolution, &[]);
     let log_dir = serve_dir(&view.model.short_name);
-    let launch = match &args.server.server_url {
+    let launch = match &server_url {
         Some(_) => None,
         None => {
             let options = RunOptions {
@@ -45,7 +46,7 @@ pub fn run(args: &ServeArgs, registry: &Registry, settings: &Settings) -> Result
     };
     runner::runtime()?.block_on(async {
         let runner = Runner::new()?;
-        let server = match (&launch, &args.server.server_url) {
+        let server = match (&launch, &server_url) {
             (Some(plan), _) => {
                 let (spec, _) = plan
                     .prepare(&EnvStore::new(&benchy_home()), &runner)
@@ -81,9 +82,13 @@ async fn serve_audited(
     log_dir: &Path,
 ) -> Result<ExitCode> {
     let mut audits = JobAudits::new();
-    let root = server_root(&server.info.base_url);
     let proxy = audits
-        .add("clients", &[], Some(any_client(resolved)), &root)
+        .add(
+            "clients",
+            &[],
+            Some(any_client(resolved)),
+            &server.info.base_url,
+        )
         .await?;
     println!("Serving {} at {proxy}/v1", server.info.model);
     eprintln!("every request through {proxy} is audited against the resolved parameters");

@@ -3,8 +3,10 @@
 //! `--plugin PATH` flags, the directories in `BENCHY_PLUGIN_PATH`, those of the `plugin_path`
 //! setting, and the user's plugin directory (`<data dir>/benchy/plugins`). The environment
 //! comes before the settings files, as a flag does: it is the more specific, one shell's
-//! choice. Never the current directory implicitly: relative entries in `BENCHY_PLUGIN_PATH` are
-//! ignored (and shown as such by `benchy plugins list`); the setting's are relative to its file.
+//! choice. Never the current directory implicitly: empty and relative entries in
+//! `BENCHY_PLUGIN_PATH` are ignored (and shown as such by `benchy plugins list`); the setting's
+//! are relative to its file. Nor a folder or file another user can change (see
+//! [`crate::ownership`]).
 //!
 //! Finding a file reads nothing; asking for its manifest reads the file's bytes without loading
 //! it; only a run that needs one of its names opens the library.
@@ -16,6 +18,7 @@ use std::sync::{Arc, OnceLock};
 use super::loader::{Connection, LoadError};
 use super::manifest::{Kind, Manifest, ManifestError};
 use crate::env_vars::EnvVars;
+use crate::ownership::{exposed, first_exposed, first_untrusted, untrusted};
 
 /// Where a plugin file was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,9 +59,16 @@ pub struct SearchDir {
 pub enum DirState {
     Searched,
     Missing,
+    /// An empty entry in `BENCHY_PLUGIN_PATH` (`a::b`, a trailing `:`): a shell would read the
+    /// current directory there; benchy reads nothing.
+    Empty,
     /// A relative entry in `BENCHY_PLUGIN_PATH`: ignored, so the current directory never
     /// supplies plugins by accident.
     NotAbsolute,
+    /// Another user can change the folder (see [`crate::ownership`]): ignored.
+    Untrusted(String),
+    /// Searched, though everyone may write it (it is yours): said, with how to close it.
+    Exposed(String),
     Unreadable(String),
 }
 
@@ -110,11 +120,25 @@ impl PluginFile {
         self.origin
     }
 
-    /// The manifest, read from the file's bytes (once) without loading the library.
+    /// The manifest, read from the file's bytes (once) without loading the library; never of a
+    /// file another user can change, nor in a folder another user can change.
     pub fn manifest(&self) -> Result<&Manifest, &ManifestError> {
         self.manifest
-            .get_or_init(|| Manifest::read(&self.path))
+            .get_or_init(|| {
+                let folder = self.path.parent().unwrap_or(Path::new("/"));
+                match first_untrusted([self.path.as_path(), folder]) {
+                    Some(why) => Err(ManifestError::Untrusted(why)),
+                    None => Manifest::read(&self.path),
+                }
+            })
             .as_ref()
+    }
+
+    /// Why everyone may write the file or its folder, though they are yours: a warning, with how to
+    /// close it.
+    pub fn exposure(&self) -> Option<String> {
+        let folder = self.path.parent().unwrap_or(Path::new("/"));
+        first_exposed([self.path.as_path(), folder])
     }
 
     /// The manifest of a plugin this benchy can load, or why it cannot.
@@ -186,8 +210,6 @@ impl Catalog {
         }
         let dirs = path_dirs
             .into_iter()
-            // An empty entry means "current directory" to a shell; here it means nothing.
-            .filter(|(d, _)| !d.as_os_str().is_empty())
             .chain(user_dir.map(|d| (d, Origin::UserDir)));
         for (dir, origin) in dirs {
             let state = catalog.search(&dir, origin);
@@ -197,6 +219,9 @@ impl Catalog {
     }
 
     fn search(&mut self, dir: &Path, origin: Origin) -> DirState {
+        if dir.as_os_str().is_empty() {
+            return DirState::Empty;
+        }
         if !dir.is_absolute() {
             return DirState::NotAbsolute;
         }
@@ -205,15 +230,21 @@ impl Catalog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DirState::Missing,
             Err(e) => return DirState::Unreadable(e.to_string()),
         };
+        if let Some(why) = untrusted(dir) {
+            return DirState::Untrusted(why);
+        }
+        let exposed = exposed(dir);
+        // Every entry with a library's name but a folder: a broken link, a link loop or a FIFO
+        // is listed with what is wrong with it rather than passed over.
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| is_library_name(p) && p.is_file())
+            .filter(|p| is_library_name(p) && !p.is_dir())
             .collect();
         paths.sort();
         for path in paths {
             self.add_file(path, origin);
         }
-        DirState::Searched
+        exposed.map_or(DirState::Searched, DirState::Exposed)
     }
 
     /// Adds a file unless the same file (after following links) is already there.

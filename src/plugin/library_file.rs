@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use benchy_core::source::file_kind;
+use benchy_core::source::open_regular_file;
 
 /// How much of a file is read first: enough for an ELF header and its program headers.
 const HEAD_LEN: u64 = 64 * 1024;
@@ -20,16 +20,12 @@ pub const MAX_MAPPED_BYTES: u64 = 256 * 1024 * 1024;
 /// The bytes of `path` a loader would map (all of it for a non-ELF file), at most
 /// [`MAX_MAPPED_BYTES`]; the error says what is wrong without naming the file.
 pub fn mapped_part(path: &Path) -> Result<Vec<u8>, String> {
-    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !metadata.is_file() {
-        return Err(format!("not a regular file ({})", file_kind(&metadata)));
-    }
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let (mut file, metadata) = open_regular_file(path)?;
     let mut bytes = Vec::new();
     (&mut file)
         .take(HEAD_LEN)
         .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("cannot read: {e}"))?;
     let wanted = loaded_extent(&bytes).unwrap_or(metadata.len());
     if wanted > MAX_MAPPED_BYTES {
         return Err(format!(
@@ -42,7 +38,7 @@ pub fn mapped_part(path: &Path) -> Result<Vec<u8>, String> {
     } else {
         file.take(wanted - bytes.len() as u64)
             .read_to_end(&mut bytes)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("cannot read: {e}"))?;
     }
     Ok(bytes)
 }

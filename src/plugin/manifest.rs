@@ -35,8 +35,15 @@ pub struct Manifest {
 /// Why a file has no usable manifest.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ManifestError {
-    #[error("cannot read: {0}")]
+    /// Not a regular file, or not readable: the reason says which.
+    #[error("{0}")]
     Unreadable(String),
+    /// Another user can change the file or its folder: it is not read, let alone loaded.
+    #[error(
+        "refused: {0}; benchy loads a plugin only when no other user can change it (as git \
+         refuses a repository another user owns)"
+    )]
+    Untrusted(String),
     #[error("not a shared library (it does not start like an ELF, Mach-O or PE file)")]
     NotSharedLibrary,
     #[error(

@@ -183,6 +183,11 @@ impl Registry {
                     .map(move |s| Diagnostic::warning(format!("{}: {s}", file.label())))
             })
             .collect();
+        notes.extend(
+            first
+                .exposure()
+                .map(|why| Diagnostic::warning(format!("{}: {why}", first.label()))),
+        );
         notes.extend(others.iter().map(|other| {
             Diagnostic::warning(format!(
                 "{}: its {kind} `{name}` is not used: {} provides it",

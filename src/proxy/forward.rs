@@ -9,7 +9,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
@@ -26,26 +25,14 @@ use super::inspect::{Inspect, Outcome, Payload, Seen};
 const INLINE_INSPECT_MAX: usize = 1 << 20;
 
 /// Where requests go: `http://host:port`, optionally with a path prefix that is put in front of
-/// every request path, and with user-info (`http://user:password@host:port`), which becomes the
-/// `Authorization: Basic` header of every request that has none: the client talks to the proxy
-/// without credentials, so they never appear on its command line.
-#[derive(Clone)]
+/// every request path. Credentials travel in the client's own `Authorization` header, never in
+/// the URL.
+#[derive(Clone, Debug)]
 pub(crate) struct Upstream {
     scheme: Scheme,
     authority: Authority,
     /// No trailing slash; empty when the upstream URL has no path.
     prefix: String,
-    authorization: Option<HeaderValue>,
-}
-
-impl std::fmt::Debug for Upstream {
-    /// Without the credentials.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upstream")
-            .field("authority", &self.authority)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Upstream {
@@ -56,6 +43,11 @@ impl Upstream {
                 format!("upstream {url:?}: {why}"),
             )
         };
+        // Checked first, so the error below cannot show a password.
+        if url.contains('@') {
+            let why = "upstream URL: credentials in the URL are not supported";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
         let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
         // Plain HTTP only: the upstream is a local vLLM server and the client side has no TLS.
         if uri.scheme() != Some(&Scheme::HTTP) {
@@ -65,22 +57,12 @@ impl Upstream {
         if uri.query().is_some() {
             return Err(invalid("a query string is not allowed"));
         }
-        let (userinfo, host) = match authority.rsplit_once('@') {
-            Some((userinfo, host)) => (Some(userinfo), host),
-            None => (None, authority),
-        };
-        let authorization = userinfo.map(|userinfo| {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
-            let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
-                .expect("base64 is a valid header value");
-            value.set_sensitive(true);
-            value
-        });
         Ok(Upstream {
             scheme: Scheme::HTTP,
-            authority: host.parse().map_err(|_| invalid("not a host and port"))?,
+            authority: authority
+                .parse()
+                .map_err(|_| invalid("not a host and port"))?,
             prefix: uri.path().trim_end_matches('/').to_owned(),
-            authorization,
         })
     }
 
@@ -208,13 +190,6 @@ pub(crate) async fn handle(
     // Expect: 100-continue was already answered to the client by hyper's server when the body
     // was first read; hyper's client would not wait for a 100 anyway.
     parts.headers.remove(header::EXPECT);
-    if let Some(authorization) = &shared.upstream.authorization
-        && !parts.headers.contains_key(header::AUTHORIZATION)
-    {
-        parts
-            .headers
-            .insert(header::AUTHORIZATION, authorization.clone());
-    }
 
     match shared
         .client
@@ -342,16 +317,9 @@ mod tests {
         assert!(Upstream::parse("https://127.0.0.1:8000").is_err());
         assert!(Upstream::parse("127.0.0.1:8000").is_err());
         assert!(Upstream::parse("http://127.0.0.1:8000/?a=b").is_err());
-        let with_user = Upstream::parse("http://user:s3cret@127.0.0.1:8000/v1").unwrap();
-        assert_eq!(
-            with_user.uri_for(&uri).unwrap(),
-            "http://127.0.0.1:8000/v1/v1/completions?x=1"
-        );
-        assert_eq!(
-            with_user.authorization.as_ref().unwrap(),
-            "Basic dXNlcjpzM2NyZXQ="
-        );
-        assert!(!format!("{with_user:?}").contains("s3cret"));
+        let with_user = Upstream::parse("http://user:s3cret@127.0.0.1:8000/v1").unwrap_err();
+        assert!(with_user.to_string().contains("credentials"), "{with_user}");
+        assert!(!with_user.to_string().contains("s3cret"), "{with_user}");
     }
 
     #[test]

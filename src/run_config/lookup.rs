@@ -1,31 +1,76 @@
 //! Finding the provider and task files a run config names, the way the Python tool's layout
 //! nests them: `providers/` and `tasks/` folders beside the model file or in a folder above.
+//!
+//! The climb stops at a boundary: the folder holding `configs/`, a repository's root (it holds
+//! `.git`) or your home, whichever comes first (the root folder when there is none). A file
+//! found on the way is used only when no other user can change it, nor its folder, nor the
+//! folder that holds that (see [`crate::ownership`]): a provider's `command:` runs as you. One of
+//! yours that everyone may write is used with a warning.
 
 use std::path::{Path, PathBuf};
 
+use benchy_core::Diagnostic;
+
+use super::ConfigError;
+use crate::ownership::{first_exposed, first_untrusted};
+
 /// Finds `<folder>/<name>.yaml` (or `.yml`, or `name` itself when it has an extension) in the
-/// start folder and each of its ancestors, the way the Python tool's layout nests them.
+/// start folder and each folder above it up to the boundary. `named_at` (the run config's file
+/// and line) and `what` ("task", "provider config") name the lookup in errors and `notes`.
 pub(super) fn find_upwards(
     start: &Path,
     folder: &str,
     name: &str,
-) -> Result<PathBuf, Vec<PathBuf>> {
+    (named_at, what): (&str, &'static str),
+    notes: &mut Vec<Diagnostic>,
+) -> Result<PathBuf, ConfigError> {
     let file_names: Vec<String> = if name.ends_with(".yaml") || name.ends_with(".yml") {
         vec![name.to_owned()]
     } else {
         vec![format!("{name}.yaml"), format!("{name}.yml")]
     };
-    let mut looked = Vec::new();
+    let mut looked_for = Vec::new();
     // Canonicalize so `..` walks the real tree; fall back to the path as given.
     let start = start.canonicalize().unwrap_or_else(|_| start.to_owned());
+    let home = dirs::home_dir().and_then(|h| h.canonicalize().ok());
     for dir in start.ancestors() {
         for file_name in &file_names {
             let candidate = dir.join(folder).join(file_name);
-            if candidate.is_file() {
-                return Ok(candidate);
+            // Anything by that name but a folder is the one meant; reading it says what is wrong
+            // with it (a FIFO, a device, a broken link) rather than looking further up.
+            let found = std::fs::symlink_metadata(&candidate).is_ok() && !candidate.is_dir();
+            if found {
+                let on_the_way = [candidate.as_path(), &dir.join(folder), dir];
+                if let Some(why) = first_exposed(on_the_way) {
+                    notes.push(Diagnostic::warning(format!(
+                        "{named_at}: {what} `{name}`: {why}"
+                    )));
+                }
+                return match first_untrusted(on_the_way) {
+                    None => Ok(candidate),
+                    Some(why) => Err(ConfigError::Untrusted {
+                        origin: named_at.to_owned(),
+                        what,
+                        name: name.to_owned(),
+                        why,
+                    }),
+                };
             }
-            looked.push(candidate);
+            looked_for.push(candidate);
+        }
+        if is_boundary(dir, home.as_deref()) {
+            break;
         }
     }
-    Err(looked)
+    Err(ConfigError::NotFound {
+        origin: named_at.to_owned(),
+        what,
+        name: name.to_owned(),
+        looked_for,
+    })
+}
+
+/// The last folder a lookup climbs to: one holding `configs/`, a repository's root, or home.
+fn is_boundary(dir: &Path, home: Option<&Path>) -> bool {
+    dir.join("configs").is_dir() || dir.join(".git").exists() || home == Some(dir)
 }

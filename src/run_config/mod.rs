@@ -21,12 +21,15 @@ mod task;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use benchy_core::Diagnostic;
 use benchy_core::layer::{Layer, LayerError, SourceRef};
 use benchy_core::source::read_text_file;
 use benchy_source_yaml::yaml::{self, GenerationMapping, YamlError};
 use serde_json::{Map, Value as Json};
 
 use raw::RawRunConfig;
+
+use crate::secrets;
 
 /// A run config with its provider and tasks resolved.
 #[derive(Clone, Debug)]
@@ -42,6 +45,8 @@ pub struct RunConfig {
     pub generation: Option<Layer>,
     /// Source kinds whose failure must stop the run instead of warning (e.g. `[hf]`).
     pub require_sources: Vec<String>,
+    /// What reading it had to say without failing (a file found that everyone may write).
+    pub notes: Vec<Diagnostic>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +137,17 @@ pub enum ConfigError {
         name: String,
         looked_for: Vec<PathBuf>,
     },
+    #[error(
+        "{origin}: {what} `{name}`: {why}; benchy uses a file it finds only when no other user \
+         can change it (as git refuses a repository another user owns): check the file, then \
+         chown it or copy it into a folder of your own"
+    )]
+    Untrusted {
+        origin: String,
+        what: &'static str,
+        name: String,
+        why: String,
+    },
     #[error(transparent)]
     Generation(#[from] LayerError),
 }
@@ -145,15 +161,20 @@ impl RunConfig {
         let dir = parent_dir(path);
 
         let model = model::check_model(&raw.model, dir, &origin)?;
+        let mut notes = Vec::new();
         let provider = match &raw.vllm {
-            Some(vllm) => provider::load_provider(vllm, dir, &origin)?,
+            Some(vllm) => provider::load_provider(vllm, dir, &origin, &mut notes)?,
             None => None,
         };
+        // Secrets are secret wherever they were written, from the moment they are read.
+        if let Some(provider) = &provider {
+            secrets::register_settings(&provider.settings);
+        }
         let task_defaults = raw.task_defaults.unwrap_or_default();
         let mut tasks = Vec::new();
         let mut seen = BTreeSet::new();
         for item in &raw.tasks {
-            let task = task::load_task(item, dir, path, &task_defaults)?;
+            let task = task::load_task(item, (dir, path), &task_defaults, &mut notes)?;
             if !seen.insert(task.name.clone()) {
                 return Err(ConfigError::Invalid {
                     origin,
@@ -162,6 +183,7 @@ impl RunConfig {
                     problem: format!("task `{}` is listed twice", task.name),
                 });
             }
+            secrets::register_settings(&task.defaults);
             tasks.push(task);
         }
         // Read as layers now, so a bad value stops every command before it starts.
@@ -178,6 +200,7 @@ impl RunConfig {
             use_chat_completions: raw.use_chat_completions.unwrap_or(false),
             generation,
             require_sources: raw.require_sources,
+            notes,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use benchy_core::Diagnostic;
 use benchy_core::sdk::is_valid_name;
 use benchy_source_yaml::yaml;
 use serde_json::{Map, Value as Json};
@@ -16,6 +17,7 @@ pub(super) fn load_provider(
     raw: &RawVllm,
     dir: &Path,
     origin: &str,
+    notes: &mut Vec<Diagnostic>,
 ) -> Result<Option<Provider>, ConfigError> {
     let overrides = raw.overrides.clone().unwrap_or_default();
     let Some(name) = &raw.provider_config else {
@@ -25,14 +27,14 @@ pub(super) fn load_provider(
         // Overrides alone are a complete provider written inline.
         return provider("inline".into(), PathBuf::from(origin), overrides).map(Some);
     };
-    let path = find_upwards(dir, "providers", &name.value).map_err(|looked_for| {
-        ConfigError::NotFound {
-            origin: format!("{origin}:{}", name.referenced.line()),
-            what: "provider config",
-            name: name.value.clone(),
-            looked_for,
-        }
-    })?;
+    let named_at = format!("{origin}:{}", name.referenced.line());
+    let path = find_upwards(
+        dir,
+        "providers",
+        &name.value,
+        (&named_at, "provider config"),
+        notes,
+    )?;
     let text = read(&path)?;
     let mut settings: Map<String, Json> = if text.trim().is_empty() {
         Map::new()

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use benchy_core::Diagnostic;
 use benchy_core::layer::SourceRef;
 use benchy_core::paths;
 use benchy_source_yaml::yaml;
@@ -14,22 +15,17 @@ use super::{ConfigError, Task, generation_layer, parent_dir, read, unsafe_path_p
 
 pub(super) fn load_task(
     item: &Spanned<TaskItem>,
-    dir: &Path,
-    config_path: &Path,
+    (dir, config_path): (&Path, &Path),
     task_defaults: &Map<String, Json>,
+    notes: &mut Vec<Diagnostic>,
 ) -> Result<Task, ConfigError> {
     let origin = config_path.display().to_string();
     let line = item.referenced.line();
     let (raw, defined_in) = match &item.value {
         TaskItem::Name(name) => {
             check_folder_name(name, "tasks", config_path, Some(line))?;
-            let path =
-                find_upwards(dir, "tasks", name).map_err(|looked_for| ConfigError::NotFound {
-                    origin: format!("{origin}:{line}"),
-                    what: "task",
-                    name: name.clone(),
-                    looked_for,
-                })?;
+            let named_at = format!("{origin}:{line}");
+            let path = find_upwards(dir, "tasks", name, (&named_at, "task"), notes)?;
             let text = read(&path)?;
             let mut raw: RawTask = yaml::from_str(&text, &path.display().to_string())?;
             raw.name.get_or_insert_with(|| name.clone());

@@ -45,7 +45,8 @@ fn read_end(path: &Path) -> std::io::Result<String> {
     let start = len.saturating_sub(TAIL_BYTES);
     file.seek(SeekFrom::Start(start))?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
+    // The child may be writing fast: read what was measured, not what it writes meanwhile.
+    file.take(TAIL_BYTES).read_to_end(&mut bytes)?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     // A read that starts mid-file starts mid-line: drop the partial first line.
     Ok(if start > 0 {

@@ -13,7 +13,7 @@ pub mod jobs;
 pub mod keeper;
 mod listener;
 pub mod log_tail;
-mod port;
+pub(crate) mod port;
 mod progress;
 mod readiness;
 pub mod server;

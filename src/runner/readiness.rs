@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
 
+use crate::env_vars::EnvVars;
+
 /// How often the probe asks. The bound is 100 to 250 ms; the lower end keeps the time
 /// from "healthy" to "benchy says ready" short (see the README's performance section).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -54,7 +56,9 @@ impl Probe {
         models: Vec<String>,
         direct: bool,
     ) -> Result<Probe> {
-        let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+        let mut builder = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .default_headers(bearer_header());
         if direct {
             builder = builder.no_proxy();
         }
@@ -164,6 +168,21 @@ impl Probe {
             })
             .collect())
     }
+}
+
+/// `Authorization: Bearer $OPENAI_API_KEY` when it is set: a server started with an API key
+/// (vLLM's `--api-key`) answers its model list only with it, and lm-eval's requests carry the
+/// same header from the same variable.
+fn bearer_header() -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let key = std::env::var(EnvVars::OPENAI_API_KEY).unwrap_or_default();
+    if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+        && !key.is_empty()
+    {
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    headers
 }
 
 /// A request error without the URL reqwest repeats: "cannot connect", "no answer within 2 s".

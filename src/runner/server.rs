@@ -21,16 +21,11 @@ use super::progress::{Console, Progress};
 use super::readiness::{POLL_INTERVAL, Probe, ProbeState};
 use super::{Runner, describe_status};
 use crate::secrets;
+use crate::server_url::ServerUrl;
 
 /// How long an existing server (`--server-url`) may take to list the model: the start-up time a
 /// launched server gets by default, since it may still be loading.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(900);
-
-/// A server's root from its root or its `/v1` API root, with or without a trailing slash.
-pub fn server_root(url: &str) -> String {
-    let root = url.trim_end_matches('/');
-    root.strip_suffix("/v1").unwrap_or(root).to_owned()
-}
 
 /// A server that answers for its model.
 #[derive(Debug)]
@@ -145,16 +140,16 @@ impl Runner {
     /// Waits until the server at `url` (its root or its `/v1` API root) serves one of `models`
     /// (the first listed name is used), for up to [`ATTACH_TIMEOUT`]. Nothing is started, and
     /// [`RunningServer::stop`] leaves it running.
-    pub async fn attach_server(&self, url: &str, models: &[String]) -> Result<RunningServer> {
-        let root = server_root(url);
-        let parsed = reqwest::Url::parse(&root).map_err(|e| {
-            crate::failure::bad_input(format!("--server-url {}: {e}", secrets::mask(url)))
-        })?;
-        let direct = parsed
-            .host_str()
-            .is_some_and(|h| is_loopback(h.trim_start_matches('[').trim_end_matches(']')));
+    pub async fn attach_server(&self, url: &ServerUrl, models: &[String]) -> Result<RunningServer> {
+        let root = url.root();
         let started_at = SystemTime::now();
-        let mut probe = Probe::new(&root, "/health", "/v1/models", models.to_vec(), direct)?;
+        let mut probe = Probe::new(
+            root,
+            "/health",
+            "/v1/models",
+            models.to_vec(),
+            url.is_loopback(),
+        )?;
         let waited = self
             .wait_ready(&mut probe, Some(ATTACH_TIMEOUT), "the server", None)
             .await;
@@ -162,15 +157,14 @@ impl Runner {
             Ok(()) => {}
             Err(NotReady::Interrupted(signal)) => return Err(Interrupted(signal).into()),
             Err(NotReady::TimedOut(last) | NotReady::Exited(last)) => bail!(
-                "the server at {} did not serve `{}` within {} s; last probe: {last}",
-                secrets::mask(url),
+                "the server at {root} did not serve `{}` within {} s; last probe: {last}",
                 models.join("` or `"),
                 ATTACH_TIMEOUT.as_secs_f64(),
             ),
         }
         let served = probe.served().cloned();
         let info = ServerInfo {
-            base_url: format!("{root}/v1"),
+            base_url: url.api_base(),
             model: served
                 .as_ref()
                 .map_or_else(|| models[0].clone(), |s| s.id.clone()),

@@ -120,7 +120,11 @@ impl SuiteRecord {
 
     fn markdown_table(&self) -> String {
         let (header, rows) = self.rows();
-        let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+        let mut out = format!(
+            "| {} |\n|{}\n",
+            header.join(" | "),
+            "---|".repeat(header.len())
+        );
         for row in rows {
             out += &format!("| {} |\n", row.join(" | "));
         }
@@ -147,7 +151,10 @@ fn cell(model: &ModelEntry, task: &str) -> String {
                 .value
                 .as_f64()
                 .map_or_else(|| cell.value.to_string(), |v| format!("{v:.4}"));
-            let stderr = cell.stderr.map(|s| format!(" ± {s:.4}")).unwrap_or_default();
+            let stderr = cell
+                .stderr
+                .map(|s| format!(" ± {s:.4}"))
+                .unwrap_or_default();
             format!("{} {value}{stderr}", cell.metric)
         }
         (None, Some(state)) => state.clone(),

@@ -66,6 +66,14 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("generation-list.yaml", &["generation", ":3:"]),
     ("task-listed-twice.yaml", &["listed twice", ":5"]),
     (
+        "duplicate-key.yaml",
+        &[":5:", "`top_p` is given twice in one mapping"],
+    ),
+    (
+        "two-names-of-one-key.yaml",
+        &[":5", "`max_gen_toks` and `max_new_tokens` are two names"],
+    ),
+    (
         "source-wrong-type.gen.yaml",
         &["`temperature`", ":2", "number"],
     ),

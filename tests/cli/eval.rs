@@ -10,11 +10,11 @@ use std::time::Duration;
 use benchy_testkit::openai::{EOS, OpenAiOptions, RecordingOpenAi};
 use serde_json::{Value as Json, json};
 
-use crate::harness::{TestEnv, alive, descendants, eventually, repo_root};
+use crate::harness::{Run, TestEnv, alive, descendants, eventually, repo_root};
 use crate::workspace_builds::binary;
 
 /// Bounds a hang; not a timing. lm-eval spends ~7 s indexing its tasks on every start.
-const RUN: Duration = Duration::from_secs(300);
+pub(crate) const RUN: Duration = Duration::from_secs(300);
 
 /// The lm-eval `make setup` installs; a test fails (never skips) when it is missing.
 pub fn lm_eval() -> PathBuf {
@@ -41,7 +41,7 @@ const MODEL_GENERATION: &str = r#"{"do_sample": true, "temperature": 0.7, "top_p
 /// A run with the shipped demo tasks: `gen` (the task's YAML is greedy with
 /// `max_gen_toks: 32`), `gen-override` (the same lm-eval task with its own `generation:` block)
 /// and `mc` (multiple choice). The run's own block adds `min_p`.
-fn eval_env(provider: &str) -> TestEnv {
+pub(crate) fn eval_env(provider: &str) -> TestEnv {
     let mut env = TestEnv::new();
     env.env("BENCHY_LM_EVAL", lm_eval().to_str().unwrap());
     env.write("model/generation_config.json", MODEL_GENERATION);
@@ -73,7 +73,7 @@ fn eval_env(provider: &str) -> TestEnv {
 }
 
 /// A provider that launches the recording server binary in vLLM's place; `flags` are its own.
-fn fake_provider(flags: &[&str]) -> String {
+pub(crate) fn fake_provider(flags: &[&str]) -> String {
     let mut command = vec![binary("benchy-fake-vllm").display().to_string()];
     command.extend(flags.iter().map(|f| (*f).to_owned()));
     format!(
@@ -82,7 +82,7 @@ fn fake_provider(flags: &[&str]) -> String {
     )
 }
 
-fn eval_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn eval_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "eval",
         "-c",
@@ -100,13 +100,29 @@ fn eval_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
-fn run_dir(env: &TestEnv) -> PathBuf {
+pub(crate) fn run_dir(env: &TestEnv) -> PathBuf {
     env.path().join("out/r/model")
 }
 
-fn read_json(path: &Path) -> Json {
+pub(crate) fn read_json(path: &Path) -> Json {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The recording server, serving the test's model under its short name.
+pub(crate) fn recording_server() -> RecordingOpenAi {
+    RecordingOpenAi::start(OpenAiOptions {
+        model: "model".into(),
+        ..OpenAiOptions::default()
+    })
+}
+
+/// `benchy eval` of `env`'s run (see [`eval_args`]) against `server`, with `extra` flags.
+fn eval_against(env: &TestEnv, server: &RecordingOpenAi, extra: &[&str]) -> Run {
+    let url = server.base_url();
+    let mut args = vec!["--server-url", url.as_str()];
+    args.extend_from_slice(extra);
+    env.run(&eval_args(&args))
 }
 
 /// The generation requests' sampling fields (the prompt left out).
@@ -118,20 +134,10 @@ fn sampling(body: &Json) -> Json {
 
 #[test]
 fn every_request_carries_the_resolved_parameters_and_the_record_proves_it() {
-    let server = RecordingOpenAi::start(OpenAiOptions {
-        model: "model".into(),
-        ..OpenAiOptions::default()
-    });
+    let server = recording_server();
     let env = eval_env(&fake_provider(&[]));
-    let url = server.base_url();
     // two parameter sets, two lm-eval processes side by side against the one server
-    let run = env.run(&eval_args(&[
-        "--server-url",
-        &url,
-        "--log-samples",
-        "--jobs",
-        "2",
-    ]));
+    let run = eval_against(&env, &server, &["--log-samples", "--jobs", "2"]);
     run.expect_code(0);
 
     let bodies = server.generation_bodies();
@@ -316,7 +322,7 @@ fn every_request_carries_the_resolved_parameters_and_the_record_proves_it() {
     );
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
@@ -332,18 +338,14 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// `use_chat_completions: true` (the Python tool's key): chat requests, with the same parameters.
 #[test]
 fn chat_requests_carry_the_resolved_parameters_too() {
-    let server = RecordingOpenAi::start(OpenAiOptions {
-        model: "model".into(),
-        ..OpenAiOptions::default()
-    });
+    let server = recording_server();
     let env = eval_env(&fake_provider(&[]));
     env.write(
         "run.yaml",
         "model:\n  name: ./model\nvllm:\n  provider_config: fake\nuse_chat_completions: true\n\
          tasks:\n  - gen-override\n",
     );
-    let url = server.base_url();
-    env.run(&eval_args(&["--server-url", &url])).expect_code(0);
+    eval_against(&env, &server, &[]).expect_code(0);
     let chats: Vec<Json> = server
         .requests()
         .into_iter()
@@ -378,8 +380,7 @@ fn an_unknown_task_stops_before_any_request() {
         "tasks/gen.yaml",
         "name: gen\ntask_name: no_such_lm_eval_task\n",
     );
-    let url = server.base_url();
-    let run = env.run(&eval_args(&["--server-url", &url]));
+    let run = eval_against(&env, &server, &[]);
     run.expect_code(2);
     assert!(
         run.stderr.contains("no_such_lm_eval_task"),
@@ -430,10 +431,7 @@ fn a_server_dying_mid_run_fails_the_run_and_keeps_the_record() {
 
 #[test]
 fn one_failing_lm_eval_process_keeps_the_others_results() {
-    let server = RecordingOpenAi::start(OpenAiOptions {
-        model: "model".into(),
-        ..OpenAiOptions::default()
-    });
+    let server = recording_server();
     let env = eval_env(&fake_provider(&[]));
     // lm-eval's `validate` finds this task; its `run` then fails on the unknown key
     let broken = env.write(
@@ -456,8 +454,7 @@ fn one_failing_lm_eval_process_keeps_the_others_results() {
         "run.yaml",
         "model:\n  name: ./model\nvllm:\n  provider_config: fake\ntasks:\n  - broken\n  - mc\n",
     );
-    let url = server.base_url();
-    let run = env.run(&eval_args(&["--server-url", &url]));
+    let run = eval_against(&env, &server, &[]);
     run.expect_code(1);
     let dir = run_dir(&env);
     let record = read_json(&dir.join("run.json"));
@@ -501,37 +498,58 @@ fn ctrl_c_during_tasks_stops_everything_and_keeps_the_record() {
     assert!(dir.join("resolved_generation.json").is_file());
 }
 
-/// The token reaches children only through their environment: no output file and no recorded
-/// command line holds it.
+/// Another consumer's name for a key is that key: `--set max_gen_toks=5` and `--set until=[...]`
+/// (lm-eval's names) go out once, as lm-eval's max_tokens and stop, and the record and the
+/// verification name what went out. (Two names of one key are refused: tests/cli/before_start.rs.)
 #[test]
-fn hf_token_is_in_no_output_file_and_no_command_line() {
-    const TOKEN: &str = "hf_canary_0123456789abcdef";
-    let mut env = eval_env(&fake_provider(&[]));
-    env.env("HF_TOKEN", TOKEN);
-    // the provider's own hf_token too: it must become the server's environment only
-    let provider = fake_provider(&[]) + &format!("hf_token: \"{TOKEN}\"\n");
-    env.write("providers/fake.yaml", &provider);
-    let run = env.run(&eval_args(&["--task", "gen", "--log-samples"]));
+fn another_consumers_name_for_a_key_goes_out_once_as_that_key() {
+    let server = recording_server();
+    let env = eval_env(&fake_provider(&[]));
+    let run = eval_against(
+        &env,
+        &server,
+        &[
+            "--task",
+            "gen",
+            "--set",
+            "max_gen_toks=5",
+            "--set",
+            "until=[QQ]",
+        ],
+    );
     run.expect_code(0);
-    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN));
-    let files = walk(&run_dir(&env));
-    assert!(files.len() > 5, "{files:?}");
-    for file in files {
-        let bytes = std::fs::read(&file).unwrap();
+    let generate: Vec<Json> = server
+        .generation_bodies()
+        .iter()
+        .filter(|b| b.get("echo").is_none())
+        .cloned()
+        .collect();
+    assert_eq!(generate.len(), 2, "{generate:#?}");
+    for body in &generate {
+        assert_eq!(body["max_tokens"], 5, "{body}");
+        assert_eq!(body["stop"], json!(["QQ", EOS]), "{body}");
         assert!(
-            !String::from_utf8_lossy(&bytes).contains(TOKEN),
-            "{} holds the token",
-            file.display()
+            body.get("max_gen_toks").is_none() && body.get("until").is_none(),
+            "{body}"
         );
     }
-    let record = read_json(&run_dir(&env).join("run.json"));
-    assert!(
-        record["server"]["command"]
-            .as_str()
-            .unwrap()
-            .contains("HF_TOKEN='***'"),
-        "the server gets the token through its environment, shown redacted: {}",
-        record["server"]["command"]
+    let dir = run_dir(&env);
+    let resolved = read_json(&dir.join("resolved_generation.json"));
+    assert_eq!(
+        resolved["resolved"]["max_new_tokens"],
+        json!({"value": 5, "source": "cli"})
+    );
+    assert_eq!(
+        resolved["resolved"]["stop"],
+        json!({"value": ["QQ"], "source": "cli"})
+    );
+    let record = read_json(&dir.join("run.json"));
+    let verification = &record["verification"][0];
+    assert_eq!(verification["status"], "verified", "{verification:#}");
+    assert_eq!(verification["sent"]["max_gen_toks"], 5, "{verification:#}");
+    assert_eq!(
+        verification["recorded"]["max_gen_toks"], 5,
+        "{verification:#}"
     );
 }
 

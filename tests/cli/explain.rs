@@ -121,3 +121,22 @@ fn greedy_normalization_is_recorded() {
     );
     assert!(run.stderr.contains("replaced by 0"), "{}", run.stderr);
 }
+
+/// A key or value longer than any format width (65,535) is printed whole: the table printer
+/// panicked on a 65,534-character `--set` key (its value column adds two quotes).
+#[test]
+fn keys_and_values_of_any_length_print_without_a_panic() {
+    let env = TestEnv::new();
+    run_config(&env);
+    let key = "k".repeat(65_534);
+    let value = "v".repeat(65_534);
+    for set in [format!("{key}=1"), format!("x={value}")] {
+        let run = env.run(&["config", "explain", "-c", "models/run.yaml", "--set", &set]);
+        run.expect_code(0);
+        let shown = if set.starts_with('k') { &key } else { &value };
+        assert!(
+            run.stdout.contains(shown.as_str()),
+            "the whole text is shown"
+        );
+    }
+}

@@ -6,15 +6,18 @@ mod workspace_builds;
 
 mod backends;
 mod bad_input;
+mod before_start;
 mod completions;
 mod eval;
 mod explain;
 mod external;
 mod hf;
+mod hostile;
 mod layout;
 mod plugins;
 mod reference;
 mod results;
+mod secrets;
 mod serve;
 mod settings;
 mod stored_runs;

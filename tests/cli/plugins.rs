@@ -130,8 +130,13 @@ fn the_current_directory_is_never_searched_implicitly() {
     let list = env.run(&["plugins", "list", "--format", "json"]);
     list.expect_code(0);
     let search = list.json()["search_path"].clone();
-    assert_eq!(search[0]["dir"], "rel", "{search:#}");
-    assert_eq!(search[0]["state"], "ignored: not an absolute path");
+    assert_eq!(search[0]["dir"], "", "{search:#}");
+    assert_eq!(
+        search[0]["state"],
+        "ignored: an empty entry (a shell would read the current directory)"
+    );
+    assert_eq!(search[1]["dir"], "rel", "{search:#}");
+    assert_eq!(search[1]["state"], "ignored: not an absolute path");
     assert_eq!(list.json()["plugins"], json!([]));
 }
 
@@ -407,7 +412,7 @@ fn install_refuses_anything_but_a_sound_plugin() {
     let renamed = env.path().join("site-registry.bin");
     std::fs::copy(library(SITE), &renamed).unwrap();
     let cases: Vec<(PathBuf, &str)> = vec![
-        (env.path().join("libmissing.so"), "no such file"),
+        (env.path().join("libmissing.so"), "No such file"),
         (random, "not a shared library"),
         (renamed, "plugin directories hold only .so files"),
         (library(NOT_A_PLUGIN), "not a benchy plugin"),

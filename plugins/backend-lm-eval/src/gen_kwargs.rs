@@ -30,6 +30,7 @@ pub fn gen_kwargs(resolved: &Resolved) -> Map<String, Json> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -52,5 +53,44 @@ mod tests {
             json!({"temperature": 0.0, "top_k": 5, "max_gen_toks": 32, "do_sample": false,
                    "until": ["\n"], "typical_p": 0.9})
         );
+    }
+
+    /// Names of keys as users and consumers write them, each with a valid value.
+    const NAMES: [(&str, i64); 11] = [
+        ("max_new_tokens", 8),
+        ("max_gen_toks", 9),
+        ("max_tokens", 10),
+        ("max_completion_tokens", 11),
+        ("stop", 0),
+        ("until", 0),
+        ("stop_sequences", 0),
+        ("stop_strings", 0),
+        ("seed", 3),
+        ("top_k", 4),
+        ("typical_p", 0),
+    ];
+
+    proptest! {
+        /// Whatever names a user mixes, each resolved key goes out under exactly one name: a
+        /// layer either refuses two names of one key or holds one entry per key, and no two
+        /// keys share a name in `--gen_kwargs` (a JSON object keeps one value per name).
+        #[test]
+        fn each_key_goes_out_once(
+            picked in prop::sample::subsequence(NAMES.to_vec(), 0..NAMES.len())
+                .prop_shuffle(),
+        ) {
+            let items = picked.iter().map(|(name, number)| {
+                let value = if name.contains("stop") || *name == "until" {
+                    json!([format!("{name}-{number}")])
+                } else {
+                    json!(number)
+                };
+                ((*name).to_owned(), value, None)
+            });
+            if let Ok(layer) = Layer::from_mapping(SourceRef::bare("cli"), "--set", items) {
+                let resolved = normalize(merge([&layer]));
+                prop_assert_eq!(gen_kwargs(&resolved).len(), resolved.params.len());
+            }
+        }
     }
 }

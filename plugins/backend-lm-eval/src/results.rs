@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value as Json};
 
 use benchy_core::backend::{Metric, ProcessOutcome, RunView, Sampling, TaskResult, TaskView};
+use benchy_core::source::read_text_file;
 use benchy_core::{BackendError, Diagnostic};
 
 use crate::gen_kwargs::gen_kwargs;
@@ -36,6 +37,7 @@ pub fn find_results_file(dir: &Path) -> Option<PathBuf> {
     found.pop()
 }
 
+/// Every file under `dir`; links are not followed, so a link loop cannot make it endless.
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -43,7 +45,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
             files.extend(walk(&path));
         } else {
             files.push(path);
@@ -52,6 +54,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The most of a results file that is read: lm-eval's hold metrics and task configs, a few
+/// hundred kilobytes even for large groups.
+const MAX_RESULTS_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The results of one finished lm-eval process, split by run task.
 pub fn read(
     run: &RunView,
@@ -59,9 +65,8 @@ pub fn read(
     results_file: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Vec<TaskResult>, BackendError> {
-    let text = std::fs::read_to_string(results_file).map_err(|e| {
-        BackendError::failed(format!("{}: cannot read: {e}", results_file.display()))
-    })?;
+    let text = read_text_file(results_file, MAX_RESULTS_BYTES)
+        .map_err(|e| BackendError::failed(format!("{}: {e}", results_file.display())))?;
     let doc: Json = serde_json::from_str(&text).map_err(|e| {
         BackendError::failed(format!(
             "{}: not lm-eval results JSON: {e}",

@@ -26,6 +26,11 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use benchy_core::source::{MAX_TEXT_FILE_BYTES, read_existing_file, read_regular_file};
+
+/// A ref holds a commit sha; anything longer is not one.
+const MAX_REF_BYTES: u64 = 1024;
+
 /// huggingface_hub's `CACHEDIR_TAG_CONTENT`, byte for byte.
 const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
 # This file is a cache directory tag created by huggingface_hub.\n\
@@ -98,7 +103,8 @@ impl RepoCache {
     /// The commit `refs/<revision>` records. huggingface_hub writes the bare sha; surrounding
     /// blanks are tolerated here.
     pub fn read_ref(&self, revision: &str) -> Option<String> {
-        let text = fs::read_to_string(self.ref_path(revision)).ok()?;
+        let bytes = read_regular_file(&self.ref_path(revision), MAX_REF_BYTES).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
         let commit = text.trim();
         is_commit_sha(commit).then(|| commit.to_owned())
     }
@@ -119,15 +125,14 @@ impl RepoCache {
 
     /// What the cache knows about `filename` at `commit`.
     pub fn at_commit(&self, commit: &str, filename: &str) -> io::Result<Cached> {
-        match fs::read(self.snapshot_path(commit, filename)) {
-            Ok(bytes) => {
-                return Ok(Cached::File {
-                    commit: commit.to_owned(),
-                    bytes,
-                });
-            }
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            Err(_) => {}
+        let path = self.snapshot_path(commit, filename);
+        if let Some(bytes) = read_existing_file(&path, MAX_TEXT_FILE_BYTES)
+            .map_err(|e| io::Error::other(format!("{}: {e}", path.display())))?
+        {
+            return Ok(Cached::File {
+                commit: commit.to_owned(),
+                bytes,
+            });
         }
         if self.no_exist_path(commit, filename).is_file() {
             return Ok(Cached::Missing {
@@ -170,7 +175,9 @@ impl RepoCache {
                 let _ = fs::remove_file(&temporary_path);
             }),
             Err(_) => {
-                let bytes = fs::read(self.blob_path(etag))?;
+                let blob = self.blob_path(etag);
+                let bytes = read_regular_file(&blob, MAX_TEXT_FILE_BYTES)
+                    .map_err(|e| io::Error::other(format!("{}: {e}", blob.display())))?;
                 write_atomically(&link, &temporary, &bytes)
             }
         }

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use benchy_core::source::MAX_TEXT_FILE_BYTES;
 use ureq::http::{HeaderValue, Response, header};
 
 use crate::settings::{HubSettings, RetryPolicy, Token};
@@ -16,9 +17,6 @@ use crate::urls::{join, keeps_token};
 
 /// `utils/_http.py::_MAX_REDIRECTS`.
 const MAX_REDIRECTS: usize = 20;
-
-/// A generation config is a few KiB; anything past this is not one.
-const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 /// `_DEFAULT_RETRY_ON_STATUS_CODES`.
 const RETRY_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
@@ -226,11 +224,11 @@ impl<'a> HubClient<'a> {
             let bytes = response
                 .body_mut()
                 .with_config()
-                .limit(MAX_FILE_BYTES)
+                .limit(MAX_TEXT_FILE_BYTES)
                 .read_to_vec()
                 .map_err(|e| match e {
                     ureq::Error::BodyExceedsLimit(_) => HubError::NotAHub(format!(
-                        "{current} sent more than {MAX_FILE_BYTES} bytes: not a generation config"
+                        "{current} sent more than {MAX_TEXT_FILE_BYTES} bytes: not a generation config"
                     )),
                     other => network(&current, &other),
                 })?;

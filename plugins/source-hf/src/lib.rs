@@ -36,9 +36,9 @@ mod repo_id;
 pub mod settings;
 pub mod urls;
 
-use std::io;
 use std::path::Path;
 
+use benchy_core::source::{MAX_TEXT_FILE_BYTES, read_existing_file};
 use benchy_core::{
     Artifact, ConfigSource, Diagnostic, Layer, SourceError, SourceRef, SourceReply, SourceRequest,
     Strictness,
@@ -135,8 +135,8 @@ impl ConfigSource for HfSource {
 fn from_model_dir(dir: &Path) -> Result<SourceReply, SourceError> {
     let path = dir.join(FILENAME);
     let shown = path.display().to_string();
-    match std::fs::read(&path) {
-        Ok(bytes) => {
+    match read_existing_file(&path, MAX_TEXT_FILE_BYTES) {
+        Ok(Some(bytes)) => {
             let file = HubFile {
                 label: format!("hf:{shown}"),
                 source: SourceRef::new("hf", dir.display().to_string()),
@@ -145,16 +145,14 @@ fn from_model_dir(dir: &Path) -> Result<SourceReply, SourceError> {
             };
             Ok(file.reply(bytes, Vec::new()))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(SourceReply {
+        Ok(None) => Ok(SourceReply {
             layer: None,
             diagnostics: vec![Diagnostic::info(format!(
                 "hf: the model directory {} has no {FILENAME}; continuing with the other layers",
                 dir.display()
             ))],
         }),
-        Err(e) => Err(SourceError::unavailable(format!(
-            "cannot read {shown}: {e}"
-        ))),
+        Err(e) => Err(SourceError::unavailable(format!("{shown}: {e}"))),
     }
 }
 

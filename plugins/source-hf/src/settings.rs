@@ -6,6 +6,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use benchy_core::source::read_text_file;
+
 use crate::env_vars::{EnvVars, is_true};
 
 /// The Hub address when `HF_ENDPOINT` is unset (`constants.py::_HF_DEFAULT_ENDPOINT`).
@@ -13,6 +15,9 @@ pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// huggingface_hub's `DEFAULT_ETAG_TIMEOUT` and `DEFAULT_DOWNLOAD_TIMEOUT` (seconds).
 const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
+/// A token file holds one token; a file larger than this is not one (and is not read).
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 
 /// Everything the `hf` source needs to know about the Hub and the cache.
 #[derive(Clone, Debug)]
@@ -89,7 +94,7 @@ impl TokenSource {
     pub fn load(&self) -> Option<Token> {
         match self {
             TokenSource::Env { token, .. } => Some(token.clone()),
-            TokenSource::File(path) => std::fs::read_to_string(path)
+            TokenSource::File(path) => read_text_file(path, MAX_TOKEN_FILE_BYTES)
                 .ok()
                 .and_then(|text| Token::clean(&text)),
             TokenSource::None => None,
@@ -222,6 +227,32 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn a_token_file_that_is_no_file_is_no_token_and_never_blocks() {
+        let dir = std::env::temp_dir().join(format!("benchy-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo failed");
+        let huge = dir.join("huge");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(5 << 30)
+            .unwrap();
+        for path in [fifo, huge, dir.clone()] {
+            assert_eq!(
+                TokenSource::File(path.clone()).load(),
+                None,
+                "{}",
+                path.display()
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn settings(vars: &[(&str, &str)]) -> HubSettings {
         let vars: HashMap<String, String> = vars

@@ -2,12 +2,13 @@
 //! reader: the one YAML reader of benchy, used by this source and by the host for run configs,
 //! task files and `--set` values.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
-use serde_saphyr::Spanned;
+use serde_saphyr::{self as saphyr, MessageFormatter, SnippetMode, Spanned, UserMessageFormatter};
 
 use benchy_core::layer::{Artifact, Layer, LayerError, SourceRef, json_kind};
 use benchy_core::problem::Problem;
@@ -35,12 +36,50 @@ pub fn from_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, Yaml
     serde_saphyr::from_str(text).map_err(|e| YamlError {
         origin: origin.to_owned(),
         position: e.location().map(|l| (l.line(), l.column())),
-        message: first_line_without_position(&e.to_string()),
+        message: first_line_without_position(&e.render_with_options(
+            serde_saphyr::render_options! {
+                formatter: &Messages,
+                snippets: SnippetMode::Off,
+            },
+        )),
     })
 }
 
-/// serde-saphyr renders "error: line L column C: message" followed by a source snippet; the
-/// position is already in our prefix and the snippet names `<input>`, so keep the message.
+/// The YAML reader's messages for the people who write the files: its user-facing wording,
+/// with what speaks to a program embedding the reader (its options and policies, Rust types,
+/// internal counters) said in benchy's own words.
+struct Messages;
+
+impl MessageFormatter for Messages {
+    fn format_message<'a>(&self, err: &'a saphyr::Error) -> Cow<'a, str> {
+        match err {
+            saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => Cow::Owned(format!(
+                "`{key}` is given twice in one mapping; give each key once"
+            )),
+            saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+                Cow::Borrowed("a key is given twice in one mapping; give each key once")
+            }
+            saphyr::Error::NonFiniteFloat { value, .. } => Cow::Owned(format!(
+                "`{value}` is a non-finite number (NaN or infinity), which no setting takes"
+            )),
+            saphyr::Error::BinaryNotUtf8 { .. } => {
+                Cow::Borrowed("a !!binary value that is not UTF-8 text stands where text belongs")
+            }
+            saphyr::Error::Budget { .. }
+            | saphyr::Error::AliasReplayCounterOverflow { .. }
+            | saphyr::Error::AliasReplayLimitExceeded { .. }
+            | saphyr::Error::AliasExpansionLimitExceeded { .. }
+            | saphyr::Error::AliasReplayStackDepthExceeded { .. } => Cow::Borrowed(
+                "the document is too large or too deeply nested to read (its anchors and aliases \
+                 would expand past the reader's limits)",
+            ),
+            other => UserMessageFormatter.format_message(other),
+        }
+    }
+}
+
+/// The rendered message without the position, which is already in our prefix: "error: line L
+/// column C: message" or "message at line L, column C".
 fn first_line_without_position(rendered: &str) -> String {
     let first = rendered.lines().next().unwrap_or(rendered);
     let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -148,6 +187,31 @@ mod tests {
         assert!(err.to_string().starts_with("x.yaml:"));
         let err = from_str::<BTreeMap<String, String>>("  \n", "e.yaml").unwrap_err();
         assert_eq!(err.to_string(), "e.yaml: the file is empty");
+    }
+
+    #[test]
+    fn messages_are_for_the_files_author_not_for_a_program_embedding_the_reader() {
+        let duplicate = from_str::<Json>("top_p: 0.5\ntop_p: 0.6\n", "d.yaml").unwrap_err();
+        assert_eq!(
+            duplicate.to_string(),
+            "d.yaml:2:1: `top_p` is given twice in one mapping; give each key once"
+        );
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n\
+                    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n\
+                    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n\
+                    g: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+        let nan = from_str::<Json>("t: .nan\n", "n.yaml").unwrap_err();
+        for err in [duplicate, nan]
+            .into_iter()
+            .chain(from_str::<Json>(bomb, "b.yaml").err())
+        {
+            let message = err.to_string();
+            for library_word in [
+                "Options", "Policy", "policy", "Option<", "_events", "breach",
+            ] {
+                assert!(!message.contains(library_word), "{message}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::notes;
 use crate::planning::{plan_jobs, served_names};
 use crate::run_record::{AuditRecord, LayerRecord, RunRecord, ServerRecord, Status, now};
 use crate::runner::jobs::{EndedEarly, JobPolicy, JobsReport};
-use crate::runner::server::{RunningServer, server_root};
+use crate::runner::server::RunningServer;
 use crate::runner::{self, Interrupted, Runner};
 use crate::secrets;
 use crate::verification::verify_into;
@@ -207,8 +207,7 @@ impl Eval<'_> {
         let audits = match self.args.audit {
             AuditMode::Off => None,
             AuditMode::On | AuditMode::Warn => {
-                let root = server_root(&server.info.base_url);
-                Some(JobAudits::start(&mut jobs, &root).await?)
+                Some(JobAudits::start(&mut jobs, &server.info.base_url).await?)
             }
         };
         Ok((jobs, audits))
@@ -234,7 +233,7 @@ impl Eval<'_> {
     }
 
     async fn start_server(&self, runner: &Runner, record: &mut RunRecord) -> Result<RunningServer> {
-        let started = match (&self.server, &self.args.server.server_url) {
+        let started = match (&self.server, &self.server_url) {
             (Some(plan), _) => {
                 let (spec, envs) = plan.prepare(&self.envs, runner).await?;
                 record.note_environments(&plan.backend, &envs);
@@ -252,7 +251,7 @@ impl Eval<'_> {
             }
             (None, Some(url)) => {
                 record.server = Some(ServerRecord {
-                    url: Some(secrets::register_url(url)),
+                    url: Some(url.root().to_owned()),
                     ..ServerRecord::default()
                 });
                 let names = served_names(&self.resolution.config.model);

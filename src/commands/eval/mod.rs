@@ -28,8 +28,9 @@ use crate::plugin::Registry;
 use crate::resolution::{Resolution, resolve};
 use crate::run_config::unsafe_path_part;
 use crate::run_folder::RunFolder;
+use crate::run_lock::RunLock;
 use crate::runner;
-use crate::runner::server::server_root;
+use crate::server_url::ServerUrl;
 use crate::settings::Settings;
 
 pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
@@ -38,6 +39,9 @@ pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<
         print!("{}", eval.dry_run());
         return Ok(ExitCode::SUCCESS);
     }
+    // Held for the whole run: a second run on this folder is refused at once.
+    let _lock = RunLock::acquire(&eval.folder.dir)?;
+    eval.folder.check_unused()?;
     let mut record = eval.new_record();
     runner::runtime()?.block_on(eval.execute(&mut record))
 }
@@ -55,6 +59,8 @@ struct Eval<'a> {
     jobs: u16,
     /// The server benchy launches; `None` with `--server-url`.
     server: Option<ServerPlan>,
+    /// `--server-url`, checked.
+    server_url: Option<ServerUrl>,
     /// The task backend's plan against the server as it will be: its checks and diagnostics,
     /// what `--dry-run` shows, the versions it found.
     job_plan: Plan,
@@ -66,6 +72,8 @@ struct Eval<'a> {
 impl<'a> Eval<'a> {
     /// Resolves, checks and plans everything that can be before anything starts.
     fn prepare(args: &'a EvalArgs, registry: &Registry, settings: &Settings) -> Result<Eval<'a>> {
+        let limit = checked_limit(args.limit)?;
+        let server_url = args.server.checked_url()?;
         // Sources may block on the network: resolve before the runtime starts.
         let resolution = resolve(&args.resolve, registry, settings)?;
         notes::print(&resolution.diagnostics);
@@ -78,16 +86,16 @@ impl<'a> Eval<'a> {
         }
         let options = RunOptions {
             run_dir: run_dir(args, settings, &view)?,
-            limit: checked_limit(args.limit)?,
+            limit,
             log_samples: args.log_samples,
             home: benchy_home(),
         };
         let backend = registry.backend(&args.backend)?;
-        let server = match &args.server.server_url {
+        let server = match &server_url {
             Some(_) => None,
             None => Some(ServerPlan::new(registry, &view, &options)?),
         };
-        let template = server_template(server.as_ref(), args, &view)?;
+        let template = server_template(server.as_ref(), server_url.as_ref(), &view)?;
         let job_plan = plan_jobs(&backend, &view, &template, &options)?;
         notes::print(
             server
@@ -108,6 +116,7 @@ impl<'a> Eval<'a> {
             backend,
             jobs: args.jobs.unwrap_or_else(|| settings.jobs().value),
             server,
+            server_url,
             job_plan,
             folder,
         })
@@ -118,16 +127,16 @@ impl<'a> Eval<'a> {
 /// placeholder), or the `--server-url` one.
 fn server_template(
     server: Option<&ServerPlan>,
-    args: &EvalArgs,
+    server_url: Option<&ServerUrl>,
     view: &RunView,
 ) -> Result<ServerInfo> {
-    match (server, &args.server.server_url) {
+    match (server, server_url) {
         (Some(server), _) => server
             .template()
             .cloned()
             .with_context(|| format!("the server backend `{}` planned no address", server.backend)),
         (None, Some(url)) => Ok(ServerInfo {
-            base_url: format!("{}/v1", server_root(url)),
+            base_url: url.api_base(),
             model: view.model.short_name.clone(),
             max_model_len: None,
         }),
@@ -150,18 +159,29 @@ fn selected_tasks(resolution: &Resolution, names: &[String]) -> Result<Vec<Strin
     Ok(names.to_vec())
 }
 
-/// `--limit`: a count, or a fraction above 0.
+/// The largest `--limit` count: above 2^53 a float no longer holds every whole number, so the
+/// count passed on would not be the one given.
+const MAX_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// `--limit`: a whole count of examples, or a fraction above 0 and below 1.
 fn checked_limit(limit: Option<f64>) -> Result<Option<f64>> {
-    match limit {
-        Some(limit) if !(limit > 0.0 && limit.is_finite()) => Err(bad_input(format!(
-            "--limit {limit}: must be a count or a fraction above 0"
-        ))),
-        other => Ok(other),
-    }
+    let Some(limit) = limit else {
+        return Ok(None);
+    };
+    let why = if !(limit > 0.0 && limit.is_finite()) {
+        "must be a count, or a fraction above 0 and below 1"
+    } else if limit > 1.0 && limit.fract() != 0.0 {
+        "a fraction must be below 1, and a count a whole number"
+    } else if limit > MAX_LIMIT {
+        "is larger than any count of examples (at most 2^53)"
+    } else {
+        return Ok(Some(limit));
+    };
+    Err(bad_input(format!("--limit {limit}: {why}")))
 }
 
-/// `<output-dir>/<run-id>/<model>`, absolute; a folder that already holds a run is refused.
-/// The output dir is `--output-dir`, else the `output_dir` setting.
+/// `<output-dir>/<run-id>/<model>`, absolute, checked to be a folder benchy can make (nothing is
+/// created yet). The output dir is `--output-dir`, else the `output_dir` setting.
 fn run_dir(args: &EvalArgs, settings: &Settings, view: &RunView) -> Result<PathBuf> {
     let output_dir = args
         .output_dir
@@ -174,12 +194,13 @@ fn run_dir(args: &EvalArgs, settings: &Settings, view: &RunView) -> Result<PathB
         )));
     }
     let dir = std::path::absolute(output_dir.join(&run_id).join(&view.model.short_name))?;
-    if !args.dry_run && dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-        return Err(bad_input(format!(
-            "{} already holds a run; choose another --run-id or --output-dir",
+    RunFolder::check_creatable(&dir).map_err(|why| {
+        bad_input(format!(
+            "--output-dir {}: the run folder {} cannot be made there: {why}",
+            output_dir.display(),
             dir.display()
-        )));
-    }
+        ))
+    })?;
     Ok(dir)
 }
 

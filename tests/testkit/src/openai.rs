@@ -40,6 +40,10 @@ pub struct OpenAiOptions {
     pub record_file: Option<PathBuf>,
     /// `/health` answers 503 until this file exists (a server still loading).
     pub ready_file: Option<PathBuf>,
+    /// Answer `/v1/...` only with `Authorization: Bearer <key>`, as vLLM started with
+    /// `--api-key` does (vllm/entrypoints/serve/middleware/authenticate.py guards `/v1`);
+    /// anything else gets its 401.
+    pub api_key: Option<String>,
 }
 
 impl Default for OpenAiOptions {
@@ -52,6 +56,7 @@ impl Default for OpenAiOptions {
             die_after: None,
             record_file: None,
             ready_file: None,
+            api_key: None,
         }
     }
 }
@@ -175,6 +180,12 @@ fn handle(state: &State, request: &Request) -> Reply {
     }
     state.requests.lock().unwrap().push(recorded);
     let options = &state.options;
+    if let Some(key) = &options.api_key
+        && path.starts_with("/v1")
+        && request.header("authorization") != Some(format!("Bearer {key}").as_str())
+    {
+        return json_reply(401, json!({"error": "Unauthorized"}));
+    }
     match (request.method.as_str(), path.as_str()) {
         // vLLM answers /health with an empty 200 once it is up
         ("GET", "/health") => Reply::Full {

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use benchy_core::backend::{ProcessOutcome, Sampling};
+use benchy_core::BackendError;
+use benchy_core::backend::{ProcessOutcome, Sampling, TaskResult};
 use serde_json::json;
 
 use super::*;
@@ -140,24 +141,44 @@ fn results_for_no_task_of_the_process_are_a_warning_not_a_guess() {
     );
 }
 
+/// `file` read as the results of one generate task's process whose folder is under `dir`.
+fn read_for_one_task(dir: &Path, file: &Path) -> Result<Vec<TaskResult>, BackendError> {
+    let view = run(vec![task("gen", "g", json!({}), sampling())]);
+    read(&view, &outcome(dir, &["gen"]), file, &mut Vec::new())
+}
+
 #[test]
 fn a_broken_results_file_is_a_failure_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("results_x.json");
     std::fs::write(&file, "{\"results\": ").unwrap();
-    let view = run(vec![task("gen", "g", json!({}), sampling())]);
-    let err = read(
-        &view,
-        &outcome(dir.path(), &["gen"]),
-        &file,
-        &mut Vec::new(),
-    )
-    .unwrap_err();
+    let err = read_for_one_task(dir.path(), &file).unwrap_err();
     assert!(
         err.to_string()
             .contains("results_x.json: not lm-eval results JSON"),
         "{err}"
     );
+}
+
+#[test]
+fn a_results_file_past_the_limit_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results_x.json");
+    // sparse: no disk used, and reading it whole would take gigabytes of memory
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(5 << 30)
+        .unwrap();
+    let err = read_for_one_task(dir.path(), &file).unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+}
+
+#[test]
+fn a_link_loop_under_the_output_folder_does_not_trap_the_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let newest = write_results(dir.path(), "Model/results_2026-01-02T00-00-00.json");
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("Model/loop")).unwrap();
+    assert_eq!(find_results_file(dir.path()), Some(newest));
 }
 
 #[test]

@@ -178,3 +178,27 @@ fn offline_makes_no_request_and_uses_the_cache() {
     );
     assert_eq!(env.hub.total(), 0, "{:?}", env.hub.requests());
 }
+
+#[test]
+fn a_file_larger_than_any_generation_config_is_not_taken() {
+    let env = Env::start();
+    let huge = format!(
+        "{{\"pad\": \"{}\"}}",
+        "x".repeat(benchy_core::source::MAX_TEXT_FILE_BYTES as usize)
+    );
+    env.hub.publish_generation_config("org/model", &huge);
+
+    let message = unavailable(env.resolve("org/model", None));
+
+    assert!(
+        message.contains(&format!(
+            "sent more than {} bytes",
+            benchy_core::source::MAX_TEXT_FILE_BYTES
+        )),
+        "{message}"
+    );
+    assert!(
+        !env.repo_dir("org/model").join("blobs").exists(),
+        "nothing cached"
+    );
+}

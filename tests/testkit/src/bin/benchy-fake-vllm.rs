@@ -17,6 +17,9 @@
 //! | `FAKE_IGNORE_TERM` | `1`: say so on SIGTERM and keep running (only SIGKILL ends it) |
 //! | `FAKE_DIE_AFTER` | seconds after start, print a message and exit with code 4 |
 //! | `FAKE_READY_FILE` | `/health` answers 503 until this file exists |
+//!
+//! Like vLLM, it answers `/v1/...` only with the bearer token in `VLLM_API_KEY` when that is
+//! set in its environment.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode};
@@ -73,7 +76,10 @@ fn main() -> ExitCode {
 
 /// The port and the server's options from the command line.
 fn parse_args() -> (u16, OpenAiOptions) {
-    let mut options = OpenAiOptions::default();
+    let mut options = OpenAiOptions {
+        api_key: std::env::var("VLLM_API_KEY").ok().filter(|k| !k.is_empty()),
+        ..OpenAiOptions::default()
+    };
     let mut port = 0;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
