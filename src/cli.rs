@@ -389,9 +389,10 @@ pub struct ShowArgs {
 /// The flags every command that resolves generation parameters takes.
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
-    /// The run config (a model file such as configs/single_card/AFM-4.5B.yaml)
-    #[arg(short = 'c', long = "config", value_name = "RUN.yaml")]
-    pub config: PathBuf,
+    /// The run config (a model file such as configs/single_card/AFM-4.5B.yaml). `eval` takes
+    /// several: -c repeated, a folder (every *.yaml in it) or a .txt list (a run config a line)
+    #[arg(short = 'c', long = "config", value_name = "RUN.yaml", required = true)]
+    pub configs: Vec<PathBuf>,
 
     /// A parameter source, repeatable, applied in order: hf, file:PATH (a JSON generation
     /// config), yaml:PATH (a YAML file's `generation:` mapping or the whole file), or a
@@ -413,6 +414,19 @@ pub struct ResolveArgs {
     /// repeatable, added to the run config's and the settings' `require_sources`
     #[arg(long = "require-source", value_name = "SCHEME")]
     pub require_sources: Vec<String>,
+}
+
+impl ResolveArgs {
+    /// The one run config of a command that takes one (`explain`, `serve`).
+    pub fn single_config(&self, command: &str) -> anyhow::Result<&std::path::Path> {
+        match self.configs.as_slice() {
+            [config] => Ok(config),
+            _ => Err(crate::failure::bad_input(format!(
+                "benchy {command} takes one run config (-c FILE); `benchy eval --dry-run` shows \
+                 a suite of them"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -471,7 +485,8 @@ pub enum EnvsCommand {
 
 #[derive(Debug, Args)]
 pub struct EnvsArgs {
-    /// A run config whose server's environment to consider (repeatable)
+    /// A run config whose server's environment to consider: repeatable, a folder (every *.yaml
+    /// in it) or a .txt list (a run config a line)
     #[arg(short = 'c', long = "config", value_name = "RUN.yaml")]
     pub configs: Vec<PathBuf>,
 

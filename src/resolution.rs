@@ -2,7 +2,7 @@
 //! task's and the `--set` layers in precedence order, and merges them per task. The sources are
 //! the `--source` flags, else the `sources` setting, else the default source.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -55,8 +55,13 @@ struct Spec {
 
 /// Runs every step up to the merged parameters. Errors in the user's input are bad input (exit
 /// code 2); a required source that cannot answer fails the command.
-pub fn resolve(args: &ResolveArgs, registry: &Registry, settings: &Settings) -> Result<Resolution> {
-    let config = RunConfig::load(&args.config)?;
+pub fn resolve(
+    config: &Path,
+    args: &ResolveArgs,
+    registry: &Registry,
+    settings: &Settings,
+) -> Result<Resolution> {
+    let config = RunConfig::load(config)?;
     let cli_layer = parse_sets(&args.sets)?;
     let specs = source_specs(&args.sources, registry, settings)?;
     let mut diagnostics = config.notes.clone();

@@ -35,8 +35,8 @@ fn wanted(
     registry: &Registry,
 ) -> Result<BTreeMap<String, (PythonEnv, Vec<PathBuf>)>> {
     let mut wanted: BTreeMap<String, (PythonEnv, Vec<PathBuf>)> = BTreeMap::new();
-    for path in &args.configs {
-        let config = RunConfig::load(path)?;
+    for path in crate::suite::inputs::expand(&args.configs)? {
+        let config = RunConfig::load(&path)?;
         let view = config_view(&config);
         let options = RunOptions {
             run_dir: std::env::temp_dir(),

@@ -16,7 +16,12 @@ use crate::settings::Settings;
 use crate::table;
 
 pub fn run(args: &ExplainArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
-    let resolution = resolve(&args.resolve, registry, settings)?;
+    let resolution = resolve(
+        args.resolve.single_config("config explain")?,
+        &args.resolve,
+        registry,
+        settings,
+    )?;
     notes::print(&resolution.diagnostics);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&explain_json(&resolution))? + "\n",

@@ -26,7 +26,12 @@ use crate::wire_audit::{AuditMode, JobAudits, any_client};
 pub fn run(args: &ServeArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
     // Sources may block on the network: resolve before the runtime starts.
     let server_url = args.server.checked_url()?;
-    let resolution = resolve(&args.resolve, registry, settings)?;
+    let resolution = resolve(
+        args.resolve.single_config("serve")?,
+        &args.resolve,
+        registry,
+        settings,
+    )?;
     notes::print(&resolution.diagnostics);
     let view = run_view(&resolution, &[]);
     let log_dir = serve_dir(&view.model.short_name);

@@ -75,7 +75,12 @@ impl<'a> Eval<'a> {
         let limit = checked_limit(args.limit)?;
         let server_url = args.server.checked_url()?;
         // Sources may block on the network: resolve before the runtime starts.
-        let resolution = resolve(&args.resolve, registry, settings)?;
+        let resolution = resolve(
+            args.resolve.single_config("eval")?,
+            &args.resolve,
+            registry,
+            settings,
+        )?;
         notes::print(&resolution.diagnostics);
         let view = run_view(&resolution, &selected_tasks(&resolution, &args.tasks)?);
         if view.tasks.is_empty() {
