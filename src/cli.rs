@@ -202,14 +202,28 @@ With --server-url, nothing is launched: benchy waits until that server lists the
 the same line and exits 0, leaving the server running.";
 
 const EVAL_HELP: &str = "\
-Before anything starts, the run config, every task's parameters and the task backend's own
-checks (the default backend asks its lm-eval whether it knows every task) are run; a problem
-exits 2 with nothing started. Then: the server starts (unless --server-url), the task backend's
-jobs run against it (tasks with the same parameters and settings share one process; up to
---jobs at once), the server is stopped, and what the backend's tool recorded as used is
-compared with what was sent (a difference fails the run). The default task backend runs
-$BENCHY_LM_EVAL when set, else the task's lm_eval_path, the `make setup` environment, or lm_eval
-on PATH.
+-c takes a run config, a folder (every *.yaml in it, by name) or a .txt list (a run config a
+line, # comments, paths relative to the list), and may be repeated: the models form a suite
+under one run id, and every other flag applies to each of them.
+
+Before anything starts, every model's config and parameters are resolved (a few Hub lookups at
+once) and checked, and the task backend's checks run once for the whole suite (the default
+backend asks its lm-eval whether it knows every task; a check that passed before with nothing
+changed is not run again); a problem exits 2 with nothing started. Then each model in turn: its
+server starts (unless --server-url; from its own vLLM environment when its provider asks for a
+version, built first when missing), the task backend's jobs run against it (tasks with the same
+parameters and settings share one process; --jobs at once, by default all of them up to 4), the
+server is stopped, and what the backend's tool recorded as used is compared with what was sent
+(a difference fails the task). A model that fails does not stop the next; the exit code is 1
+when any failed, 130 on Ctrl-C (the current model stops, no other starts).
+
+Resume: every task that finishes writes completion.json in its folder with a fingerprint of
+everything that decides its numbers (the model and the commit its files were read at, the
+parameters, the task's settings, the limit, chat or completions, the tools' versions, the
+server's command). Running again with the same --run-id skips every task whose fingerprint is
+unchanged, runs again (saying what changed) those whose fingerprint changed, and runs those that
+failed or never finished; earlier outputs are moved to .attempts/<n>/ in the model's folder,
+never deleted. --rerun runs everything again.
 
 The default backend runs the lm-eval that BENCHY_LM_EVAL names (in the environment, or as
 `[env] BENCHY_LM_EVAL` in a settings file: `benchy config show`), else the task's
@@ -217,8 +231,14 @@ The default backend runs the lm-eval that BENCHY_LM_EVAL names (in the environme
 
 Outputs, in <output-dir>/<run-id>/<model>/: run_config.yaml, generation_config.json (the model's
 own file, when a source read it), resolved_generation.json, run.json (status, times, commands,
-exit codes, versions), server.log, each task's folder of the tool's files, results.json,
-summary.md.";
+exit codes, versions, earlier attempts), server.log, each task's folder of the tool's files and
+its completion.json, results.json, summary.md. A suite of several models also keeps
+<output-dir>/<run-id>/suite.json and summary.md (models by tasks) and prints that table.
+
+Examples:
+  benchy eval -c configs/single_card/Qwen3-4B.yaml
+  benchy eval -c configs/single_card/ --run-id weekly --limit 100
+  benchy eval -c models.txt --run-id weekly          # again: only what is missing runs";
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -252,14 +272,19 @@ pub struct EvalArgs {
     #[arg(long = "log-samples")]
     pub log_samples: bool,
 
-    /// How many jobs (groups of tasks with different parameters) run at once (default: the
-    /// `jobs` setting; `benchy config show` prints it)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: Option<u16>,
+    /// How many of a model's jobs (groups of tasks with different parameters) run at once: a
+    /// count, or auto (all side by side, up to 4). Default: the `jobs` setting, else auto
+    #[arg(long, value_name = "N|auto")]
+    pub jobs: Option<crate::settings::Jobs>,
 
     /// Print the resolved parameters with their sources and the exact commands; start nothing
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+
+    /// Run every task again, even those an earlier run with this --run-id finished with the
+    /// same inputs (their outputs are moved aside, not deleted)
+    #[arg(long)]
+    pub rerun: bool,
 
     /// The wire audit: every job talks to the server through a proxy of benchy's that checks
     /// each request carries the resolved set. `on` fails the run on a deviation, `warn` only

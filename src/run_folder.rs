@@ -7,16 +7,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use benchy_core::RunView;
-use benchy_core::backend::Collected;
 use benchy_core::source::file_kind;
 use serde_json::{Map, Value as Json, json};
 
 use crate::atomic::{write_atomic, write_json};
-use crate::failure::bad_input;
 use crate::resolution::Resolution;
 use crate::run_lock::LOCK_FILE;
 use crate::run_record::{LayerRecord, RunRecord};
 use crate::summary;
+
+/// Where the outputs of earlier attempts are kept, inside the run's folder.
+pub const ATTEMPTS: &str = ".attempts";
 
 /// The run's folder.
 #[derive(Debug)]
@@ -68,18 +69,40 @@ impl RunFolder {
         Ok(())
     }
 
-    /// Fails when the folder already holds a run (anything besides the run's own lock).
-    pub fn check_unused(&self) -> Result<()> {
-        let used = std::fs::read_dir(&self.dir)?
+    /// Moves the outputs of an earlier attempt out of the way, into `.attempts/<n>/`: every
+    /// entry but the lock, the earlier attempts and `keep` (the folders of tasks done before,
+    /// which stay as they are). Nothing is deleted. Returns that folder and the attempt's
+    /// `run.json`, when there was an attempt.
+    pub fn set_aside(&self, keep: &[&str]) -> Result<Option<(PathBuf, Json)>> {
+        let entries: Vec<std::ffi::OsString> = std::fs::read_dir(&self.dir)?
             .flatten()
-            .any(|entry| entry.file_name() != LOCK_FILE);
-        if used {
-            return Err(bad_input(format!(
-                "{} already holds a run; choose another --run-id or --output-dir",
-                self.dir.display()
-            )));
+            .map(|e| e.file_name())
+            .filter(|name| {
+                name != LOCK_FILE && name != ATTEMPTS && !keep.iter().any(|k| name == *k)
+            })
+            .collect();
+        if entries.is_empty() {
+            return Ok(None);
         }
-        Ok(())
+        let attempts = self.path(ATTEMPTS);
+        let number = std::fs::read_dir(&attempts)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let target = attempts.join(number.to_string());
+        std::fs::create_dir_all(&target)?;
+        for name in entries {
+            std::fs::rename(self.dir.join(&name), target.join(&name))?;
+        }
+        let record = std::fs::read_to_string(target.join("run.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or(Json::Null);
+        Ok(Some((target, record)))
     }
 
     /// What the run is about to do: the effective config, the model's own file and every
@@ -112,20 +135,13 @@ impl RunFolder {
         write_json(&self.path("run.json"), record)
     }
 
-    /// `results.json` and `summary.md`; returns the results table for the terminal.
-    pub fn write_results(
-        &self,
-        model: &str,
-        record: &RunRecord,
-        collected: &Collected,
-    ) -> Result<String> {
-        write_json(
-            &self.path("results.json"),
-            &summary::results_json(&collected.results),
-        )?;
-        let markdown = summary::summary_markdown(model, record, &collected.results);
+    /// `results.json` and `summary.md` (`results` in the form of `results.json`); returns the
+    /// results table for the terminal.
+    pub fn write_results(&self, model: &str, record: &RunRecord, results: &Json) -> Result<String> {
+        write_json(&self.path("results.json"), results)?;
+        let markdown = summary::summary_markdown(model, record, results);
         write_atomic(&self.path("summary.md"), markdown.as_bytes())?;
-        Ok(summary::results_table(&collected.results))
+        Ok(summary::results_table(results))
     }
 
     /// Copies a check's log (written before the folder existed) into the folder.

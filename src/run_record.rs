@@ -71,6 +71,13 @@ pub struct RunRecord {
     /// whole audit is in `wire_audit.json`.
     pub audit: Option<AuditRecord>,
     pub notes: Vec<Diagnostic>,
+    /// The run tasks done in an earlier attempt with the same inputs, not run in this one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub done_before: Vec<String>,
+    /// The earlier attempts of this run, oldest first: each one's `run.json` as it was, with
+    /// `outputs` naming the folder its outputs were moved to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Json>,
 }
 
 /// The wire audit's verdicts, the run's and each job's.
@@ -119,6 +126,28 @@ impl RunRecord {
             }
         }
     }
+}
+
+/// The attempts before this one: those the previous `run.json` kept, then the previous one
+/// itself (`outputs` names where its outputs went).
+pub fn attempts_before(previous: Option<(PathBuf, Json)>) -> Vec<Json> {
+    let Some((outputs, record)) = previous else {
+        return Vec::new();
+    };
+    let mut record = match record {
+        Json::Object(map) => map,
+        _ => Map::new(),
+    };
+    let mut attempts = match record.remove("attempts") {
+        Some(Json::Array(older)) => older,
+        _ => Vec::new(),
+    };
+    record.insert(
+        "outputs".into(),
+        Json::String(outputs.display().to_string()),
+    );
+    attempts.push(Json::Object(record));
+    attempts
 }
 
 impl From<&WireAudit> for AuditRecord {

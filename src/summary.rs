@@ -38,30 +38,37 @@ pub fn results_json(results: &[TaskResult]) -> Json {
     Json::Object(out)
 }
 
-fn rows(results: &[TaskResult]) -> Vec<Vec<String>> {
+/// One row per evaluated task and metric of a `results.json` value.
+fn rows(results: &Json) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
-    for result in results {
-        for metric in &result.metrics {
-            let value = match metric.value.as_f64() {
-                Some(v) => format!("{v:.4}"),
-                None => metric.value.to_string(),
-            };
-            let stderr = metric
-                .stderr
-                .map_or_else(|| "-".to_owned(), |s| format!("{s:.4}"));
-            rows.push(vec![result.name.clone(), metric_key(metric), value, stderr]);
+    let objects = |v: &Json| v.as_object().cloned().unwrap_or_default();
+    for evaluated in objects(results).values() {
+        for (name, metrics) in objects(evaluated) {
+            for (key, metric) in objects(&metrics) {
+                let value = match metric.get("value") {
+                    Some(v) => v
+                        .as_f64()
+                        .map_or_else(|| v.to_string(), |v| format!("{v:.4}")),
+                    None => "-".to_owned(),
+                };
+                let stderr = metric
+                    .get("stderr")
+                    .and_then(Json::as_f64)
+                    .map_or_else(|| "-".to_owned(), |s| format!("{s:.4}"));
+                rows.push(vec![name.clone(), key, value, stderr]);
+            }
         }
     }
     rows
 }
 
-/// The results table for the terminal.
-pub fn results_table(results: &[TaskResult]) -> String {
+/// The results table for the terminal, from a `results.json` value.
+pub fn results_table(results: &Json) -> String {
     table::render(&HEADER, &rows(results))
 }
 
 /// `summary.md`: the model, run, status, the results table and what was verified.
-pub fn summary_markdown(model: &str, record: &RunRecord, results: &[TaskResult]) -> String {
+pub fn summary_markdown(model: &str, record: &RunRecord, results: &Json) -> String {
     let mut table = format!("| {} |\n|---|---|---:|---:|\n", HEADER.join(" | "));
     for row in rows(results) {
         table += &format!("| {} |\n", row.join(" | "));

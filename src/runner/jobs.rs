@@ -208,6 +208,9 @@ impl Runner {
                 describe_status(status)
             };
             drop(job.progress);
+            if outcome.succeeded() {
+                self.console.tasks_done(outcome.tasks.len());
+            }
             self.console
                 .line(&format!("{}: {}", outcome.name, outcome.status));
             if !outcome.succeeded() && batch.policy.stop_on_failure {

@@ -25,6 +25,7 @@ use anyhow::Result;
 pub use interrupt::Interrupted;
 use interrupt::Interrupts;
 use progress::Console;
+pub use progress::Stage;
 
 /// The run's process supervisor: the signals benchy catches and the console it reports on.
 #[derive(Debug)]
@@ -48,6 +49,11 @@ impl Runner {
     /// Prints one line on stderr, above any live progress lines.
     pub fn say(&self, text: &str) {
         self.console.line(text);
+    }
+
+    /// Sets (or clears) where the suite is: every line says it from now on.
+    pub fn set_stage(&self, stage: Option<Stage>) {
+        self.console.set_stage(stage);
     }
 }
 

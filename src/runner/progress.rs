@@ -3,6 +3,7 @@
 //! which read well in CI logs and files.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::env_vars::EnvVars;
@@ -19,6 +20,37 @@ const EXCERPT_CHARS: usize = 120;
 #[derive(Clone, Debug)]
 pub struct Console {
     live: Option<MultiProgress>,
+    /// Where a suite is, put in front of every line while it is set.
+    stage: Arc<Mutex<Option<Stage>>>,
+}
+
+/// Where a suite is: which model of how many, how many of its tasks are done, and how long the
+/// suite has run.
+#[derive(Clone, Debug)]
+pub struct Stage {
+    pub model: usize,
+    pub models: usize,
+    pub name: String,
+    pub tasks_done: usize,
+    pub tasks: usize,
+    pub since: Instant,
+}
+
+impl Stage {
+    /// `[model 3 of 21 qwen: 2 of 3 tasks done, 12m04s]`.
+    fn prefix(&self) -> String {
+        let secs = self.since.elapsed().as_secs();
+        format!(
+            "[model {} of {} {}: {} of {} tasks done, {}m{:02}s] ",
+            self.model,
+            self.models,
+            self.name,
+            self.tasks_done,
+            self.tasks,
+            secs / 60,
+            secs % 60
+        )
+    }
 }
 
 impl Console {
@@ -30,12 +62,30 @@ impl Console {
             && std::env::var_os(EnvVars::BENCHY_LOG).is_none();
         Console {
             live: live.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            stage: Arc::default(),
         }
+    }
+
+    /// Sets (or clears) where the suite is.
+    pub fn set_stage(&self, stage: Option<Stage>) {
+        *self.stage.lock().expect("not poisoned") = stage;
+    }
+
+    /// Counts `tasks` more tasks of the current model as done.
+    pub fn tasks_done(&self, tasks: usize) {
+        if let Some(stage) = self.stage.lock().expect("not poisoned").as_mut() {
+            stage.tasks_done += tasks;
+        }
+    }
+
+    fn prefix(&self) -> String {
+        let stage = self.stage.lock().expect("not poisoned");
+        stage.as_ref().map(Stage::prefix).unwrap_or_default()
     }
 
     /// Prints one line on stderr above any live lines.
     pub fn line(&self, text: &str) {
-        let text = secrets::mask(text);
+        let text = secrets::mask(&(self.prefix() + text));
         match &self.live {
             Some(multi) => multi.suspend(|| eprintln!("{text}")),
             None => eprintln!("{text}"),

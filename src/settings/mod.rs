@@ -7,6 +7,7 @@
 
 mod env;
 mod files;
+mod jobs;
 mod read;
 
 use std::collections::BTreeMap;
@@ -19,12 +20,11 @@ use clap::ValueEnum;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+pub use self::jobs::Jobs;
 use crate::plugin::builtins::DEFAULT_SOURCE;
 
 /// Where runs are kept when neither `--output-dir` nor `output_dir` says.
 pub const DEFAULT_OUTPUT_DIR: &str = "outputs/benchmark_outputs";
-/// How many jobs run at once when neither `--jobs` nor `jobs` says.
-pub const DEFAULT_JOBS: u16 = 1;
 
 /// Where a setting's value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,7 +112,7 @@ pub struct Settings {
     /// `--output-dir` when none is given (relative paths are relative to the file).
     pub output_dir: Option<Setting<PathBuf>>,
     /// `--jobs` when none is given.
-    pub jobs: Option<Setting<u16>>,
+    pub jobs: Option<Setting<Jobs>>,
     /// Plugin directories, searched after `BENCHY_PLUGIN_PATH`.
     pub plugin_path: Option<Setting<Vec<PathBuf>>>,
     /// Source schemes whose failure stops a run, added to `--require-source` and the run
@@ -181,8 +181,8 @@ impl Settings {
         Setting::or_default(&self.output_dir, || PathBuf::from(DEFAULT_OUTPUT_DIR))
     }
 
-    pub fn jobs(&self) -> Setting<u16> {
-        Setting::or_default(&self.jobs, || DEFAULT_JOBS)
+    pub fn jobs(&self) -> Setting<Jobs> {
+        Setting::or_default(&self.jobs, Jobs::default)
     }
 
     pub fn plugin_path(&self) -> Setting<Vec<PathBuf>> {

@@ -13,7 +13,7 @@ use clap::ValueEnum;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Origin, Setting, Settings, relative_to};
+use super::{Jobs, Origin, Setting, Settings, relative_to};
 use crate::failure::bad_input;
 use crate::suggest;
 
@@ -84,7 +84,7 @@ impl Reader<'_> {
                 "output_dir" => {
                     self.settings.output_dir = Some(self.at(key, self.path(name, value)?));
                 }
-                "jobs" => self.settings.jobs = Some(self.at(key, self.count(name, value)?)),
+                "jobs" => self.settings.jobs = Some(self.at(key, self.jobs(name, value)?)),
                 "plugin_path" => {
                     let dirs = self.texts(name, value)?;
                     let dirs = dirs.iter().map(|d| relative_to(self.path, d)).collect();
@@ -250,14 +250,17 @@ impl Reader<'_> {
         Ok(relative_to(self.path, self.text(key, value)?))
     }
 
-    fn count(&self, key: &str, value: &Value) -> Result<u16> {
-        value
-            .get_ref()
-            .as_integer()
-            .and_then(|n| i64::from_str_radix(n.as_str(), n.radix()).ok())
-            .and_then(|n| u16::try_from(n).ok())
-            .filter(|&n| n >= 1)
-            .ok_or_else(|| self.bad(key, value, "a whole number from 1 to 65535"))
+    /// `"auto"` or a whole number from 1.
+    fn jobs(&self, key: &str, value: &Value) -> Result<Jobs> {
+        let text = match value.get_ref() {
+            DeValue::String(text) => Some(text.to_string()),
+            DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix())
+                .ok()
+                .map(|n| n.to_string()),
+            _ => None,
+        };
+        text.and_then(|t| t.parse().ok())
+            .ok_or_else(|| self.bad(key, value, "\"auto\" or a whole number from 1 to 65535"))
     }
 
     fn flag(&self, key: &str, value: &Value) -> Result<bool> {

@@ -116,7 +116,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let list = dir.path().join("models.txt");
         std::fs::write(&list, "# x\n\nmissing.yaml\n").unwrap();
-        let err = expand(&[list.clone()]).unwrap_err().to_string();
+        let err = expand(std::slice::from_ref(&list)).unwrap_err().to_string();
         assert!(
             err.starts_with(&format!("{}:3: missing.yaml", list.display())),
             "{err}"

@@ -97,7 +97,10 @@ fn without_files_show_prints_the_defaults() {
     let env = TestEnv::new();
     let (files, settings) = show(&env, ".");
     assert_eq!(files, json!([]));
-    assert_eq!(settings["jobs"], json!({"value": 1, "source": "default"}));
+    assert_eq!(
+        settings["jobs"],
+        json!({"value": "auto", "source": "default"})
+    );
     assert_eq!(
         settings["sources"],
         json!({"value": ["hf"], "source": "default"})
@@ -138,13 +141,16 @@ const DRY_RUN: &[&str] = &[
     "--dry-run",
 ];
 
-/// Fails unless the dry run says it would run `jobs` at once into `outputs`.
+/// Fails unless the dry run says it would run `jobs` at once and keep the model's outputs in
+/// `outputs`.
 fn assert_plan(run: &Run, jobs: u16, outputs: &Path) {
-    let line = format!(
-        "Up to {jobs} job(s) at once; outputs would go to {}",
-        outputs.display()
-    );
-    assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);
+    let lines = [
+        format!("Jobs of a model at once: {jobs};"),
+        format!("outputs: {}\n", outputs.display()),
+    ];
+    for line in lines {
+        assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);
+    }
 }
 
 #[test]

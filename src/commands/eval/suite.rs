@@ -1,0 +1,340 @@
+//! The suite, run: every model's folder taken, the checks run once, then the models one after
+//! another, each with its own server stopped before the next starts. A model that fails does
+//! not stop the next; Ctrl-C stops the current one and starts no other. With more than one
+//! model, the suite's record (`suite.json`, `summary.md`) is kept beside the models' folders
+//! and its table printed at the end.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use benchy_core::backend::TaskView;
+use serde_json::Value as Json;
+
+use super::Suite;
+use super::checks::Checked;
+use super::execute::Attempt;
+use super::model::Model;
+use crate::resume::{Completion, Decision};
+use crate::run_lock::RunLock;
+use crate::run_record::{Status, attempts_before, now};
+use crate::runner::{Runner, Stage};
+use crate::suite::record::{Cell, ModelEntry, ModelStatus, SuiteRecord};
+
+/// What became of one model.
+struct ModelOutcome {
+    status: ModelStatus,
+    /// Each run task: `done`, `failed`, `interrupted`, `not run`.
+    tasks: BTreeMap<String, String>,
+    /// The model's results, in the form of `results.json`.
+    results: Json,
+    /// Why it did not end well.
+    error: Option<anyhow::Error>,
+}
+
+impl Suite<'_> {
+    pub(super) async fn execute(self) -> Result<ExitCode> {
+        let runner = Runner::new()?;
+        // Held for the whole suite: a second run on any of these folders is refused at once.
+        let _locks = self
+            .models
+            .iter()
+            .map(|m| RunLock::acquire(&m.folder.dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        let checked = self.run_checks(&runner).await?;
+        if let [model] = self.models.as_slice() {
+            let outcome = self.run_model(model, &runner, &checked).await;
+            return outcome.error.map_or(Ok(ExitCode::SUCCESS), Err);
+        }
+        self.run_all(&runner, &checked).await
+    }
+
+    /// Every model in turn, with the suite's record kept as it goes.
+    async fn run_all(&self, runner: &Runner, checked: &Checked) -> Result<ExitCode> {
+        let mut record = self.new_record();
+        record.write(&self.dir)?;
+        let since = Instant::now();
+        for (i, model) in self.models.iter().enumerate() {
+            let entry = &mut record.models[i];
+            entry.status = ModelStatus::Running;
+            entry.started_at = Some(now());
+            record.write(&self.dir)?;
+            runner.set_stage(Some(self.stage(i, model, since)));
+            let mut outcome = self.run_model(model, runner, checked).await;
+            runner.set_stage(None);
+            if outcome.status == ModelStatus::Interrupted {
+                let error = outcome.error.take();
+                note_outcome(&mut record.models[i], model, outcome);
+                self.end(&mut record, runner, Status::Interrupted)?;
+                return Err(error.unwrap_or_else(|| anyhow::anyhow!("interrupted")));
+            }
+            note_outcome(&mut record.models[i], model, outcome);
+            record.write(&self.dir)?;
+        }
+        let failed: Vec<&str> = record
+            .models
+            .iter()
+            .filter(|m| m.status != ModelStatus::Ok)
+            .map(|m| m.model.as_str())
+            .collect();
+        if failed.is_empty() {
+            self.end(&mut record, runner, Status::Ok)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let message = format!(
+            "{} of {} models did not finish: {}",
+            failed.len(),
+            record.models.len(),
+            failed.join(", ")
+        );
+        self.end(&mut record, runner, Status::Failed)?;
+        Err(anyhow::anyhow!(message))
+    }
+
+    /// Ends the suite's record, writes it and prints its table.
+    fn end(&self, record: &mut SuiteRecord, runner: &Runner, status: Status) -> Result<()> {
+        for entry in &mut record.models {
+            if entry.status == ModelStatus::Pending {
+                entry.status = ModelStatus::NotRun;
+            }
+        }
+        record.finish(status);
+        record.write(&self.dir)?;
+        println!("{}", record.table());
+        runner.say(&format!(
+            "the suite's record: {}",
+            self.dir.join("suite.json").display()
+        ));
+        Ok(())
+    }
+
+    fn new_record(&self) -> SuiteRecord {
+        SuiteRecord {
+            run_id: self.run_id.clone(),
+            status: Status::Running,
+            started_at: now(),
+            finished_at: None,
+            models: self
+                .models
+                .iter()
+                .map(|m| ModelEntry {
+                    model: m.short_name().to_owned(),
+                    config: m.resolution.config.path.clone(),
+                    folder: m.folder.dir.clone(),
+                    status: ModelStatus::Pending,
+                    started_at: None,
+                    finished_at: None,
+                    failures: Vec::new(),
+                    tasks: m
+                        .view
+                        .tasks
+                        .iter()
+                        .map(|t| (t.name.clone(), "pending".to_owned()))
+                        .collect(),
+                    values: BTreeMap::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn stage(&self, i: usize, model: &Model, since: Instant) -> Stage {
+        let done = model
+            .decisions(self.args.rerun)
+            .iter()
+            .filter(|(_, d, _)| *d == Decision::Done)
+            .count();
+        Stage {
+            model: i + 1,
+            models: self.models.len(),
+            name: model.short_name().to_owned(),
+            tasks_done: done,
+            tasks: model.view.tasks.len(),
+            since,
+        }
+    }
+
+    /// One model: its tasks done before are skipped (saying so), the others run in one
+    /// attempt, with what an earlier attempt left moved aside first.
+    async fn run_model(&self, model: &Model, runner: &Runner, checked: &Checked) -> ModelOutcome {
+        let mut done = Vec::new();
+        let mut to_run = Vec::new();
+        for (task, decision, completion) in model.decisions(self.args.rerun) {
+            say_decision(runner, task, &decision, completion.as_ref());
+            match (decision, completion) {
+                (Decision::Done, Some(completion)) => done.push(completion),
+                _ => to_run.push(task.clone()),
+            }
+        }
+        if to_run.is_empty() {
+            runner.say(&format!(
+                "{}: every task is done; no server started",
+                model.short_name()
+            ));
+            return ModelOutcome::all_done(model, &done);
+        }
+        let attempt = Attempt {
+            suite: self,
+            model,
+            view: benchy_core::RunView {
+                tasks: to_run,
+                ..model.view.clone()
+            },
+            done,
+            runner,
+        };
+        let keep: Vec<&str> = attempt
+            .done
+            .iter()
+            .filter_map(|c| model.view.tasks.iter().find(|t| t.name == c.task))
+            .map(|t| t.output_folder.as_str())
+            .collect();
+        let previous = match model.folder.set_aside(&keep) {
+            Ok(previous) => previous,
+            Err(err) => return ModelOutcome::failed(model, err),
+        };
+        let mut record = attempt.new_record(attempts_before(previous));
+        let (results, ended) = attempt.execute(&mut record, checked).await;
+        ModelOutcome::of(model, &attempt, &record, results, ended)
+    }
+}
+
+/// `task: done, skipped`, or why it runs again.
+fn say_decision(
+    runner: &Runner,
+    task: &TaskView,
+    decision: &Decision,
+    before: Option<&Completion>,
+) {
+    match (decision, before) {
+        (Decision::Done, Some(c)) => runner.say(&format!(
+            "{}: done, skipped (finished {})",
+            task.name, c.finished_at
+        )),
+        (Decision::Changed(changes), _) => runner.say(&format!(
+            "{}: changed since it ran, running again: {}",
+            task.name,
+            changes.join("; ")
+        )),
+        (Decision::Run, Some(_)) => {
+            runner.say(&format!(
+                "{}: done before, running again (--rerun)",
+                task.name
+            ));
+        }
+        _ => {}
+    }
+}
+
+impl ModelOutcome {
+    fn all_done(model: &Model, done: &[Completion]) -> ModelOutcome {
+        let results = done
+            .iter()
+            .map(|c| (c.task.clone(), c.results.clone()))
+            .collect();
+        ModelOutcome {
+            status: ModelStatus::Ok,
+            tasks: model
+                .view
+                .tasks
+                .iter()
+                .map(|t| (t.name.clone(), "done".to_owned()))
+                .collect(),
+            results: Json::Object(results),
+            error: None,
+        }
+    }
+
+    fn failed(model: &Model, error: anyhow::Error) -> ModelOutcome {
+        ModelOutcome {
+            status: ModelStatus::Failed,
+            tasks: model
+                .view
+                .tasks
+                .iter()
+                .map(|t| (t.name.clone(), "not run".to_owned()))
+                .collect(),
+            results: Json::Null,
+            error: Some(error),
+        }
+    }
+
+    fn of(
+        model: &Model,
+        attempt: &Attempt,
+        record: &crate::run_record::RunRecord,
+        results: Json,
+        ended: Result<()>,
+    ) -> ModelOutcome {
+        let interrupted = record.status == Status::Interrupted;
+        let state = |task: &TaskView| {
+            let state = if attempt.done.iter().any(|c| c.task == task.name) {
+                "done"
+            } else if record.failed_tasks.contains(&task.name) {
+                "failed"
+            } else if interrupted {
+                "interrupted"
+            } else if record.status == Status::Ok || results.get(&task.name).is_some() {
+                "done"
+            } else {
+                "not run"
+            };
+            (task.name.clone(), state.to_owned())
+        };
+        ModelOutcome {
+            status: match record.status {
+                Status::Ok => ModelStatus::Ok,
+                Status::Interrupted => ModelStatus::Interrupted,
+                Status::Failed | Status::Running => ModelStatus::Failed,
+            },
+            tasks: model.view.tasks.iter().map(state).collect(),
+            results,
+            error: ended.err(),
+        }
+    }
+}
+
+/// Puts what became of a model into its suite entry.
+fn note_outcome(entry: &mut ModelEntry, model: &Model, outcome: ModelOutcome) {
+    entry.status = outcome.status;
+    entry.finished_at = Some(now());
+    if let Some(error) = &outcome.error {
+        eprintln!("{}: {error:#}", model.short_name());
+        entry.failures.push(format!("{error:#}"));
+    }
+    entry.values = model
+        .view
+        .tasks
+        .iter()
+        .filter_map(|task| Some((task.name.clone(), cell(model, task, &outcome.results)?)))
+        .collect();
+    entry.tasks = outcome.tasks;
+}
+
+/// The task's primary metric (the run config's `output.primary_metric`, else the first metric
+/// of the evaluated task that stands for it).
+fn cell(model: &Model, task: &TaskView, results: &Json) -> Option<Cell> {
+    let evaluated = results.get(&task.name)?.as_object()?;
+    let standing = evaluated
+        .get(&task.task_name)
+        .or_else(|| evaluated.values().next())?
+        .as_object()?;
+    let primary = model
+        .resolution
+        .config
+        .tasks
+        .iter()
+        .find(|t| t.name == task.name)
+        .and_then(|t| t.primary_metric.clone());
+    let (metric, value) = match primary {
+        Some(name) => standing
+            .iter()
+            .find(|(key, _)| **key == name || key.split(',').next() == Some(name.as_str()))?,
+        None => standing.iter().next()?,
+    };
+    Some(Cell {
+        metric: metric.clone(),
+        value: value.get("value").cloned().unwrap_or(Json::Null),
+        stderr: value.get("stderr").and_then(Json::as_f64),
+    })
+}

@@ -1,0 +1,323 @@
+//! Suites and resume, end to end with the real lm-eval: several run configs in one `benchy eval`
+//! (each model served by its own recording server, launched in vLLM's place and recording every
+//! request to one file), the suite's record and table, a failing model that does not stop the
+//! next, a suite killed with SIGKILL and resumed, and a changed parameter that runs again
+//! exactly the task it touches. The recorded requests prove what ran.
+
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+use serde_json::{Value as Json, json};
+
+use crate::eval::{RUN, fake_provider, lm_eval, read_json};
+use crate::harness::{Run, TestEnv, eventually, repo_root};
+
+const MODELS: [&str; 3] = ["alpha", "beta", "gamma"];
+
+/// Three models (`models/<name>.yaml`, each its own model folder) with the demo tasks `gen` and
+/// `gen-override` (two parameter sets, so two lm-eval processes each), served by recording
+/// servers that append every request to `requests.jsonl`.
+fn suite_env(extra_provider_flags: &[&str]) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.env("BENCHY_LM_EVAL", lm_eval().to_str().unwrap());
+    let record = env.path().join("requests.jsonl").display().to_string();
+    let mut flags = vec!["--record", record.as_str()];
+    flags.extend_from_slice(extra_provider_flags);
+    env.write("providers/fake.yaml", &fake_provider(&flags));
+    let include = repo_root().join("configs/tasks/lm-eval");
+    let include = include.display();
+    env.write(
+        "tasks/gen.yaml",
+        &format!("name: gen\ntask_name: benchy_demo_gen\ninclude_path: {include}\n"),
+    );
+    env.write(
+        "tasks/gen-override.yaml",
+        &format!(
+            "name: gen-override\ntask_name: benchy_demo_gen\ninclude_path: {include}\n\
+             generation:\n  top_k: 5\n"
+        ),
+    );
+    for (i, name) in MODELS.iter().enumerate() {
+        env.write(
+            &format!("{name}/generation_config.json"),
+            &format!(
+                r#"{{"do_sample": true, "temperature": 0.{}, "top_k": 20}}"#,
+                i + 5
+            ),
+        );
+        env.write(&format!("{name}/config.json"), "{}");
+        env.write(
+            &format!("models/{name}.yaml"),
+            &run_config(name, "gen-override"),
+        );
+    }
+    env
+}
+
+fn run_config(model: &str, second_task: &str) -> String {
+    format!(
+        "model:\n  name: ../{model}\nvllm:\n  provider_config: fake\n\
+         tasks:\n  - gen\n  - {second_task}\n"
+    )
+}
+
+fn suite_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "eval",
+        "-c",
+        "models/",
+        "--source",
+        "hf",
+        "--run-id",
+        "s",
+        "--output-dir",
+        "out",
+        "--limit",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// Every request the recording servers saw, in order.
+fn requests(env: &TestEnv) -> Vec<Json> {
+    let path = env.path().join("requests.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// The generation requests (completions with `max_tokens` above 1), as (model, top_k).
+fn generations(requests: &[Json]) -> Vec<(String, Json)> {
+    requests
+        .iter()
+        .filter(|r| r["path"] == "/v1/completions")
+        .map(|r| &r["body"])
+        .filter(|b| b["max_tokens"].as_u64().is_some_and(|n| n > 1))
+        .map(|b| {
+            (
+                b["model"].as_str().unwrap_or("").to_owned(),
+                b["top_k"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn model_dir(env: &TestEnv, model: &str) -> PathBuf {
+    env.path().join("out/s").join(model)
+}
+
+fn completion(dir: &Path, task: &str) -> Option<Json> {
+    let path = dir.join(task).join("completion.json");
+    path.is_file().then(|| read_json(&path))
+}
+
+#[test]
+fn a_suite_runs_every_model_keeps_its_record_and_a_failing_model_does_not_stop_the_next() {
+    let env = suite_env(&[]);
+    // beta's second task is one lm-eval finds but cannot run (an unknown key in its YAML)
+    let broken = env.write(
+        "broken/benchy_broken.yaml",
+        &format!(
+            "include: {}\ntask: benchy_broken\nnot_a_task_key: 1\n",
+            repo_root()
+                .join("configs/tasks/lm-eval/benchy_demo_gen.yaml")
+                .display()
+        ),
+    );
+    env.write(
+        "tasks/broken.yaml",
+        &format!(
+            "name: broken\ntask_name: benchy_broken\ninclude_path: {}\n",
+            broken.parent().unwrap().display()
+        ),
+    );
+    env.write("models/beta.yaml", &run_config("beta", "broken"));
+    let run = env.spawn(&suite_args(&[])).wait(RUN * 2);
+    run.expect_code(1);
+
+    let suite = read_json(&env.path().join("out/s/suite.json"));
+    let statuses: Vec<&Json> = suite["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["status"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [&json!("ok"), &json!("failed"), &json!("ok")],
+        "{suite}"
+    );
+    assert_eq!(suite["status"], "failed");
+    assert_eq!(
+        suite["models"][1]["tasks"],
+        json!({"gen": "done", "broken": "failed"})
+    );
+    assert_eq!(
+        suite["models"][2]["tasks"],
+        json!({"gen": "done", "gen-override": "done"})
+    );
+    assert!(
+        suite["models"][0]["values"]["gen"]["value"].is_number(),
+        "{suite}"
+    );
+    for model in MODELS {
+        let record = read_json(&model_dir(&env, model).join("run.json"));
+        let want = if model == "beta" { "failed" } else { "ok" };
+        assert_eq!(record["status"], want, "{model}: {record}");
+    }
+    assert!(completion(&model_dir(&env, "beta"), "gen").is_some());
+    assert!(completion(&model_dir(&env, "beta"), "broken").is_none());
+
+    // Every model was served under its own name, one after another.
+    let served: Vec<String> = generations(&requests(&env))
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    let mut order = served.clone();
+    order.dedup();
+    assert_eq!(order, MODELS, "models one after another: {served:?}");
+
+    // One lm-eval check per include path for the whole suite, before anything started.
+    let record = read_json(&model_dir(&env, "gamma").join("run.json"));
+    let checks = record["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2, "{record}");
+    let covered = checks[0]["tasks"].to_string();
+    for model in MODELS {
+        assert!(
+            covered.contains(&format!("models/{model}.yaml")),
+            "{covered}"
+        );
+    }
+    let summary = std::fs::read_to_string(env.path().join("out/s/summary.md")).unwrap();
+    assert!(summary.contains("| beta | failed |"), "{summary}");
+    for table in [&run.stdout, &summary] {
+        assert!(MODELS.iter().all(|m| table.contains(m)), "{table}");
+    }
+    assert!(run.stdout.contains("model"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("1 of 3 models did not finish: beta"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("[model 2 of 3 beta: "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_killed_suite_resumes_with_only_what_is_missing_and_a_change_reruns_exactly_its_task() {
+    // slow answers, so the kill lands while beta's jobs run
+    let env = suite_env(&["--delay-ms", "300"]);
+    let first = env.spawn(&suite_args(&[]));
+    let beta_started = || {
+        first
+            .stderr()
+            .lines()
+            .any(|l| l.contains("[model 2 of 3 beta: ") && l.contains("started (pid"))
+    };
+    assert!(eventually(RUN, beta_started), "{}", first.stderr());
+    first.signal(Signal::SIGKILL);
+    let killed = first.wait(RUN);
+    assert_eq!(killed.code, 128 + 9, "killed: {}", killed.stderr);
+    let alpha = model_dir(&env, "alpha");
+    assert!(completion(&alpha, "gen").is_some() && completion(&alpha, "gen-override").is_some());
+    assert!(completion(&model_dir(&env, "beta"), "gen").is_none());
+    let before = requests(&env).len();
+
+    let second = env.spawn(&suite_args(&[])).wait(RUN * 2);
+    second.expect_code(0);
+    let again = generations(&requests(&env)[before..]);
+    assert!(!again.is_empty());
+    assert!(
+        again.iter().all(|(m, _)| m != "alpha"),
+        "a finished model sent nothing again: {again:?}"
+    );
+    assert!(
+        second.stderr.contains("gen: done, skipped"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second
+            .stderr
+            .contains("alpha: every task is done; no server started"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second
+            .stderr
+            .contains("passed before with the same program"),
+        "the check is remembered: {}",
+        second.stderr
+    );
+    // The killed attempt's outputs were moved aside, and the record keeps it.
+    let beta = model_dir(&env, "beta");
+    assert!(beta.join(".attempts/1/run.json").is_file());
+    let record = read_json(&beta.join("run.json"));
+    assert_eq!(record["attempts"][0]["status"], "running", "{record}");
+    let suite = read_json(&env.path().join("out/s/suite.json"));
+    assert_eq!(suite["status"], "ok", "{suite}");
+
+    // Change one task's parameter: exactly that task runs again, for every model.
+    let task = env.path().join("tasks/gen-override.yaml");
+    let text = std::fs::read_to_string(&task)
+        .unwrap()
+        .replace("top_k: 5", "top_k: 6");
+    std::fs::write(&task, text).unwrap();
+    let before = requests(&env).len();
+    let third = env.spawn(&suite_args(&[])).wait(RUN * 2);
+    third.expect_code(0);
+    let again = generations(&requests(&env)[before..]);
+    assert!(!again.is_empty());
+    assert!(
+        again.iter().all(|(_, top_k)| *top_k == json!(6)),
+        "only gen-override ran again: {again:?}"
+    );
+    let mut models: Vec<&str> = again.iter().map(|(m, _)| m.as_str()).collect();
+    models.dedup();
+    assert_eq!(models, MODELS);
+    assert!(
+        third
+            .stderr
+            .contains("gen-override: changed since it ran, running again: top_k 5 -> 6"),
+        "{}",
+        third.stderr
+    );
+    let done = completion(&alpha, "gen-override").unwrap();
+    assert_eq!(done["inputs"]["values"]["generation"]["top_k"], 6);
+}
+
+#[test]
+fn bad_input_in_any_model_stops_the_suite_before_anything_starts() {
+    let env = suite_env(&[]);
+    env.write(
+        "models/gamma.yaml",
+        "model:\n  name: ../gamma\ntasks: [gen]\nvllm: 3\n",
+    );
+    let run: Run = env.run(&suite_args(&[]));
+    run.expect_code(2);
+    assert!(run.stderr.contains("gamma.yaml"), "{}", run.stderr);
+    assert!(requests(&env).is_empty());
+    assert!(
+        !env.path().join("out").exists(),
+        "nothing started, nothing written"
+    );
+
+    // two run configs of one model would share its folder
+    let env = suite_env(&[]);
+    env.write("models/zeta.yaml", &run_config("alpha", "gen-override"));
+    let run = env.run(&suite_args(&[]));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("alpha.yaml and")
+            && run.stderr.contains("zeta.yaml are both runs of alpha"),
+        "{}",
+        run.stderr
+    );
+}
