@@ -281,6 +281,11 @@ pub struct EvalArgs {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
 
+    /// Check everything as a run would before it starts (configs, parameters, environments,
+    /// the task backend's checks) and stop there: nothing is started or written
+    #[arg(long, conflicts_with = "dry_run")]
+    pub check: bool,
+
     /// Run every task again, even those an earlier run with this --run-id finished with the
     /// same inputs (their outputs are moved aside, not deleted)
     #[arg(long)]

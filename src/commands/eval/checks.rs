@@ -5,6 +5,7 @@
 //! per model; a check that passed before with nothing it depends on changed is not run again.
 
 use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::Result;
 use benchy_core::backend::ProcessOutcome;
@@ -36,6 +37,21 @@ pub(super) struct Checked {
 }
 
 impl Suite<'_> {
+    /// `--check`: the checks alone, and what they covered.
+    pub(super) async fn check_only(&self) -> Result<ExitCode> {
+        let runner = Runner::new()?;
+        let checked = self.run_checks(&runner).await?;
+        let tasks: usize = self.models.iter().map(|m| m.view.tasks.len()).sum();
+        println!(
+            "checked {} model(s) and {tasks} task(s): {} check(s) ran, {} passed before and \
+             were not run again; nothing was started",
+            self.models.len(),
+            checked.outcomes.len(),
+            checked.notes.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
     /// Runs the checks; a failure is bad input, with its output shown.
     pub(super) async fn run_checks(&self, runner: &Runner) -> Result<Checked> {
         let logs = tempfile::tempdir()?;

@@ -36,6 +36,9 @@ pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<
         print!("{}", suite.dry_run());
         return Ok(ExitCode::SUCCESS);
     }
+    if args.check {
+        return runner::runtime()?.block_on(suite.check_only());
+    }
     runner::runtime()?.block_on(suite.execute())
 }
 
