@@ -321,3 +321,52 @@ fn bad_input_in_any_model_stops_the_suite_before_anything_starts() {
         run.stderr
     );
 }
+
+#[test]
+fn check_runs_the_suites_checks_once_and_starts_nothing() {
+    let env = suite_env(&[]);
+    let run = env.run(&suite_args(&["--check"]));
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("checked 3 model(s) and 6 task(s): 1 check(s) ran"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stderr.matches("lm-eval validate: started").count(), 1);
+    assert!(requests(&env).is_empty());
+    assert!(!env.path().join("out").exists(), "nothing written");
+    let again = env.run(&suite_args(&["--check"]));
+    again.expect_code(0);
+    assert!(
+        again.stdout.contains("0 check(s) ran, 1 passed before"),
+        "remembered: {}",
+        again.stdout
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_current_model_and_starts_no_other() {
+    let env = suite_env(&["--delay-ms", "300"]);
+    let suite = env.spawn(&suite_args(&[]));
+    let alpha_started = || suite.stderr().contains("lm-eval[gen]: started (pid");
+    assert!(eventually(RUN, alpha_started), "{}", suite.stderr());
+    suite.signal(Signal::SIGINT);
+    let run = suite.wait(RUN);
+    run.expect_code(130);
+    let record = read_json(&env.path().join("out/s/suite.json"));
+    let statuses: Vec<&Json> = record["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["status"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [&json!("interrupted"), &json!("not run"), &json!("not run")],
+        "{record}"
+    );
+    assert_eq!(record["status"], "interrupted");
+    let served: Vec<String> = generations(&requests(&env)).into_iter().map(|(m, _)| m).collect();
+    assert!(served.iter().all(|m| m == "alpha"), "{served:?}");
+    assert!(!model_dir(&env, "beta").join("run.json").exists());
+}
