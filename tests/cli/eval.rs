@@ -17,22 +17,7 @@ use crate::workspace_builds::binary;
 pub(crate) const RUN: Duration = Duration::from_secs(300);
 
 /// The lm-eval `make setup` installs; a test fails (never skips) when it is missing.
-pub fn lm_eval() -> PathBuf {
-    let home = std::env::var_os("BENCHY_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dirs_home().join(".cache/benchy"));
-    let program = home.join("venvs/lm-eval/bin/lm_eval");
-    assert!(
-        program.is_file(),
-        "{} is missing: run `make setup` (it installs lm-eval[api]==0.4.13)",
-        program.display()
-    );
-    program
-}
-
-fn dirs_home() -> PathBuf {
-    PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-}
+pub use benchy_testkit::python::lm_eval;
 
 /// The model's own file: sampling, as a chat model's generation_config.json says.
 const MODEL_GENERATION: &str = r#"{"do_sample": true, "temperature": 0.7, "top_p": 0.6,
@@ -115,6 +100,27 @@ pub(crate) fn recording_server() -> RecordingOpenAi {
         model: "model".into(),
         ..OpenAiOptions::default()
     })
+}
+
+/// The task `broken` (`tasks/broken.yaml`): lm-eval's `validate` finds it, its `run` then
+/// fails on an unknown key in its YAML.
+pub(crate) fn write_broken_task(env: &TestEnv) {
+    let broken = env.write(
+        "broken/benchy_broken.yaml",
+        &format!(
+            "include: {}\ntask: benchy_broken\nnot_a_task_key: 1\n",
+            repo_root()
+                .join("configs/tasks/lm-eval/benchy_demo_gen.yaml")
+                .display()
+        ),
+    );
+    env.write(
+        "tasks/broken.yaml",
+        &format!(
+            "name: broken\ntask_name: benchy_broken\ninclude_path: {}\n",
+            broken.parent().unwrap().display()
+        ),
+    );
 }
 
 /// `benchy eval` of `env`'s run (see [`eval_args`]) against `server`, with `extra` flags.
@@ -433,23 +439,7 @@ fn a_server_dying_mid_run_fails_the_run_and_keeps_the_record() {
 fn one_failing_lm_eval_process_keeps_the_others_results() {
     let server = recording_server();
     let env = eval_env(&fake_provider(&[]));
-    // lm-eval's `validate` finds this task; its `run` then fails on the unknown key
-    let broken = env.write(
-        "broken/benchy_broken.yaml",
-        &format!(
-            "include: {}\ntask: benchy_broken\nnot_a_task_key: 1\n",
-            repo_root()
-                .join("configs/tasks/lm-eval/benchy_demo_gen.yaml")
-                .display()
-        ),
-    );
-    env.write(
-        "tasks/broken.yaml",
-        &format!(
-            "name: broken\ntask_name: benchy_broken\ninclude_path: {}\n",
-            broken.parent().unwrap().display()
-        ),
-    );
+    write_broken_task(&env);
     env.write(
         "run.yaml",
         "model:\n  name: ./model\nvllm:\n  provider_config: fake\ntasks:\n  - broken\n  - mc\n",

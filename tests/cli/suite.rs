@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::Signal;
 use serde_json::{Value as Json, json};
 
-use crate::eval::{RUN, fake_provider, lm_eval, read_json};
+use crate::eval::{RUN, fake_provider, lm_eval, read_json, write_broken_task};
 use crate::harness::{Run, TestEnv, eventually, repo_root};
 
 const MODELS: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -105,6 +105,16 @@ fn generations(requests: &[Json]) -> Vec<(String, Json)> {
         .collect()
 }
 
+/// Each model's status in `suite.json`.
+fn statuses(suite: &Json) -> Vec<&str> {
+    suite["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap_or_default())
+        .collect()
+}
+
 fn model_dir(env: &TestEnv, model: &str) -> PathBuf {
     env.path().join("out/s").join(model)
 }
@@ -117,39 +127,14 @@ fn completion(dir: &Path, task: &str) -> Option<Json> {
 #[test]
 fn a_suite_runs_every_model_keeps_its_record_and_a_failing_model_does_not_stop_the_next() {
     let env = suite_env(&[]);
-    // beta's second task is one lm-eval finds but cannot run (an unknown key in its YAML)
-    let broken = env.write(
-        "broken/benchy_broken.yaml",
-        &format!(
-            "include: {}\ntask: benchy_broken\nnot_a_task_key: 1\n",
-            repo_root()
-                .join("configs/tasks/lm-eval/benchy_demo_gen.yaml")
-                .display()
-        ),
-    );
-    env.write(
-        "tasks/broken.yaml",
-        &format!(
-            "name: broken\ntask_name: benchy_broken\ninclude_path: {}\n",
-            broken.parent().unwrap().display()
-        ),
-    );
+    // beta's second task is one lm-eval finds but cannot run
+    write_broken_task(&env);
     env.write("models/beta.yaml", &run_config("beta", "broken"));
     let run = env.spawn(&suite_args(&[])).wait(RUN * 2);
     run.expect_code(1);
 
     let suite = read_json(&env.path().join("out/s/suite.json"));
-    let statuses: Vec<&Json> = suite["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| &m["status"])
-        .collect();
-    assert_eq!(
-        statuses,
-        [&json!("ok"), &json!("failed"), &json!("ok")],
-        "{suite}"
-    );
+    assert_eq!(statuses(&suite), ["ok", "failed", "ok"], "{suite}");
     assert_eq!(suite["status"], "failed");
     assert_eq!(
         suite["models"][1]["tasks"],
@@ -328,7 +313,8 @@ fn check_runs_the_suites_checks_once_and_starts_nothing() {
     let run = env.run(&suite_args(&["--check"]));
     run.expect_code(0);
     assert!(
-        run.stdout.contains("checked 3 model(s) and 6 task(s): 1 check(s) ran"),
+        run.stdout
+            .contains("checked 3 model(s) and 6 task(s): 1 check(s) ran"),
         "{}",
         run.stdout
     );
@@ -354,19 +340,16 @@ fn ctrl_c_stops_the_current_model_and_starts_no_other() {
     let run = suite.wait(RUN);
     run.expect_code(130);
     let record = read_json(&env.path().join("out/s/suite.json"));
-    let statuses: Vec<&Json> = record["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| &m["status"])
-        .collect();
     assert_eq!(
-        statuses,
-        [&json!("interrupted"), &json!("not run"), &json!("not run")],
+        statuses(&record),
+        ["interrupted", "not run", "not run"],
         "{record}"
     );
     assert_eq!(record["status"], "interrupted");
-    let served: Vec<String> = generations(&requests(&env)).into_iter().map(|(m, _)| m).collect();
+    let served: Vec<String> = generations(&requests(&env))
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
     assert!(served.iter().all(|m| m == "alpha"), "{served:?}");
     assert!(!model_dir(&env, "beta").join("run.json").exists());
 }

@@ -13,6 +13,30 @@ pub fn benchy_home() -> PathBuf {
     PathBuf::from(home).join(".cache").join("benchy")
 }
 
+/// The lm-eval program `make setup` installs; panics, saying what to run, when it is missing.
+pub fn lm_eval() -> PathBuf {
+    let program = benchy_home().join("venvs/lm-eval/bin/lm_eval");
+    assert!(
+        program.is_file(),
+        "{} is missing: run `make setup` (it installs lm-eval[api]==0.4.13)",
+        program.display()
+    );
+    program
+}
+
+/// The uv `make setup` installs (`venvs/uv-<version>`); panics, saying what to run, when it is
+/// missing.
+pub fn uv() -> PathBuf {
+    let venvs = benchy_home().join("venvs");
+    std::fs::read_dir(&venvs)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin/uv"))
+        .find(|uv| uv.is_file())
+        .unwrap_or_else(|| panic!("no uv under {}: run `make setup`", venvs.display()))
+}
+
 /// The venv `make setup` creates, keyed by the pinned lm-eval version.
 pub fn venv() -> PathBuf {
     benchy_home().join("venvs").join("lm-eval-0.4.13")
