@@ -79,8 +79,7 @@ $(UV):
 ## vllm-envs: the vLLM environments of $(VLLM_CONFIGS), built by benchy itself where missing
 ## (the run configs name the tiny model's folder, which must exist; the model itself is built
 ## with the demo environment's Python afterwards)
-vllm-envs: | $(UV)
-	cargo build --release --quiet -p benchy --bin benchy
+vllm-envs: build | $(UV)
 	ln -sfn "$(BENCHY_HOME)" .benchy
 	mkdir -p "$(TINY_MODEL)"
 	BENCHY_UV="$(UV)" $(BENCHY) envs build $(addprefix -c ,$(VLLM_CONFIGS))

@@ -6,6 +6,7 @@
 //! By default the run is the shipped demo tasks on the real lm-eval (`make setup`) against the
 //! recording OpenAI server of benchy-testkit on loopback, five times. With `BENCH_VLLM=1` it is
 //! `configs/examples/tiny-cpu.yaml` on the real vLLM (CPU), once: the run `make demo` does.
+//! `BENCH_AUDIT=off` runs without the wire audit's proxies (`--audit off`), to compare.
 //! Run with `cargo bench --bench eval_overhead` (the README reports the figures).
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,9 @@ fn main() {
         ];
         if let Some(server) = &server {
             args.extend(["--server-url".into(), server.base_url()]);
+        }
+        if let Ok(audit) = std::env::var("BENCH_AUDIT") {
+            args.extend(["--audit".into(), audit]);
         }
         let start = Instant::now();
         let output = Command::new(env!("CARGO_BIN_EXE_benchy"))
