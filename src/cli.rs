@@ -7,6 +7,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
 use crate::plugin::builtins::DEFAULT_TASK_BACKEND;
+use crate::settings::ExecutorKind;
 use crate::wire_audit::AuditMode;
 
 const PRECEDENCE_HELP: &str = "\
@@ -218,9 +219,15 @@ The default backend runs the lm-eval that BENCHY_LM_EVAL names (in the environme
 Outputs, in <output-dir>/<run-id>/<model>/: run_config.yaml, generation_config.json (the model's
 own file, when a source read it), resolved_generation.json, run.json (status, times, commands,
 exit codes, versions), server.log, each task's folder of the tool's files, results.json,
-summary.md.";
+summary.md.
 
-#[derive(Debug, Args)]
+With --executor slurm (or `[executor] kind = \"slurm\"`), every model is checked here as above,
+then the suite is submitted as one Slurm job array, an array task per model, each running
+`benchy eval` of its model with the same run id, output folder and flags on its node. The job id
+is printed; the job script, the array tasks' logs and submission.json are kept in
+<output-dir>/<run-id>/slurm/. `benchy status` shows where the models stand.";
+
+#[derive(Clone, Debug, Args)]
 pub struct EvalArgs {
     #[command(flatten)]
     pub resolve: ResolveArgs,
@@ -266,6 +273,27 @@ pub struct EvalArgs {
     /// reports, `off` removes the proxy
     #[arg(long, value_enum, value_name = "MODE", default_value_t = AuditMode::On)]
     pub audit: AuditMode,
+
+    /// Where the models run: `local` (here, one after another) or `slurm` (one job array, an
+    /// array task per model). Default: the `[executor] kind` setting, else local
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub executor: Option<ExecutorKind>,
+
+    /// A TOML file of Slurm executor settings (the keys of `[executor]`: partition, account,
+    /// qos, time, gpus, gres, cpus_per_task, memory, constraint, max_parallel, requeue, sbatch,
+    /// setup), over those of the settings files
+    #[arg(long = "executor-config", value_name = "FILE")]
+    pub executor_config: Option<PathBuf>,
+
+    /// Slurm: follow the array until every model ended, a line per change; exit 1 when a model
+    /// did not finish every task. Ctrl-C cancels the array
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Slurm: let Slurm requeue an array task (preemption, a failed node); the rerun does only
+    /// what is missing
+    #[arg(long)]
+    pub requeue: bool,
 }
 
 /// How the overall score is made (see `benchy results --help`).
@@ -387,7 +415,7 @@ pub struct ShowArgs {
 }
 
 /// The flags every command that resolves generation parameters takes.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ResolveArgs {
     /// The run config (a model file such as configs/single_card/AFM-4.5B.yaml). `eval` takes
     /// several: -c repeated, a folder (every *.yaml in it) or a .txt list (a run config a line)
@@ -445,7 +473,7 @@ pub struct ServeArgs {
 }
 
 /// Where the server is: launched by benchy, or one already running.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ServerArgs {
     /// Use the server already running at URL (its root or its /v1 API root) instead of
     /// launching one: benchy only waits until it lists the model, and never stops it

@@ -18,6 +18,13 @@ use crate::run_lock::LOCK_FILE;
 use crate::run_record::{LayerRecord, RunRecord};
 use crate::summary;
 
+/// A run id when none is given: the local time, `YYYYMMDD_HHMMSS`.
+pub fn default_run_id() -> String {
+    jiff::ZonedDateTime::now()
+        .strftime("%Y%m%d_%H%M%S")
+        .to_string()
+}
+
 /// The run's folder.
 #[derive(Debug)]
 pub struct RunFolder {

@@ -27,13 +27,20 @@ use crate::planning::{ServerPlan, plan_jobs, run_view};
 use crate::plugin::Registry;
 use crate::resolution::{Resolution, resolve};
 use crate::run_config::unsafe_path_part;
-use crate::run_folder::RunFolder;
+use crate::run_folder::{RunFolder, default_run_id};
 use crate::run_lock::RunLock;
 use crate::runner;
 use crate::server_url::ServerUrl;
 use crate::settings::Settings;
+use crate::slurm::{PlannedModel, PlannedTask};
 
 pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
+    // A suite for another executor: each model is checked and planned here, then runs there.
+    if let Some(slurm) = crate::slurm::Executor::chosen(args, settings)? {
+        let configs = crate::suite::inputs::expand(&args.resolve.configs)?;
+        let plan = |model: &EvalArgs| planned_model(model, registry, settings);
+        return slurm.submit(&configs, args, registry, settings, &plan);
+    }
     let eval = Eval::prepare(args, registry, settings)?;
     if args.dry_run {
         print!("{}", eval.dry_run());
@@ -44,6 +51,26 @@ pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<
     eval.folder.check_unused()?;
     let mut record = eval.new_record();
     runner::runtime()?.block_on(eval.execute(&mut record))
+}
+
+/// One model of a suite (`args` name its run config alone), checked and planned as its local
+/// run would be, for an executor that runs it elsewhere.
+fn planned_model(
+    args: &EvalArgs,
+    registry: &Registry,
+    settings: &Settings,
+) -> Result<PlannedModel> {
+    let eval = Eval::prepare(args, registry, settings)?;
+    let tasks = eval.view.tasks.iter().map(|task| PlannedTask {
+        name: task.name.clone(),
+        folder: eval.folder.dir.join(&task.output_folder),
+    });
+    Ok(PlannedModel {
+        config: eval.resolution.config.path.clone(),
+        model: eval.view.model.name.clone(),
+        folder: eval.folder.dir.clone(),
+        tasks: tasks.collect(),
+    })
 }
 
 /// A run that has been checked and planned, before anything starts.
@@ -207,12 +234,6 @@ fn run_dir(args: &EvalArgs, settings: &Settings, view: &RunView) -> Result<PathB
         ))
     })?;
     Ok(dir)
-}
-
-fn default_run_id() -> String {
-    jiff::ZonedDateTime::now()
-        .strftime("%Y%m%d_%H%M%S")
-        .to_string()
 }
 
 /// The run id of a run folder (its parent folder's name).
