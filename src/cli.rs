@@ -129,6 +129,11 @@ pub enum Command {
     /// error bars, and per model the parameters with their sources and the verdicts
     Report(ReportArgs),
 
+    /// Where a run stands, model by task: done, failed, running, pending or missing, from the
+    /// run records and (for a Slurm array) the scheduler's states
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
+
     /// Internal: stops a process group if benchy dies (started by benchy beside each child)
     #[command(name = "__keep", hide = true)]
     Keep {
@@ -191,6 +196,20 @@ run ids under --output-dir (default: the `output_dir` setting).
 Examples:
   benchy compare outputs/benchmark_outputs/run1/Qwen3-4B outputs/benchmark_outputs/run2/Qwen3-4B
   benchy compare run1 run2 --model Qwen3-4B --fail-on-regression acc=0.02";
+
+const STATUS_HELP: &str = "\
+A task is done when its run finished it (its completion record, or its results in a run that did
+not fail it). While Slurm holds a model's array task, what is not done is pending or running;
+once it does not, what is not done failed (the run recorded a failure) or is missing (nothing
+will do it: cancelled, timed out, never run). `--missing` is the check before publishing.
+
+Exit codes: 0 shown (with --missing: everything is done), 1 with --missing when something is
+not done, 2 for a RUN that does not exist.
+
+Examples:
+  benchy status
+  benchy status outputs/benchmark_outputs/20250101_120000
+  benchy status 20250101_120000 --missing";
 
 const SERVE_HELP: &str = "\
 The server is planned by the provider config's server backend (its `backend` key; vLLM by
@@ -294,6 +313,22 @@ pub struct EvalArgs {
     /// what is missing
     #[arg(long)]
     pub requeue: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A run-id folder (<output-dir>/<run-id>), or a run id under --output-dir (default: the
+    /// newest run there)
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// Where run ids are looked up (default: the `output_dir` setting)
+    #[arg(long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// List only the tasks that are not done, and exit 1 when there are any
+    #[arg(long)]
+    pub missing: bool,
 }
 
 /// How the overall score is made (see `benchy results --help`).
