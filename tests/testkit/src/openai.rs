@@ -28,6 +28,9 @@ pub const EOS: &str = "\u{3}";
 pub struct OpenAiOptions {
     /// The served model name (`/v1/models` lists it).
     pub model: String,
+    /// More names `/v1/models` lists: one server standing in for several models' servers (a
+    /// suite attached with one `--server-url`), their requests told apart by `model`.
+    pub also_served: Vec<String>,
     pub max_model_len: u64,
     /// The text every generation returns.
     pub completion: String,
@@ -50,6 +53,7 @@ impl Default for OpenAiOptions {
     fn default() -> Self {
         OpenAiOptions {
             model: "tiny".into(),
+            also_served: Vec::new(),
             max_model_len: 512,
             completion: " 5".into(),
             delay: Duration::ZERO,
@@ -196,13 +200,16 @@ fn handle(state: &State, request: &Request) -> Reply {
             headers: Vec::new(),
             body: Vec::new(),
         },
-        ("GET", "/v1/models") => json_reply(
-            200,
-            json!({"object": "list", "data": [{
-                "id": options.model, "object": "model", "owned_by": "benchy-testkit",
-                "root": options.model, "max_model_len": options.max_model_len,
-            }]}),
-        ),
+        ("GET", "/v1/models") => {
+            let names = std::iter::once(&options.model).chain(&options.also_served);
+            let data: Vec<Json> = names
+                .map(|name| {
+                    json!({"id": name, "object": "model", "owned_by": "benchy-testkit",
+                           "root": name, "max_model_len": options.max_model_len})
+                })
+                .collect();
+            json_reply(200, json!({"object": "list", "data": data}))
+        }
         ("GET", "/tokenizer_info") => json_reply(
             200,
             json!({"eos_token": EOS, "bos_token": null, "pad_token": null,
