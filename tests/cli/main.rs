@@ -20,6 +20,7 @@ mod results;
 mod secrets;
 mod serve;
 mod settings;
+mod slurm;
 mod stored_runs;
 mod usage;
 mod vllm_cpu;

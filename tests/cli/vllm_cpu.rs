@@ -121,11 +121,10 @@ fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
     );
 }
 
-/// `benchy eval` of the shipped example, with vLLM logging each request's sampling parameters:
-/// the generation requests used exactly the resolved set (the model's file, and the demo-gen
-/// task's `max_new_tokens: 16`), the record says so, and nothing is left running.
-#[test]
-fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_parameters() {
+/// A test folder holding a copy of the shipped example (`configs/examples/tiny-cpu.yaml`, its
+/// provider and the two demo tasks) with every path made absolute, and vLLM logging each
+/// request's effective sampling parameters; benchy's home is the `make setup` one.
+pub(crate) fn tiny_example() -> TestEnv {
     let root = repo_root();
     tiny_model();
     let mut t = TestEnv::new();
@@ -170,6 +169,15 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
             ),
         );
     }
+    t
+}
+
+/// `benchy eval` of the shipped example, with vLLM logging each request's sampling parameters:
+/// the generation requests used exactly the resolved set (the model's file, and the demo-gen
+/// task's `max_new_tokens: 16`), the record says so, and nothing is left running.
+#[test]
+fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_parameters() {
+    let t = tiny_example();
     let benchy = t.spawn(&[
         "eval",
         "-c",
