@@ -122,10 +122,8 @@ fn missing(models: &[ModelStanding]) -> ExitCode {
         })
         .collect();
     if rows.is_empty() {
-        println!(
-            "Nothing missing: every task of {} models is done",
-            models.len()
-        );
+        let models = standing::counted(models.len(), "model");
+        println!("Nothing missing: every task of {models} is done");
         return ExitCode::SUCCESS;
     }
     print!("{}", table::render(&["model", "task", "standing"], &rows));

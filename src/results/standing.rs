@@ -156,7 +156,7 @@ pub fn summary(models: &[ModelStanding]) -> String {
 }
 
 /// `1 model`, `3 models`.
-fn counted(n: usize, noun: &str) -> String {
+pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {

@@ -109,7 +109,11 @@ fn judge(submission: &Submission, run_dir: &Path, queue: &Queue) -> Result<ExitC
         eprintln!("warning: {warning}");
     }
     let models = of_submission(submission, &found, Some(queue));
-    println!("{}{}", standing::table(&models), standing::summary(&models));
+    println!(
+        "\n{}{}",
+        standing::table(&models),
+        standing::summary(&models)
+    );
     let unfinished: Vec<&ModelStanding> = models.iter().filter(|m| !m.done()).collect();
     if unfinished.is_empty() {
         return Ok(ExitCode::SUCCESS);

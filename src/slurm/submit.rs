@@ -16,6 +16,7 @@ use crate::cli::{EvalArgs, ResolveArgs};
 use crate::failure::bad_input;
 use crate::plugin::Registry;
 use crate::plugin::catalog::Origin;
+use crate::results::standing::counted;
 use crate::run_folder::default_run_id;
 use crate::run_lock::{create_dirs, remove_empty};
 use crate::run_record::now;
@@ -321,10 +322,10 @@ fn record(submission: &mut Submission, run_dir: &Path, script: &str) -> Result<(
 fn announce(submission: &Submission, run_dir: &Path) {
     let last = submission.models.len().saturating_sub(1);
     eprintln!(
-        "Submitted job {} to Slurm: {} model(s) of run {}, array tasks 0-{last}; script, logs \
-         and submission.json in {}\n`benchy status {}` shows where they stand",
+        "Submitted job {} to Slurm: {} of run {}, array tasks 0-{last}; script, logs and \
+         submission.json in {}\n`benchy status {}` shows where they stand",
         submission.job_id,
-        submission.models.len(),
+        counted(submission.models.len(), "model"),
         submission.run_id,
         super::folder(run_dir).display(),
         run_dir.display()
