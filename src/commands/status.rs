@@ -14,7 +14,7 @@ use crate::results::read::Found;
 use crate::results::standing::{self, ModelStanding, Standing};
 use crate::runner;
 use crate::settings::Settings;
-use crate::slurm::queue::{self, Queue};
+use crate::slurm::queue::{self, Queues};
 use crate::slurm::standing::of_submission;
 use crate::slurm::submission::Submission;
 use crate::table;
@@ -34,7 +34,7 @@ pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode> {
         None
     });
     let models: Vec<ModelStanding> = match &submission {
-        Some(submission) => of_submission(submission, &found, scheduler(submission).as_ref()),
+        Some(submission) => of_submission(submission, &found, &scheduler(submission)),
         None => found
             .runs
             .iter()
@@ -99,17 +99,24 @@ fn newest(output_dir: &Path) -> Result<PathBuf> {
     })
 }
 
-/// The scheduler's view of the submitted array; `None`, said once, when it cannot be asked.
-fn scheduler(submission: &Submission) -> Option<Queue> {
-    let asked = queue::program("squeue")
-        .and_then(|squeue| runner::runtime()?.block_on(queue::poll(&squeue, &submission.job_id)));
-    asked
-        .map_err(|err| {
-            let first = err.to_string();
-            let first = first.lines().next().unwrap_or_default();
-            eprintln!("note: the scheduler cannot be asked ({first}); the run records alone say");
+/// The scheduler's view of every array that ran one of the run's models; none, said once, when
+/// it cannot be asked.
+fn scheduler(submission: &Submission) -> Queues {
+    let asked = queue::program("squeue").and_then(|squeue| {
+        runner::runtime()?.block_on(async {
+            let mut queues = Queues::new();
+            for job in submission.jobs() {
+                queues.insert(job.to_owned(), queue::poll(&squeue, job).await?);
+            }
+            Ok(queues)
         })
-        .ok()
+    });
+    asked.unwrap_or_else(|err| {
+        let first = err.to_string();
+        let first = first.lines().next().unwrap_or_default();
+        eprintln!("note: the scheduler cannot be asked ({first}); the run records alone say");
+        Queues::new()
+    })
 }
 
 /// Every task that is not done, a line each; exit 1 when there is one.

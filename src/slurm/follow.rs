@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::time::{Instant, sleep};
 
-use super::queue::{self, Queue, Scheduled};
+use super::queue::{self, Queue, Queues, Scheduled};
 use super::standing::of_submission;
 use super::submission::Submission;
 use super::submit::Tools;
@@ -67,11 +67,10 @@ fn longer(delay: Duration) -> Duration {
     delay.mul_f64(1.5).min(LONGEST_POLL)
 }
 
-/// Whether every array task has ended.
+/// Whether every array task of the submission's job has ended.
 fn ended(submission: &Submission, queue: &Queue) -> bool {
     submission
-        .models
-        .iter()
+        .current()
         .all(|t| queue.scheduled(t.index) == Scheduled::Ended)
 }
 
@@ -83,7 +82,7 @@ fn say_changes(
     shown: &mut BTreeMap<u32, String>,
 ) -> bool {
     let mut changed = false;
-    for task in &submission.models {
+    for task in submission.current() {
         let state = queue.tasks.get(&task.index).map_or_else(
             || "not listed (cancelled before it started, or forgotten)".to_owned(),
             |t| t.state.to_lowercase(),
@@ -91,7 +90,7 @@ fn say_changes(
         if shown.get(&task.index) != Some(&state) {
             runner.say(&format!(
                 "{} {}: {state}",
-                submission.task_id(task.index),
+                task.id(),
                 task.model.short_name()
             ));
             shown.insert(task.index, state);
@@ -101,29 +100,39 @@ fn say_changes(
     changed
 }
 
-/// Every model as it stands once the array has ended: the table on stdout; exit 0 when every
-/// task is done, else an error naming the models that are not.
+/// Every model of the run as it stands once the array has ended: the table on stdout; exit 0
+/// when every task of the models this submission ran is done, else an error naming those that
+/// are not.
 fn judge(submission: &Submission, run_dir: &Path, queue: &Queue) -> Result<ExitCode> {
     let found = Found::read(&[run_dir.to_owned()]);
     for warning in &found.warnings {
         eprintln!("warning: {warning}");
     }
-    let models = of_submission(submission, &found, Some(queue));
+    let queues = Queues::from([(submission.job_id.clone(), queue.clone())]);
+    let models = of_submission(submission, &found, &queues);
     println!(
         "\n{}{}",
         standing::table(&models),
         standing::summary(&models)
     );
-    let unfinished: Vec<&ModelStanding> = models.iter().filter(|m| !m.done()).collect();
+    let current: Vec<String> = submission.current().map(|t| t.model.short_name()).collect();
+    let ran: Vec<&ModelStanding> = models
+        .iter()
+        .filter(|m| current.contains(&m.model))
+        .collect();
+    let unfinished: Vec<&str> = ran
+        .iter()
+        .filter(|m| !m.done())
+        .map(|m| m.model.as_str())
+        .collect();
     if unfinished.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    let names: Vec<&str> = unfinished.iter().map(|m| m.model.as_str()).collect();
     anyhow::bail!(
         "{} of {} models did not finish every task: {}; their logs: {}",
         unfinished.len(),
-        models.len(),
-        names.join(", "),
+        ran.len(),
+        unfinished.join(", "),
         submission.logs.display()
     )
 }

@@ -98,6 +98,9 @@ impl Queue {
     }
 }
 
+/// Arrays as the scheduler lists them, by job id.
+pub type Queues = BTreeMap<String, Queue>;
+
 /// `3`, `2-5`, `2-5%1`, `1,3-4` as the indexes they name.
 fn expand_indexes(text: &str) -> Vec<u32> {
     let text = text.split('%').next().unwrap_or_default();

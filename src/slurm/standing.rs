@@ -1,17 +1,17 @@
-//! A submitted array's models as they stand: each model's run records, read as `benchy results`
-//! reads them, with its array task's state from the scheduler when there is one to ask.
+//! A submitted run's models as they stand: each model's run records, read as `benchy results`
+//! reads them, with its array task's state from the scheduler when its array was asked.
 
-use super::queue::Queue;
+use super::queue::Queues;
 use super::submission::Submission;
 use crate::results::read::Found;
 use crate::results::standing::ModelStanding;
 
-/// Every model of `submission`, in array-index order. `queue` is the scheduler's view of the
-/// array, `None` when it could not be asked (then the records alone decide).
+/// Every model of `submission`. `queues` holds the arrays the scheduler was asked about; a model
+/// whose array is not among them is judged by its records alone.
 pub fn of_submission(
     submission: &Submission,
     found: &Found,
-    queue: Option<&Queue>,
+    queues: &Queues,
 ) -> Vec<ModelStanding> {
     submission
         .models
@@ -22,13 +22,11 @@ pub fn of_submission(
             // led there
             let run = found.runs.iter().find(|r| r.short_name == short_name);
             let names: Vec<String> = task.model.tasks.iter().map(|t| t.name.clone()).collect();
-            let id = submission.task_id(task.index);
-            let job = match queue {
-                Some(queue) => match queue.tasks.get(&task.index) {
-                    Some(queued) => format!("{id} {}", queued.state),
-                    None => format!("{id} not listed"),
-                },
-                None => id,
+            let queue = queues.get(&task.job_id);
+            let job = match queue.map(|q| q.tasks.get(&task.index)) {
+                Some(Some(queued)) => format!("{} {}", task.id(), queued.state),
+                Some(None) => format!("{} not listed", task.id()),
+                None => task.id(),
             };
             let scheduled = queue.map(|q| q.scheduled(task.index));
             ModelStanding::of(short_name, run, &names, scheduled, Some(job))

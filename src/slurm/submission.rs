@@ -1,7 +1,9 @@
 //! `<output-dir>/<run-id>/slurm/submission.json`: what was submitted, for `benchy status` and for
 //! people reading the run later. The job id, each array task's model (its index, run config,
 //! model folder and tasks), the command every array task runs and the `sbatch` command line.
-//! A resubmission of the run id replaces it and keeps the earlier job ids.
+//! A later submission under the same run id (the missing models again, or the next part of a
+//! suite too large for one array) replaces it, keeping the earlier job ids and the models only
+//! earlier submissions ran, each with the array task that ran it.
 
 use std::path::{Path, PathBuf};
 
@@ -48,12 +50,20 @@ impl PlannedModel {
     }
 }
 
-/// One array task: a model and its index in the array.
+/// One array task: a model, the array that ran it and its index there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ArrayTask {
+    pub job_id: String,
     pub index: u32,
     #[serde(flatten)]
     pub model: PlannedModel,
+}
+
+impl ArrayTask {
+    /// `12_3`: how Slurm names the array task.
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.job_id, self.index)
+    }
 }
 
 /// The record of a submission.
@@ -71,7 +81,8 @@ pub struct Submission {
     pub sbatch: Vec<String>,
     /// What every array task runs, `$config` standing for its model's run config.
     pub command: Vec<String>,
-    /// Every model, in array-index order.
+    /// Every model of the run id: this submission's in array-index order, then those only
+    /// earlier submissions ran.
     pub models: Vec<ArrayTask>,
     /// The job ids of earlier submissions of this run id, oldest first.
     #[serde(default)]
@@ -98,8 +109,78 @@ impl Submission {
         write_json(&super::folder(run_dir).join(FILE), self)
     }
 
-    /// `12_3`: how Slurm names the array task of model `index`.
-    pub fn task_id(&self, index: u32) -> String {
-        format!("{}_{index}", self.job_id)
+    /// Takes in what the run id's earlier submission recorded: its job ids, and the models
+    /// this submission does not run again.
+    pub fn after(&mut self, earlier: Submission) {
+        self.earlier_jobs = earlier.earlier_jobs;
+        self.earlier_jobs.push(earlier.job_id);
+        let kept = earlier.models.into_iter().filter(|old| {
+            !self
+                .models
+                .iter()
+                .any(|m| m.model.folder == old.model.folder)
+        });
+        self.models.extend(kept.collect::<Vec<_>>());
+    }
+
+    /// The array tasks of this submission's own job.
+    pub fn current(&self) -> impl Iterator<Item = &ArrayTask> {
+        self.models.iter().filter(|t| t.job_id == self.job_id)
+    }
+
+    /// Every job that ran one of the run id's models, each once.
+    pub fn jobs(&self) -> Vec<&str> {
+        let mut jobs: Vec<&str> = Vec::new();
+        for task in &self.models {
+            if !jobs.contains(&task.job_id.as_str()) {
+                jobs.push(&task.job_id);
+            }
+        }
+        jobs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(job: &str, index: u32, model: &str) -> ArrayTask {
+        let model = PlannedModel {
+            config: PathBuf::from(format!("/c/{model}.yaml")),
+            model: model.to_owned(),
+            folder: PathBuf::from(format!("/out/r/{model}")),
+            tasks: Vec::new(),
+        };
+        ArrayTask {
+            job_id: job.to_owned(),
+            index,
+            model,
+        }
+    }
+
+    fn submission(job: &str, models: Vec<ArrayTask>) -> Submission {
+        Submission {
+            run_id: "r".into(),
+            job_id: job.into(),
+            submitted_at: String::new(),
+            script: PathBuf::new(),
+            logs: PathBuf::new(),
+            sbatch: Vec::new(),
+            command: Vec::new(),
+            models,
+            earlier_jobs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_later_submission_keeps_the_models_only_earlier_ones_ran() {
+        let first = submission("7", vec![task("7", 0, "a"), task("7", 1, "b")]);
+        let mut second = submission("9", vec![task("9", 0, "b"), task("9", 1, "c")]);
+        second.after(first);
+        let ids: Vec<String> = second.models.iter().map(ArrayTask::id).collect();
+        assert_eq!(ids, ["9_0", "9_1", "7_0"]);
+        assert_eq!(second.earlier_jobs, ["7"]);
+        assert_eq!(second.jobs(), ["9", "7"]);
+        assert_eq!(second.current().count(), 2);
     }
 }

@@ -89,7 +89,11 @@ impl Executor {
             models: models
                 .into_iter()
                 .zip(0..)
-                .map(|(model, index)| ArrayTask { index, model })
+                .map(|(model, index)| ArrayTask {
+                    job_id: String::new(),
+                    index,
+                    model,
+                })
                 .collect(),
             earlier_jobs: Vec::new(),
         };
@@ -131,6 +135,9 @@ impl Executor {
         let runner = Runner::new()?;
         submission.job_id = sbatch(tools, run_dir, script).await?;
         submission.submitted_at = now();
+        for task in &mut submission.models {
+            task.job_id.clone_from(&submission.job_id);
+        }
         record(&mut submission, run_dir, script)?;
         println!("{}", submission.job_id);
         announce(&submission, run_dir);
@@ -307,12 +314,11 @@ fn job_id(output: &ClientOutput) -> Result<String> {
     Ok(id.to_owned())
 }
 
-/// Keeps the job script and the submission record, with the job ids of earlier submissions of
-/// this run id.
+/// Keeps the job script and the submission record, with what earlier submissions of this run
+/// id recorded.
 fn record(submission: &mut Submission, run_dir: &Path, script: &str) -> Result<()> {
     if let Ok(Some(earlier)) = Submission::read(run_dir) {
-        submission.earlier_jobs = earlier.earlier_jobs;
-        submission.earlier_jobs.push(earlier.job_id);
+        submission.after(earlier);
     }
     write_atomic(&submission.script, script.as_bytes())?;
     submission.write(run_dir)
@@ -320,12 +326,13 @@ fn record(submission: &mut Submission, run_dir: &Path, script: &str) -> Result<(
 
 /// What was submitted, on stderr (stdout holds the job id alone, for scripts).
 fn announce(submission: &Submission, run_dir: &Path) {
-    let last = submission.models.len().saturating_sub(1);
+    let count = submission.current().count();
+    let last = count.saturating_sub(1);
     eprintln!(
         "Submitted job {} to Slurm: {} of run {}, array tasks 0-{last}; script, logs and \
          submission.json in {}\n`benchy status {}` shows where they stand",
         submission.job_id,
-        counted(submission.models.len(), "model"),
+        counted(count, "model"),
         submission.run_id,
         super::folder(run_dir).display(),
         run_dir.display()
