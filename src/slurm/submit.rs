@@ -317,8 +317,10 @@ fn job_id(output: &ClientOutput) -> Result<String> {
 /// Keeps the job script and the submission record, with what earlier submissions of this run
 /// id recorded.
 fn record(submission: &mut Submission, run_dir: &Path, script: &str) -> Result<()> {
-    if let Ok(Some(earlier)) = Submission::read(run_dir) {
-        submission.after(earlier);
+    match Submission::read(run_dir) {
+        Ok(Some(earlier)) => submission.after(earlier),
+        Ok(None) => {}
+        Err(err) => eprintln!("warning: {err:#}; replaced by this submission's record"),
     }
     write_atomic(&submission.script, script.as_bytes())?;
     submission.write(run_dir)

@@ -13,9 +13,9 @@ use benchy_testkit::slurm::SlurmCluster;
 use nix::sys::signal::Signal;
 use serde_json::Value as Json;
 
-use crate::eval::{RUN, eval_env, read_json, walk};
+use crate::eval::{RUN, eval_args_of, eval_env, read_json, walk};
 use crate::harness::{Run, TestEnv, eventually};
-use crate::vllm_cpu::tiny_example;
+use crate::vllm_cpu::{TINY_EVAL, tiny_example};
 
 /// The provider the run configs name: every server here is attached with `--server-url`, so
 /// none is launched.
@@ -73,27 +73,10 @@ impl Suite {
     /// `benchy eval` of the suite on Slurm, run id `r` in `out`, two examples a task.
     fn args(&self, extra: &[&str]) -> Vec<String> {
         let url = self.server.base_url();
-        let mut args: Vec<String> = [
-            "eval",
-            "-c",
-            "suite",
-            "--executor",
-            "slurm",
-            "--source",
-            "hf",
-            "--server-url",
-            url.as_str(),
-            "--run-id",
-            "r",
-            "--output-dir",
-            "out",
-            "--limit",
-            "2",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        args.extend(extra.iter().map(|e| (*e).to_owned()));
-        args
+        let mut flags = vec!["--executor", "slurm", "--server-url", url.as_str()];
+        flags.extend_from_slice(extra);
+        let args = eval_args_of("suite", &flags);
+        args.into_iter().map(str::to_owned).collect()
     }
 
     fn submit(&self, extra: &[&str]) -> Run {
@@ -414,20 +397,7 @@ fn one_array_task_serves_the_tiny_model_on_the_real_vllm_cpu_build() {
     let cluster = SlurmCluster::start();
     let mut t = tiny_example();
     t.env("SLURM_CONF", cluster.conf().to_str().unwrap());
-    let run = t.run(&[
-        "eval",
-        "-c",
-        "run.yaml",
-        "--limit",
-        "2",
-        "--output-dir",
-        "out",
-        "--run-id",
-        "r",
-        "--executor",
-        "slurm",
-        "--wait",
-    ]);
+    let run = t.run(&[&TINY_EVAL[..], &["--executor", "slurm", "--wait"]].concat());
     run.expect_code(0);
     let job = job_id(&run);
     assert_eq!(cluster.job_states(&job), [(0, "COMPLETED".to_owned())]);
@@ -456,70 +426,44 @@ fn one_array_task_serves_the_tiny_model_on_the_real_vllm_cpu_build() {
 fn bad_executor_input_exits_2_before_anything_is_submitted() {
     let env = eval_env(PROVIDER);
     let suite = ["eval", "-c", "run.yaml", "--source", "hf", "--run-id", "r"];
-    let with = |extra: &[&str]| {
+    let refused = |extra: &[&str], said: &str| {
         let args: Vec<&str> = suite.iter().chain(extra).copied().collect();
-        env.run(&args)
+        let run = env.run(&args);
+        run.expect_code(2);
+        assert!(run.stderr.contains(said), "no {said:?} in\n{}", run.stderr);
     };
     let file = env.write("slurm.toml", "partition = \"gpu\"\npartiton = \"cpu\"\n");
-    let run = with(&[
-        "--executor",
-        "slurm",
-        "--executor-config",
-        file.to_str().unwrap(),
-    ]);
-    run.expect_code(2);
-    let said = format!(
-        "{}:2: unknown setting `partiton` (did you mean `partition`?)",
-        file.display()
+    let file = file.to_str().unwrap();
+    refused(
+        &["--executor", "slurm", "--executor-config", file],
+        &format!("{file}:2: unknown setting `partiton` (did you mean `partition`?)"),
     );
-    assert!(run.stderr.contains(&said), "{}", run.stderr);
-    env.write(
-        "benchy.toml",
-        "[executor]\nkind = \"slurm\"\ncpus_per_task = \"four\"\n",
-    );
-    let run = with(&[]);
-    run.expect_code(2);
-    assert!(
-        run.stderr
-            .contains("benchy.toml:3: setting `executor.cpus_per_task`"),
-        "{}",
-        run.stderr
-    );
-    env.write(
-        "benchy.toml",
-        "[executor]\nkind = \"slurm\"\nsetup = [\"export HF_TOKEN=hf_x1y2z3\"]\n",
-    );
-    let run = with(&[]);
-    run.expect_code(2);
-    assert!(
-        run.stderr.contains("`HF_TOKEN` is given a literal value"),
-        "{}",
-        run.stderr
-    );
+    for (setting, said) in [
+        (
+            "cpus_per_task = \"four\"",
+            "benchy.toml:3: setting `executor.cpus_per_task`",
+        ),
+        (
+            "setup = [\"export HF_TOKEN=hf_x1y2z3\"]",
+            "`HF_TOKEN` is given a literal value",
+        ),
+    ] {
+        env.write(
+            "benchy.toml",
+            &format!("[executor]\nkind = \"slurm\"\n{setting}\n"),
+        );
+        refused(&[], said);
+    }
     std::fs::remove_file(env.path().join("benchy.toml")).unwrap();
-
     // --wait without Slurm would do nothing
-    let run = with(&["--wait"]);
-    run.expect_code(2);
-    assert!(
-        run.stderr.contains("--wait is for the Slurm executor"),
-        "{}",
-        run.stderr
-    );
+    refused(&["--wait"], "--wait is for the Slurm executor");
 
     // --dry-run shows the job script and submits nothing
-    let dry = with(&["--executor", "slurm", "--dry-run"]);
+    let dry = env.run(&[&suite[..], &["--executor", "slurm", "--dry-run"]].concat());
     dry.expect_code(0);
-    assert!(
-        dry.stdout.contains("#SBATCH --array=0-0\n"),
-        "{}",
-        dry.stdout
-    );
-    assert!(
-        dry.stdout.contains("'-c' \"$config\" '--run-id' 'r'"),
-        "{}",
-        dry.stdout
-    );
+    for line in ["#SBATCH --array=0-0\n", "'-c' \"$config\" '--run-id' 'r'"] {
+        assert!(dry.stdout.contains(line), "no {line:?} in\n{}", dry.stdout);
+    }
 
     // No sbatch on PATH
     let mut bare = env.command(&[&suite[..], &["--executor", "slurm"]].concat());

@@ -121,6 +121,19 @@ fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
     );
 }
 
+/// `benchy eval` of [`tiny_example`]'s run config, two examples a task, into `out/r`.
+pub(crate) const TINY_EVAL: [&str; 9] = [
+    "eval",
+    "-c",
+    "run.yaml",
+    "--limit",
+    "2",
+    "--output-dir",
+    "out",
+    "--run-id",
+    "r",
+];
+
 /// A test folder holding a copy of the shipped example (`configs/examples/tiny-cpu.yaml`, its
 /// provider and the two demo tasks) with every path made absolute, and vLLM logging each
 /// request's effective sampling parameters; benchy's home is the `make setup` one.
@@ -178,17 +191,7 @@ pub(crate) fn tiny_example() -> TestEnv {
 #[test]
 fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_parameters() {
     let t = tiny_example();
-    let benchy = t.spawn(&[
-        "eval",
-        "-c",
-        "run.yaml",
-        "--limit",
-        "2",
-        "--output-dir",
-        "out",
-        "--run-id",
-        "r",
-    ]);
+    let benchy = t.spawn(&TINY_EVAL);
     let pid = benchy.pid();
     let run = benchy.wait(Duration::from_secs(1200));
     run.expect_code(0);
