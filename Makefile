@@ -32,7 +32,7 @@ TINY_MODEL_STAMP := $(TINY_MODEL)/.benchy-$(shell sha256sum scripts/make_tiny_mo
 
 export BENCHY_HOME
 
-.PHONY: setup vllm-envs shells browser build test demo bench clean-setup
+.PHONY: setup vllm-envs shells browser slurm build test demo bench clean-setup
 
 # The shells whose completion scripts (`benchy completions SHELL`) the tests load for real;
 # bash is the build's own shell. PowerShell is not packaged for Debian.
@@ -41,8 +41,9 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 ## setup: install the pinned Python side under $(BENCHY_HOME): lm-eval and huggingface_hub,
 ## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it; the
-## shells the completion tests load scripts into; and the browser the report test opens
-setup: $(LM_EVAL_STAMP) vllm-envs $(TINY_MODEL_STAMP) shells browser
+## shells the completion tests load scripts into; the browser the report test opens; and the
+## Slurm the Slurm executor's tests start
+setup: $(LM_EVAL_STAMP) vllm-envs $(TINY_MODEL_STAMP) shells browser slurm
 	@ln -sfn "lm-eval-$(LM_EVAL_VERSION)" "$(BENCHY_HOME)/venvs/lm-eval"
 	@ln -sfn "$(BENCHY_HOME)" .benchy
 
@@ -60,6 +61,23 @@ browser:
 	@if ! command -v chromium > /dev/null; then \
 		echo "setup: installing chromium (the report test opens the report in it)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium > /dev/null; \
+	fi
+
+# Slurm's controller, node daemon and client commands, and munge, from Debian's packages (Slurm
+# 22.05 on bookworm). The tests start their own one-node cluster from these (with its own
+# slurm.conf, munge key and socket, on 127.0.0.1) and stop it; no system daemon is configured.
+SLURM_PACKAGES := slurmctld slurmd slurm-client munge
+
+## slurm: install those of $(SLURM_PACKAGES) that are missing (the Slurm executor's tests start a
+## private one-node Slurm from them)
+slurm:
+	@missing="$$(for p in $(SLURM_PACKAGES); do \
+		dpkg-query -W -f='$${db:Status-Status}' $$p 2> /dev/null | grep -qx installed || echo $$p; \
+	done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing" $$missing "(the Slurm executor's tests start a private Slurm)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing > /dev/null; \
 	fi
 
 $(LM_EVAL_STAMP):

@@ -7,6 +7,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
 use crate::plugin::builtins::DEFAULT_TASK_BACKEND;
+use crate::settings::ExecutorKind;
 use crate::wire_audit::AuditMode;
 
 const PRECEDENCE_HELP: &str = "\
@@ -128,6 +129,11 @@ pub enum Command {
     /// error bars, and per model the parameters with their sources and the verdicts
     Report(ReportArgs),
 
+    /// Where a run stands, model by task: done, failed, running, pending or missing, from the
+    /// run records and (for a Slurm array) the scheduler's states
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
+
     /// Internal: stops a process group if benchy dies (started by benchy beside each child)
     #[command(name = "__keep", hide = true)]
     Keep {
@@ -191,6 +197,20 @@ Examples:
   benchy compare outputs/benchmark_outputs/run1/Qwen3-4B outputs/benchmark_outputs/run2/Qwen3-4B
   benchy compare run1 run2 --model Qwen3-4B --fail-on-regression acc=0.02";
 
+const STATUS_HELP: &str = "\
+A task is done when its run finished it (its completion record, or its results in a run that did
+not fail it). While Slurm holds a model's array task, what is not done is pending or running;
+once it does not, what is not done failed (the run recorded a failure) or is missing (nothing
+will do it: cancelled, timed out, never run). `--missing` is the check before publishing.
+
+Exit codes: 0 shown (with --missing: everything is done), 1 with --missing when something is
+not done, 2 for a RUN that does not exist.
+
+Examples:
+  benchy status
+  benchy status outputs/benchmark_outputs/20250101_120000
+  benchy status 20250101_120000 --missing";
+
 const SERVE_HELP: &str = "\
 The server is planned by the provider config's server backend (its `backend` key; vLLM by
 default, see the README's provider keys) with the resolved parameters as its sampling defaults.
@@ -235,12 +255,19 @@ exit codes, versions, earlier attempts), server.log, each task's folder of the t
 its completion.json, results.json, summary.md. A suite of several models also keeps
 <output-dir>/<run-id>/suite.json and summary.md (models by tasks) and prints that table.
 
+With --executor slurm (or `[executor] kind = \"slurm\"`), every model is checked here as above,
+then the suite is submitted as one Slurm job array, an array task per model, each running
+`benchy eval` of its model with the same run id, output folder and flags on its node. The job id
+is printed; the job script, the array tasks' logs and submission.json are kept in
+<output-dir>/<run-id>/slurm/. `benchy status` shows where the models stand.
+
 Examples:
   benchy eval -c configs/single_card/Qwen3-4B.yaml
   benchy eval -c configs/single_card/ --run-id weekly --limit 100
-  benchy eval -c models.txt --run-id weekly          # again: only what is missing runs";
+  benchy eval -c models.txt --run-id weekly          # again: only what is missing runs
+  benchy eval -c configs/single_card/ --executor slurm --run-id weekly";
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct EvalArgs {
     #[command(flatten)]
     pub resolve: ResolveArgs,
@@ -296,6 +323,43 @@ pub struct EvalArgs {
     /// reports, `off` removes the proxy
     #[arg(long, value_enum, value_name = "MODE", default_value_t = AuditMode::On)]
     pub audit: AuditMode,
+
+    /// Where the models run: `local` (here, one after another) or `slurm` (one job array, an
+    /// array task per model). Default: the `[executor] kind` setting, else local
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub executor: Option<ExecutorKind>,
+
+    /// A TOML file of Slurm executor settings (the keys of `[executor]`: partition, account,
+    /// qos, time, gpus, gres, cpus_per_task, memory, constraint, max_parallel, requeue, sbatch,
+    /// setup), over those of the settings files
+    #[arg(long = "executor-config", value_name = "FILE")]
+    pub executor_config: Option<PathBuf>,
+
+    /// Slurm: follow the array until every model ended, a line per change; exit 1 when a model
+    /// did not finish every task. Ctrl-C cancels the array
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Slurm: let Slurm requeue an array task (preemption, a failed node); the rerun does only
+    /// what is missing
+    #[arg(long)]
+    pub requeue: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// A run-id folder (<output-dir>/<run-id>), or a run id under --output-dir (default: the
+    /// newest run there)
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+
+    /// Where run ids are looked up (default: the `output_dir` setting)
+    #[arg(long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// List only the tasks that are not done, and exit 1 when there are any
+    #[arg(long)]
+    pub missing: bool,
 }
 
 /// How the overall score is made (see `benchy results --help`).
@@ -406,8 +470,10 @@ Settings files, strongest first (each key from the strongest file that sets it):
   2. the user's file (on Linux ~/.config/benchy/config.toml)
   3. the file BENCHY_CONFIG names (a site's settings)
 Flags win over every file. Keys: sources, output_dir, jobs, plugin_path, require_sources,
-[executor] kind, [leaderboard] tasks and scale_100, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the lm-eval
-executable is [env] BENCHY_LM_EVAL). Relative paths are relative to the file.";
+[executor] kind and the Slurm executor's keys (partition, account, qos, time, gpus, gres,
+cpus_per_task, memory, constraint, max_parallel, requeue, sbatch, setup), [leaderboard] tasks
+and scale_100, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the lm-eval executable is
+[env] BENCHY_LM_EVAL). Relative paths are relative to the file.";
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -417,7 +483,7 @@ pub struct ShowArgs {
 }
 
 /// The flags every command that resolves generation parameters takes.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ResolveArgs {
     /// The run config (a model file such as configs/single_card/AFM-4.5B.yaml). `eval` takes
     /// several: -c repeated, a folder (every *.yaml in it) or a .txt list (a run config a line)
@@ -475,7 +541,7 @@ pub struct ServeArgs {
 }
 
 /// Where the server is: launched by benchy, or one already running.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct ServerArgs {
     /// Use the server already running at URL (its root or its /v1 API root) instead of
     /// launching one: benchy only waits until it lists the model, and never stops it

@@ -32,6 +32,7 @@ mod runner;
 mod secrets;
 mod server_url;
 mod settings;
+mod slurm;
 mod suggest;
 mod suite;
 mod summary;

@@ -19,6 +19,13 @@ use crate::summary;
 /// Where the outputs of earlier attempts are kept, inside the run's folder.
 pub const ATTEMPTS: &str = ".attempts";
 
+/// A run id when none is given: the local time, `YYYYMMDD_HHMMSS`.
+pub fn default_run_id() -> String {
+    jiff::ZonedDateTime::now()
+        .strftime("%Y%m%d_%H%M%S")
+        .to_string()
+}
+
 /// The run's folder.
 #[derive(Debug)]
 pub struct RunFolder {

@@ -97,7 +97,7 @@ impl Drop for RunLock {
 }
 
 /// Creates `dir` and its missing parents; the ones it made, deepest first.
-fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>, LockError> {
+pub(crate) fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>, LockError> {
     let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
     let mut created = Vec::new();
     for folder in missing.into_iter().rev() {
@@ -118,7 +118,7 @@ fn create_dirs(dir: &Path) -> Result<Vec<PathBuf>, LockError> {
 }
 
 /// Removes each folder (deepest first) that is empty; one in use stays.
-fn remove_empty(folders: &[PathBuf]) {
+pub(crate) fn remove_empty(folders: &[PathBuf]) {
     for folder in folders {
         let _ = std::fs::remove_dir(folder);
     }

@@ -14,6 +14,7 @@ mod plugins;
 mod report;
 mod results;
 mod serve;
+mod status;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -65,6 +66,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Some(Command::Results(args)) => return results::run(&args, settings),
         Some(Command::Compare(args)) => return compare::run(&args, settings),
         Some(Command::Report(args)) => return report::run(&args, settings),
+        Some(Command::Status(args)) => return status::run(&args, settings),
         Some(command) => command,
         None => return list::run(settings),
     };
@@ -86,6 +88,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         | Command::Results(_)
         | Command::Compare(_)
         | Command::Report(_)
+        | Command::Status(_)
         | Command::Completions(_)
         | Command::External(_)
         | Command::Config(ConfigCommand::Show(_)) => unreachable!("handled above"),

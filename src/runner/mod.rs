@@ -7,6 +7,7 @@
 //! It runs inside a current-thread tokio runtime built by the command ([`runtime`]); sources
 //! that block on the network are resolved before the runtime starts.
 
+pub mod client;
 mod group;
 mod interrupt;
 pub mod jobs;
@@ -22,8 +23,8 @@ use std::process::ExitStatus;
 
 use anyhow::Result;
 
-pub use interrupt::Interrupted;
 use interrupt::Interrupts;
+pub use interrupt::{Interrupted, StopSignal};
 use progress::Console;
 pub use progress::Stage;
 
@@ -54,6 +55,17 @@ impl Runner {
     /// Sets (or clears) where the suite is: every line says it from now on.
     pub fn set_stage(&self, stage: Option<Stage>) {
         self.console.set_stage(stage);
+    }
+
+    /// How many SIGINT and SIGTERM were caught so far.
+    pub fn interrupts_seen(&self) -> u32 {
+        self.interrupts.count()
+    }
+
+    /// Resolves when more than `seen` SIGINT or SIGTERM were caught, with the first one: for a
+    /// wait that is not on a process of benchy's (a scheduler's queue).
+    pub async fn interrupted(&self, seen: u32) -> StopSignal {
+        self.interrupts.after(seen).await
     }
 }
 

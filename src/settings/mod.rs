@@ -6,6 +6,7 @@
 //! remember their source.
 
 mod env;
+mod executor;
 mod files;
 mod jobs;
 mod read;
@@ -16,11 +17,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use benchy_core::Diagnostic;
-use clap::ValueEnum;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+pub use self::executor::{ExecutorKind, ExecutorSettings};
 pub use self::jobs::Jobs;
+pub use self::read::read_executor_file;
+
 use crate::plugin::builtins::DEFAULT_SOURCE;
 
 /// Where runs are kept when neither `--output-dir` nor `output_dir` says.
@@ -72,22 +75,6 @@ impl<T: Clone> Setting<T> {
             origin: Origin::Default,
         })
     }
-}
-
-/// `[executor]`: where a run's work executes. Only the local executor exists yet; the Slurm
-/// executor adds its kind here, and its own keys beside `kind`.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ExecutorSettings {
-    pub kind: Option<Setting<ExecutorKind>>,
-}
-
-/// The executors a run can use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ExecutorKind {
-    /// Processes on this machine, started and supervised by benchy's runner.
-    #[default]
-    Local,
 }
 
 /// `[leaderboard]`: how `benchy results` and `benchy report` make the overall score, as the
@@ -161,9 +148,7 @@ impl Settings {
             jobs: self.jobs.or(weaker.jobs),
             plugin_path: self.plugin_path.or(weaker.plugin_path),
             require_sources: self.require_sources.or(weaker.require_sources),
-            executor: ExecutorSettings {
-                kind: self.executor.kind.or(weaker.executor.kind),
-            },
+            executor: self.executor.over(weaker.executor),
             leaderboard: LeaderboardSettings {
                 tasks: self.leaderboard.tasks.or(weaker.leaderboard.tasks),
                 scale_100: self.leaderboard.scale_100.or(weaker.leaderboard.scale_100),
@@ -224,6 +209,7 @@ impl Settings {
             entry("leaderboard.tasks", &self.leaderboard_tasks()),
             entry("leaderboard.scale_100", &self.leaderboard_scale_100()),
         ];
+        entries.extend(self.executor.entries());
         entries.extend(
             self.aliases
                 .iter()

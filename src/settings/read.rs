@@ -13,8 +13,9 @@ use clap::ValueEnum;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{Jobs, Origin, Setting, Settings, relative_to};
+use super::{ExecutorSettings, Jobs, Origin, Setting, Settings, relative_to};
 use crate::failure::bad_input;
+use crate::slurm::options::{self, Kind, Value as SlurmValue};
 use crate::suggest;
 
 /// The keys a settings file may hold at its top level.
@@ -29,8 +30,6 @@ const TOP_KEYS: &[&str] = &[
     "alias",
     "env",
 ];
-/// The keys of `[executor]`.
-const EXECUTOR_KEYS: &[&str] = &["kind"];
 /// The keys of `[leaderboard]`.
 const LEADERBOARD_KEYS: &[&str] = &["tasks", "scale_100"];
 /// The keys of an `[env]` value written as a table.
@@ -41,6 +40,19 @@ type Value<'i> = Spanned<DeValue<'i>>;
 
 /// The settings one file holds.
 pub fn read(path: &Path) -> Result<Settings> {
+    parse(path, |reader, table| reader.top(table))
+}
+
+/// The executor settings of the file `eval --executor-config` names: the keys of `[executor]`,
+/// at the top level. An unknown key is an error there as it is in `[executor]`.
+pub fn read_executor_file(path: &Path) -> Result<ExecutorSettings> {
+    let settings = parse(path, |reader, table| reader.executor_keys("", table))?;
+    Ok(settings.executor)
+}
+
+/// Reads `path` as TOML and hands its top-level table to `read`; a file that cannot be read or
+/// is not TOML is bad input naming it (and the line).
+fn parse(path: &Path, read: impl FnOnce(&mut Reader, &DeTable) -> Result<()>) -> Result<Settings> {
     let text = read_text_file(path, MAX_TEXT_FILE_BYTES)
         .map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     let table = DeTable::parse(&text).map_err(|e| {
@@ -59,7 +71,7 @@ pub fn read(path: &Path) -> Result<Settings> {
             ..Settings::default()
         },
     };
-    reader.top(table.get_ref())?;
+    read(&mut reader, table.get_ref())?;
     Ok(reader.settings)
 }
 
@@ -104,16 +116,56 @@ impl Reader<'_> {
     }
 
     fn executor(&mut self, value: &Value) -> Result<()> {
-        for (key, value) in self.table("executor", value)? {
-            match key.get_ref().as_ref() {
-                "kind" => {
-                    let kind = self.choice("executor.kind", value)?;
-                    self.settings.executor.kind = Some(self.at(key, kind));
-                }
-                _ => self.unknown("executor.", key, EXECUTOR_KEYS),
+        let table = self.table("executor", value)?;
+        self.executor_keys("executor.", table)
+    }
+
+    /// `kind` and the Slurm executor's keys ([`options::KEYS`]). An unknown key is an error, not
+    /// a warning as elsewhere: a mistyped `partiton` would send a thousand jobs to the default
+    /// partition.
+    fn executor_keys(&mut self, prefix: &str, table: &DeTable) -> Result<()> {
+        for (key, value) in table {
+            let name = key.get_ref().as_ref();
+            let shown = format!("{prefix}{name}");
+            if name == "kind" {
+                let kind = self.choice(&shown, value)?;
+                self.settings.executor.kind = Some(self.at(key, kind));
+                continue;
             }
+            let Some(known) = options::key(name) else {
+                let names = options::KEYS.iter().map(|k| k.name).chain(["kind"]);
+                return Err(bad_input(self.unknown_text(prefix, key, names)));
+            };
+            let checked = self.slurm_value(&shown, known.kind, value)?;
+            let setting = self.at(key, checked);
+            self.settings.executor.slurm.insert(known.name, setting);
         }
         Ok(())
+    }
+
+    /// A value of one of the Slurm executor's keys, checked for its kind.
+    fn slurm_value(&self, key: &str, kind: Kind, value: &Value) -> Result<SlurmValue> {
+        match kind {
+            Kind::Word => {
+                let word = match value.get_ref() {
+                    DeValue::Integer(_) => self.count(key, value)?.to_string(),
+                    _ => self.text(key, value)?.to_owned(),
+                };
+                match options::bad_word(&word) {
+                    Some(why) => Err(self.bad(key, value, &format!("one word ({why})"))),
+                    None => Ok(SlurmValue::Word(word)),
+                }
+            }
+            Kind::Count => Ok(SlurmValue::Count(self.count(key, value)?)),
+            Kind::Flag => Ok(SlurmValue::Flag(self.flag(key, value)?)),
+            Kind::Options | Kind::Shell => {
+                let lines = self.texts(key, value)?;
+                match lines.iter().find_map(|l| options::bad_line(kind, l)) {
+                    Some(why) => Err(self.bad(key, value, &format!("a list of lines: {why}"))),
+                    None => Ok(SlurmValue::Lines(lines)),
+                }
+            }
+        }
     }
 
     /// `[leaderboard]`: `tasks` and `scale_100`, lists of task names.
@@ -250,6 +302,16 @@ impl Reader<'_> {
         Ok(relative_to(self.path, self.text(key, value)?))
     }
 
+    fn count(&self, key: &str, value: &Value) -> Result<u16> {
+        value
+            .get_ref()
+            .as_integer()
+            .and_then(|n| i64::from_str_radix(n.as_str(), n.radix()).ok())
+            .and_then(|n| u16::try_from(n).ok())
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| self.bad(key, value, "a whole number from 1 to 65535"))
+    }
+
     /// `"auto"` or a whole number from 1.
     fn jobs(&self, key: &str, value: &Value) -> Result<Jobs> {
         let text = match value.get_ref() {
@@ -302,14 +364,27 @@ impl Reader<'_> {
     }
 
     fn unknown(&mut self, prefix: &str, key: &Key, known: &[&str]) {
-        let name = key.get_ref();
-        let hint = suggest::nearest(name, known.iter().copied())
-            .map(|k| format!(" (did you mean `{prefix}{k}`?)"))
-            .unwrap_or_default();
         let warning = format!(
-            "{}: unknown setting `{prefix}{name}`, ignored{hint}",
-            self.origin(key.span())
+            "{}, ignored",
+            self.unknown_text(prefix, key, known.iter().copied())
         );
         self.settings.warnings.push(Diagnostic::warning(warning));
+    }
+
+    /// `FILE:LINE: unknown setting `KEY``, with the nearest known key.
+    fn unknown_text<'k>(
+        &self,
+        prefix: &str,
+        key: &Key,
+        known: impl Iterator<Item = &'k str>,
+    ) -> String {
+        let name = key.get_ref();
+        let hint = suggest::nearest(name, known)
+            .map(|k| format!(" (did you mean `{prefix}{k}`?)"))
+            .unwrap_or_default();
+        format!(
+            "{}: unknown setting `{prefix}{name}`{hint}",
+            self.origin(key.span())
+        )
     }
 }

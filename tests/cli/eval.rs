@@ -68,10 +68,15 @@ pub(crate) fn fake_provider(flags: &[&str]) -> String {
 }
 
 pub(crate) fn eval_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    eval_args_of("run.yaml", extra)
+}
+
+/// [`eval_args`] of another run config (or folder, or list of them).
+pub(crate) fn eval_args_of<'a>(config: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "eval",
         "-c",
-        "run.yaml",
+        config,
         "--source",
         "hf",
         "--run-id",

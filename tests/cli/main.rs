@@ -21,6 +21,7 @@ mod results;
 mod secrets;
 mod serve;
 mod settings;
+mod slurm;
 mod stored_runs;
 mod suite;
 mod usage;

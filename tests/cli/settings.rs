@@ -339,7 +339,17 @@ fn a_bad_value_exits_2_naming_file_line_and_key() {
         ("output_dir = 5\n", 1, "`output_dir`"),
         ("\n[alias]\nq = 5\n", 3, "`alias.q`"),
         ("[alias]\nq = \"\"\n", 2, "`alias.q`"),
-        ("[executor]\nkind = \"slurm\"\n", 2, "`executor.kind`"),
+        ("[executor]\nkind = \"pbs\"\n", 2, "`executor.kind`"),
+        (
+            "[executor]\nmax_parallel = 0\n",
+            2,
+            "`executor.max_parallel`",
+        ),
+        (
+            "[executor]\npartition = \"a b\"\n",
+            2,
+            "`executor.partition`",
+        ),
         ("[env]\nX = { relative = true }\n", 2, "`env.X`"),
         ("alias = 3\n", 1, "`alias`"),
     ] {
@@ -370,19 +380,24 @@ fn invalid_toml_and_a_missing_site_file_exit_2_naming_them() {
 
 #[test]
 fn an_unknown_key_is_a_warning_naming_file_and_line() {
-    let (env, run) = show_with("jobs = 2\njob = 4\n[executor]\nkynd = \"local\"\n");
+    let (env, run) = show_with("jobs = 2\njob = 4\n");
     run.expect_code(0);
-    for (line, warning) in [
-        (2, "unknown setting `job`, ignored (did you mean `jobs`?)"),
-        (
-            4,
-            "unknown setting `executor.kynd`, ignored (did you mean `executor.kind`?)",
+    says(
+        &run.stderr,
+        &format!(
+            "warning: {}: unknown setting `job`, ignored (did you mean `jobs`?)",
+            root_file(&env, 2)
         ),
-    ] {
-        says(
-            &run.stderr,
-            &format!("warning: {}: {warning}", root_file(&env, line)),
-        );
-    }
+    );
     assert!(run.stdout.contains("jobs"), "{}", run.stdout);
+    // In [executor] it is an error: a mistyped `partiton` would send jobs elsewhere.
+    let (env, run) = show_with("[executor]\nkynd = \"local\"\n");
+    run.expect_code(2);
+    says(
+        &run.stderr,
+        &format!(
+            "{}: unknown setting `executor.kynd` (did you mean `executor.kind`?)",
+            root_file(&env, 2)
+        ),
+    );
 }

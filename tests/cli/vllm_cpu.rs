@@ -129,12 +129,23 @@ fn serve_runs_vllm_on_the_tiny_model_and_ctrl_c_leaves_nothing() {
     );
 }
 
-/// `benchy eval` of the shipped example pinned to an older vLLM (its environment built by `benchy
-/// envs build` in `make setup`), with vLLM logging each request's sampling parameters:
-/// the generation requests used exactly the resolved set (the model's file, and the demo-gen
-/// task's `max_new_tokens: 16`), the record says so, and nothing is left running.
-#[test]
-fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_parameters() {
+/// `benchy eval` of [`tiny_example`]'s run config, two examples a task, into `out/r`.
+pub(crate) const TINY_EVAL: [&str; 9] = [
+    "eval",
+    "-c",
+    "run.yaml",
+    "--limit",
+    "2",
+    "--output-dir",
+    "out",
+    "--run-id",
+    "r",
+];
+
+/// A test folder holding a copy of the shipped example (`configs/examples/tiny-cpu.yaml`, its
+/// provider and the two demo tasks) with every path made absolute, and vLLM logging each
+/// request's effective sampling parameters; benchy's home is the `make setup` one.
+pub(crate) fn tiny_example() -> TestEnv {
     let root = repo_root();
     tiny_model();
     let mut t = TestEnv::new();
@@ -181,17 +192,17 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
             ),
         );
     }
-    let benchy = t.spawn(&[
-        "eval",
-        "-c",
-        "run.yaml",
-        "--limit",
-        "2",
-        "--output-dir",
-        "out",
-        "--run-id",
-        "r",
-    ]);
+    t
+}
+
+/// `benchy eval` of the shipped example pinned to an older vLLM (its environment built by `benchy
+/// envs build` in `make setup`), with vLLM logging each request's sampling parameters:
+/// the generation requests used exactly the resolved set (the model's file, and the demo-gen
+/// task's `max_new_tokens: 16`), the record says so, and nothing is left running.
+#[test]
+fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_parameters() {
+    let t = tiny_example();
+    let benchy = t.spawn(&TINY_EVAL);
     let pid = benchy.pid();
     let run = benchy.wait(Duration::from_secs(1200));
     run.expect_code(0);

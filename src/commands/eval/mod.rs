@@ -13,6 +13,7 @@ mod dry_run;
 mod execute;
 mod model;
 mod preflight;
+mod submit;
 mod suite;
 
 use std::path::PathBuf;
@@ -31,13 +32,18 @@ use crate::settings::{Jobs, Settings};
 use model::Model;
 
 pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
+    // Chosen first: bad executor settings are refused before any run config is read.
+    let executor = crate::slurm::Executor::chosen(args, settings)?;
     let suite = Suite::prepare(args, registry, settings)?;
+    if args.check {
+        return runner::runtime()?.block_on(suite.check_only());
+    }
+    if let Some(slurm) = executor {
+        return suite.submit(&slurm, registry);
+    }
     if args.dry_run {
         print!("{}", suite.dry_run());
         return Ok(ExitCode::SUCCESS);
-    }
-    if args.check {
-        return runner::runtime()?.block_on(suite.check_only());
     }
     runner::runtime()?.block_on(suite.execute())
 }

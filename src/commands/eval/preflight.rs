@@ -18,7 +18,7 @@ use crate::notes;
 use crate::plugin::Registry;
 use crate::resolution::{Resolution, resolve};
 use crate::run_config::unsafe_path_part;
-use crate::run_folder::RunFolder;
+use crate::run_folder::{RunFolder, default_run_id};
 use crate::settings::Settings;
 use crate::suite::inputs;
 
@@ -233,10 +233,4 @@ fn creatable(output_dir: &Path, dir: &Path) -> Result<()> {
             dir.display()
         ))
     })
-}
-
-fn default_run_id() -> String {
-    jiff::ZonedDateTime::now()
-        .strftime("%Y%m%d_%H%M%S")
-        .to_string()
 }

@@ -2,7 +2,8 @@
 //! Hub on 127.0.0.1 speaking the real `resolve` protocol (headers, status codes, redirects,
 //! gating, faults, latency) and counting every request; [`python`] finds the project's Python
 //! environment to run the real huggingface_hub against the same stand-in; [`runs`] writes run
-//! folders by hand for the commands that read runs back.
+//! folders by hand for the commands that read runs back; [`slurm`] starts a private one-node
+//! Slurm for the Slurm executor's tests.
 //!
 //! ```no_run
 //! let hub = benchy_testkit::StandInHub::start();
@@ -17,6 +18,7 @@ pub mod hub;
 pub mod openai;
 pub mod python;
 pub mod runs;
+pub mod slurm;
 
 pub use hub::{FaultKind, Origin, Recorded, StandInHub, git_blob_sha1};
 

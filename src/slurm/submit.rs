@@ -1,0 +1,323 @@
+//! Submitting a suite: every model checked and planned as its local run would be, the job script
+//! written, `sbatch` given it, the submission recorded, and (with `--wait`) the array followed.
+//! A script sbatch refuses leaves nothing behind: no job, no folder benchy made for it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::script::{Arg, JobScript, LOG_PATTERN};
+use super::submission::{ArrayTask, PlannedModel, Submission};
+use super::{Executor, follow, queue};
+use crate::atomic::write_atomic;
+use crate::cli::{EvalArgs, ResolveArgs};
+use crate::failure::bad_input;
+use crate::plugin::Registry;
+use crate::plugin::catalog::Origin;
+use crate::results::standing::counted;
+use crate::run_lock::{create_dirs, remove_empty};
+use crate::run_record::now;
+use crate::runner::client::{ClientOutput, run_client};
+use crate::runner::Runner;
+use crate::secrets;
+
+/// How long sbatch may take to answer.
+const SBATCH_LIMIT: Duration = Duration::from_secs(120);
+/// sbatch's flags; the script goes on its standard input. The environment is exported even
+/// where a site's `SBATCH_EXPORT` says otherwise: it is how secrets reach the array tasks.
+const SBATCH_ARGS: [&str; 2] = ["--parsable", "--export=ALL"];
+
+/// The Slurm commands benchy runs, found before anything is submitted.
+#[derive(Debug)]
+pub struct Tools {
+    pub sbatch: PathBuf,
+    pub squeue: PathBuf,
+    pub scancel: PathBuf,
+}
+
+impl Tools {
+    /// Finds them; one missing is bad input.
+    pub fn find() -> Result<Tools> {
+        Ok(Tools {
+            sbatch: queue::program("sbatch")?,
+            squeue: queue::program("squeue")?,
+            scancel: queue::program("scancel")?,
+        })
+    }
+}
+
+/// A suite's job array, ready to submit: its script and the record of what it holds.
+#[derive(Debug)]
+pub struct Job {
+    pub script: String,
+    submission: Submission,
+    /// `<output-dir>/<run-id>`.
+    run_dir: PathBuf,
+}
+
+impl Executor {
+    /// The job array of `models` (each checked and planned as its local run would be) of run
+    /// `run_id`, kept in `run_dir`; one whose script would hold a secret is refused.
+    pub fn job(
+        &self,
+        models: Vec<PlannedModel>,
+        args: &EvalArgs,
+        registry: &Registry,
+        run_id: &str,
+        run_dir: &Path,
+    ) -> Result<Job> {
+        check_folder_names(&models)?;
+        let output_dir = run_dir.parent().context("a run folder has a parent")?;
+        let command = array_command(args, registry, run_id, output_dir)?;
+        let script = self.script(run_dir, run_id, &models, &command)?;
+        let folder = super::folder(run_dir);
+        let submission = Submission {
+            run_id: run_id.to_owned(),
+            job_id: String::new(),
+            submitted_at: String::new(),
+            script: folder.join("job.sh"),
+            logs: folder.join(LOG_PATTERN),
+            sbatch: Vec::new(),
+            command: command.iter().map(Arg::shown).collect(),
+            models: models
+                .into_iter()
+                .zip(0..)
+                .map(|(model, index)| ArrayTask {
+                    job_id: String::new(),
+                    index,
+                    model,
+                })
+                .collect(),
+            earlier_jobs: Vec::new(),
+        };
+        Ok(Job {
+            script,
+            submission,
+            run_dir: run_dir.to_owned(),
+        })
+    }
+
+    /// The job script for `models`; one that would hold a secret is refused.
+    fn script(
+        &self,
+        run_dir: &Path,
+        run_id: &str,
+        models: &[PlannedModel],
+        command: &[Arg],
+    ) -> Result<String> {
+        let script = JobScript {
+            options: &self.options,
+            requeue: self.requeue,
+            name: format!("benchy-{run_id}"),
+            folder: super::folder(run_dir),
+            workdir: std::env::current_dir()?,
+            configs: models.iter().map(|m| m.config.clone()).collect(),
+            command: command.to_vec(),
+        }
+        .render()?;
+        refuse_secrets(&script)?;
+        Ok(script)
+    }
+
+    /// Submits the job, records the submission, prints the job id, and follows the array with
+    /// `--wait` (or when a Ctrl-C came while sbatch answered: what it queued is cancelled).
+    pub async fn submit(&self, job: Job, tools: &Tools, runner: &Runner) -> Result<ExitCode> {
+        let Job {
+            script,
+            mut submission,
+            run_dir,
+        } = job;
+        submission.sbatch = std::iter::once(tools.sbatch.display().to_string())
+            .chain(SBATCH_ARGS.map(str::to_owned))
+            .collect();
+        submission.job_id = sbatch(tools, &run_dir, &script).await?;
+        submission.submitted_at = now();
+        for task in &mut submission.models {
+            task.job_id.clone_from(&submission.job_id);
+        }
+        record(&mut submission, &run_dir, &script)?;
+        println!("{}", submission.job_id);
+        announce(&submission, &run_dir);
+        if self.wait || runner.interrupts_seen() > 0 {
+            follow::follow(runner, tools, &submission, &run_dir).await
+        } else {
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A model named after the Slurm executor's own folder would share it: bad input.
+fn check_folder_names(models: &[PlannedModel]) -> Result<()> {
+    match models.iter().find(|m| m.short_name() == super::FOLDER) {
+        Some(model) => Err(bad_input(format!(
+            "{}: a model named `{}` would share its folder with the Slurm executor's own",
+            model.config.display(),
+            super::FOLDER
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// What every array task runs: this benchy, `eval` of its model's run config with the run id,
+/// output folder and flags given here, on the local executor (the array task *is* the model's
+/// run; a settings file saying `kind = "slurm"` must not make it submit again).
+fn array_command(
+    args: &EvalArgs,
+    registry: &Registry,
+    run_id: &str,
+    output_dir: &Path,
+) -> Result<Vec<Arg>> {
+    // Every field named: a flag added to `eval` does not compile until it is passed on here
+    // (or said not to be).
+    let EvalArgs {
+        resolve:
+            ResolveArgs {
+                configs: _,
+                sources,
+                sets,
+                offline,
+                require_sources,
+            },
+        server,
+        backend,
+        tasks,
+        limit,
+        run_id: _,
+        output_dir: _,
+        log_samples,
+        jobs,
+        dry_run: _,
+        check: _,
+        rerun,
+        audit,
+        executor: _,
+        executor_config: _,
+        wait: _,
+        requeue: _,
+    } = args;
+    let benchy = std::env::current_exe().context("cannot tell where benchy is")?;
+    let mut words = vec![
+        Arg::Text(benchy.display().to_string()),
+        Arg::Text("eval".to_owned()),
+        Arg::Text("-c".to_owned()),
+        Arg::Config,
+    ];
+    let audit = clap::ValueEnum::to_possible_value(audit).map(|v| v.get_name().to_owned());
+    let valued: [(&str, Vec<String>); 13] = [
+        ("--run-id", vec![run_id.to_owned()]),
+        ("--output-dir", vec![output_dir.display().to_string()]),
+        ("--executor", vec!["local".to_owned()]),
+        ("--plugin", flagged_plugins(registry)?),
+        ("--source", sources.clone()),
+        ("--set", sets.clone()),
+        ("--require-source", require_sources.clone()),
+        ("--server-url", server.server_url.iter().cloned().collect()),
+        ("--backend", vec![backend.clone()]),
+        ("--task", tasks.clone()),
+        ("--limit", limit.iter().map(ToString::to_string).collect()),
+        ("--jobs", jobs.iter().map(ToString::to_string).collect()),
+        ("--audit", audit.into_iter().collect()),
+    ];
+    for (flag, values) in valued {
+        for value in values {
+            words.extend([Arg::Text(flag.to_owned()), Arg::Text(value)]);
+        }
+    }
+    let flags = [
+        ("--offline", *offline),
+        ("--log-samples", *log_samples),
+        ("--rerun", *rerun),
+    ];
+    for (flag, given) in flags {
+        if given {
+            words.push(Arg::Text(flag.to_owned()));
+        }
+    }
+    Ok(words)
+}
+
+/// The plugin libraries `--plugin` named, absolute (an array task may start elsewhere).
+fn flagged_plugins(registry: &Registry) -> Result<Vec<String>> {
+    let flagged = registry.plugins().files().iter();
+    let flagged = flagged.filter(|f| f.origin() == Origin::Flag);
+    let paths = flagged.map(|f| std::path::absolute(f.path()).map(|p| p.display().to_string()));
+    Ok(paths.collect::<std::io::Result<_>>()?)
+}
+
+/// A script that would hold a secret benchy knows of (the password of a `--server-url`, a token
+/// given with `--set`) is refused: secrets reach array tasks through the environment only.
+fn refuse_secrets(script: &str) -> Result<()> {
+    if secrets::mask(script) == script {
+        return Ok(());
+    }
+    Err(bad_input(
+        "the job script would hold a secret (a credential in --server-url or a flag's value); \
+         nothing was submitted. Array tasks inherit the environment sbatch is run in: export \
+         the credential there instead (OPENAI_API_KEY for a server's key, HF_TOKEN for the Hub)",
+    ))
+}
+
+/// Runs sbatch with the script on its standard input (so the job script on disk is written
+/// only for a job that exists) and the environment exported, making the `slurm/` folder the
+/// logs go to first; the job id. A refusal removes the folders made for it.
+async fn sbatch(tools: &Tools, run_dir: &Path, script: &str) -> Result<String> {
+    let created = create_dirs(&super::folder(run_dir))?;
+    let answer = run_client(
+        &tools.sbatch,
+        &SBATCH_ARGS.map(str::to_owned),
+        Some(script),
+        SBATCH_LIMIT,
+    )
+    .await;
+    let job_id = answer.and_then(|output| job_id(&output));
+    if job_id.is_err() {
+        remove_empty(&created);
+    }
+    job_id
+}
+
+/// The job id `sbatch --parsable` printed (`12`, or `12;cluster`); a refusal is bad input in
+/// sbatch's own words.
+fn job_id(output: &ClientOutput) -> Result<String> {
+    if !output.success() {
+        return Err(bad_input(format!(
+            "sbatch refused the job ({}); nothing was submitted:\n{}",
+            output.exit(),
+            output.stderr.trim_end()
+        )));
+    }
+    let id = output.stdout.trim().split(';').next().unwrap_or_default();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("sbatch answered no job id: {}", output.stdout.trim());
+    }
+    Ok(id.to_owned())
+}
+
+/// Keeps the job script and the submission record, with what earlier submissions of this run
+/// id recorded.
+fn record(submission: &mut Submission, run_dir: &Path, script: &str) -> Result<()> {
+    match Submission::read(run_dir) {
+        Ok(Some(earlier)) => submission.after(earlier),
+        Ok(None) => {}
+        Err(err) => eprintln!("warning: {err:#}; replaced by this submission's record"),
+    }
+    write_atomic(&submission.script, script.as_bytes())?;
+    submission.write(run_dir)
+}
+
+/// What was submitted, on stderr (stdout holds the job id alone, for scripts).
+fn announce(submission: &Submission, run_dir: &Path) {
+    let count = submission.current().count();
+    let last = count.saturating_sub(1);
+    eprintln!(
+        "Submitted job {} to Slurm: {} of run {}, array tasks 0-{last}; script, logs and \
+         submission.json in {}\n`benchy status {}` shows where they stand",
+        submission.job_id,
+        counted(count, "model"),
+        submission.run_id,
+        super::folder(run_dir).display(),
+        run_dir.display()
+    );
+}
