@@ -134,7 +134,7 @@ impl Reader<'_> {
             }
             let Some(known) = options::key(name) else {
                 let names = options::KEYS.iter().map(|k| k.name).chain(["kind"]);
-                return Err(bad_input(self.unknown_text(prefix, key, names)));
+                return Err(bad_input(self.unknown_text(prefix, key, names, "")));
             };
             let checked = self.slurm_value(&shown, known.kind, value)?;
             let setting = self.at(key, checked);
@@ -364,26 +364,24 @@ impl Reader<'_> {
     }
 
     fn unknown(&mut self, prefix: &str, key: &Key, known: &[&str]) {
-        let warning = format!(
-            "{}, ignored",
-            self.unknown_text(prefix, key, known.iter().copied())
-        );
+        let warning = self.unknown_text(prefix, key, known.iter().copied(), ", ignored");
         self.settings.warnings.push(Diagnostic::warning(warning));
     }
 
-    /// `FILE:LINE: unknown setting `KEY``, with the nearest known key.
+    /// `FILE:LINE: unknown setting `KEY`` and `said`, with the nearest known key.
     fn unknown_text<'k>(
         &self,
         prefix: &str,
         key: &Key,
         known: impl Iterator<Item = &'k str>,
+        said: &str,
     ) -> String {
         let name = key.get_ref();
         let hint = suggest::nearest(name, known)
             .map(|k| format!(" (did you mean `{prefix}{k}`?)"))
             .unwrap_or_default();
         format!(
-            "{}: unknown setting `{prefix}{name}`{hint}",
+            "{}: unknown setting `{prefix}{name}`{said}{hint}",
             self.origin(key.span())
         )
     }
