@@ -19,8 +19,8 @@ use crate::plugin::catalog::Origin;
 use crate::results::standing::counted;
 use crate::run_lock::{create_dirs, remove_empty};
 use crate::run_record::now;
-use crate::runner::client::{ClientOutput, run_client};
 use crate::runner::Runner;
+use crate::runner::client::{ClientOutput, run_client};
 use crate::secrets;
 
 /// How long sbatch may take to answer.

@@ -31,23 +31,7 @@ pub(crate) fn eval_env(provider: &str) -> TestEnv {
     env.env("BENCHY_LM_EVAL", lm_eval().to_str().unwrap());
     env.write("model/generation_config.json", MODEL_GENERATION);
     env.write("model/config.json", "{}");
-    let include = repo_root().join("configs/tasks/lm-eval");
-    let include = include.display();
-    env.write(
-        "tasks/gen.yaml",
-        &format!("name: gen\ntask_name: benchy_demo_gen\ninclude_path: {include}\n"),
-    );
-    env.write(
-        "tasks/gen-override.yaml",
-        &format!(
-            "name: gen-override\ntask_name: benchy_demo_gen\ninclude_path: {include}\n\
-             generation:\n  top_k: 5\n  max_new_tokens: 8\n"
-        ),
-    );
-    env.write(
-        "tasks/mc.yaml",
-        &format!("name: mc\ntask_name: benchy_demo_mc\ninclude_path: {include}\n"),
-    );
+    write_demo_tasks(&env, "  top_k: 5\n  max_new_tokens: 8\n");
     env.write("providers/fake.yaml", provider);
     env.write(
         "run.yaml",
@@ -55,6 +39,26 @@ pub(crate) fn eval_env(provider: &str) -> TestEnv {
          generation:\n  min_p: 0.05\ntasks:\n  - gen\n  - gen-override\n  - mc\n",
     );
     env
+}
+
+/// `tasks/gen.yaml`, `tasks/mc.yaml` (the shipped demo tasks) and `tasks/gen-override.yaml`, the
+/// generation task with `override_block` as its own `generation:` block.
+pub(crate) fn write_demo_tasks(env: &TestEnv, override_block: &str) {
+    let include = repo_root().join("configs/tasks/lm-eval");
+    let include = include.display();
+    for (name, task) in [("gen", "gen"), ("gen-override", "gen"), ("mc", "mc")] {
+        let block = if name == "gen-override" {
+            format!("generation:\n{override_block}")
+        } else {
+            String::new()
+        };
+        env.write(
+            &format!("tasks/{name}.yaml"),
+            &format!(
+                "name: {name}\ntask_name: benchy_demo_{task}\ninclude_path: {include}\n{block}"
+            ),
+        );
+    }
 }
 
 /// A provider that launches the recording server binary in vLLM's place; `flags` are its own.

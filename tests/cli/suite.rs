@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::Signal;
 use serde_json::{Value as Json, json};
 
-use crate::eval::{RUN, fake_provider, lm_eval, read_json, write_broken_task};
-use crate::harness::{Run, TestEnv, eventually, repo_root};
+use crate::eval::{RUN, fake_provider, lm_eval, read_json, write_broken_task, write_demo_tasks};
+use crate::harness::{Run, TestEnv, eventually};
 
 const MODELS: [&str; 3] = ["alpha", "beta", "gamma"];
 
@@ -24,19 +24,7 @@ fn suite_env(extra_provider_flags: &[&str]) -> TestEnv {
     let mut flags = vec!["--record", record.as_str()];
     flags.extend_from_slice(extra_provider_flags);
     env.write("providers/fake.yaml", &fake_provider(&flags));
-    let include = repo_root().join("configs/tasks/lm-eval");
-    let include = include.display();
-    env.write(
-        "tasks/gen.yaml",
-        &format!("name: gen\ntask_name: benchy_demo_gen\ninclude_path: {include}\n"),
-    );
-    env.write(
-        "tasks/gen-override.yaml",
-        &format!(
-            "name: gen-override\ntask_name: benchy_demo_gen\ninclude_path: {include}\n\
-             generation:\n  top_k: 5\n"
-        ),
-    );
+    write_demo_tasks(&env, "  top_k: 5\n");
     for (i, name) in MODELS.iter().enumerate() {
         env.write(
             &format!("{name}/generation_config.json"),
