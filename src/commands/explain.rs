@@ -54,10 +54,15 @@ fn differing_tasks(resolution: &Resolution) -> impl Iterator<Item = (&str, &Reso
 }
 
 pub fn explain_table(resolution: &Resolution) -> String {
+    let layers = describe_layers(resolution);
+    let layers = if layers.is_empty() {
+        "none (every value below is a default)".to_owned()
+    } else {
+        layers.join(" < ")
+    };
     let mut out = format!(
-        "Generation parameters for {}\nlayers, later wins: {}\n\n",
-        resolution.config.model.name,
-        describe_layers(resolution).join(" < ")
+        "Generation parameters for {}\nlayers, later wins: {layers}\n\n",
+        resolution.config.model.name
     );
     out += &params_table(&resolution.run);
     for (name, resolved) in differing_tasks(resolution) {

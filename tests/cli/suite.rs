@@ -298,8 +298,15 @@ fn bad_input_in_any_model_stops_the_suite_before_anything_starts() {
 #[test]
 fn check_runs_the_suites_checks_once_and_starts_nothing() {
     let env = suite_env(&[]);
+    // a model whose file sets nothing: the note that says so names its run config
+    env.write("beta/generation_config.json", "{}");
     let run = env.run(&suite_args(&["--check"]));
     run.expect_code(0);
+    assert!(
+        run.stderr.contains("info: models/beta.yaml: temperature set to 0"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stdout
             .contains("checked 3 model(s) and 6 task(s): 1 check(s) ran"),

@@ -65,7 +65,7 @@ impl<'a> Suite<'a> {
                 continue;
             }
             let model = Model::prepare(resolution, &args.tasks, &planning)?;
-            print_plan_notes(&model);
+            print_plan_notes(&model, configs.len());
             models.push(model);
         }
         distinct_folders(&models)?;
@@ -117,15 +117,24 @@ fn resolve_all(
                 .into_inner()
                 .expect("not poisoned")
                 .expect("resolved")?;
-            notes::print(&resolution.diagnostics);
+            notes::print_about(
+                subject(&resolution, configs.len()).as_deref(),
+                &resolution.diagnostics,
+            );
             Ok(resolution)
         })
         .collect()
 }
 
+/// What a note about `resolution`'s model names, in a suite of `models`: its run config.
+fn subject(resolution: &Resolution, models: usize) -> Option<String> {
+    (models > 1).then(|| resolution.config.path.display().to_string())
+}
+
 /// What the model's backends said of their plans.
-fn print_plan_notes(model: &Model) {
-    notes::print(
+fn print_plan_notes(model: &Model, models: usize) {
+    notes::print_about(
+        subject(&model.resolution, models).as_deref(),
         model
             .server
             .iter()
