@@ -303,7 +303,8 @@ fn check_runs_the_suites_checks_once_and_starts_nothing() {
     let run = env.run(&suite_args(&["--check"]));
     run.expect_code(0);
     assert!(
-        run.stderr.contains("info: models/beta.yaml: temperature set to 0"),
+        run.stderr
+            .contains("info: models/beta.yaml: temperature set to 0"),
         "{}",
         run.stderr
     );
