@@ -141,12 +141,7 @@ pub(crate) async fn handle(
             }
             Read::TooLarge(body) => {
                 shared.counters.too_large.fetch_add(1, Relaxed);
-                let seen = Seen {
-                    seq,
-                    method: &parts.method,
-                    path: parts.uri.path(),
-                    payload: Payload::TooLarge,
-                };
+                let seen = Seen::new(seq, &parts.method, parts.uri.path(), Payload::TooLarge);
                 call_inspector(&shared, &seen);
                 body
             }
@@ -162,12 +157,7 @@ pub(crate) async fn handle(
             }
         }
     } else {
-        let seen = Seen {
-            seq,
-            method: &parts.method,
-            path: parts.uri.path(),
-            payload: Payload::NotRead,
-        };
+        let seen = Seen::new(seq, &parts.method, parts.uri.path(), Payload::NotRead);
         call_inspector(&shared, &seen);
         ProxyBody::Stream(body)
     };
@@ -225,13 +215,7 @@ pub(crate) async fn handle(
 /// what lets the audit say it saw every request before the server did.
 async fn inspect_body(shared: &Arc<Shared>, seq: u64, method: &Method, path: &str, bytes: &Bytes) {
     if bytes.len() <= INLINE_INSPECT_MAX {
-        let seen = Seen {
-            seq,
-            method,
-            path,
-            payload: Payload::Body(bytes),
-        };
-        call_inspector(shared, &seen);
+        call_inspector(shared, &Seen::new(seq, method, path, Payload::Body(bytes)));
         return;
     }
     let (shared2, method, path, bytes) = (
@@ -241,12 +225,7 @@ async fn inspect_body(shared: &Arc<Shared>, seq: u64, method: &Method, path: &st
         bytes.clone(),
     );
     let job = tokio::task::spawn_blocking(move || {
-        let seen = Seen {
-            seq,
-            method: &method,
-            path: &path,
-            payload: Payload::Body(&bytes),
-        };
+        let seen = Seen::new(seq, &method, &path, Payload::Body(&bytes));
         call_inspector(&shared2, &seen);
     });
     if job.await.is_err() {

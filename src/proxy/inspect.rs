@@ -16,6 +16,17 @@ pub struct Seen<'a> {
     pub payload: Payload<'a>,
 }
 
+impl<'a> Seen<'a> {
+    pub fn new(seq: u64, method: &'a Method, path: &'a str, payload: Payload<'a>) -> Seen<'a> {
+        Seen {
+            seq,
+            method,
+            path,
+            payload,
+        }
+    }
+}
+
 /// How much of the body the inspector gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payload<'a> {

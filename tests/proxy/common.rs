@@ -61,34 +61,20 @@ where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<TestBody>> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let count = connections.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
+    raw_upstream(move |stream, _| {
+        let handler = handler.clone();
+        async move {
             stream.set_nodelay(true).unwrap();
-            count.fetch_add(1, Ordering::SeqCst);
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(req).await) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+            let service = service_fn(move |req| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler(req).await) }
             });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         }
-    });
-    Upstream {
-        addr,
-        connections,
-        task,
-    }
+    })
+    .await
 }
 
 /// A raw TCP upstream: `handler` gets each accepted stream and its index (from 0).
