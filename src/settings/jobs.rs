@@ -27,6 +27,14 @@ impl Jobs {
             Jobs::Count(n) => usize::from(n),
         }
     }
+
+    /// For people: `auto` says its cap.
+    pub fn explained(self) -> String {
+        match self {
+            Jobs::Auto => format!("auto (up to {AUTO_MAX})"),
+            Jobs::Count(n) => n.to_string(),
+        }
+    }
 }
 
 impl FromStr for Jobs {
@@ -45,10 +53,11 @@ impl FromStr for Jobs {
     }
 }
 
+/// As `--jobs` reads it: passed on to the array tasks of a Slurm job this way.
 impl fmt::Display for Jobs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Jobs::Auto => write!(f, "auto (up to {AUTO_MAX})"),
+            Jobs::Auto => write!(f, "auto"),
             Jobs::Count(n) => write!(f, "{n}"),
         }
     }
@@ -77,5 +86,8 @@ mod tests {
         assert_eq!("3".parse(), Ok(Jobs::Count(3)));
         assert!("0".parse::<Jobs>().is_err());
         assert!("many".parse::<Jobs>().is_err());
+        for jobs in [Jobs::Auto, Jobs::Count(3)] {
+            assert_eq!(jobs.to_string().parse(), Ok(jobs), "written as it is read");
+        }
     }
 }

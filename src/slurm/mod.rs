@@ -70,7 +70,9 @@ impl Executor {
         let requeue = args.requeue || requeue_setting;
         if requeue && args.rerun {
             return Err(bad_input(
-                "--rerun with requeueing: an array task Slurm requeues would run every task of                  its model again instead of what is missing; submit with --rerun and without                  requeueing (--requeue, or `requeue = true` in the executor settings)",
+                "--rerun with requeueing: an array task Slurm requeues would run every task of its \
+                 model again instead of what is missing; submit with --rerun and without \
+                 requeueing (--requeue, or `requeue = true` in the executor settings)",
             ));
         }
         Ok(Some(Executor {

@@ -461,13 +461,19 @@ fn bad_executor_input_exits_2_before_anything_is_submitted() {
     // a requeued array task would redo its whole model
     refused(
         &["--executor", "slurm", "--requeue", "--rerun"],
-        "--rerun with requeueing",
+        "--rerun with requeueing: an array task Slurm requeues would run every task of its model again",
     );
 
     // --dry-run shows the job script and submits nothing
-    let dry = env.run(&[&suite[..], &["--executor", "slurm", "--dry-run"]].concat());
+    let flags = ["--executor", "slurm", "--dry-run", "--jobs", "auto"];
+    let dry = env.run(&[&suite[..], &flags].concat());
     dry.expect_code(0);
-    for line in ["#SBATCH --array=0-0\n", "'-c' \"$config\" '--run-id' 'r'"] {
+    // every flag passed on as the array task's benchy reads it
+    for line in [
+        "#SBATCH --array=0-0\n",
+        "'-c' \"$config\" '--run-id' 'r'",
+        "'--jobs' 'auto'",
+    ] {
         assert!(dry.stdout.contains(line), "no {line:?} in\n{}", dry.stdout);
     }
 

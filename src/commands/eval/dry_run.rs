@@ -40,7 +40,7 @@ impl Suite<'_> {
         }
         out += &format!(
             "\nJobs of a model at once: {}; outputs would go to {}\n",
-            self.jobs,
+            self.jobs.explained(),
             self.dir.display()
         );
         secrets::mask(&out)
