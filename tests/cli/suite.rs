@@ -282,6 +282,16 @@ fn bad_input_in_any_model_stops_the_suite_before_anything_starts() {
         "nothing started, nothing written"
     );
 
+    // an unknown --task names every task of the suite once
+    let env = suite_env(&[]);
+    let run = env.run(&suite_args(&["--task", "nope"]));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("; its tasks: gen, gen-override\n"),
+        "{}",
+        run.stderr
+    );
+
     // two run configs of one model would share its folder
     let env = suite_env(&[]);
     env.write("models/zeta.yaml", &run_config("alpha", "gen-override"));

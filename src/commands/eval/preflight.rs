@@ -148,11 +148,12 @@ fn check_task_names(resolutions: &[Resolution], names: &[String]) -> Result<()> 
     for name in names {
         let known = |r: &&Resolution| r.tasks.iter().any(|t| &t.name == name);
         if !resolutions.iter().any(|r| known(&r)) {
-            let mut tasks: Vec<&str> = resolutions
-                .iter()
-                .flat_map(|r| r.tasks.iter().map(|t| t.name.as_str()))
-                .collect();
-            tasks.dedup();
+            let mut tasks: Vec<&str> = Vec::new();
+            for task in resolutions.iter().flat_map(|r| &r.tasks) {
+                if !tasks.contains(&task.name.as_str()) {
+                    tasks.push(&task.name);
+                }
+            }
             let configs: Vec<String> = resolutions
                 .iter()
                 .map(|r| r.config.path.display().to_string())
