@@ -14,8 +14,10 @@ use anyhow::{Context, Result};
 use benchy_core::{ProcessSpec, PythonEnv};
 use serde::{Deserialize, Serialize};
 
+use crate::failure::bad_input;
 use crate::file_lock::FileLock;
-use crate::runner::Runner;
+use crate::run_config::unsafe_path_part;
+use crate::runner::{Interrupted, Runner};
 
 pub use uv::availability_check;
 
@@ -23,6 +25,8 @@ pub use uv::availability_check;
 const MARKER: &str = ".benchy-env.json";
 /// Touched each time a run uses the environment (its time is "last used").
 const USED: &str = ".benchy-used";
+/// How often a wait for another builder's lock looks again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What a built environment holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +72,7 @@ impl EnvStore {
         if let Some(info) = self.used(&env.name) {
             return Ok(info);
         }
-        let lock = self.root.join(".locks").join(format!("{}.lock", env.name));
+        let lock = self.lock_of(&env.name)?;
         let _held = match FileLock::try_acquire(&lock)? {
             Ok(held) => held,
             Err(holder) => {
@@ -77,7 +81,7 @@ impl EnvStore {
                     env.name,
                     holder.map_or_else(|| "?".to_owned(), |p| p.to_string())
                 ));
-                FileLock::acquire(&lock)?
+                wait_for(&lock, runner).await?
             }
         };
         // The other builder may have finished while this one waited.
@@ -87,6 +91,18 @@ impl EnvStore {
         let info = build::build(self, env, runner).await?;
         self.touch(&env.name);
         Ok(info)
+    }
+
+    /// The lock of environment `name`; a name that is not one folder (a plugin's plan may say
+    /// anything) is refused.
+    fn lock_of(&self, name: &str) -> Result<PathBuf> {
+        if let Some(why) = unsafe_path_part(name) {
+            return Err(bad_input(format!(
+                "environment name {name:?}: {why}; it names one folder under {}",
+                self.root.display()
+            )));
+        }
+        Ok(self.root.join(".locks").join(format!("{name}.lock")))
     }
 
     /// A ready environment, marked as used now.
@@ -124,8 +140,7 @@ impl EnvStore {
 
     /// Removes environment `name` (under its lock, so no build or run is using it then).
     pub fn remove(&self, name: &str) -> Result<()> {
-        let lock = self.root.join(".locks").join(format!("{name}.lock"));
-        let _held = FileLock::acquire(&lock)?;
+        let _held = FileLock::acquire(&self.lock_of(name)?)?;
         let path = self.path(name);
         std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))
     }
@@ -188,4 +203,19 @@ fn size_on_disk(dir: &Path) -> (u64, u64) {
         }
     }
     (own, shared)
+}
+
+/// Waits for the lock another benchy holds, a poll at a time, so that Ctrl-C still stops this
+/// one (a blocking wait would hold the runtime, and with it the signal handling, for minutes).
+async fn wait_for(lock: &Path, runner: &Runner) -> Result<FileLock> {
+    let seen = runner.interrupts_seen();
+    loop {
+        if let Ok(held) = FileLock::try_acquire(lock)? {
+            return Ok(held);
+        }
+        tokio::select! {
+            signal = runner.interrupted(seen) => return Err(Interrupted(signal).into()),
+            () = tokio::time::sleep(LOCK_POLL) => {}
+        }
+    }
 }

@@ -232,10 +232,8 @@ fn entry<T: Serialize>(key: &str, setting: &Setting<T>) -> Entry {
     }
 }
 
-/// `path` as a settings file means it: relative to the file's folder.
+/// `path` as a settings file means it: as every config file means a path (`~/` the home folder,
+/// else relative to the file's folder).
 fn relative_to(file: &Path, path: &str) -> PathBuf {
-    match file.parent() {
-        Some(dir) => dir.join(path),
-        None => PathBuf::from(path),
-    }
+    benchy_core::paths::expand(path, file.parent().unwrap_or(Path::new(".")))
 }

@@ -111,6 +111,19 @@ fn without_files_show_prints_the_defaults() {
     );
 }
 
+#[test]
+fn a_settings_path_may_start_at_the_home_folder() {
+    let env = TestEnv::new();
+    env.write(
+        ".config/benchy/config.toml",
+        "output_dir = \"~/runs\"\nplugin_path = [\"~/plugins\"]\n",
+    );
+    let (_, settings) = show(&env, ".");
+    let home = env.path();
+    assert_eq!(settings["output_dir"]["value"], json!(home.join("runs")));
+    assert_eq!(settings["plugin_path"]["value"], json!([home.join("plugins")]));
+}
+
 /// A run config `eval --dry-run` can plan against a server given by URL (nothing is started or
 /// contacted), with a generation file for the `sources` setting.
 fn dry_run_project(env: &TestEnv, settings: &str) {
