@@ -48,7 +48,6 @@ use std::process::ExitCode;
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = cli::Cli::parse_args(&args);
-    runner::init_logging();
     match commands::run(cli, &args) {
         Ok(code) => code,
         Err(err) => failure::report(&err),

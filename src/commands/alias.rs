@@ -4,6 +4,8 @@
 
 use std::ffi::OsString;
 
+use benchy_core::Diagnostic;
+
 use crate::cli::builtin_commands;
 use crate::settings::Settings;
 
@@ -22,15 +24,19 @@ pub fn expand(words: &[OsString], args: &[OsString], settings: &Settings) -> Opt
     Some(expanded)
 }
 
-/// Warns about each alias a built-in command's name makes useless.
-pub fn warn_shadowed(settings: &Settings) {
+/// Drops each alias a built-in command's name makes useless, with a warning among the
+/// settings' own.
+pub fn drop_shadowed(settings: &mut Settings) {
+    if settings.aliases.is_empty() {
+        return;
+    }
     for (name, _) in builtin_commands() {
-        if let Some(alias) = settings.aliases.get(&name) {
-            eprintln!(
-                "warning: {}: alias `{name}` is ignored: `{name}` is a built-in command, which \
-                 an alias cannot replace",
+        if let Some(alias) = settings.aliases.remove(&name) {
+            settings.warnings.push(Diagnostic::warning(format!(
+                "{}: alias `{name}` is ignored: `{name}` is a built-in command, which an alias \
+                 cannot replace",
                 alias.origin
-            );
+            )));
         }
     }
 }

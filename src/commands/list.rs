@@ -19,11 +19,9 @@ pub fn run(settings: &Settings) -> Result<ExitCode> {
         .map(|(name, about)| vec![name.clone(), "built-in".to_owned(), about.clone()])
         .collect();
     for (name, alias) in &settings.aliases {
-        if !builtins.iter().any(|(builtin, _)| builtin == name) {
-            let line = alias.value.join(" ");
-            let about = format!("`benchy {line}` ({})", alias.origin);
-            rows.push(vec![name.clone(), "alias".to_owned(), about]);
-        }
+        let line = alias.value.join(" ");
+        let about = format!("`benchy {line}` ({})", alias.origin);
+        rows.push(vec![name.clone(), "alias".to_owned(), about]);
     }
     for (name, program) in external::all() {
         if !settings.aliases.contains_key(&name) {

@@ -36,14 +36,17 @@ pub fn run(cli: Cli, args: &[OsString]) -> Result<ExitCode> {
         parent,
     }) = cli.command
     {
+        crate::runner::init_logging();
         return Ok(crate::runner::keeper::run(pgid, grace_ms, parent));
     }
     let mut settings = Settings::load()?;
     // Before any thread starts, and before secrets are read from the environment.
     settings.apply_env();
+    // After `[env]`, which may set BENCHY_LOG.
+    crate::runner::init_logging();
     secrets::register_environment();
+    alias::drop_shadowed(&mut settings);
     notes::print(&settings.warnings);
-    alias::warn_shadowed(&settings);
     let cli = match cli.command {
         Some(Command::External(words)) => match alias::expand(&words, args, &settings) {
             Some(expanded) => Cli::parse_args(&expanded),
