@@ -4,12 +4,28 @@
 
 use std::path::{Path, PathBuf};
 
-/// The first `name` on `PATH`.
+/// The first executable `name` in [`path_dirs`].
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    path_dirs()
+        .into_iter()
         .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
+        .find(|candidate| is_executable(candidate))
+}
+
+/// The absolute directories of `PATH`: an empty or relative entry would let the working
+/// directory supply a program.
+pub fn path_dirs() -> Vec<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .collect()
+}
+
+/// A file someone may execute.
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// The version of the distribution `name` (as pip writes its metadata folder: `lm_eval`,

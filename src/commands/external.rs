@@ -9,12 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use benchy_core::python::{is_executable, path_dirs};
 
 use crate::cli::builtin_commands;
 use crate::env_vars::{EnvVars, benchy_home};
@@ -74,18 +74,11 @@ fn find(name: &str) -> Option<PathBuf> {
         .find(|path| is_executable(path))
 }
 
-/// The absolute directories of `PATH` (an empty or relative entry would search the working
-/// directory), then `$BENCHY_HOME/bin`.
+/// The absolute directories of `PATH`, then `$BENCHY_HOME/bin`.
 fn search_dirs() -> Vec<PathBuf> {
-    let path = std::env::var_os(EnvVars::PATH).unwrap_or_default();
-    std::env::split_paths(&path)
-        .filter(|dir| dir.is_absolute())
-        .chain([benchy_home().join("bin")])
-        .collect()
-}
-
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    let mut dirs = path_dirs();
+    dirs.push(benchy_home().join("bin"));
+    dirs
 }
 
 /// `no such command`, with the nearest built-in, alias or external command when one is close.

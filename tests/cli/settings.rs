@@ -121,7 +121,10 @@ fn a_settings_path_may_start_at_the_home_folder() {
     let (_, settings) = show(&env, ".");
     let home = env.path();
     assert_eq!(settings["output_dir"]["value"], json!(home.join("runs")));
-    assert_eq!(settings["plugin_path"]["value"], json!([home.join("plugins")]));
+    assert_eq!(
+        settings["plugin_path"]["value"],
+        json!([home.join("plugins")])
+    );
 }
 
 /// A run config `eval --dry-run` can plan against a server given by URL (nothing is started or
