@@ -48,13 +48,44 @@ impl Tools {
     }
 }
 
-/// A suite's job array, ready to submit: its script and the record of what it holds.
+/// A suite's job array, ready to submit: its script and what the submission record will say.
 #[derive(Debug)]
 pub struct Job {
     pub script: String,
-    submission: Submission,
+    run_id: String,
     /// `<output-dir>/<run-id>`.
     run_dir: PathBuf,
+    /// What every array task runs, as the record shows it.
+    command: Vec<String>,
+    /// In array-index order.
+    models: Vec<PlannedModel>,
+}
+
+impl Job {
+    /// The record of this job once sbatch gave it `job_id`.
+    fn submitted(self, job_id: String, tools: &Tools) -> Submission {
+        let folder = super::folder(&self.run_dir);
+        let models = self.models.into_iter().zip(0..);
+        Submission {
+            run_id: self.run_id,
+            submitted_at: now(),
+            script: folder.join("job.sh"),
+            logs: folder.join(LOG_PATTERN),
+            sbatch: std::iter::once(tools.sbatch.display().to_string())
+                .chain(SBATCH_ARGS.map(str::to_owned))
+                .collect(),
+            command: self.command,
+            models: models
+                .map(|(model, index)| ArrayTask {
+                    job_id: job_id.clone(),
+                    index,
+                    model,
+                })
+                .collect(),
+            job_id,
+            earlier_jobs: Vec::new(),
+        }
+    }
 }
 
 impl Executor {
@@ -71,31 +102,12 @@ impl Executor {
         check_folder_names(&models)?;
         let output_dir = run_dir.parent().context("a run folder has a parent")?;
         let command = array_command(args, registry, run_id, output_dir)?;
-        let script = self.script(run_dir, run_id, &models, &command)?;
-        let folder = super::folder(run_dir);
-        let submission = Submission {
-            run_id: run_id.to_owned(),
-            job_id: String::new(),
-            submitted_at: String::new(),
-            script: folder.join("job.sh"),
-            logs: folder.join(LOG_PATTERN),
-            sbatch: Vec::new(),
-            command: command.iter().map(Arg::shown).collect(),
-            models: models
-                .into_iter()
-                .zip(0..)
-                .map(|(model, index)| ArrayTask {
-                    job_id: String::new(),
-                    index,
-                    model,
-                })
-                .collect(),
-            earlier_jobs: Vec::new(),
-        };
         Ok(Job {
-            script,
-            submission,
+            script: self.script(run_dir, run_id, &models, &command)?,
+            run_id: run_id.to_owned(),
             run_dir: run_dir.to_owned(),
+            command: command.iter().map(Arg::shown).collect(),
+            models,
         })
     }
 
@@ -124,19 +136,9 @@ impl Executor {
     /// Submits the job, records the submission, prints the job id, and follows the array with
     /// `--wait` (or when a Ctrl-C came while sbatch answered: what it queued is cancelled).
     pub async fn submit(&self, job: Job, tools: &Tools, runner: &Runner) -> Result<ExitCode> {
-        let Job {
-            script,
-            mut submission,
-            run_dir,
-        } = job;
-        submission.sbatch = std::iter::once(tools.sbatch.display().to_string())
-            .chain(SBATCH_ARGS.map(str::to_owned))
-            .collect();
-        submission.job_id = sbatch(tools, &run_dir, &script).await?;
-        submission.submitted_at = now();
-        for task in &mut submission.models {
-            task.job_id.clone_from(&submission.job_id);
-        }
+        let job_id = sbatch(tools, &job.run_dir, &job.script).await?;
+        let (script, run_dir) = (job.script.clone(), job.run_dir.clone());
+        let mut submission = job.submitted(job_id, tools);
         record(&mut submission, &run_dir, &script)?;
         println!("{}", submission.job_id);
         announce(&submission, &run_dir);
@@ -246,14 +248,14 @@ fn flagged_plugins(registry: &Registry) -> Result<Vec<String>> {
     Ok(paths.collect::<std::io::Result<_>>()?)
 }
 
-/// A script that would hold a secret benchy knows of (the password of a `--server-url`, a token
-/// given with `--set`) is refused: secrets reach array tasks through the environment only.
+/// A script that would hold a secret benchy knows of (a token given with `--set`, a value of a
+/// credential's environment variable) is refused: secrets reach array tasks through the environment only.
 fn refuse_secrets(script: &str) -> Result<()> {
     if secrets::mask(script) == script {
         return Ok(());
     }
     Err(bad_input(
-        "the job script would hold a secret (a credential in --server-url or a flag's value); \
+        "the job script would hold a secret (a flag's value); \
          nothing was submitted. Array tasks inherit the environment sbatch is run in: export \
          the credential there instead (OPENAI_API_KEY for a server's key, HF_TOKEN for the Hub)",
     ))
