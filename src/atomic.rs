@@ -1,12 +1,15 @@
 //! Atomic file writes: a temporary file in the same folder, flushed, then renamed, so a reader
 //! or a crash never sees half a file. Every file benchy writes goes through here, and so every
-//! registered secret is masked on the way ([`crate::secrets`]).
+//! registered secret is masked on the way ([`crate::secrets`]). The state files written so are
+//! read back through here too, bounded.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use benchy_core::source::read_text_file;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::secrets;
 
@@ -56,4 +59,14 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1, "only run.json remains");
     }
+}
+
+/// The most a state file benchy wrote (a run record, a completion record, an environment's
+/// marker) may hold when read back: far above any it writes, far below what would hurt.
+const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A JSON state file benchy wrote, when it is there, a regular file, and reads as a `T`.
+pub fn read_state<T: DeserializeOwned>(path: &Path) -> Option<T> {
+    let text = read_text_file(path, MAX_STATE_BYTES).ok()?;
+    serde_json::from_str(&text).ok()
 }

@@ -27,15 +27,35 @@ impl CheckCache {
         }
     }
 
-    /// Whether `check` passed before with nothing it depends on changed.
-    pub fn passed(&self, check: &ProcessSpec) -> bool {
-        self.dir.join(key(check)).is_file()
+    /// The mark `check` leaves when it passes: its name is the hash of everything the check
+    /// depends on, computed once (it walks the task folders).
+    pub fn mark(&self, check: &ProcessSpec) -> Mark {
+        Mark {
+            path: self.dir.join(key(check)),
+            name: check.name.clone(),
+        }
+    }
+}
+
+/// Where one check's pass is remembered.
+#[derive(Debug)]
+pub struct Mark {
+    path: PathBuf,
+    name: String,
+}
+
+impl Mark {
+    /// Whether the check passed before with nothing it depends on changed.
+    pub fn passed(&self) -> bool {
+        self.path.is_file()
     }
 
-    /// Remembers that `check` passed (a cache that cannot be written only costs a rerun).
-    pub fn remember(&self, check: &ProcessSpec) {
-        let _ = std::fs::create_dir_all(&self.dir);
-        let _ = std::fs::write(self.dir.join(key(check)), format!("{}\n", check.name));
+    /// Remembers that the check passed (a cache that cannot be written only costs a rerun).
+    pub fn remember(&self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&self.path, format!("{}\n", self.name));
     }
 }
 
@@ -58,7 +78,7 @@ fn key(check: &ProcessSpec) -> String {
         add(&path.display().to_string());
         add(&tree_state(path));
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", hash.finalize())
 }
 
 /// A file's size and modification time, or `missing`.
@@ -119,15 +139,18 @@ mod tests {
             )
         };
         let cache = CheckCache::new(home.path());
-        assert!(!cache.passed(&check));
-        cache.remember(&check);
-        assert!(cache.passed(&check));
+        assert!(!cache.mark(&check).passed());
+        cache.mark(&check).remember();
+        assert!(cache.mark(&check).passed());
         let mut other = check.clone();
         other.args = vec!["u".into()];
-        assert!(!cache.passed(&other), "other arguments, another answer");
+        assert!(
+            !cache.mark(&other).passed(),
+            "other arguments, another answer"
+        );
         std::fs::write(tasks.join("u.yaml"), "task: u\n").unwrap();
         assert!(
-            !cache.passed(&check),
+            !cache.mark(&check).passed(),
             "a new task file may change the answer"
         );
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
-use crate::atomic::write_json;
+use crate::atomic::{read_state, write_json};
 
 /// The completion record's file, in the task's folder.
 pub const FILE: &str = "completion.json";
@@ -55,9 +55,10 @@ pub enum Decision {
 impl Inputs {
     /// The fingerprint: SHA-256 of the values as canonical JSON (keys sorted).
     pub fn fingerprint(&self) -> String {
-        let canonical = canonical(&Json::Object(self.values.clone()));
+        let mut canonical = Json::Object(self.values.clone());
+        canonical.sort_all_objects();
         let digest = Sha256::digest(canonical.to_string().as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        format!("{digest:x}")
     }
 
     /// What differs from `before`, as `temperature 0.7 -> 0.6 (hf:..@3f2a -> hf:..@9c1b)` for a
@@ -122,23 +123,9 @@ fn diff(path: &str, was: &Json, now: &Json, out: &mut Vec<String>) {
     }
 }
 
-/// `value` with every object's keys sorted, so equal inputs always hash alike.
-fn canonical(value: &Json) -> Json {
-    match value {
-        Json::Object(map) => {
-            let sorted: BTreeMap<&String, Json> =
-                map.iter().map(|(k, v)| (k, canonical(v))).collect();
-            Json::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
-        }
-        Json::Array(items) => Json::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
-}
-
 /// The record in a task's folder, if there is a readable one.
 pub fn read(task_dir: &Path) -> Option<Completion> {
-    let text = std::fs::read_to_string(task_dir.join(FILE)).ok()?;
-    serde_json::from_str(&text).ok()
+    read_state(&task_dir.join(FILE))
 }
 
 /// Writes the record (atomically: a record is there whole or not at all).

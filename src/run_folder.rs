@@ -10,7 +10,7 @@ use benchy_core::RunView;
 use benchy_core::source::file_kind;
 use serde_json::{Map, Value as Json, json};
 
-use crate::atomic::{write_atomic, write_json};
+use crate::atomic::{read_state, write_atomic, write_json};
 use crate::resolution::Resolution;
 use crate::run_lock::LOCK_FILE;
 use crate::run_record::{LayerRecord, RunRecord};
@@ -105,10 +105,7 @@ impl RunFolder {
         for name in entries {
             std::fs::rename(self.dir.join(&name), target.join(&name))?;
         }
-        let record = std::fs::read_to_string(target.join("run.json"))
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or(Json::Null);
+        let record = read_state(&target.join("run.json")).unwrap_or(Json::Null);
         Ok(Some((target, record)))
     }
 

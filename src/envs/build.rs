@@ -14,7 +14,7 @@ use crate::failure::BadInput;
 use crate::runner::Interrupted;
 use crate::runner::Runner;
 use crate::runner::jobs::{EndedEarly, JobPolicy};
-use crate::runner::log_tail::format_tail;
+use crate::runner::log_tail::{format_tail, last_lines};
 
 /// The import check prints this before the version, so the version is found among warnings.
 const VERSION_MARK: &str = "benchy-version: ";
@@ -145,8 +145,8 @@ fn steps(env: &PythonEnv, partial: &Path) -> Result<Vec<ProcessSpec>> {
 
 /// The version the import check printed.
 fn imported_version(log: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(log).ok()?;
-    text.lines()
+    last_lines(log, 20)
+        .iter()
         .rev()
         .find_map(|l| l.strip_prefix(VERSION_MARK))
         .map(|v| v.trim().to_owned())
@@ -155,9 +155,8 @@ fn imported_version(log: &Path) -> Option<String> {
 /// A failed step: bad input when the package index has no such version (uv cannot resolve),
 /// naming where it was asked; otherwise a failed run with uv's last lines.
 fn failure(env: &PythonEnv, step: &str, log: &Path) -> anyhow::Error {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
     let tail = format_tail(log);
-    match uv::classify(&text) {
+    match uv::classify(&tail) {
         Failure::NotOnIndex => BadInput(format!(
             "{}: the package index does not have what `{}` asks for ({}):\n{tail}",
             env.requested_in.file.as_deref().unwrap_or(&env.name),

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use benchy_core::{ProcessSpec, PythonEnv};
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::read_state;
 use crate::failure::bad_input;
 use crate::file_lock::FileLock;
 use crate::run_config::unsafe_path_part;
@@ -61,8 +62,7 @@ impl EnvStore {
 
     /// The environment `name`, when it is complete.
     pub fn ready(&self, name: &str) -> Option<EnvInfo> {
-        let text = std::fs::read_to_string(self.path(name).join(MARKER)).ok()?;
-        serde_json::from_str(&text).ok()
+        read_state(&self.path(name).join(MARKER))
     }
 
     /// The environment `env`, built first when it is not ready (waiting while another benchy

@@ -21,6 +21,7 @@ use crate::failure::{BadInput, bad_input};
 use crate::planning::plan_jobs;
 use crate::resume::Decision;
 use crate::runner::jobs::{EndedEarly, JobPolicy};
+use crate::runner::log_tail::format_tail;
 use crate::runner::{Interrupted, Runner};
 
 /// How many checks run at once: they are short, and independent of each other.
@@ -56,13 +57,14 @@ impl Suite<'_> {
     pub(super) async fn run_checks(&self, runner: &Runner) -> Result<Checked> {
         let logs = tempfile::tempdir()?;
         let cache = CheckCache::new(&benchy_home());
-        let (remembered, task_checks): (Vec<ProcessSpec>, Vec<ProcessSpec>) = self
+        let (remembered, task_checks): (Vec<_>, Vec<_>) = self
             .task_checks()?
             .into_iter()
-            .partition(|check| cache.passed(check));
+            .map(|check| (cache.mark(&check), check))
+            .partition(|(mark, _)| mark.passed());
         let mut checks = self.environment_checks(logs.path())?;
-        checks.extend(task_checks.iter().cloned());
-        let notes: Vec<Diagnostic> = remembered.iter().map(remembered_note).collect();
+        checks.extend(task_checks.iter().map(|(_, check)| check.clone()));
+        let notes: Vec<Diagnostic> = remembered.iter().map(|(_, c)| remembered_note(c)).collect();
         crate::notes::print(&notes);
         let policy = JobPolicy {
             parallel: CHECKS_AT_ONCE,
@@ -80,7 +82,7 @@ impl Suite<'_> {
                 check_passed(outcome, spec)?;
             }
         }
-        task_checks.iter().for_each(|check| cache.remember(check));
+        task_checks.iter().for_each(|(mark, _)| mark.remember());
         Ok(Checked {
             _logs: logs,
             outcomes: report.outcomes,
@@ -153,7 +155,6 @@ fn check_passed(outcome: &ProcessOutcome, spec: &ProcessSpec) -> Result<()> {
     if outcome.succeeded() {
         return Ok(());
     }
-    let output = std::fs::read_to_string(&outcome.log_file).unwrap_or_default();
     let tasks = if spec.tasks.is_empty() {
         String::new()
     } else {
@@ -164,14 +165,7 @@ fn check_passed(outcome: &ProcessOutcome, spec: &ProcessSpec) -> Result<()> {
         spec.name,
         outcome.status,
         outcome.command,
-        indent(output.trim_end())
+        format_tail(Path::new(&outcome.log_file))
     ))
     .into())
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

@@ -218,7 +218,7 @@ fn folder_hash(dir: &Path) -> String {
             hash.update(&bytes);
         }
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", hash.finalize())
 }
 
 /// The server as the jobs will see it: the launched server's template (its port still a
