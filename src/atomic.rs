@@ -44,6 +44,16 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     write_bytes(path, &text)
 }
 
+/// The most a state file benchy wrote (a run record, a completion record, an environment's
+/// marker) may hold when read back: far above any it writes, far below what would hurt.
+const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A JSON state file benchy wrote, when it is there, a regular file, and reads as a `T`.
+pub fn read_state<T: DeserializeOwned>(path: &Path) -> Option<T> {
+    let text = read_text_file(path, MAX_STATE_BYTES).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,14 +69,4 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1, "only run.json remains");
     }
-}
-
-/// The most a state file benchy wrote (a run record, a completion record, an environment's
-/// marker) may hold when read back: far above any it writes, far below what would hurt.
-const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// A JSON state file benchy wrote, when it is there, a regular file, and reads as a `T`.
-pub fn read_state<T: DeserializeOwned>(path: &Path) -> Option<T> {
-    let text = read_text_file(path, MAX_STATE_BYTES).ok()?;
-    serde_json::from_str(&text).ok()
 }
