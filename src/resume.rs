@@ -42,14 +42,22 @@ pub struct Completion {
 }
 
 /// What a run does with a task.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Decision {
-    /// Done in an earlier run with the same fingerprint: skipped.
-    Done,
-    /// To run: never finished, failed or interrupted before, or asked again (`--rerun`).
+    /// Done in an earlier run with the same fingerprint: skipped, its record kept.
+    Done(Box<Completion>),
+    /// To run: never finished, or failed or interrupted before.
     Run,
+    /// Done before, and asked again (`--rerun`).
+    Rerun,
     /// To run again: its fingerprint changed; what changed, one item each.
     Changed(Vec<String>),
+}
+
+impl Decision {
+    pub fn is_done(&self) -> bool {
+        matches!(self, Decision::Done(_))
+    }
 }
 
 impl Inputs {
@@ -134,11 +142,13 @@ pub fn write(task_dir: &Path, completion: &Completion) -> anyhow::Result<()> {
 }
 
 /// Whether a task with `inputs` runs, given what its folder holds.
-pub fn decide(existing: Option<&Completion>, inputs: &Inputs, rerun: bool) -> Decision {
+pub fn decide(existing: Option<Completion>, inputs: &Inputs, rerun: bool) -> Decision {
     match existing {
-        Some(done) if !rerun && done.status == "ok" => {
-            if done.fingerprint == inputs.fingerprint() {
-                Decision::Done
+        Some(done) if done.status == "ok" => {
+            if rerun {
+                Decision::Rerun
+            } else if done.fingerprint == inputs.fingerprint() {
+                Decision::Done(Box::new(done))
             } else {
                 Decision::Changed(inputs.changes_since(&done.inputs))
             }
@@ -197,12 +207,15 @@ mod tests {
     fn a_finished_task_is_done_and_a_changed_one_says_what_changed() {
         let before = inputs(0.7, "hf:org/m@3f2a", "0.31.0");
         let record = done(&before);
-        assert_eq!(decide(Some(&record), &before, false), Decision::Done);
-        assert_eq!(decide(Some(&record), &before, true), Decision::Run);
+        assert_eq!(
+            decide(Some(record.clone()), &before, false),
+            Decision::Done(Box::new(record.clone()))
+        );
+        assert_eq!(decide(Some(record.clone()), &before, true), Decision::Rerun);
         assert_eq!(decide(None, &before, false), Decision::Run);
         let now = inputs(0.6, "hf:org/m@9c1b", "0.32.0");
         assert_eq!(
-            decide(Some(&record), &now, false),
+            decide(Some(record.clone()), &now, false),
             Decision::Changed(vec![
                 "temperature 0.7 -> 0.6 (hf:org/m@3f2a -> hf:org/m@9c1b)".into(),
                 "versions.vllm \"0.31.0\" -> \"0.32.0\"".into(),
@@ -210,6 +223,6 @@ mod tests {
         );
         let mut failed = record.clone();
         failed.status = "failed".into();
-        assert_eq!(decide(Some(&failed), &before, false), Decision::Run);
+        assert_eq!(decide(Some(failed), &before, false), Decision::Run);
     }
 }

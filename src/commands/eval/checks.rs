@@ -19,7 +19,6 @@ use crate::check_cache::CheckCache;
 use crate::env_vars::benchy_home;
 use crate::failure::{BadInput, bad_input};
 use crate::planning::plan_jobs;
-use crate::resume::Decision;
 use crate::runner::jobs::{EndedEarly, JobPolicy};
 use crate::runner::log_tail::format_tail;
 use crate::runner::{Interrupted, Runner};
@@ -115,8 +114,8 @@ impl Suite<'_> {
                 model
                     .decisions(self.args.rerun)
                     .into_iter()
-                    .filter(|(_, decision, _)| *decision != Decision::Done)
-                    .map(move |(task, _, _)| TaskView {
+                    .filter(|(_, decision)| !decision.is_done())
+                    .map(move |(task, _)| TaskView {
                         name: format!("{} ({config})", task.name),
                         ..task.clone()
                     })

@@ -49,10 +49,11 @@ impl Suite<'_> {
     fn model_lines(&self, model: &Model) -> String {
         let mut out = explain_table(&model.resolution);
         out += "\nTasks:\n";
-        for (task, decision, _) in model.decisions(self.args.rerun) {
+        for (task, decision) in model.decisions(self.args.rerun) {
             let what = match decision {
-                Decision::Done => "done, would be skipped".to_owned(),
+                Decision::Done(_) => "done, would be skipped".to_owned(),
                 Decision::Run => "would run".to_owned(),
+                Decision::Rerun => "done before, would run again (--rerun)".to_owned(),
                 Decision::Changed(changes) => format!("would run again: {}", changes.join("; ")),
             };
             out += &format!("  {}: {what}\n", task.name);

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::planning::{ServerPlan, plan_jobs, run_view};
 use crate::plugin::Registry;
 use crate::resolution::Resolution;
-use crate::resume::{self, Completion, Decision, Inputs};
+use crate::resume::{self, Decision, Inputs};
 use crate::run_config::ModelLocation;
 use crate::run_folder::RunFolder;
 use crate::secrets;
@@ -95,14 +95,13 @@ impl Model {
     }
 
     /// What each task's folder says of it now, and so whether it runs.
-    pub fn decisions(&self, rerun: bool) -> Vec<(&TaskView, Decision, Option<Completion>)> {
+    pub fn decisions(&self, rerun: bool) -> Vec<(&TaskView, Decision)> {
         self.view
             .tasks
             .iter()
             .map(|task| {
                 let done = resume::read(&self.folder.path(&task.output_folder));
-                let decision = resume::decide(done.as_ref(), &self.inputs[&task.name], rerun);
-                (task, decision, done)
+                (task, resume::decide(done, &self.inputs[&task.name], rerun))
             })
             .collect()
     }

@@ -44,7 +44,8 @@ impl Suite<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let checked = self.run_checks(&runner).await?;
         if let [model] = self.models.as_slice() {
-            let outcome = self.run_model(model, &runner, &checked).await;
+            let decisions = model.decisions(self.args.rerun);
+            let outcome = self.run_model(model, decisions, &runner, &checked).await;
             return outcome.error.map_or(Ok(ExitCode::SUCCESS), Err);
         }
         self.run_all(&runner, &checked).await
@@ -60,8 +61,10 @@ impl Suite<'_> {
             entry.status = ModelStatus::Running;
             entry.started_at = Some(now());
             record.write(&self.dir)?;
-            runner.set_stage(Some(self.stage(i, model, since)));
-            let mut outcome = self.run_model(model, runner, checked).await;
+            let decisions = model.decisions(self.args.rerun);
+            let done = decisions.iter().filter(|(_, d)| d.is_done()).count();
+            runner.set_stage(Some(self.stage(i, model, done, since)));
+            let mut outcome = self.run_model(model, decisions, runner, checked).await;
             runner.set_stage(None);
             if outcome.status == ModelStatus::Interrupted {
                 let error = outcome.error.take();
@@ -138,12 +141,7 @@ impl Suite<'_> {
         }
     }
 
-    fn stage(&self, i: usize, model: &Model, since: Instant) -> Stage {
-        let done = model
-            .decisions(self.args.rerun)
-            .iter()
-            .filter(|(_, d, _)| *d == Decision::Done)
-            .count();
+    fn stage(&self, i: usize, model: &Model, done: usize, since: Instant) -> Stage {
         Stage {
             model: i + 1,
             models: self.models.len(),
@@ -156,13 +154,21 @@ impl Suite<'_> {
 
     /// One model: its tasks done before are skipped (saying so), the others run in one
     /// attempt, with what an earlier attempt left moved aside first.
-    async fn run_model(&self, model: &Model, runner: &Runner, checked: &Checked) -> ModelOutcome {
-        let mut done = Vec::new();
-        let mut to_run = Vec::new();
-        for (task, decision, completion) in model.decisions(self.args.rerun) {
-            say_decision(runner, task, &decision, completion.as_ref());
-            match (decision, completion) {
-                (Decision::Done, Some(completion)) => done.push(completion),
+    async fn run_model(
+        &self,
+        model: &Model,
+        decisions: Vec<(&TaskView, Decision)>,
+        runner: &Runner,
+        checked: &Checked,
+    ) -> ModelOutcome {
+        let (mut done, mut keep, mut to_run) = (Vec::new(), Vec::new(), Vec::new());
+        for (task, decision) in decisions {
+            say_decision(runner, task, &decision);
+            match decision {
+                Decision::Done(completion) => {
+                    done.push(*completion);
+                    keep.push(task.output_folder.as_str());
+                }
                 _ => to_run.push(task.clone()),
             }
         }
@@ -183,12 +189,6 @@ impl Suite<'_> {
             done,
             runner,
         };
-        let keep: Vec<&str> = attempt
-            .done
-            .iter()
-            .filter_map(|c| model.view.tasks.iter().find(|t| t.name == c.task))
-            .map(|t| t.output_folder.as_str())
-            .collect();
         let previous = match model.folder.set_aside(&keep) {
             Ok(previous) => previous,
             Err(err) => return ModelOutcome::failed(model, err),
@@ -200,30 +200,19 @@ impl Suite<'_> {
 }
 
 /// `task: done, skipped`, or why it runs again.
-fn say_decision(
-    runner: &Runner,
-    task: &TaskView,
-    decision: &Decision,
-    before: Option<&Completion>,
-) {
-    match (decision, before) {
-        (Decision::Done, Some(c)) => runner.say(&format!(
-            "{}: done, skipped (finished {})",
-            task.name, c.finished_at
-        )),
-        (Decision::Changed(changes), _) => runner.say(&format!(
-            "{}: changed since it ran, running again: {}",
-            task.name,
-            changes.join("; ")
-        )),
-        (Decision::Run, Some(_)) => {
-            runner.say(&format!(
-                "{}: done before, running again (--rerun)",
-                task.name
-            ));
+fn say_decision(runner: &Runner, task: &TaskView, decision: &Decision) {
+    let why = match decision {
+        Decision::Done(c) => format!("done, skipped (finished {})", c.finished_at),
+        Decision::Changed(changes) => {
+            format!(
+                "changed since it ran, running again: {}",
+                changes.join("; ")
+            )
         }
-        _ => {}
-    }
+        Decision::Rerun => "done before, running again (--rerun)".to_owned(),
+        Decision::Run => return,
+    };
+    runner.say(&format!("{}: {why}", task.name));
 }
 
 impl ModelOutcome {
