@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use benchy_core::{Expectation, Expected, ProcessSpec, Resolved};
 use clap::ValueEnum;
 use serde::Serialize;
@@ -61,14 +61,24 @@ pub struct WireAudit {
 impl JobAudits {
     /// Starts one proxy per job in front of the server whose API root is `api_base`
     /// (`http://host:port/v1`), and points each job at its own proxy: the server's root becomes
-    /// the proxy's wherever it appears in the job's arguments and environment.
+    /// the proxy's wherever it appears in the job's arguments and environment. A job with an
+    /// expectation that names the server nowhere is an error: it would bypass its proxy, and
+    /// its audit would pass on no request at all.
     pub async fn start(jobs: &mut [ProcessSpec], api_base: &str) -> Result<JobAudits> {
         let mut audits = JobAudits::new();
         for job in jobs.iter_mut() {
             let proxy = audits
                 .add(&job.name, &job.tasks, job.expects.clone(), api_base)
                 .await?;
-            route_through(job, root_of(api_base), &proxy);
+            let server = root_of(api_base);
+            if !route_through(job, server, &proxy) && job.expects.is_some() {
+                bail!(
+                    "{}: cannot audit it: the server's address {server} appears nowhere in its \
+                     arguments or environment, so it cannot be pointed at its auditing proxy \
+                     (--audit off runs it unaudited)",
+                    job.name
+                );
+            }
         }
         Ok(audits)
     }
@@ -161,14 +171,20 @@ fn root_of(api_base: &str) -> &str {
     base.strip_suffix("/v1").unwrap_or(base)
 }
 
-/// `job` talks to `proxy` instead of `server`.
-fn route_through(job: &mut ProcessSpec, server: &str, proxy: &str) {
-    for arg in &mut job.args {
-        *arg = arg.replace(server, proxy);
+/// `job` talks to `proxy` instead of `server`; whether `server` appeared anywhere to replace.
+fn route_through(job: &mut ProcessSpec, server: &str, proxy: &str) -> bool {
+    let mut replaced = false;
+    let texts = job
+        .args
+        .iter_mut()
+        .chain(job.env.values_mut().map(|v| &mut v.value));
+    for text in texts {
+        if text.contains(server) {
+            *text = text.replace(server, proxy);
+            replaced = true;
+        }
     }
-    for value in job.env.values_mut() {
-        value.value = value.value.replace(server, proxy);
-    }
+    replaced
 }
 
 /// What any client of `benchy serve --audit` must send: the resolved set exactly; a client may
@@ -185,4 +201,63 @@ pub fn any_client(resolved: &Resolved) -> Expectation {
         expects.scoring.insert(key.to_owned(), Expected::Any);
     }
     expects
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use benchy_core::{EnvValue, Role};
+
+    use super::*;
+
+    fn job(args: &[&str], env: &[(&str, &str)]) -> ProcessSpec {
+        let args = args.iter().map(|a| (*a).to_owned()).collect();
+        ProcessSpec {
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), EnvValue::plain(*v)))
+                .collect::<BTreeMap<_, _>>(),
+            ..ProcessSpec::new("job", Role::Job, "sh", args, "job.log")
+        }
+    }
+
+    #[test]
+    fn a_job_is_routed_wherever_it_names_the_server() {
+        let (server, proxy) = ("http://10.0.0.5:8000", "http://127.0.0.1:41234");
+        let mut named = job(
+            &["--base_url=http://10.0.0.5:8000/v1/completions", "-x"],
+            &[("URL", "http://10.0.0.5:8000/v1"), ("OTHER", "1")],
+        );
+        assert!(route_through(&mut named, server, proxy));
+        assert_eq!(
+            named.args,
+            ["--base_url=http://127.0.0.1:41234/v1/completions", "-x"]
+        );
+        assert_eq!(named.env["URL"].value, "http://127.0.0.1:41234/v1");
+        assert_eq!(named.env["OTHER"].value, "1");
+        let mut elsewhere = job(&["--base_url=http://other:8000/v1"], &[("A", "b")]);
+        assert!(!route_through(&mut elsewhere, server, proxy));
+        assert_eq!(elsewhere.args, ["--base_url=http://other:8000/v1"]);
+    }
+
+    #[tokio::test]
+    async fn a_job_with_an_expectation_that_bypasses_its_proxy_is_refused() {
+        let expects = Some(Expectation::default());
+        let mut jobs = [ProcessSpec {
+            expects,
+            ..job(&["--base_url=http://other:8000/v1"], &[])
+        }];
+        let err = JobAudits::start(&mut jobs, "http://127.0.0.1:8000/v1")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("job: cannot audit it: the server's address http://127.0.0.1:8000"),
+            "{err}"
+        );
+        let mut unchecked = [job(&["--base_url=http://other:8000/v1"], &[])];
+        let audits = JobAudits::start(&mut unchecked, "http://127.0.0.1:8000/v1").await;
+        audits.unwrap().finish(AuditMode::On).await;
+    }
 }
