@@ -69,8 +69,7 @@ impl ServerUrl {
             ));
         }
         let loopback = is_loopback(host.trim_start_matches('[').trim_end_matches(']'));
-        let root = parsed.as_str().trim_end_matches('/');
-        let root = root.strip_suffix("/v1").unwrap_or(root).to_owned();
+        let root = root_of(parsed.as_str()).to_owned();
         Ok(ServerUrl { root, loopback })
     }
 
@@ -88,6 +87,12 @@ impl ServerUrl {
     pub fn is_loopback(&self) -> bool {
         self.loopback
     }
+}
+
+/// A server's root from its root or its `/v1` API root, with or without a trailing slash.
+pub fn root_of(url: &str) -> &str {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix("/v1").unwrap_or(url)
 }
 
 #[cfg(test)]

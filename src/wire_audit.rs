@@ -11,8 +11,9 @@ use benchy_core::{Expectation, Expected, ProcessSpec, Resolved};
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::audit::{Audit, AuditReport};
+use crate::audit::{Audit, AuditReport, Checked, checked_line};
 use crate::proxy::Proxy;
+use crate::server_url::root_of;
 
 /// What a run does with the audit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -66,11 +67,11 @@ impl JobAudits {
     /// its audit would pass on no request at all.
     pub async fn start(jobs: &mut [ProcessSpec], api_base: &str) -> Result<JobAudits> {
         let mut audits = JobAudits::new();
+        let server = root_of(api_base);
         for job in jobs.iter_mut() {
             let proxy = audits
-                .add(&job.name, &job.tasks, job.expects.clone(), api_base)
+                .add_at(&job.name, &job.tasks, job.expects.clone(), server)
                 .await?;
-            let server = root_of(api_base);
             if !route_through(job, server, &proxy) && job.expects.is_some() {
                 bail!(
                     "{}: cannot audit it: the server's address {server} appears nowhere in its \
@@ -92,8 +93,19 @@ impl JobAudits {
         expects: Option<Expectation>,
         api_base: &str,
     ) -> Result<String> {
+        self.add_at(name, tasks, expects, root_of(api_base)).await
+    }
+
+    /// [`JobAudits::add`] in front of the server whose root is `server`.
+    async fn add_at(
+        &mut self,
+        name: &str,
+        tasks: &[String],
+        expects: Option<Expectation>,
+        server: &str,
+    ) -> Result<String> {
         let audit = Arc::new(Audit::new(expects));
-        let proxy = Proxy::start(root_of(api_base), audit.clone())
+        let proxy = Proxy::start(server, audit.clone())
             .await
             .context("cannot start the auditing proxy")?;
         let url = proxy.url();
@@ -135,17 +147,14 @@ impl JobAudits {
 /// The run's verdict: the generation requests of every job together, and the deviations.
 fn overall(jobs: &[JobAudit]) -> String {
     let sum = |f: fn(&AuditReport) -> u64| jobs.iter().map(|j| f(&j.report)).sum::<u64>();
-    let (matched, requests) = (
-        sum(|r| r.generation.matched),
-        sum(|r| r.generation.requests),
-    );
-    let deviations = sum(|r| r.deviations_total);
+    let generation = Checked {
+        requests: sum(|r| r.generation.requests),
+        matched: sum(|r| r.generation.matched),
+        mismatched: sum(|r| r.generation.mismatched),
+    };
+    // Scoring requests are left to each job's own verdict.
+    let mut line = checked_line(&generation, None, sum(|r| r.deviations_total));
     let unchecked = jobs.iter().filter(|j| j.report.expects.is_none()).count();
-    let mut line =
-        format!("{matched} of {requests} generation requests carried exactly the resolved set");
-    if deviations > 0 {
-        line += &format!("; {deviations} deviations");
-    }
     if unchecked > 0 {
         line += &format!("; {unchecked} jobs not checked (their backend declared no expectation)");
     }
@@ -163,12 +172,6 @@ impl JobAudit {
             first.describe()
         ))
     }
-}
-
-/// A server's root from its `/v1` API root.
-fn root_of(api_base: &str) -> &str {
-    let base = api_base.trim_end_matches('/');
-    base.strip_suffix("/v1").unwrap_or(base)
 }
 
 /// `job` talks to `proxy` instead of `server`; whether `server` appeared anywhere to replace.

@@ -186,21 +186,28 @@ impl AuditReport {
         if self.expects.is_none() {
             return format!("{} requests, not checked (no expectation)", self.requests);
         }
-        let mut line = format!(
-            "{} of {} generation requests carried exactly the resolved set",
-            self.generation.matched, self.generation.requests
-        );
-        if self.scoring.requests > 0 {
-            line += &format!(
-                "; {} of {} scoring requests carried no sampling parameter of their own",
-                self.scoring.matched, self.scoring.requests
-            );
-        }
-        if self.deviations_total > 0 {
-            line += &format!("; {} deviations", self.deviations_total);
-        }
-        line
+        checked_line(&self.generation, Some(&self.scoring), self.deviations_total)
     }
+}
+
+/// `412 of 412 generation requests carried exactly the resolved set`, then the `scoring`
+/// requests (when given and there were any) and the deviations (when any): the words of a job's
+/// verdict and of the run's.
+pub fn checked_line(generation: &Checked, scoring: Option<&Checked>, deviations: u64) -> String {
+    let mut line = format!(
+        "{} of {} generation requests carried exactly the resolved set",
+        generation.matched, generation.requests
+    );
+    if let Some(scoring) = scoring.filter(|s| s.requests > 0) {
+        line += &format!(
+            "; {} of {} scoring requests carried no sampling parameter of their own",
+            scoring.matched, scoring.requests
+        );
+    }
+    if deviations > 0 {
+        line += &format!("; {deviations} deviations");
+    }
+    line
 }
 
 /// The auditing inspector. Cheap to share: wrap it in an `Arc`, pass a clone to the proxy and
