@@ -476,7 +476,7 @@ fn is_scoring(members: &Map<String, Value>) -> bool {
 /// JSON equality with numbers compared by value (`0` equals `0.0`, `20` equals `20.0`), as
 /// Python compares them after `json.loads`. Integers are compared exactly when both sides are
 /// integers, so large seeds do not lose precision through `f64`.
-pub fn json_eq(a: &Value, b: &Value) -> bool {
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => number_eq(x, y),
         (Value::Array(x), Value::Array(y)) => {
