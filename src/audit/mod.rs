@@ -149,7 +149,7 @@ pub struct ValueCount {
 }
 
 /// What [`Audit::report`] returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AuditReport {
     /// What the job's requests had to carry; `None` when its backend said nothing (the requests
     /// are counted, not checked).
@@ -214,25 +214,14 @@ pub fn checked_line(generation: &Checked, scoring: Option<&Checked>, deviations:
 /// keep one for [`Audit::report`].
 #[derive(Debug)]
 pub struct Audit {
+    /// The report's expectation, also kept outside the lock so that requests are judged
+    /// without taking it.
     expects: Option<Expectation>,
-    /// The sampling keys plus every key with a rule: what the parse keeps of a body (with
-    /// `echo` and `logprobs`).
+    /// What the parse keeps of a body: the sampling keys, every key with a rule, and the two
+    /// that tell a scoring request (`echo`, `logprobs`).
     tracked: HashSet<String>,
-    /// Only the counters are behind the lock; the parse and the check happen before taking it.
-    state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    requests: u64,
-    by_path: BTreeMap<String, BTreeMap<Kind, u64>>,
-    by_kind: BTreeMap<Kind, u64>,
-    generation: Checked,
-    scoring: Checked,
-    scoring_keys: BTreeMap<String, KeyUse>,
-    responses: BTreeMap<String, u64>,
-    deviations_total: u64,
-    deviations: Vec<Deviation>,
+    /// Only the counts are behind the lock; the parse and the check happen before taking it.
+    state: Mutex<AuditReport>,
 }
 
 /// The verdict on one body, computed without the lock.
@@ -241,6 +230,17 @@ struct Verdict {
     /// The sampling keys a scoring request carried.
     scoring_keys: Map<String, Value>,
     deviations: Vec<Deviation>,
+}
+
+impl Verdict {
+    /// A request that is only counted: no body to check.
+    fn unchecked(kind: Kind) -> Verdict {
+        Verdict {
+            kind,
+            scoring_keys: Map::new(),
+            deviations: Vec::new(),
+        }
+    }
 }
 
 impl Audit {
@@ -254,47 +254,35 @@ impl Audit {
         });
         let tracked = SAMPLING_KEYS
             .iter()
+            .chain(&["echo", "logprobs"])
             .map(|k| (*k).to_owned())
             .chain(ruled.cloned())
             .collect();
         Audit {
+            state: Mutex::new(AuditReport {
+                expects: expects.clone(),
+                ..AuditReport::default()
+            }),
             expects,
             tracked,
-            state: Mutex::default(),
         }
     }
 
     /// A snapshot of everything counted so far.
     pub fn report(&self) -> AuditReport {
-        let s = self.lock();
-        AuditReport {
-            expects: self.expects.clone(),
-            requests: s.requests,
-            by_path: s.by_path.clone(),
-            by_kind: s.by_kind.clone(),
-            generation: s.generation.clone(),
-            scoring: s.scoring.clone(),
-            scoring_keys: s.scoring_keys.clone(),
-            responses: s.responses.clone(),
-            deviations_total: s.deviations_total,
-            deviations: s.deviations.clone(),
-        }
+        self.lock().clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, AuditReport> {
         // A panic while holding the lock (there is no code that could) must not end auditing.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The verdict on one completions body.
     fn judge(&self, seq: u64, path: &str, body: &[u8]) -> Verdict {
-        let wanted = |k: &str| k == "echo" || k == "logprobs" || self.tracked.contains(k);
+        let wanted = |k: &str| self.tracked.contains(k);
         let Some(mut members) = pick_members(body, &wanted) else {
-            return Verdict {
-                kind: Kind::Malformed,
-                scoring_keys: Map::new(),
-                deviations: Vec::new(),
-            };
+            return Verdict::unchecked(Kind::Malformed);
         };
         let kind = if is_scoring(&members) {
             Kind::Scoring
@@ -383,15 +371,8 @@ impl Inspect for Audit {
     fn request(&self, seen: &Seen<'_>) {
         let verdict = match seen.payload {
             Payload::Body(body) => self.judge(seen.seq, seen.path, body),
-            Payload::NotRead | Payload::TooLarge => Verdict {
-                kind: if seen.payload == Payload::TooLarge {
-                    Kind::TooLarge
-                } else {
-                    Kind::Other
-                },
-                scoring_keys: Map::new(),
-                deviations: Vec::new(),
-            },
+            Payload::NotRead => Verdict::unchecked(Kind::Other),
+            Payload::TooLarge => Verdict::unchecked(Kind::TooLarge),
         };
         let mut s = self.lock();
         s.count(seen.path, verdict.kind);
@@ -399,15 +380,22 @@ impl Inspect for Audit {
     }
 
     fn response(&self, _seq: u64, outcome: Outcome) {
-        let key = match outcome {
-            Outcome::Answered(status) => status.as_str().to_owned(),
-            Outcome::NoAnswer => "no answer".to_owned(),
+        let key = match &outcome {
+            Outcome::Answered(status) => status.as_str(),
+            Outcome::NoAnswer => "no answer",
         };
-        *self.lock().responses.entry(key).or_default() += 1;
+        // Looked up first: the status is almost always counted already, so no key is copied.
+        let mut s = self.lock();
+        match s.responses.get_mut(key) {
+            Some(count) => *count += 1,
+            None => {
+                s.responses.insert(key.to_owned(), 1);
+            }
+        }
     }
 }
 
-impl State {
+impl AuditReport {
     /// One more request of `kind` on `path` (paths bounded, see [`MAX_PATHS`]).
     fn count(&mut self, path: &str, kind: Kind) {
         self.requests += 1;
