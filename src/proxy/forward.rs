@@ -92,7 +92,6 @@ pub(crate) struct Counters {
     pub(crate) inspected: AtomicU64,
     pub(crate) too_large: AtomicU64,
     pub(crate) no_answer: AtomicU64,
-    pub(crate) client_body_failed: AtomicU64,
     pub(crate) inspector_panics: AtomicU64,
 }
 
@@ -102,8 +101,7 @@ pub(crate) struct Shared {
     pub(crate) client: Client<HttpConnector, ProxyBody>,
     pub(crate) inspector: Arc<dyn Inspect>,
     pub(crate) max_inspect_bytes: usize,
-    /// The last request number given out.
-    pub(crate) seq: AtomicU64,
+    /// Its `requests` is also the last request number given out.
     pub(crate) counters: Counters,
 }
 
@@ -128,8 +126,7 @@ pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let seq = shared.seq.fetch_add(1, Relaxed) + 1;
-    shared.counters.requests.fetch_add(1, Relaxed);
+    let seq = shared.counters.requests.fetch_add(1, Relaxed) + 1;
     let (mut parts, body) = req.into_parts();
 
     let body = if is_inspected(&parts.method, parts.uri.path()) {
@@ -148,7 +145,6 @@ pub(crate) async fn handle(
             Read::Failed(e) => {
                 // The client's upload broke off: nothing is forwarded (the upstream would get a
                 // truncated body) and the client, most likely gone, gets a 400.
-                shared.counters.client_body_failed.fetch_add(1, Relaxed);
                 tracing::debug!(seq, error = %e, "request body failed while reading it");
                 return Ok(plain(
                     StatusCode::BAD_REQUEST,
