@@ -29,7 +29,6 @@ const INLINE_INSPECT_MAX: usize = 1 << 20;
 /// the URL.
 #[derive(Clone, Debug)]
 pub(crate) struct Upstream {
-    scheme: Scheme,
     authority: Authority,
     /// No trailing slash; empty when the upstream URL has no path.
     prefix: String,
@@ -53,32 +52,28 @@ impl Upstream {
         if uri.scheme() != Some(&Scheme::HTTP) {
             return Err(invalid("only http:// upstreams are supported"));
         }
-        let authority = uri.authority().ok_or_else(|| invalid("no host"))?.as_str();
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?.clone();
         if uri.query().is_some() {
             return Err(invalid("a query string is not allowed"));
         }
         Ok(Upstream {
-            scheme: Scheme::HTTP,
-            authority: authority
-                .parse()
-                .map_err(|_| invalid("not a host and port"))?,
+            authority,
             prefix: uri.path().trim_end_matches('/').to_owned(),
         })
     }
 
     fn uri_for(&self, original: &Uri) -> Result<Uri, http::Error> {
-        let pq = original.path_and_query().map_or("/", PathAndQuery::as_str);
+        let pq = original.path_and_query();
         let path_and_query = if self.prefix.is_empty() {
             // The common case: reuse the client's path and query as they are (no copy).
-            match original.path_and_query() {
-                Some(pq) => pq.clone(),
-                None => PathAndQuery::from_static("/"),
-            }
+            pq.cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"))
         } else {
+            let pq = pq.map_or("/", PathAndQuery::as_str);
             PathAndQuery::try_from(format!("{}{pq}", self.prefix))?
         };
         Uri::builder()
-            .scheme(self.scheme.clone())
+            .scheme(Scheme::HTTP)
             .authority(self.authority.clone())
             .path_and_query(path_and_query)
             .build()
