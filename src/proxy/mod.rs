@@ -10,7 +10,7 @@
 mod body;
 mod forward;
 mod headers;
-pub mod inspect;
+mod inspect;
 
 pub use inspect::{Inspect, Outcome, Payload, Seen};
 
