@@ -11,31 +11,13 @@ mod scan;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
+use benchy_core::process::SAMPLING_KEYS;
 use benchy_core::{Expectation, Expected};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use crate::proxy::{Inspect, Outcome, Payload, Seen};
 use scan::pick_members;
-
-/// The request keys (OpenAI names, plus vLLM's extras) that change what is generated: a
-/// request may carry one only where its expectation has a rule for it.
-pub const SAMPLING_KEYS: &[&str] = &[
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "repetition_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-    "seed",
-    "stop",
-    "max_tokens",
-    "n",
-    "best_of",
-    "typical_p",
-    "length_penalty",
-];
 
 /// How many deviations the report keeps (all are counted).
 const MAX_DEVIATIONS: usize = 20;
