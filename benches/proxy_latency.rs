@@ -6,8 +6,9 @@
 //! Each of the three parts has its own thread and current-thread runtime, as in production
 //! (benchy's runtime holds the proxy; the client and vLLM are other processes).
 //! Run with `cargo bench --bench proxy_latency` (release). `LATENCY_N` overrides N (default 5000);
-//! `LATENCY_LAYOUT=one` puts all three on one thread instead, which takes thread wake-ups (and
-//! so the scheduler of this 2-vCPU VM) out of the figures.
+//! `LATENCY_LAYOUT=one` puts all three on one thread instead, which takes thread wake-ups out of
+//! the figures: on a machine with few cores the scheduler's wake-up latency can outweigh the
+//! proxy's own cost.
 
 use std::convert::Infallible;
 use std::sync::Arc;

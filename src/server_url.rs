@@ -1,5 +1,5 @@
 //! `--server-url`: a server that is already running, checked before anything starts. It must be
-//! a well-formed http(s) URL of the server's root or its `/v1` API root, without a query or a
+//! a well-formed http URL of the server's root or its `/v1` API root, without a query or a
 //! fragment, and without credentials: lm-eval would get them only inside its URL argument,
 //! which every user of the machine can read (`ps`) and which lm-eval writes into its results. A
 //! server that wants a bearer token (vLLM's `--api-key`) gets it from `OPENAI_API_KEY`, which
@@ -41,9 +41,13 @@ impl ServerUrl {
                  http://127.0.0.1:8000/v1"
             ))
         })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
+        // Neither the readiness probe nor the auditing proxy speaks TLS: refused here, before
+        // anything starts, rather than when the first of them tries.
+        if parsed.scheme() != "http" {
             return Err(bad(format!(
-                "a {}: URL; the server must be reached over http or https",
+                "a {}: URL; only http is supported (reach a TLS server through a local tunnel \
+                 or port forward, e.g. ssh -L 8000:127.0.0.1:8000 HOST, and give \
+                 http://127.0.0.1:8000)",
                 parsed.scheme()
             )));
         }
@@ -65,8 +69,7 @@ impl ServerUrl {
             ));
         }
         let loopback = is_loopback(host.trim_start_matches('[').trim_end_matches(']'));
-        let root = parsed.as_str().trim_end_matches('/');
-        let root = root.strip_suffix("/v1").unwrap_or(root).to_owned();
+        let root = root_of(parsed.as_str()).to_owned();
         Ok(ServerUrl { root, loopback })
     }
 
@@ -84,6 +87,12 @@ impl ServerUrl {
     pub fn is_loopback(&self) -> bool {
         self.loopback
     }
+}
+
+/// A server's root from its root or its `/v1` API root, with or without a trailing slash.
+pub fn root_of(url: &str) -> &str {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix("/v1").unwrap_or(url)
 }
 
 #[cfg(test)]
@@ -107,8 +116,8 @@ mod tests {
             assert_eq!(server.api_base(), "http://127.0.0.1:8000/v1");
             assert!(server.is_loopback());
         }
-        let remote = ServerUrl::parse("https://gpu.example.org/prefix/v1").unwrap();
-        assert_eq!(remote.root(), "https://gpu.example.org/prefix");
+        let remote = ServerUrl::parse("http://gpu.example.org/prefix/v1").unwrap();
+        assert_eq!(remote.root(), "http://gpu.example.org/prefix");
         assert!(!remote.is_loopback());
     }
 
@@ -116,6 +125,11 @@ mod tests {
     fn what_cannot_be_a_server_is_refused_naming_the_flag() {
         assert!(refused("notaurl").starts_with("--server-url notaurl: not a URL"));
         assert!(refused("ftp://127.0.0.1/x").contains("a ftp: URL"));
+        let tls = refused("https://gpu.example.org/v1");
+        assert!(
+            tls.contains("a https: URL; only http is supported"),
+            "{tls}"
+        );
         assert!(refused("http://127.0.0.1:8000/v1?x=1").contains("?query"));
         let why = refused("http://user:pa55-url-canary@127.0.0.1:8000/v1");
         assert!(why.contains("credentials in the URL are refused"), "{why}");

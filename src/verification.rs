@@ -6,6 +6,7 @@ use benchy_core::backend::{Collected, Sampling, TaskResult};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
+use crate::audit::json_eq;
 use crate::run_record::RunRecord;
 
 /// How what a task's tool recorded compares with what the backend sent.
@@ -167,7 +168,7 @@ pub fn compare(sent: &Map<String, Json>, recorded: &Map<String, Json>) -> Vec<Di
         .filter_map(|(key, value)| {
             let found = recorded.get(key);
             match found {
-                Some(r) if same(value, r) => None,
+                Some(r) if json_eq(value, r) => None,
                 _ => Some(Difference {
                     key: key.clone(),
                     sent: value.clone(),
@@ -176,16 +177,6 @@ pub fn compare(sent: &Map<String, Json>, recorded: &Map<String, Json>) -> Vec<Di
             }
         })
         .collect()
-}
-
-fn same(a: &Json, b: &Json) -> bool {
-    match (a, b) {
-        (Json::Number(x), Json::Number(y)) => x.as_f64() == y.as_f64(),
-        (Json::Array(x), Json::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-        }
-        _ => a == b,
-    }
 }
 
 #[cfg(test)]
@@ -204,6 +195,20 @@ mod tests {
         let recorded =
             map(json!({"temperature": 0.0, "top_k": 20, "until": ["\n"], "max_gen_toks": 16}));
         assert!(compare(&sent, &recorded).is_empty());
+    }
+
+    #[test]
+    fn nested_objects_and_large_integers_compare_as_the_audit_does() {
+        let sent = map(json!({"logit_bias": {"50256": -100}, "seed": 9007199254740993u64}));
+        let recorded = map(json!({"logit_bias": {"50256": -100.0}, "seed": 9007199254740992u64}));
+        let diff: Vec<String> = compare(&sent, &recorded)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            diff,
+            ["seed: sent 9007199254740993 but recorded 9007199254740992"]
+        );
     }
 
     #[test]

@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use benchy_core::{Expectation, Expected, ProcessSpec, Resolved};
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::audit::{Audit, AuditReport};
+use crate::audit::{Audit, AuditReport, Checked, checked_line};
 use crate::proxy::Proxy;
+use crate::server_url::root_of;
 
 /// What a run does with the audit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -61,14 +62,24 @@ pub struct WireAudit {
 impl JobAudits {
     /// Starts one proxy per job in front of the server whose API root is `api_base`
     /// (`http://host:port/v1`), and points each job at its own proxy: the server's root becomes
-    /// the proxy's wherever it appears in the job's arguments and environment.
+    /// the proxy's wherever it appears in the job's arguments and environment. A job with an
+    /// expectation that names the server nowhere is an error: it would bypass its proxy, and
+    /// its audit would pass on no request at all.
     pub async fn start(jobs: &mut [ProcessSpec], api_base: &str) -> Result<JobAudits> {
         let mut audits = JobAudits::new();
+        let server = root_of(api_base);
         for job in jobs.iter_mut() {
             let proxy = audits
-                .add(&job.name, &job.tasks, job.expects.clone(), api_base)
+                .add_at(&job.name, &job.tasks, job.expects.clone(), server)
                 .await?;
-            route_through(job, root_of(api_base), &proxy);
+            if !route_through(job, server, &proxy) && job.expects.is_some() {
+                bail!(
+                    "{}: cannot audit it: the server's address {server} appears nowhere in its \
+                     arguments or environment, so it cannot be pointed at its auditing proxy \
+                     (--audit off runs it unaudited)",
+                    job.name
+                );
+            }
         }
         Ok(audits)
     }
@@ -82,8 +93,19 @@ impl JobAudits {
         expects: Option<Expectation>,
         api_base: &str,
     ) -> Result<String> {
+        self.add_at(name, tasks, expects, root_of(api_base)).await
+    }
+
+    /// [`JobAudits::add`] in front of the server whose root is `server`.
+    async fn add_at(
+        &mut self,
+        name: &str,
+        tasks: &[String],
+        expects: Option<Expectation>,
+        server: &str,
+    ) -> Result<String> {
         let audit = Arc::new(Audit::new(expects));
-        let proxy = Proxy::start(root_of(api_base), audit.clone())
+        let proxy = Proxy::start(server, audit.clone())
             .await
             .context("cannot start the auditing proxy")?;
         let url = proxy.url();
@@ -125,17 +147,14 @@ impl JobAudits {
 /// The run's verdict: the generation requests of every job together, and the deviations.
 fn overall(jobs: &[JobAudit]) -> String {
     let sum = |f: fn(&AuditReport) -> u64| jobs.iter().map(|j| f(&j.report)).sum::<u64>();
-    let (matched, requests) = (
-        sum(|r| r.generation.matched),
-        sum(|r| r.generation.requests),
-    );
-    let deviations = sum(|r| r.deviations_total);
+    let generation = Checked {
+        requests: sum(|r| r.generation.requests),
+        matched: sum(|r| r.generation.matched),
+        mismatched: sum(|r| r.generation.mismatched),
+    };
+    // Scoring requests are left to each job's own verdict.
+    let mut line = checked_line(&generation, None, sum(|r| r.deviations_total));
     let unchecked = jobs.iter().filter(|j| j.report.expects.is_none()).count();
-    let mut line =
-        format!("{matched} of {requests} generation requests carried exactly the resolved set");
-    if deviations > 0 {
-        line += &format!("; {deviations} deviations");
-    }
     if unchecked > 0 {
         line += &format!("; {unchecked} jobs not checked (their backend declared no expectation)");
     }
@@ -155,20 +174,20 @@ impl JobAudit {
     }
 }
 
-/// A server's root from its `/v1` API root.
-fn root_of(api_base: &str) -> &str {
-    let base = api_base.trim_end_matches('/');
-    base.strip_suffix("/v1").unwrap_or(base)
-}
-
-/// `job` talks to `proxy` instead of `server`.
-fn route_through(job: &mut ProcessSpec, server: &str, proxy: &str) {
-    for arg in &mut job.args {
-        *arg = arg.replace(server, proxy);
+/// `job` talks to `proxy` instead of `server`; whether `server` appeared anywhere to replace.
+fn route_through(job: &mut ProcessSpec, server: &str, proxy: &str) -> bool {
+    let mut replaced = false;
+    let texts = job
+        .args
+        .iter_mut()
+        .chain(job.env.values_mut().map(|v| &mut v.value));
+    for text in texts {
+        if text.contains(server) {
+            *text = text.replace(server, proxy);
+            replaced = true;
+        }
     }
-    for value in job.env.values_mut() {
-        value.value = value.value.replace(server, proxy);
-    }
+    replaced
 }
 
 /// What any client of `benchy serve --audit` must send: the resolved set exactly; a client may
@@ -185,4 +204,63 @@ pub fn any_client(resolved: &Resolved) -> Expectation {
         expects.scoring.insert(key.to_owned(), Expected::Any);
     }
     expects
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use benchy_core::{EnvValue, Role};
+
+    use super::*;
+
+    fn job(args: &[&str], env: &[(&str, &str)]) -> ProcessSpec {
+        let args = args.iter().map(|a| (*a).to_owned()).collect();
+        ProcessSpec {
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), EnvValue::plain(*v)))
+                .collect::<BTreeMap<_, _>>(),
+            ..ProcessSpec::new("job", Role::Job, "sh", args, "job.log")
+        }
+    }
+
+    #[test]
+    fn a_job_is_routed_wherever_it_names_the_server() {
+        let (server, proxy) = ("http://10.0.0.5:8000", "http://127.0.0.1:41234");
+        let mut named = job(
+            &["--base_url=http://10.0.0.5:8000/v1/completions", "-x"],
+            &[("URL", "http://10.0.0.5:8000/v1"), ("OTHER", "1")],
+        );
+        assert!(route_through(&mut named, server, proxy));
+        assert_eq!(
+            named.args,
+            ["--base_url=http://127.0.0.1:41234/v1/completions", "-x"]
+        );
+        assert_eq!(named.env["URL"].value, "http://127.0.0.1:41234/v1");
+        assert_eq!(named.env["OTHER"].value, "1");
+        let mut elsewhere = job(&["--base_url=http://other:8000/v1"], &[("A", "b")]);
+        assert!(!route_through(&mut elsewhere, server, proxy));
+        assert_eq!(elsewhere.args, ["--base_url=http://other:8000/v1"]);
+    }
+
+    #[tokio::test]
+    async fn a_job_with_an_expectation_that_bypasses_its_proxy_is_refused() {
+        let expects = Some(Expectation::default());
+        let mut jobs = [ProcessSpec {
+            expects,
+            ..job(&["--base_url=http://other:8000/v1"], &[])
+        }];
+        let err = JobAudits::start(&mut jobs, "http://127.0.0.1:8000/v1")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("job: cannot audit it: the server's address http://127.0.0.1:8000"),
+            "{err}"
+        );
+        let mut unchecked = [job(&["--base_url=http://other:8000/v1"], &[])];
+        let audits = JobAudits::start(&mut unchecked, "http://127.0.0.1:8000/v1").await;
+        audits.unwrap().finish(AuditMode::On).await;
+    }
 }

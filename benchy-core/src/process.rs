@@ -58,12 +58,30 @@ pub struct ProcessSpec {
     pub expects: Option<Expectation>,
 }
 
+/// The request keys (OpenAI names, plus vLLM's extras) that change what is generated: a
+/// request may carry one only where its [`Expectation`] has a rule for it.
+pub const SAMPLING_KEYS: &[&str] = &[
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "stop",
+    "max_tokens",
+    "n",
+    "best_of",
+    "typical_p",
+    "length_penalty",
+];
+
 /// What the requests of a job must carry, in the OpenAI-compatible API's names. Requests are of
 /// two kinds: *scoring* requests (`echo: true` with `logprobs`, at most one new token: a
 /// log-likelihood) and *generation* requests (every other completions or chat completions
-/// request). Only sampling keys are checked (`temperature`, `top_p`, `top_k`, `min_p`, the
-/// penalties, `seed`, `stop`, `max_tokens`, `n`, `best_of`, `typical_p`, `length_penalty`, and
-/// every key named here); the prompt, the model and the like are not.
+/// request). Only sampling keys are checked ([`SAMPLING_KEYS`] and every key named here); the
+/// prompt, the model and the like are not.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Expectation {
     /// Keys every generation request must carry, each with its rule: the resolved set.

@@ -11,31 +11,13 @@ mod scan;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
+use benchy_core::process::SAMPLING_KEYS;
 use benchy_core::{Expectation, Expected};
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use crate::proxy::{Inspect, Outcome, Payload, Seen};
 use scan::pick_members;
-
-/// The request keys (OpenAI names, plus vLLM's extras) that change what is generated: a
-/// request may carry one only where its expectation has a rule for it.
-pub const SAMPLING_KEYS: &[&str] = &[
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "repetition_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-    "seed",
-    "stop",
-    "max_tokens",
-    "n",
-    "best_of",
-    "typical_p",
-    "length_penalty",
-];
 
 /// How many deviations the report keeps (all are counted).
 const MAX_DEVIATIONS: usize = 20;
@@ -149,7 +131,7 @@ pub struct ValueCount {
 }
 
 /// What [`Audit::report`] returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AuditReport {
     /// What the job's requests had to carry; `None` when its backend said nothing (the requests
     /// are counted, not checked).
@@ -175,57 +157,48 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
-    /// Whether every request was checked and none deviated.
-    pub fn passed(&self) -> bool {
-        self.expects.is_some() && self.deviations_total == 0
-    }
-
     /// The verdict in one line: `412 of 412 generation requests carried exactly the resolved
     /// set`, with the scoring requests and deviations when there are any.
     pub fn verdict(&self) -> String {
         if self.expects.is_none() {
             return format!("{} requests, not checked (no expectation)", self.requests);
         }
-        let mut line = format!(
-            "{} of {} generation requests carried exactly the resolved set",
-            self.generation.matched, self.generation.requests
-        );
-        if self.scoring.requests > 0 {
-            line += &format!(
-                "; {} of {} scoring requests carried no sampling parameter of their own",
-                self.scoring.matched, self.scoring.requests
-            );
-        }
-        if self.deviations_total > 0 {
-            line += &format!("; {} deviations", self.deviations_total);
-        }
-        line
+        checked_line(&self.generation, Some(&self.scoring), self.deviations_total)
     }
+}
+
+/// `412 of 412 generation requests carried exactly the resolved set`, then the `scoring`
+/// requests (when given and there were any) and the deviations (when any): the words of a job's
+/// verdict and of the run's.
+pub fn checked_line(generation: &Checked, scoring: Option<&Checked>, deviations: u64) -> String {
+    let mut line = format!(
+        "{} of {} generation requests carried exactly the resolved set",
+        generation.matched, generation.requests
+    );
+    if let Some(scoring) = scoring.filter(|s| s.requests > 0) {
+        line += &format!(
+            "; {} of {} scoring requests carried no sampling parameter of their own",
+            scoring.matched, scoring.requests
+        );
+    }
+    if deviations > 0 {
+        line += &format!("; {deviations} deviations");
+    }
+    line
 }
 
 /// The auditing inspector. Cheap to share: wrap it in an `Arc`, pass a clone to the proxy and
 /// keep one for [`Audit::report`].
 #[derive(Debug)]
 pub struct Audit {
+    /// The report's expectation, also kept outside the lock so that requests are judged
+    /// without taking it.
     expects: Option<Expectation>,
-    /// The sampling keys plus every key with a rule: what the parse keeps of a body (with
-    /// `echo` and `logprobs`).
+    /// What the parse keeps of a body: the sampling keys, every key with a rule, and the two
+    /// that tell a scoring request (`echo`, `logprobs`).
     tracked: HashSet<String>,
-    /// Only the counters are behind the lock; the parse and the check happen before taking it.
-    state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    requests: u64,
-    by_path: BTreeMap<String, BTreeMap<Kind, u64>>,
-    by_kind: BTreeMap<Kind, u64>,
-    generation: Checked,
-    scoring: Checked,
-    scoring_keys: BTreeMap<String, KeyUse>,
-    responses: BTreeMap<String, u64>,
-    deviations_total: u64,
-    deviations: Vec<Deviation>,
+    /// Only the counts are behind the lock; the parse and the check happen before taking it.
+    state: Mutex<AuditReport>,
 }
 
 /// The verdict on one body, computed without the lock.
@@ -234,6 +207,17 @@ struct Verdict {
     /// The sampling keys a scoring request carried.
     scoring_keys: Map<String, Value>,
     deviations: Vec<Deviation>,
+}
+
+impl Verdict {
+    /// A request that is only counted: no body to check.
+    fn unchecked(kind: Kind) -> Verdict {
+        Verdict {
+            kind,
+            scoring_keys: Map::new(),
+            deviations: Vec::new(),
+        }
+    }
 }
 
 impl Audit {
@@ -247,47 +231,35 @@ impl Audit {
         });
         let tracked = SAMPLING_KEYS
             .iter()
+            .chain(&["echo", "logprobs"])
             .map(|k| (*k).to_owned())
             .chain(ruled.cloned())
             .collect();
         Audit {
+            state: Mutex::new(AuditReport {
+                expects: expects.clone(),
+                ..AuditReport::default()
+            }),
             expects,
             tracked,
-            state: Mutex::default(),
         }
     }
 
     /// A snapshot of everything counted so far.
     pub fn report(&self) -> AuditReport {
-        let s = self.lock();
-        AuditReport {
-            expects: self.expects.clone(),
-            requests: s.requests,
-            by_path: s.by_path.clone(),
-            by_kind: s.by_kind.clone(),
-            generation: s.generation.clone(),
-            scoring: s.scoring.clone(),
-            scoring_keys: s.scoring_keys.clone(),
-            responses: s.responses.clone(),
-            deviations_total: s.deviations_total,
-            deviations: s.deviations.clone(),
-        }
+        self.lock().clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, AuditReport> {
         // A panic while holding the lock (there is no code that could) must not end auditing.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The verdict on one completions body.
     fn judge(&self, seq: u64, path: &str, body: &[u8]) -> Verdict {
-        let wanted = |k: &str| k == "echo" || k == "logprobs" || self.tracked.contains(k);
+        let wanted = |k: &str| self.tracked.contains(k);
         let Some(mut members) = pick_members(body, &wanted) else {
-            return Verdict {
-                kind: Kind::Malformed,
-                scoring_keys: Map::new(),
-                deviations: Vec::new(),
-            };
+            return Verdict::unchecked(Kind::Malformed);
         };
         let kind = if is_scoring(&members) {
             Kind::Scoring
@@ -376,15 +348,8 @@ impl Inspect for Audit {
     fn request(&self, seen: &Seen<'_>) {
         let verdict = match seen.payload {
             Payload::Body(body) => self.judge(seen.seq, seen.path, body),
-            Payload::NotRead | Payload::TooLarge => Verdict {
-                kind: if seen.payload == Payload::TooLarge {
-                    Kind::TooLarge
-                } else {
-                    Kind::Other
-                },
-                scoring_keys: Map::new(),
-                deviations: Vec::new(),
-            },
+            Payload::NotRead => Verdict::unchecked(Kind::Other),
+            Payload::TooLarge => Verdict::unchecked(Kind::TooLarge),
         };
         let mut s = self.lock();
         s.count(seen.path, verdict.kind);
@@ -392,15 +357,22 @@ impl Inspect for Audit {
     }
 
     fn response(&self, _seq: u64, outcome: Outcome) {
-        let key = match outcome {
-            Outcome::Answered(status) => status.as_str().to_owned(),
-            Outcome::NoAnswer => "no answer".to_owned(),
+        let key = match &outcome {
+            Outcome::Answered(status) => status.as_str(),
+            Outcome::NoAnswer => "no answer",
         };
-        *self.lock().responses.entry(key).or_default() += 1;
+        // Looked up first: the status is almost always counted already, so no key is copied.
+        let mut s = self.lock();
+        match s.responses.get_mut(key) {
+            Some(count) => *count += 1,
+            None => {
+                s.responses.insert(key.to_owned(), 1);
+            }
+        }
     }
 }
 
-impl State {
+impl AuditReport {
     /// One more request of `kind` on `path` (paths bounded, see [`MAX_PATHS`]).
     fn count(&mut self, path: &str, kind: Kind) {
         self.requests += 1;
@@ -469,7 +441,7 @@ fn is_scoring(members: &Map<String, Value>) -> bool {
 /// JSON equality with numbers compared by value (`0` equals `0.0`, `20` equals `20.0`), as
 /// Python compares them after `json.loads`. Integers are compared exactly when both sides are
 /// integers, so large seeds do not lose precision through `f64`.
-pub fn json_eq(a: &Value, b: &Value) -> bool {
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => number_eq(x, y),
         (Value::Array(x), Value::Array(y)) => {
@@ -573,7 +545,7 @@ mod tests {
                 mismatched: 0
             }
         );
-        assert!(r.passed(), "{r:?}");
+        assert!(r.expects.is_some() && r.deviations_total == 0, "{r:?}");
         assert_eq!(
             r.verdict(),
             "1 of 1 generation requests carried exactly the resolved set"
@@ -596,7 +568,7 @@ mod tests {
         );
         let r = a.report();
         assert_eq!(r.generation.mismatched, 1);
-        assert!(!r.passed());
+        assert_eq!(r.deviations_total, 5);
         let got: Vec<(&str, Mismatch)> = r
             .deviations
             .iter()
@@ -683,7 +655,7 @@ mod tests {
         );
         let r = a.report();
         assert_eq!((r.generation.requests, r.deviations_total), (1, 0));
-        assert!(!r.passed());
+        assert!(r.expects.is_none());
         assert_eq!(r.verdict(), "1 requests, not checked (no expectation)");
     }
 

@@ -29,7 +29,6 @@ const INLINE_INSPECT_MAX: usize = 1 << 20;
 /// the URL.
 #[derive(Clone, Debug)]
 pub(crate) struct Upstream {
-    scheme: Scheme,
     authority: Authority,
     /// No trailing slash; empty when the upstream URL has no path.
     prefix: String,
@@ -53,32 +52,28 @@ impl Upstream {
         if uri.scheme() != Some(&Scheme::HTTP) {
             return Err(invalid("only http:// upstreams are supported"));
         }
-        let authority = uri.authority().ok_or_else(|| invalid("no host"))?.as_str();
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?.clone();
         if uri.query().is_some() {
             return Err(invalid("a query string is not allowed"));
         }
         Ok(Upstream {
-            scheme: Scheme::HTTP,
-            authority: authority
-                .parse()
-                .map_err(|_| invalid("not a host and port"))?,
+            authority,
             prefix: uri.path().trim_end_matches('/').to_owned(),
         })
     }
 
     fn uri_for(&self, original: &Uri) -> Result<Uri, http::Error> {
-        let pq = original.path_and_query().map_or("/", PathAndQuery::as_str);
+        let pq = original.path_and_query();
         let path_and_query = if self.prefix.is_empty() {
             // The common case: reuse the client's path and query as they are (no copy).
-            match original.path_and_query() {
-                Some(pq) => pq.clone(),
-                None => PathAndQuery::from_static("/"),
-            }
+            pq.cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"))
         } else {
+            let pq = pq.map_or("/", PathAndQuery::as_str);
             PathAndQuery::try_from(format!("{}{pq}", self.prefix))?
         };
         Uri::builder()
-            .scheme(self.scheme.clone())
+            .scheme(Scheme::HTTP)
             .authority(self.authority.clone())
             .path_and_query(path_and_query)
             .build()
@@ -92,7 +87,6 @@ pub(crate) struct Counters {
     pub(crate) inspected: AtomicU64,
     pub(crate) too_large: AtomicU64,
     pub(crate) no_answer: AtomicU64,
-    pub(crate) client_body_failed: AtomicU64,
     pub(crate) inspector_panics: AtomicU64,
 }
 
@@ -102,8 +96,7 @@ pub(crate) struct Shared {
     pub(crate) client: Client<HttpConnector, ProxyBody>,
     pub(crate) inspector: Arc<dyn Inspect>,
     pub(crate) max_inspect_bytes: usize,
-    /// The last request number given out.
-    pub(crate) seq: AtomicU64,
+    /// Its `requests` is also the last request number given out.
     pub(crate) counters: Counters,
 }
 
@@ -128,8 +121,7 @@ pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
-    let seq = shared.seq.fetch_add(1, Relaxed) + 1;
-    shared.counters.requests.fetch_add(1, Relaxed);
+    let seq = shared.counters.requests.fetch_add(1, Relaxed) + 1;
     let (mut parts, body) = req.into_parts();
 
     let body = if is_inspected(&parts.method, parts.uri.path()) {
@@ -148,7 +140,6 @@ pub(crate) async fn handle(
             Read::Failed(e) => {
                 // The client's upload broke off: nothing is forwarded (the upstream would get a
                 // truncated body) and the client, most likely gone, gets a 400.
-                shared.counters.client_body_failed.fetch_add(1, Relaxed);
                 tracing::debug!(seq, error = %e, "request body failed while reading it");
                 return Ok(plain(
                     StatusCode::BAD_REQUEST,

@@ -22,12 +22,13 @@ const HOP_BY_HOP: [HeaderName; 6] = [
 /// Content-Length according to the body it is given. Content-Length stays: it is end to end,
 /// and the forwarded body always has exactly that length (hyper enforces it on the way in).
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Collect first: the names borrow from `headers`. Nearly always empty, so no allocation.
+    // Collect first: the names borrow from `headers`. Clients name only what goes anyway
+    // (`keep-alive`, `close`), which is skipped, so this nearly always stays empty and unallocated.
     let mut named: Vec<HeaderName> = Vec::new();
     for value in headers.get_all(header::CONNECTION) {
         let Ok(value) = value.to_str() else { continue };
-        for token in value.split(',') {
-            if let Ok(name) = HeaderName::from_bytes(token.trim().as_bytes()) {
+        for token in value.split(',').map(str::trim).filter(|t| !goes_anyway(t)) {
+            if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
                 named.push(name);
             }
         }
@@ -43,6 +44,15 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// A `Connection` token that needs no header name of its own: a header removed anyway, or
+/// `close` (an option, not a header).
+fn goes_anyway(token: &str) -> bool {
+    token.eq_ignore_ascii_case("close")
+        || HOP_BY_HOP
+            .iter()
+            .any(|name| token.eq_ignore_ascii_case(name.as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,7 +62,7 @@ mod tests {
     fn removes_fixed_listed_and_proxy_headers_only() {
         let mut h = HeaderMap::new();
         for (k, v) in [
-            ("connection", "keep-alive, X-Drop-Me"),
+            ("connection", "Keep-Alive, X-Drop-Me, close"),
             ("keep-alive", "timeout=5"),
             ("x-drop-me", "1"),
             ("proxy-authorization", "Basic abc"),
@@ -71,5 +81,13 @@ mod tests {
         let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         left.sort();
         assert_eq!(left, ["authorization", "content-length", "x-keep"]);
+    }
+
+    #[test]
+    fn only_tokens_naming_other_headers_need_a_name_built() {
+        assert!(goes_anyway("Keep-Alive"));
+        assert!(goes_anyway("close"));
+        assert!(goes_anyway("TE"));
+        assert!(!goes_anyway("x-drop-me"));
     }
 }

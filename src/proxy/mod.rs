@@ -10,14 +10,14 @@
 mod body;
 mod forward;
 mod headers;
-pub mod inspect;
+mod inspect;
 
 pub use inspect::{Inspect, Outcome, Payload, Seen};
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -72,8 +72,6 @@ pub struct ProxyStats {
     pub too_large: u64,
     /// Requests the proxy answered with 502 (upstream unreachable or failed before answering).
     pub no_answer: u64,
-    /// Completions requests dropped because the client's body broke off while being read.
-    pub client_body_failed: u64,
     /// Inspector calls that panicked (their requests were forwarded all the same).
     pub inspector_panics: u64,
 }
@@ -138,7 +136,6 @@ impl Proxy {
             client,
             inspector,
             max_inspect_bytes: config.max_inspect_bytes,
-            seq: AtomicU64::new(0),
             counters: Counters::default(),
         });
         let (stop, stopped) = oneshot::channel();
@@ -175,7 +172,6 @@ impl Proxy {
             inspected: c.inspected.load(Relaxed),
             too_large: c.too_large.load(Relaxed),
             no_answer: c.no_answer.load(Relaxed),
-            client_body_failed: c.client_body_failed.load(Relaxed),
             inspector_panics: c.inspector_panics.load(Relaxed),
         }
     }

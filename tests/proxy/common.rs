@@ -12,7 +12,7 @@ use benchy::proxy::{Inspect, Outcome, Payload, Seen};
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Channel, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -201,4 +201,35 @@ pub fn filler(len: usize) -> String {
 pub async fn body_of(req: Request<Incoming>) -> (http::request::Parts, Bytes) {
     let (parts, body) = req.into_parts();
     (parts, body.collect().await.unwrap().to_bytes())
+}
+
+/// An upstream that answers `identical N` when the body it got is `expected` (`different N`
+/// otherwise), N being the length it got: proof that a body passed through unchanged.
+pub async fn comparing_upstream(expected: Bytes) -> Upstream {
+    upstream(move |req| {
+        let expected = expected.clone();
+        async move {
+            let (_, got) = body_of(req).await;
+            let verdict = if got == expected {
+                "identical"
+            } else {
+                "different"
+            };
+            Response::new(full(format!("{verdict} {}", got.len())))
+        }
+    })
+    .await
+}
+
+/// `body` as a chunked upload in pieces of `piece` bytes, and the task feeding it (await it
+/// after the request, so a send that failed shows).
+pub fn chunked(body: &Bytes, piece: usize) -> (TestBody, JoinHandle<()>) {
+    let (mut tx, chunked) = Channel::<Bytes, Infallible>::new(4);
+    let pieces = body.clone();
+    let feeder = tokio::spawn(async move {
+        for part in pieces.chunks(piece) {
+            tx.send_data(pieces.slice_ref(part)).await.unwrap();
+        }
+    });
+    (chunked.boxed(), feeder)
 }

@@ -252,20 +252,7 @@ async fn ten_megabyte_bodies_are_forwarded_intact() {
     let body = Bytes::from(format!(
         r#"{{"prompt":"{prompt}","temperature":0.7,"max_tokens":32}}"#
     ));
-    let expected = body.clone();
-    let up = upstream(move |req| {
-        let expected = expected.clone();
-        async move {
-            let (_, got) = body_of(req).await;
-            let verdict = if got == expected {
-                "identical"
-            } else {
-                "different"
-            };
-            Response::new(full(format!("{verdict} {}", got.len())))
-        }
-    })
-    .await;
+    let up = comparing_upstream(body.clone()).await;
     let audit = audit();
     let proxy = Proxy::start(&up.url(), audit.clone()).await.unwrap();
     let client = client();
@@ -280,19 +267,8 @@ async fn ten_megabyte_bodies_are_forwarded_intact() {
     assert_eq!(answer, format!("identical {}", body.len()));
 
     // Chunked, in 64 KiB pieces.
-    let (mut tx, chunked) = Channel::<Bytes, std::convert::Infallible>::new(4);
-    let pieces = body.clone();
-    let feeder = tokio::spawn(async move {
-        for piece in pieces.chunks(64 << 10) {
-            tx.send_data(pieces.slice_ref(piece)).await.unwrap();
-        }
-    });
-    let req = request(
-        Method::POST,
-        &proxy.url(),
-        "/v1/completions",
-        chunked.boxed(),
-    );
+    let (upload, feeder) = chunked(&body, 64 << 10);
+    let req = request(Method::POST, &proxy.url(), "/v1/completions", upload);
     let (_, answer) = send(&client, req).await;
     feeder.await.unwrap();
     assert_eq!(answer, format!("identical {}", body.len()));
@@ -306,19 +282,7 @@ async fn ten_megabyte_bodies_are_forwarded_intact() {
 #[tokio::test(flavor = "current_thread")]
 async fn bodies_over_the_cap_stream_through_uninspected() {
     let body = Bytes::from(format!(r#"{{"prompt":"{}"}}"#, filler(3 << 20)));
-    let expected = body.clone();
-    let up = upstream(move |req| {
-        let expected = expected.clone();
-        async move {
-            let (_, got) = body_of(req).await;
-            Response::new(full(if got == expected {
-                "identical"
-            } else {
-                "different"
-            }))
-        }
-    })
-    .await;
+    let up = comparing_upstream(body.clone()).await;
     let audit = audit();
     let config = ProxyConfig {
         max_inspect_bytes: 1 << 20,
@@ -339,26 +303,15 @@ async fn bodies_over_the_cap_stream_through_uninspected() {
         ),
     )
     .await;
-    assert_eq!(answer, "identical");
-    let (mut tx, chunked) = Channel::<Bytes, std::convert::Infallible>::new(4);
-    let pieces = body.clone();
-    let feeder = tokio::spawn(async move {
-        for piece in pieces.chunks(100_000) {
-            tx.send_data(pieces.slice_ref(piece)).await.unwrap();
-        }
-    });
+    assert_eq!(answer, format!("identical {}", body.len()));
+    let (upload, feeder) = chunked(&body, 100_000);
     let (_, answer) = send(
         &client,
-        request(
-            Method::POST,
-            &proxy.url(),
-            "/v1/completions",
-            chunked.boxed(),
-        ),
+        request(Method::POST, &proxy.url(), "/v1/completions", upload),
     )
     .await;
     feeder.await.unwrap();
-    assert_eq!(answer, "identical");
+    assert_eq!(answer, format!("identical {}", body.len()));
 
     assert_eq!(audit.report().by_kind[&Kind::TooLarge], 2);
     assert_eq!((proxy.stats().too_large, proxy.stats().inspected), (2, 0));
