@@ -3,7 +3,7 @@
 //! writes its PID in the file, so another process can say who holds it.
 
 use std::fs::{File, TryLockError};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -64,12 +64,7 @@ fn open(path: &Path) -> io::Result<File> {
 /// The PID the lock's holder wrote (a lock file left by a killed process still names it, though
 /// nobody holds the lock).
 pub fn holder(path: &Path) -> Option<u32> {
-    let mut text = String::new();
-    File::open(path)
-        .ok()?
-        .take(32)
-        .read_to_string(&mut text)
-        .ok()?;
+    let text = benchy_core::source::read_text_file(path, 32).ok()?;
     text.trim().parse().ok()
 }
 

@@ -220,18 +220,17 @@ impl LayerError {
                 .at(*line, None)
                 .key(invalid.key.clone()),
             LayerError::TwoNames {
-                origin, line, key, ..
-            } => {
-                let message = self.to_string();
-                let prefix = format!(
-                    "{origin}{}: ",
-                    line.map(|l| format!(":{l}")).unwrap_or_default()
-                );
-                Problem::new(message.strip_prefix(&prefix).unwrap_or(&message))
-                    .in_file(origin.clone())
-                    .at(*line, None)
-                    .key(key.clone())
-            }
+                origin,
+                line,
+                key,
+                first,
+                second,
+            } => Problem::new(format!(
+                "`{first}` and `{second}` are two names of `{key}`; give it once"
+            ))
+            .in_file(origin.clone())
+            .at(*line, None)
+            .key(key.clone()),
         }
     }
 }

@@ -60,7 +60,7 @@ mod defaults {
         900.0
     }
     pub fn stop_grace() -> f64 {
-        30.0
+        benchy_core::process::DEFAULT_STOP_GRACE_SECS
     }
 }
 

@@ -26,7 +26,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use benchy_core::source::{MAX_TEXT_FILE_BYTES, read_existing_file, read_regular_file};
+use benchy_core::source::{
+    MAX_TEXT_FILE_BYTES, read_existing_file, read_regular_file, read_text_file,
+};
 
 /// A ref holds a commit sha; anything longer is not one.
 const MAX_REF_BYTES: u64 = 1024;
@@ -103,8 +105,7 @@ impl RepoCache {
     /// The commit `refs/<revision>` records. huggingface_hub writes the bare sha; surrounding
     /// blanks are tolerated here.
     pub fn read_ref(&self, revision: &str) -> Option<String> {
-        let bytes = read_regular_file(&self.ref_path(revision), MAX_REF_BYTES).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
+        let text = read_text_file(&self.ref_path(revision), MAX_REF_BYTES).ok()?;
         let commit = text.trim();
         is_commit_sha(commit).then(|| commit.to_owned())
     }
