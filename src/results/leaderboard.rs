@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::read::{MetricValue, Metrics, RunStatus, StoredRun, StoredTask, TaskState};
+use super::read::{MetricValue, Metrics, ModelStatus, StoredRun, StoredTask, TaskState};
 use super::scoring::Scoring;
 use super::setup::{Key, Setup};
 
@@ -75,7 +75,7 @@ impl Row {
     }
 
     /// The newest run's status.
-    pub fn status(&self, runs: &[StoredRun]) -> RunStatus {
+    pub fn status(&self, runs: &[StoredRun]) -> ModelStatus {
         runs[self.runs[0]].status
     }
 }
@@ -394,7 +394,7 @@ mod tests {
             run_id: id.into(),
             model: format!("org/{model}"),
             short_name: model.into(),
-            status: RunStatus::Ok,
+            status: ModelStatus::Ok,
             started_at: Some(id.into()),
             failures: Vec::new(),
             backend: None,
@@ -507,13 +507,13 @@ mod tests {
             0.7,
             vec![task("a", TaskState::Interrupted, Vec::new())],
         );
-        failed.status = RunStatus::Interrupted;
+        failed.status = ModelStatus::Interrupted;
         let runs = vec![failed];
         let board = Leaderboard::build(&runs, Scoring::default());
         let row = &board.rows[0];
         assert_eq!(row.cells[0].as_ref().unwrap().state, TaskState::Interrupted);
         assert_eq!(row.overall, None);
-        assert_eq!(row.status(&runs), RunStatus::Interrupted);
+        assert_eq!(row.status(&runs), ModelStatus::Interrupted);
     }
 
     #[test]

@@ -15,71 +15,11 @@ use serde_json::{Map, Value as Json};
 /// The most any one of these files may hold; real ones are kilobytes.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// How a run (or a suite's model that never got one) stands. Written as in `run.json` and
-/// `suite.json`: `ok`, `failed`, `interrupted`, `running`, `pending`, `not run`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Ok,
-    Failed,
-    Interrupted,
-    Running,
-    Pending,
-    #[serde(rename = "not run")]
-    NotRun,
-    /// No readable `run.json` and no suite saying otherwise.
-    Unknown,
-}
-
-/// How one task of a run stands. Written as in `suite.json` and `completion.json`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskState {
-    /// Finished with results.
-    #[serde(alias = "ok")]
-    Done,
-    /// Failed (it may still have results: a verification or audit failure keeps them).
-    Failed,
-    Interrupted,
-    Running,
-    Pending,
-    #[serde(rename = "not run")]
-    NotRun,
-    Skipped,
-    /// Nothing says it failed, yet there are no results (an unreadable `results.json`).
-    #[serde(rename = "no results")]
-    NoResults,
-}
-
-/// A state as its word (its serde name: one table for both directions).
-fn word(state: impl Serialize) -> String {
-    match serde_json::to_value(state) {
-        Ok(Json::String(word)) => word,
-        _ => String::new(),
-    }
-}
+pub use crate::suite::record::{ModelStatus, TaskState};
 
 /// The state `word` names, if any.
 fn parse<T: DeserializeOwned>(word: &str) -> Option<T> {
     serde_json::from_value(Json::String(word.to_owned())).ok()
-}
-
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&word(self))
-    }
-}
-
-impl std::fmt::Display for TaskState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&word(self))
-    }
-}
-
-impl RunStatus {
-    fn parse(word: &str) -> RunStatus {
-        parse(word).unwrap_or(RunStatus::Unknown)
-    }
 }
 
 /// One metric's value and standard error; a value that is not a number is kept as `None`.
@@ -150,7 +90,7 @@ pub struct StoredRun {
     pub model: String,
     /// The folder's name: the model's short name.
     pub short_name: String,
-    pub status: RunStatus,
+    pub status: ModelStatus,
     pub started_at: Option<String>,
     pub failures: Vec<String>,
     pub backend: Option<String>,
@@ -258,11 +198,10 @@ impl Found {
         let record = record.unwrap_or_default();
         let config = config.unwrap_or_default();
         let resolved = resolved.unwrap_or_default();
-        let status = match (&record.status, suite) {
-            (Some(status), _) => RunStatus::parse(status),
-            (None, Some(entry)) => RunStatus::parse(&entry.status),
-            (None, None) => RunStatus::Unknown,
-        };
+        let status = record
+            .status
+            .or_else(|| suite.and_then(|s| s.status))
+            .unwrap_or(ModelStatus::Unknown);
         let short_name = folder_name(dir);
         let model = record
             .model
@@ -315,7 +254,7 @@ impl Found {
         config: &Config,
         results: Option<&Map<String, Json>>,
         suite: Option<&SuiteModel>,
-        status: RunStatus,
+        status: ModelStatus,
     ) -> Vec<StoredTask> {
         let mut names: Vec<String> = config.tasks.iter().map(|t| t.name.clone()).collect();
         let others = results
@@ -347,11 +286,7 @@ impl Found {
                 let said = completion
                     .as_ref()
                     .and_then(|c| parse(&c.status))
-                    .or_else(|| {
-                        suite
-                            .and_then(|s| s.tasks.get(&name))
-                            .and_then(|t| parse(t))
-                    });
+                    .or_else(|| suite.and_then(|s| s.tasks.get(&name)).copied());
                 let failed = record.failed_tasks.contains(&name);
                 StoredTask {
                     state: task_state(failed, said, !evaluated.is_empty(), status),
@@ -423,7 +358,7 @@ fn task_state(
     failed: bool,
     said: Option<TaskState>,
     has_results: bool,
-    run: RunStatus,
+    run: ModelStatus,
 ) -> TaskState {
     if failed {
         return TaskState::Failed;
@@ -435,12 +370,12 @@ fn task_state(
         return TaskState::Done;
     }
     match run {
-        RunStatus::Interrupted => TaskState::Interrupted,
-        RunStatus::Running => TaskState::Running,
-        RunStatus::Pending => TaskState::Pending,
-        RunStatus::NotRun => TaskState::NotRun,
-        RunStatus::Failed => TaskState::Failed,
-        RunStatus::Ok | RunStatus::Unknown => TaskState::NoResults,
+        ModelStatus::Interrupted => TaskState::Interrupted,
+        ModelStatus::Running => TaskState::Running,
+        ModelStatus::Pending => TaskState::Pending,
+        ModelStatus::NotRun => TaskState::NotRun,
+        ModelStatus::Failed => TaskState::Failed,
+        ModelStatus::Ok | ModelStatus::Unknown => TaskState::NoResults,
     }
 }
 
@@ -511,7 +446,7 @@ fn parent_name(dir: &Path) -> String {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Record {
-    status: Option<String>,
+    status: Option<ModelStatus>,
     run_id: Option<String>,
     model: Option<String>,
     backend: Option<String>,
@@ -583,7 +518,8 @@ struct ConfigOutput {
     primary_metric: Option<String>,
 }
 
-/// `<task folder>/completion.json`, a task's completion record.
+/// `<task folder>/completion.json`, a task's completion record (its status a word, as
+/// `resume.rs` writes it).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Completion {
@@ -604,11 +540,11 @@ struct Suite {
 struct SuiteModel {
     model: Option<String>,
     folder: Option<PathBuf>,
-    status: String,
+    status: Option<ModelStatus>,
     started_at: Option<String>,
     /// Lines, or objects a later suite may write: shown as JSON then.
     failures: Vec<Json>,
-    tasks: BTreeMap<String, String>,
+    tasks: BTreeMap<String, TaskState>,
     /// Not in the file: the suite's run id, copied here.
     #[serde(skip)]
     run_id: Option<String>,

@@ -80,7 +80,7 @@ pub fn runs_text(board: &Leaderboard, row: &Row) -> String {
         .map(|&i| {
             let run = &board.runs[i];
             match run.status {
-                super::read::RunStatus::Ok => run.run_id.clone(),
+                super::read::ModelStatus::Ok => run.run_id.clone(),
                 status => format!("{} ({status})", run.run_id),
             }
         })

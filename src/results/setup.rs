@@ -197,7 +197,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::results::read::{RunStatus, StoredTask, TaskState};
+    use crate::results::read::{ModelStatus, StoredTask, TaskState};
 
     fn param(value: Json, source: &str) -> Param {
         Param {
@@ -216,7 +216,7 @@ mod tests {
             run_id: "r".into(),
             model: "org/m".into(),
             short_name: "m".into(),
-            status: RunStatus::Ok,
+            status: ModelStatus::Ok,
             started_at: None,
             failures: Vec::new(),
             backend: None,

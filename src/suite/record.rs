@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::atomic::{write_atomic, write_json};
@@ -34,15 +34,16 @@ pub struct ModelEntry {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub failures: Vec<String>,
-    /// Each run task: `done`, `failed`, `not run`.
-    pub tasks: BTreeMap<String, String>,
+    /// Each run task: `pending`, `done`, `failed`, `interrupted`, `not run`.
+    pub tasks: BTreeMap<String, TaskState>,
     /// Each run task's primary metric and its value, for the summary's table.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<String, Cell>,
 }
 
-/// Where a model is in the suite.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Where a model is in the suite, and how a run read back stands: the words of `suite.json`
+/// and `run.json` (`ok`, `failed`, `interrupted`, `running`), one table for writer and reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelStatus {
     Pending,
@@ -52,6 +53,51 @@ pub enum ModelStatus {
     Interrupted,
     #[serde(rename = "not run")]
     NotRun,
+    /// Read back only: no readable record, or a word this benchy does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// How one task of a model stands: the words of `suite.json`, and of `completion.json`
+/// (`ok`), one table for writer and reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Finished with results.
+    #[serde(alias = "ok")]
+    Done,
+    /// Failed (it may still have results: a verification or audit failure keeps them).
+    Failed,
+    Interrupted,
+    /// Read back only: its run is running.
+    Running,
+    Pending,
+    #[serde(rename = "not run")]
+    NotRun,
+    /// Read back only: nothing says it failed, yet there are no results (an unreadable
+    /// `results.json`).
+    #[serde(rename = "no results")]
+    NoResults,
+}
+
+/// A state as its word: its serde name, so the words are written in one place.
+fn word(state: impl Serialize) -> String {
+    match serde_json::to_value(state) {
+        Ok(Json::String(word)) => word,
+        _ => String::new(),
+    }
+}
+
+impl std::fmt::Display for ModelStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&word(self))
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&word(self))
+    }
 }
 
 /// One cell of the summary: a task's primary metric for a model.
@@ -103,7 +149,7 @@ impl SuiteRecord {
             .models
             .iter()
             .map(|m| {
-                let mut row = vec![m.model.clone(), status_word(m.status).to_owned()];
+                let mut row = vec![m.model.clone(), m.status.to_string()];
                 row.extend(tasks.iter().map(|t| cell(m, t)));
                 row
             })
@@ -132,17 +178,6 @@ impl SuiteRecord {
     }
 }
 
-fn status_word(status: ModelStatus) -> &'static str {
-    match status {
-        ModelStatus::Pending => "pending",
-        ModelStatus::Running => "running",
-        ModelStatus::Ok => "ok",
-        ModelStatus::Failed => "failed",
-        ModelStatus::Interrupted => "interrupted",
-        ModelStatus::NotRun => "not run",
-    }
-}
-
 /// `metric value ± stderr`, or the task's state when it has no value.
 fn cell(model: &ModelEntry, task: &str) -> String {
     match (model.values.get(task), model.tasks.get(task)) {
@@ -157,7 +192,7 @@ fn cell(model: &ModelEntry, task: &str) -> String {
                 .unwrap_or_default();
             format!("{} {value}{stderr}", cell.metric)
         }
-        (None, Some(state)) => state.clone(),
+        (None, Some(state)) => state.to_string(),
         (None, None) => "-".to_owned(),
     }
 }

@@ -20,13 +20,13 @@ use crate::resume::{Completion, Decision};
 use crate::run_lock::RunLock;
 use crate::run_record::{Status, attempts_before, now};
 use crate::runner::{Runner, Stage};
-use crate::suite::record::{Cell, ModelEntry, ModelStatus, SuiteRecord};
+use crate::suite::record::{Cell, ModelEntry, ModelStatus, SuiteRecord, TaskState};
 
 /// What became of one model.
 struct ModelOutcome {
     status: ModelStatus,
-    /// Each run task: `done`, `failed`, `interrupted`, `not run`.
-    tasks: BTreeMap<String, String>,
+    /// Each run task: done, failed, interrupted or not run.
+    tasks: BTreeMap<String, TaskState>,
     /// The model's results, in the form of `results.json`.
     results: Json,
     /// Why it did not end well.
@@ -130,7 +130,7 @@ impl Suite<'_> {
                         .view
                         .tasks
                         .iter()
-                        .map(|t| (t.name.clone(), "pending".to_owned()))
+                        .map(|t| (t.name.clone(), TaskState::Pending))
                         .collect(),
                     values: BTreeMap::new(),
                 })
@@ -238,7 +238,7 @@ impl ModelOutcome {
                 .view
                 .tasks
                 .iter()
-                .map(|t| (t.name.clone(), "done".to_owned()))
+                .map(|t| (t.name.clone(), TaskState::Done))
                 .collect(),
             results: Json::Object(results),
             error: None,
@@ -252,7 +252,7 @@ impl ModelOutcome {
                 .view
                 .tasks
                 .iter()
-                .map(|t| (t.name.clone(), "not run".to_owned()))
+                .map(|t| (t.name.clone(), TaskState::NotRun))
                 .collect(),
             results: Json::Null,
             error: Some(error),
@@ -269,17 +269,17 @@ impl ModelOutcome {
         let interrupted = record.status == Status::Interrupted;
         let state = |task: &TaskView| {
             let state = if attempt.done.iter().any(|c| c.task == task.name) {
-                "done"
+                TaskState::Done
             } else if record.failed_tasks.contains(&task.name) {
-                "failed"
+                TaskState::Failed
             } else if interrupted {
-                "interrupted"
+                TaskState::Interrupted
             } else if record.status == Status::Ok || results.get(&task.name).is_some() {
-                "done"
+                TaskState::Done
             } else {
-                "not run"
+                TaskState::NotRun
             };
-            (task.name.clone(), state.to_owned())
+            (task.name.clone(), state)
         };
         ModelOutcome {
             status: match record.status {
