@@ -1,7 +1,8 @@
 //! The leaderboard: one row per model and setup, one column per task, each cell the task's
 //! primary metric with its standard error, and an overall score per row (see [`Scoring`]).
 //!
-//! Runs of one model whose setups agree ([`Setup`]) share a row: each task's cell comes from
+//! Runs of one model whose setups agree ([`Setup::agrees`]; a suite's model not started yet
+//! agrees with any) share a row: each task's cell comes from
 //! the newest of them that finished the task, else the newest that has it, so a failed,
 //! interrupted or pending task shows as such instead of disappearing. Runs whose setups differ
 //! are rows of their own, labelled with what differs (`temperature=0.6`).
@@ -309,7 +310,7 @@ fn group(runs: &[StoredRun]) -> Vec<Group> {
         let setup = Setup::of(run);
         let agreeing = groups
             .iter_mut()
-            .find(|g| g.model == run.model && g.setup.differences(&setup).is_empty());
+            .find(|g| g.model == run.model && g.setup.agrees(&setup));
         match agreeing {
             Some(group) => {
                 group.setup.absorb(&setup);

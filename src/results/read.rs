@@ -151,13 +151,7 @@ impl Found {
             self.runs.push(run);
             return;
         }
-        for entry in self.read_suite(dir) {
-            let folder = entry.folder.clone().unwrap_or_default();
-            if first_visit(&folder, seen) {
-                let run = self.read_run(&folder, Some(&entry));
-                self.runs.push(run);
-            }
-        }
+        self.read_suite(dir, seen);
         if depth > 0 {
             for child in subfolders(dir) {
                 self.walk(&child, depth - 1, seen);
@@ -165,32 +159,26 @@ impl Found {
         }
     }
 
-    /// `suite.json` of a run-id folder, when there is one.
-    fn read_suite(&mut self, dir: &Path) -> Vec<SuiteModel> {
-        let path = dir.join("suite.json");
-        if !path.exists() {
-            return Vec::new();
+    /// The models of the run-id folder `dir`'s `suite.json`, when it has one.
+    fn read_suite(&mut self, dir: &Path, seen: &mut Vec<PathBuf>) {
+        let Some(suite) = self.optional::<Suite>(&dir.join("suite.json")) else {
+            return;
+        };
+        for model in &suite.models {
+            if first_visit(&model.folder, seen) {
+                let in_suite = InSuite {
+                    run_id: &suite.run_id,
+                    started_at: &suite.started_at,
+                    model,
+                };
+                let run = self.read_run(&model.folder, Some(in_suite));
+                self.runs.push(run);
+            }
         }
-        let suite: Option<Suite> = self.parse_json(&path);
-        let run_id = suite.as_ref().and_then(|s| s.run_id.clone());
-        let mut models = suite.map(|s| s.models).unwrap_or_default();
-        for model in &mut models {
-            model.run_id = model.run_id.take().or_else(|| run_id.clone());
-            let folder = model
-                .folder
-                .take()
-                .unwrap_or_else(|| dir.join(model.short()));
-            model.folder = Some(if folder.is_absolute() {
-                folder
-            } else {
-                dir.join(folder)
-            });
-        }
-        models
     }
 
     /// One model's run folder, with what its suite says of it.
-    fn read_run(&mut self, dir: &Path, suite: Option<&SuiteModel>) -> StoredRun {
+    fn read_run(&mut self, dir: &Path, suite: Option<InSuite>) -> StoredRun {
         let record: Option<Record> = self.optional(&dir.join("run.json"));
         let config: Option<Config> = self.optional_yaml(&dir.join("run_config.yaml"));
         let resolved: Option<Resolved> = self.optional(&dir.join("resolved_generation.json"));
@@ -200,14 +188,14 @@ impl Found {
         let resolved = resolved.unwrap_or_default();
         let status = record
             .status
-            .or_else(|| suite.and_then(|s| s.status))
+            .or_else(|| suite.map(|s| s.model.status))
             .unwrap_or(ModelStatus::Unknown);
         let short_name = folder_name(dir);
         let model = record
             .model
             .clone()
             .or_else(|| config.model.as_ref().and_then(|m| m.name.clone()))
-            .or_else(|| suite.and_then(|s| s.model.clone()))
+            .or_else(|| suite.map(|s| s.model.model.clone()))
             .unwrap_or_else(|| short_name.clone());
         let mut versions = record.versions.clone();
         if let Some(server) = &record.server
@@ -223,7 +211,7 @@ impl Found {
             run_id: record
                 .run_id
                 .clone()
-                .or_else(|| suite.and_then(|s| s.run_id.clone()))
+                .or_else(|| suite.map(|s| s.run_id.to_owned()))
                 .unwrap_or_else(|| parent_name(dir)),
             model,
             short_name,
@@ -231,7 +219,7 @@ impl Found {
             started_at: record
                 .started_at
                 .clone()
-                .or_else(|| suite.and_then(|s| s.started_at.clone())),
+                .or_else(|| suite.map(InSuite::started_at)),
             failures: failures(&record, suite),
             backend: record.backend.clone(),
             limit: record.options.as_ref().and_then(|o| o.limit),
@@ -253,14 +241,14 @@ impl Found {
         record: &Record,
         config: &Config,
         results: Option<&Map<String, Json>>,
-        suite: Option<&SuiteModel>,
+        suite: Option<InSuite>,
         status: ModelStatus,
     ) -> Vec<StoredTask> {
         let mut names: Vec<String> = config.tasks.iter().map(|t| t.name.clone()).collect();
         let others = results
             .into_iter()
             .flat_map(|r| r.keys())
-            .chain(suite.into_iter().flat_map(|s| s.tasks.keys()));
+            .chain(suite.into_iter().flat_map(|s| s.model.tasks.keys()));
         for name in others {
             if !names.contains(name) {
                 names.push(name.clone());
@@ -286,7 +274,7 @@ impl Found {
                 let said = completion
                     .as_ref()
                     .and_then(|c| parse(&c.status))
-                    .or_else(|| suite.and_then(|s| s.tasks.get(&name)).copied());
+                    .or_else(|| suite.and_then(|s| s.model.tasks.get(&name)).copied());
                 let failed = record.failed_tasks.contains(&name);
                 StoredTask {
                     state: task_state(failed, said, !evaluated.is_empty(), status),
@@ -342,12 +330,11 @@ impl Found {
 }
 
 /// Why the run failed, one line each: the record's, then those only its suite recorded.
-fn failures(record: &Record, suite: Option<&SuiteModel>) -> Vec<String> {
+fn failures(record: &Record, suite: Option<InSuite>) -> Vec<String> {
     let mut lines = record.failures.clone();
-    let from_suite = suite.into_iter().flat_map(|s| &s.failures);
-    for failure in from_suite.map(|f| f.as_str().map_or_else(|| f.to_string(), str::to_owned)) {
-        if !lines.contains(&failure) {
-            lines.push(failure);
+    for failure in suite.into_iter().flat_map(|s| &s.model.failures) {
+        if !lines.contains(failure) {
+            lines.push(failure.clone());
         }
     }
     lines
@@ -527,37 +514,39 @@ struct Completion {
     results: Json,
 }
 
-/// `<run-id>/suite.json`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// `<run-id>/suite.json`, as `suite/record.rs` writes it.
+#[derive(Debug, Deserialize)]
 struct Suite {
-    run_id: Option<String>,
+    run_id: String,
+    started_at: String,
     models: Vec<SuiteModel>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Deserialize)]
 struct SuiteModel {
-    model: Option<String>,
-    folder: Option<PathBuf>,
-    status: Option<ModelStatus>,
+    /// `model.name`, as in `run.json`.
+    model: String,
+    /// The model's run folder (absolute), there or not yet.
+    folder: PathBuf,
+    status: ModelStatus,
     started_at: Option<String>,
-    /// Lines, or objects a later suite may write: shown as JSON then.
-    failures: Vec<Json>,
+    failures: Vec<String>,
     tasks: BTreeMap<String, TaskState>,
-    /// Not in the file: the suite's run id, copied here.
-    #[serde(skip)]
-    run_id: Option<String>,
 }
 
-impl SuiteModel {
-    /// The model's short name, the folder benchy would have made for it.
-    fn short(&self) -> String {
-        let name = self
-            .model
-            .as_deref()
-            .unwrap_or("model")
-            .trim_end_matches('/');
-        name.rsplit('/').next().unwrap_or(name).to_owned()
+/// What a suite says of one of its models, and the suite's run id and start.
+#[derive(Clone, Copy)]
+struct InSuite<'s> {
+    run_id: &'s str,
+    started_at: &'s str,
+    model: &'s SuiteModel,
+}
+
+impl InSuite<'_> {
+    /// When the model started, else when its suite did: a model not started yet is ordered
+    /// with its suite, after the runs before it.
+    fn started_at(self) -> String {
+        let started = self.model.started_at.as_deref();
+        started.unwrap_or(self.started_at).to_owned()
     }
 }

@@ -26,6 +26,7 @@ pub struct SuiteRecord {
 /// One model of the suite.
 #[derive(Debug, Serialize)]
 pub struct ModelEntry {
+    /// `model.name` as the run config writes it (a Hub repo id or a path), as in `run.json`.
     pub model: String,
     pub config: PathBuf,
     /// The model's run folder (absolute).
@@ -39,6 +40,16 @@ pub struct ModelEntry {
     /// Each run task's primary metric and its value, for the summary's table.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<String, Cell>,
+}
+
+impl ModelEntry {
+    /// The model's short name, its folder's: what the tables and messages call it.
+    pub fn short_name(&self) -> &str {
+        self.folder
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&self.model)
+    }
 }
 
 /// Where a model is in the suite, and how a run read back stands: the words of `suite.json`
@@ -149,7 +160,7 @@ impl SuiteRecord {
             .models
             .iter()
             .map(|m| {
-                let mut row = vec![m.model.clone(), m.status.to_string()];
+                let mut row = vec![m.short_name().to_owned(), m.status.to_string()];
                 row.extend(tasks.iter().map(|t| cell(m, t)));
                 row
             })

@@ -76,7 +76,7 @@ impl Suite<'_> {
             .models
             .iter()
             .filter(|m| m.status != ModelStatus::Ok)
-            .map(|m| m.model.as_str())
+            .map(ModelEntry::short_name)
             .collect();
         if failed.is_empty() {
             self.end(&mut record, runner, Status::Ok)?;
@@ -119,7 +119,7 @@ impl Suite<'_> {
                 .models
                 .iter()
                 .map(|m| ModelEntry {
-                    model: m.short_name().to_owned(),
+                    model: m.view.model.name.clone(),
                     config: m.resolution.config.path.clone(),
                     folder: m.folder.dir.clone(),
                     status: ModelStatus::Pending,
