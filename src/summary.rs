@@ -69,10 +69,7 @@ pub fn results_table(results: &Json) -> String {
 
 /// `summary.md`: the model, run, status, the results table and what was verified.
 pub fn summary_markdown(model: &str, record: &RunRecord, results: &Json) -> String {
-    let mut table = format!("| {} |\n|---|---|---:|---:|\n", HEADER.join(" | "));
-    for row in rows(results) {
-        table += &format!("| {} |\n", row.join(" | "));
-    }
+    let table = table::markdown(&HEADER, &rows(results));
     format!(
         "# {model} — run {}\n\nStatus: {}\n\n{table}\n{}",
         record.run_id,

@@ -121,18 +121,13 @@ pub fn table(board: &Leaderboard) -> String {
 }
 
 pub fn markdown(board: &Leaderboard) -> String {
-    let escape = |cell: &String| cell.replace('|', "\\|");
-    let line = |cells: Vec<String>| {
-        let cells: Vec<String> = cells.iter().map(escape).collect();
-        format!("| {} |\n", cells.join(" | "))
-    };
     let header = header(board);
-    let mut out = line(header.clone());
-    out += &format!("|{}\n", "---|".repeat(header.len()));
-    for row in text_rows(board) {
-        out += &line(row);
-    }
-    out + &format!("\n{}.\n", board.scoring.describe())
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    format!(
+        "{}\n{}.\n",
+        table::markdown(&header, &text_rows(board)),
+        board.scoring.describe()
+    )
 }
 
 /// One record per row (see the module's documentation).

@@ -177,15 +177,8 @@ impl SuiteRecord {
 
     fn markdown_table(&self) -> String {
         let (header, rows) = self.rows();
-        let mut out = format!(
-            "| {} |\n|{}\n",
-            header.join(" | "),
-            "---|".repeat(header.len())
-        );
-        for row in rows {
-            out += &format!("| {} |\n", row.join(" | "));
-        }
-        out
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        table::markdown(&header, &rows)
     }
 }
 
