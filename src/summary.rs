@@ -46,15 +46,13 @@ fn rows(results: &Json) -> Vec<Vec<String>> {
         for (name, metrics) in objects(evaluated) {
             for (key, metric) in objects(&metrics) {
                 let value = match metric.get("value") {
-                    Some(v) => v
-                        .as_f64()
-                        .map_or_else(|| v.to_string(), |v| format!("{v:.4}")),
+                    Some(v) => v.as_f64().map_or_else(|| v.to_string(), table::number),
                     None => "-".to_owned(),
                 };
                 let stderr = metric
                     .get("stderr")
                     .and_then(Json::as_f64)
-                    .map_or_else(|| "-".to_owned(), |s| format!("{s:.4}"));
+                    .map_or_else(|| "-".to_owned(), table::number);
                 rows.push(vec![name.clone(), key, value, stderr]);
             }
         }

@@ -1,4 +1,5 @@
-//! Tables: plain text for the terminal, and Markdown for `summary.md` and `--format markdown`.
+//! Tables: plain text for the terminal, Markdown for `summary.md` and `--format markdown`, and
+//! how a metric's value reads in any of them.
 
 /// Renders rows under a header with columns padded to their widest cell. Cells are user text of
 /// any length (a 65,534-character `--set` key): padding is counted here, never through a format
@@ -29,6 +30,19 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
         out.push(line(&row.iter().map(String::as_str).collect::<Vec<_>>()));
     }
     out.join("\n") + "\n"
+}
+
+/// A metric's value as every table shows it: four decimals.
+pub fn number(value: f64) -> String {
+    format!("{value:.4}")
+}
+
+/// `0.5123 ± 0.0200`, or `0.5123` without a standard error.
+pub fn value(value: f64, stderr: Option<f64>) -> String {
+    match stderr {
+        Some(stderr) => format!("{} ± {}", number(value), number(stderr)),
+        None => number(value),
+    }
 }
 
 /// A Markdown table. A `|` in a cell is escaped and a line break becomes a space, so a cell

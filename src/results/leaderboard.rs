@@ -277,20 +277,26 @@ impl<'a> Leaderboard<'a> {
     }
 }
 
-/// The metric `wanted` names (exactly, or by its name with any filter), else the first that
-/// is a number.
-fn primary_metric<'m>(
+/// The primary metric among `metrics`: the one `wanted` (a task file's
+/// `output.primary_metric`) names exactly, else by its name with any filter, else the first
+/// that is a number. The suite's summary uses it too, so it and the leaderboard agree.
+pub fn primary_metric<'m>(
     metrics: &'m Metrics,
     wanted: Option<&str>,
 ) -> Option<&'m (String, MetricValue)> {
     match wanted {
-        Some(wanted) => metrics.iter().find(|(k, _)| k == wanted).or_else(|| {
-            metrics
-                .iter()
-                .find(|(k, _)| k.split(',').next() == Some(wanted))
-        }),
+        Some(wanted) => metrics
+            .iter()
+            .find(|(k, _)| k == wanted)
+            .or_else(|| metrics.iter().find(|(k, _)| names(k, wanted))),
         None => metrics.iter().find(|(_, m)| m.value.is_some()),
     }
+}
+
+/// Whether `wanted` (`metric,filter`, or a metric name meaning any filter) names the results'
+/// key `key`.
+pub fn names(key: &str, wanted: &str) -> bool {
+    key == wanted || key.split(',').next() == Some(wanted)
 }
 
 fn scale(value: MetricValue, scaled: bool) -> MetricValue {

@@ -366,9 +366,9 @@ fn task_state(
     }
 }
 
-/// `{evaluated task: {metric: {"value", "stderr"}}}` in its own order; what is not of that
-/// shape is left out.
-fn evaluated_metrics(evaluated: &Json) -> Vec<(String, Metrics)> {
+/// `{evaluated task: {metric: {"value", "stderr"}}}` (a run task's entry of `results.json`) in
+/// its own order; what is not of that shape is left out.
+pub fn evaluated_metrics(evaluated: &Json) -> Vec<(String, Metrics)> {
     let number = |v: Option<&Json>| v.and_then(Json::as_f64).filter(|x| x.is_finite());
     let Some(evaluated) = evaluated.as_object() else {
         return Vec::new();

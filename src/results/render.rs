@@ -21,28 +21,21 @@ pub fn cell_text(cell: Option<&Cell>) -> String {
             state => state.to_string(),
         };
     };
-    let mut text = value_text(value, cell.value.stderr);
+    let mut text = table::value(value, cell.value.stderr);
     if cell.state == TaskState::Failed {
         text += " (failed)";
     }
     text
 }
 
-pub fn value_text(value: f64, stderr: Option<f64>) -> String {
-    match stderr {
-        Some(stderr) => format!("{value:.4} ± {stderr:.4}"),
-        None => format!("{value:.4}"),
-    }
-}
-
 /// `0.6123`, or `0.6123 (2 of 3)` when counted tasks had no value.
 pub fn overall_text(row: &Row) -> String {
     match &row.overall {
         None => "-".to_owned(),
-        Some(o) if o.missing.is_empty() => format!("{:.4}", o.value),
+        Some(o) if o.missing.is_empty() => table::number(o.value),
         Some(o) => format!(
-            "{:.4} ({} of {})",
-            o.value,
+            "{} ({} of {})",
+            table::number(o.value),
             o.counted.len(),
             o.counted.len() + o.missing.len()
         ),

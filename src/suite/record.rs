@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::atomic::{write_atomic, write_json};
+use crate::results::read::MetricValue;
 use crate::run_record::{Status, now};
 use crate::table;
 
@@ -111,12 +112,13 @@ impl std::fmt::Display for TaskState {
     }
 }
 
-/// One cell of the summary: a task's primary metric for a model.
+/// One cell of the summary: a task's primary metric for a model (`value`, `stderr`: numbers
+/// or null).
 #[derive(Clone, Debug, Serialize)]
 pub struct Cell {
     pub metric: String,
-    pub value: Json,
-    pub stderr: Option<f64>,
+    #[serde(flatten)]
+    pub value: MetricValue,
 }
 
 impl SuiteRecord {
@@ -184,17 +186,13 @@ impl SuiteRecord {
 
 /// `metric value ± stderr`, or the task's state when it has no value.
 fn cell(model: &ModelEntry, task: &str) -> String {
-    match (model.values.get(task), model.tasks.get(task)) {
-        (Some(cell), _) => {
-            let value = cell
-                .value
-                .as_f64()
-                .map_or_else(|| cell.value.to_string(), |v| format!("{v:.4}"));
-            let stderr = cell
-                .stderr
-                .map(|s| format!(" ± {s:.4}"))
-                .unwrap_or_default();
-            format!("{} {value}{stderr}", cell.metric)
+    let valued = model
+        .values
+        .get(task)
+        .and_then(|c| Some((c, c.value.value?)));
+    match (valued, model.tasks.get(task)) {
+        (Some((cell, value)), _) => {
+            format!("{} {}", cell.metric, table::value(value, cell.value.stderr))
         }
         (None, Some(state)) => state.to_string(),
         (None, None) => "-".to_owned(),

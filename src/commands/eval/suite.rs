@@ -16,6 +16,8 @@ use super::Suite;
 use super::checks::Checked;
 use super::execute::Attempt;
 use super::model::Model;
+use crate::results::leaderboard::primary_metric;
+use crate::results::read::evaluated_metrics;
 use crate::resume::{Completion, Decision};
 use crate::run_lock::RunLock;
 use crate::run_record::{Status, attempts_before, now};
@@ -311,30 +313,25 @@ fn note_outcome(entry: &mut ModelEntry, model: &Model, outcome: ModelOutcome) {
     entry.tasks = outcome.tasks;
 }
 
-/// The task's primary metric (the run config's `output.primary_metric`, else the first metric
-/// of the evaluated task that stands for it).
+/// The task's primary metric, chosen as the leaderboard chooses it (the run config's
+/// `output.primary_metric`, else the first metric with a number) from the evaluated task that
+/// stands for the run task.
 fn cell(model: &Model, task: &TaskView, results: &Json) -> Option<Cell> {
-    let evaluated = results.get(&task.name)?.as_object()?;
-    let standing = evaluated
-        .get(&task.task_name)
-        .or_else(|| evaluated.values().next())?
-        .as_object()?;
-    let primary = model
+    let evaluated = evaluated_metrics(results.get(&task.name)?);
+    let (_, metrics) = evaluated
+        .iter()
+        .find(|(name, _)| *name == task.task_name)
+        .or_else(|| evaluated.first())?;
+    let wanted = model
         .resolution
         .config
         .tasks
         .iter()
         .find(|t| t.name == task.name)
-        .and_then(|t| t.primary_metric.clone());
-    let (metric, value) = match primary {
-        Some(name) => standing
-            .iter()
-            .find(|(key, _)| **key == name || key.split(',').next() == Some(name.as_str()))?,
-        None => standing.iter().next()?,
-    };
+        .and_then(|t| t.primary_metric.as_deref());
+    let (metric, value) = primary_metric(metrics, wanted)?;
     Some(Cell {
         metric: metric.clone(),
-        value: value.get("value").cloned().unwrap_or(Json::Null),
-        stderr: value.get("stderr").and_then(Json::as_f64),
+        value: *value,
     })
 }
