@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use benchy_core::source::read_text_file;
+use benchy_core::source::read_existing_file;
+use benchy_source_yaml::yaml;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -263,7 +264,7 @@ impl Found {
                     .and_then(|o| o.subdirectory.clone())
                     .unwrap_or_else(|| name.clone());
                 let completion: Option<Completion> =
-                    self.optional(&dir.join(folder).join("completion.json"));
+                    self.optional(&dir.join(folder).join(crate::resume::FILE));
                 let evaluated = match results.and_then(|r| r.get(&name)) {
                     Some(evaluated) => evaluated_metrics(evaluated),
                     None => completion
@@ -292,35 +293,31 @@ impl Found {
 
     /// A JSON file that may be missing; unreadable or malformed: a warning and `None`.
     fn optional<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
-        if !path.exists() {
-            return None;
-        }
-        self.parse_json(path)
-    }
-
-    fn parse_json<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
         let text = self.text(path)?;
         serde_json::from_str(&text)
             .map_err(|e| self.warn(path, &format!("not readable as JSON ({e}); left out")))
             .ok()
     }
 
+    /// The same for a YAML file, read as benchy reads every YAML file.
     fn optional_yaml<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
-        if !path.exists() {
-            return None;
-        }
         let text = self.text(path)?;
-        serde_saphyr::from_str(&text)
+        yaml::from_str(&text, &path.display().to_string())
             .map_err(|e| {
-                let first = e.to_string().lines().next().unwrap_or_default().to_owned();
-                self.warn(path, &format!("not readable as YAML ({first}); left out"));
+                let at = e.position.map(|(l, c)| format!("line {l} column {c}: "));
+                let problem = format!("{}{}", at.unwrap_or_default(), e.message);
+                self.warn(path, &format!("not readable as YAML ({problem}); left out"));
             })
             .ok()
     }
 
+    /// The text of a file that may be missing; unreadable: a warning and `None`.
     fn text(&mut self, path: &Path) -> Option<String> {
-        read_text_file(path, MAX_FILE_BYTES)
+        let bytes = read_existing_file(path, MAX_FILE_BYTES)
             .map_err(|e| self.warn(path, &format!("{e}; left out")))
+            .ok()??;
+        String::from_utf8(bytes)
+            .map_err(|e| self.warn(path, &format!("not UTF-8 text ({e}); left out")))
             .ok()
     }
 
@@ -548,5 +545,32 @@ impl InSuite<'_> {
     fn started_at(self) -> String {
         let started = self.model.started_at.as_deref();
         started.unwrap_or(self.started_at).to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_no_warning_and_a_broken_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1/m");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("run.json"),
+            r#"{"status": "ok", "model": "org/m"}"#,
+        )
+        .unwrap();
+        std::fs::write(run.join("run_config.yaml"), "tasks: [\n").unwrap();
+        let found = Found::read(&[dir.path().to_owned()]);
+        assert_eq!(found.runs.len(), 1);
+        assert_eq!(found.runs[0].status, ModelStatus::Ok);
+        assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
+        let warning = &found.warnings[0];
+        assert!(
+            warning.contains("run_config.yaml: not readable as YAML (line "),
+            "{warning}"
+        );
     }
 }
