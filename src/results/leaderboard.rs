@@ -106,10 +106,12 @@ impl<'a> Leaderboard<'a> {
             warnings: Vec::new(),
         };
         let labels = labels(&groups, runs);
+        let mut warnings = Vec::new();
         for (group, differs) in groups.iter().zip(labels) {
-            let row = board.row(group, differs);
+            let row = board.row(group, differs, &mut warnings);
             board.rows.push(row);
         }
+        board.warnings = warnings;
         board.rows.sort_by(|a, b| {
             let score = |r: &Row| r.overall.as_ref().map(|o| o.value);
             score(b)
@@ -120,12 +122,17 @@ impl<'a> Leaderboard<'a> {
         board
     }
 
-    fn row(&mut self, group: &Group, differs: Vec<(String, String)>) -> Row {
+    /// The group's row; a primary metric not found is added to `warnings`.
+    fn row(
+        &self,
+        group: &Group,
+        differs: Vec<(String, String)>,
+        warnings: &mut Vec<String>,
+    ) -> Row {
         let cells: Vec<Option<Cell>> = self
             .columns
-            .clone()
             .iter()
-            .map(|task| self.cell(&group.runs, task))
+            .map(|task| self.cell(&group.runs, task, warnings))
             .collect();
         let first = &self.runs[group.runs[0]];
         let mut row = Row {
@@ -141,7 +148,7 @@ impl<'a> Leaderboard<'a> {
     }
 
     /// `task`'s cell from the newest run that finished it, else the newest that has it.
-    fn cell(&mut self, runs: &[usize], task: &str) -> Option<Cell> {
+    fn cell(&self, runs: &[usize], task: &str, warnings: &mut Vec<String>) -> Option<Cell> {
         let having: Vec<(usize, &StoredTask)> = runs
             .iter()
             .filter_map(|&i| self.runs[i].task(task).map(|t| (i, t)))
@@ -153,16 +160,12 @@ impl<'a> Leaderboard<'a> {
             .or_else(|| having.first())
             .copied()?;
         let scaled = self.task_scaled(stored);
-        let standing = stored.standing();
-        let (metric, value) = match standing {
-            Some((evaluated, metrics)) => self.primary(run, stored, evaluated, metrics, scaled),
-            None => (
-                None,
-                MetricValue {
-                    value: None,
-                    stderr: None,
-                },
-            ),
+        let found = stored.standing().and_then(|(evaluated, metrics)| {
+            self.primary(run, stored, evaluated, metrics, warnings)
+        });
+        let (metric, value) = match found {
+            Some((name, value)) => (Some(name.clone()), scale(*value, scaled)),
+            None => (None, MetricValue::default()),
         };
         Some(Cell {
             run,
@@ -173,39 +176,29 @@ impl<'a> Leaderboard<'a> {
         })
     }
 
-    /// The primary metric among an evaluated task's `metrics`: the one the task file names
-    /// (`metric,filter`, or a metric name with any filter), else the first with a number.
-    fn primary(
-        &mut self,
+    /// The primary metric among an evaluated task's `metrics` (see [`primary_metric`]); one
+    /// the task file names but the results lack is added to `warnings`.
+    fn primary<'m>(
+        &self,
         run: usize,
         task: &StoredTask,
         evaluated: &str,
-        metrics: &Metrics,
-        scaled: bool,
-    ) -> (Option<String>, MetricValue) {
+        metrics: &'m Metrics,
+        warnings: &mut Vec<String>,
+    ) -> Option<&'m (String, MetricValue)> {
         let found = primary_metric(metrics, task.primary_metric.as_deref());
         if found.is_none()
             && let Some(wanted) = &task.primary_metric
         {
-            let stored = &self.runs[run];
             let names: Vec<&str> = metrics.iter().map(|(k, _)| k.as_str()).collect();
-            self.warnings.push(format!(
+            warnings.push(format!(
                 "{}: task {}: the primary metric `{wanted}` is not among {evaluated}'s results ({})",
-                stored.dir.display(),
+                self.runs[run].dir.display(),
                 task.name,
                 names.join(", ")
             ));
         }
-        match found {
-            Some((name, value)) => (Some(name.clone()), scale(*value, scaled)),
-            None => (
-                None,
-                MetricValue {
-                    value: None,
-                    stderr: None,
-                },
-            ),
-        }
+        found
     }
 
     fn task_scaled(&self, task: &StoredTask) -> bool {

@@ -24,7 +24,7 @@ fn parse<T: DeserializeOwned>(word: &str) -> Option<T> {
 }
 
 /// One metric's value and standard error; a value that is not a number is kept as `None`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct MetricValue {
     pub value: Option<f64>,
     pub stderr: Option<f64>,

@@ -160,11 +160,7 @@ fn record(board: &Leaderboard, row: &Row) -> Map<String, Json> {
         json!(row.overall.as_ref().map(|o| &o.missing)),
     );
     for (task, cell) in board.columns.iter().zip(&row.cells) {
-        let empty = MetricValue {
-            value: None,
-            stderr: None,
-        };
-        let value = cell.as_ref().map_or(empty, |c| c.value);
+        let value = cell.as_ref().map_or_else(MetricValue::default, |c| c.value);
         out.insert(format!("{task}_score"), json!(value.value));
         out.insert(format!("{task}_stderr"), json!(value.stderr));
         out.insert(
