@@ -66,7 +66,7 @@ pub fn column_heading(board: &Leaderboard, column: usize) -> String {
 }
 
 /// The row's runs: `r2 (failed), r1`.
-pub fn runs_text(board: &Leaderboard, row: &Row) -> String {
+fn runs_text(board: &Leaderboard, row: &Row) -> String {
     let runs: Vec<String> = row
         .runs
         .iter()
@@ -124,7 +124,7 @@ pub fn markdown(board: &Leaderboard) -> String {
 }
 
 /// One record per row (see the module's documentation).
-pub fn records(board: &Leaderboard) -> Vec<Map<String, Json>> {
+fn records(board: &Leaderboard) -> Vec<Map<String, Json>> {
     board.rows.iter().map(|row| record(board, row)).collect()
 }
 
