@@ -1,7 +1,7 @@
 //! The suite's own record beside the models' folders: `<output-dir>/<run-id>/suite.json` (each
-//! model's status, folder, times, failures and tasks) and `summary.md` (models by tasks, one
-//! value per cell), written when the suite starts and again after every model, and the same
-//! table on stdout at the end.
+//! model's name, status, folder, times, failures and tasks) and `summary.md` (models by tasks,
+//! one value per cell), written when the suite starts and again after every model, and the same
+//! table on stdout at the end. Its status words are the ones `results::read` reads back.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
