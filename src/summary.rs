@@ -1,5 +1,6 @@
-//! What came out of a run, rendered: `results.json` (task -> metric -> value and stderr), the
-//! results table printed at the end, and `summary.md` (the table and what was verified).
+//! What came out of a run, rendered: `results.json` (run task -> evaluated task -> metric ->
+//! value and stderr), the results table printed at the end, and `summary.md` (the table and
+//! what was verified).
 
 use benchy_core::backend::{Metric, TaskResult};
 use serde_json::{Map, Value as Json, json};
@@ -41,25 +42,36 @@ pub fn results_json(results: &[TaskResult]) -> Json {
 /// One row per evaluated task and metric of a `results.json` value.
 fn rows(results: &Json) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
-    let objects = |v: &Json| v.as_object().cloned().unwrap_or_default();
-    for evaluated in objects(results).values() {
-        for (name, metrics) in objects(evaluated) {
-            for (key, metric) in objects(&metrics) {
-                let value = match metric.get("value") {
-                    Some(v) => v
-                        .as_f64()
-                        .map_or_else(|| v.to_string(), |v| format!("{v:.4}")),
-                    None => "-".to_owned(),
-                };
-                let stderr = metric
-                    .get("stderr")
-                    .and_then(Json::as_f64)
-                    .map_or_else(|| "-".to_owned(), |s| format!("{s:.4}"));
-                rows.push(vec![name.clone(), key, value, stderr]);
+    for evaluated in entries(results).map(|(_, e)| e) {
+        for (name, metrics) in entries(evaluated) {
+            for (key, metric) in entries(metrics) {
+                rows.push(vec![
+                    name.clone(),
+                    key.clone(),
+                    value_cell(metric),
+                    stderr_cell(metric),
+                ]);
             }
         }
     }
     rows
+}
+
+/// An object's entries; nothing when it is not one.
+fn entries(value: &Json) -> impl Iterator<Item = (&String, &Json)> {
+    value.as_object().into_iter().flatten()
+}
+
+fn value_cell(metric: &Json) -> String {
+    match metric.get("value") {
+        Some(v) => v.as_f64().map_or_else(|| v.to_string(), table::number),
+        None => "-".to_owned(),
+    }
+}
+
+fn stderr_cell(metric: &Json) -> String {
+    let stderr = metric.get("stderr").and_then(Json::as_f64);
+    stderr.map_or_else(|| "-".to_owned(), table::number)
 }
 
 /// The results table for the terminal, from a `results.json` value.
@@ -69,10 +81,7 @@ pub fn results_table(results: &Json) -> String {
 
 /// `summary.md`: the model, run, status, the results table and what was verified.
 pub fn summary_markdown(model: &str, record: &RunRecord, results: &Json) -> String {
-    let mut table = format!("| {} |\n|---|---|---:|---:|\n", HEADER.join(" | "));
-    for row in rows(results) {
-        table += &format!("| {} |\n", row.join(" | "));
-    }
+    let table = table::markdown(&HEADER, &rows(results));
     format!(
         "# {model} — run {}\n\nStatus: {}\n\n{table}\n{}",
         record.run_id,
@@ -112,4 +121,22 @@ fn sampling_note(record: &RunRecord) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_evaluated_task_and_metric_is_a_row() {
+        let results = json!({"gen": {"gen": {"acc,none": {"value": 0.5, "stderr": 0.01}},
+                                     "gen_sub": {"f1,none": {"value": "N/A"}}}});
+        assert_eq!(
+            rows(&results),
+            [
+                ["gen", "acc,none", "0.5000", "0.0100"],
+                ["gen_sub", "f1,none", "\"N/A\"", "-"],
+            ]
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! Plain text tables for the terminal and for `summary.md`-style output.
+//! Tables: plain text for the terminal, Markdown for `summary.md` and `--format markdown`, and
+//! how a metric's value reads in any of them.
 
 /// Renders rows under a header with columns padded to their widest cell. Cells are user text of
 /// any length (a 65,534-character `--set` key): padding is counted here, never through a format
@@ -31,6 +32,53 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     out.join("\n") + "\n"
 }
 
+/// A metric's value as every table shows it: four decimals.
+pub fn number(value: f64) -> String {
+    format!("{value:.4}")
+}
+
+/// `0.5123 ± 0.0200`, or `0.5123` without a standard error.
+pub fn value(value: f64, stderr: Option<f64>) -> String {
+    match stderr {
+        Some(stderr) => format!("{} ± {}", number(value), number(stderr)),
+        None => number(value),
+    }
+}
+
+/// A Markdown table. A `|` in a cell is escaped and a line break becomes a space, so a cell
+/// stays one cell; a column of numbers (`-` where there is none) is right-aligned.
+pub fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let cells: Vec<String> = cells.map(markdown_cell).collect();
+        format!("| {} |\n", cells.join(" | "))
+    };
+    let mut out = line(&mut header.iter().copied());
+    out.push('|');
+    for column in 0..header.len() {
+        out += if numeric(rows, column) {
+            "---:|"
+        } else {
+            "---|"
+        };
+    }
+    out.push('\n');
+    for row in rows {
+        out += &line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+fn markdown_cell(cell: &str) -> String {
+    cell.replace('|', "\\|").replace(['\r', '\n'], " ")
+}
+
+/// Whether every cell of `column` is a number or `-`, and one at least a number.
+fn numeric(rows: &[Vec<String>], column: usize) -> bool {
+    let cells = || rows.iter().filter_map(|r| r.get(column));
+    cells().all(|c| c == "-" || c.parse::<f64>().is_ok())
+        && cells().any(|c| c.parse::<f64>().is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -54,6 +102,18 @@ mod tests {
             &[vec![key.clone(), "1".to_owned()]],
         );
         assert!(text.contains(&format!("  {key}  1\n")));
+    }
+
+    #[test]
+    fn markdown_escapes_bars_and_right_aligns_numbers() {
+        let rows = vec![
+            vec!["a|b".to_owned(), "0.5000".to_owned()],
+            vec!["c".to_owned(), "-".to_owned()],
+        ];
+        assert_eq!(
+            markdown(&["task", "value"], &rows),
+            "| task | value |\n|---|---:|\n| a\\|b | 0.5000 |\n| c | - |\n"
+        );
     }
 
     proptest! {

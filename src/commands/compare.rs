@@ -2,11 +2,11 @@
 //! with `--fail-on-regression`, exit 1 when a metric dropped by more than allowed.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 
+use super::results::{output_dir, run_folder, warn};
 use crate::cli::{CompareArgs, Format};
 use crate::failure::{bad_input, exit};
 use crate::results::compare::Comparison;
@@ -14,10 +14,7 @@ use crate::results::read::{Found, StoredRun};
 use crate::settings::Settings;
 
 pub fn run(args: &CompareArgs, settings: &Settings) -> Result<ExitCode> {
-    let output_dir = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| settings.output_dir().value);
+    let output_dir = output_dir(args.output_dir.as_deref(), settings);
     let a = locate(&args.a, args.model.as_deref(), &output_dir)?;
     let b = locate(&args.b, args.model.as_deref(), &output_dir)?;
     let comparison = Comparison::of(&a, &b);
@@ -43,22 +40,9 @@ pub fn run(args: &CompareArgs, settings: &Settings) -> Result<ExitCode> {
 /// The run `spec` names: a model run folder, a run-id folder, or a run id under `output_dir`;
 /// `model` picks one of a run-id folder's models. Warnings about its files are printed.
 fn locate(spec: &str, model: Option<&str>, output_dir: &std::path::Path) -> Result<StoredRun> {
-    let given = PathBuf::from(spec);
-    let dir = if given.is_dir() {
-        given
-    } else {
-        output_dir.join(spec)
-    };
-    if !dir.is_dir() {
-        return Err(bad_input(format!(
-            "{spec}: neither a run folder nor a run id under {}",
-            output_dir.display()
-        )));
-    }
+    let dir = run_folder(spec, output_dir)?;
     let found = Found::read(std::slice::from_ref(&dir));
-    for warning in &found.warnings {
-        eprintln!("warning: {warning}");
-    }
+    warn(&found.warnings);
     let names: Vec<&str> = found.runs.iter().map(|r| r.short_name.as_str()).collect();
     let mut picked: Vec<&StoredRun> = found
         .runs

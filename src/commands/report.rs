@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::results::{read_runs, warn};
+use super::results::{read_runs, warn, warnings};
 use crate::atomic::write_atomic;
 use crate::cli::ReportArgs;
 use crate::results::leaderboard::Leaderboard;
@@ -17,14 +17,9 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> Result<ExitCode> {
     let scoring = Scoring::resolve(&args.scoring, settings)?;
     let found = read_runs(&args.paths, settings)?;
     let board = Leaderboard::build(&found.runs, scoring);
-    warn(&found, &board);
+    let warnings = warnings(&found, &board);
+    warn(&warnings);
     let out = std::path::absolute(&args.out)?;
-    let warnings: Vec<String> = found
-        .warnings
-        .iter()
-        .chain(&board.warnings)
-        .cloned()
-        .collect();
     write_atomic(&out, report::html(&board, &warnings, &out).as_bytes())?;
     writeln!(
         std::io::stdout().lock(),

@@ -1,9 +1,9 @@
 //! `benchy results`: the leaderboard of the runs under the given folders, as a table, Markdown,
 //! CSV or JSON, and with `--out` as `leaderboard_table.json` and `.csv`, the Python tool's
-//! files.
+//! files. Also how `compare`, `status` and `report` find runs and say what they could not use.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -21,7 +21,7 @@ pub fn run(args: &ResultsArgs, settings: &Settings) -> Result<ExitCode> {
     let scoring = Scoring::resolve(&args.scoring, settings)?;
     let found = read_runs(&args.paths, settings)?;
     let board = Leaderboard::build(&found.runs, scoring);
-    warn(&found, &board);
+    warn(&warnings(&found, &board));
     if let Some(dir) = &args.out {
         write_atomic(
             &dir.join("leaderboard_table.json"),
@@ -46,7 +46,7 @@ pub fn run(args: &ResultsArgs, settings: &Settings) -> Result<ExitCode> {
 /// folders without any run, are bad input.
 pub fn read_runs(paths: &[PathBuf], settings: &Settings) -> Result<Found> {
     let paths = if paths.is_empty() {
-        vec![settings.output_dir().value]
+        vec![output_dir(None, settings)]
     } else {
         paths.to_vec()
     };
@@ -63,9 +63,41 @@ pub fn read_runs(paths: &[PathBuf], settings: &Settings) -> Result<Found> {
     Ok(found)
 }
 
-/// Every file that could not be used and every metric that could not be found, on stderr.
-pub fn warn(found: &Found, board: &Leaderboard) {
-    for warning in found.warnings.iter().chain(&board.warnings) {
+/// Every file that could not be used and every metric that could not be found.
+pub fn warnings(found: &Found, board: &Leaderboard) -> Vec<String> {
+    found
+        .warnings
+        .iter()
+        .chain(&board.warnings)
+        .cloned()
+        .collect()
+}
+
+/// Each warning, a line on stderr.
+pub fn warn(warnings: &[String]) {
+    for warning in warnings {
         eprintln!("warning: {warning}");
     }
+}
+
+/// The `--output-dir` given, else the `output_dir` setting.
+pub fn output_dir(given: Option<&Path>, settings: &Settings) -> PathBuf {
+    given.map_or_else(|| settings.output_dir().value, Path::to_owned)
+}
+
+/// The folder `spec` names: a folder, else a run id under `output_dir`; neither is bad input.
+pub fn run_folder(spec: &str, output_dir: &Path) -> Result<PathBuf> {
+    let given = Path::new(spec);
+    let dir = if given.is_dir() {
+        given.to_owned()
+    } else {
+        output_dir.join(spec)
+    };
+    if !dir.is_dir() {
+        return Err(bad_input(format!(
+            "{spec}: neither a run folder nor a run id under {}",
+            output_dir.display()
+        )));
+    }
+    Ok(dir)
 }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use super::results::{output_dir, run_folder, warn};
 use crate::cli::StatusArgs;
 use crate::failure::{bad_input, exit};
 use crate::results::read::Found;
@@ -20,15 +21,10 @@ use crate::slurm::submission::Submission;
 use crate::table;
 
 pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode> {
-    let output_dir = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| settings.output_dir().value);
+    let output_dir = output_dir(args.output_dir.as_deref(), settings);
     let run_dir = locate(args.run.as_deref(), &output_dir)?;
     let found = Found::read(std::slice::from_ref(&run_dir));
-    for warning in &found.warnings {
-        eprintln!("warning: {warning}");
-    }
+    warn(&found.warnings);
     let submission = Submission::read(&run_dir).unwrap_or_else(|err| {
         eprintln!("warning: {err:#}; the run is read from its records alone");
         None
@@ -67,17 +63,9 @@ pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode> {
 /// run there; one that does not exist is bad input.
 fn locate(run: Option<&str>, output_dir: &Path) -> Result<PathBuf> {
     let dir = match run {
-        Some(run) if Path::new(run).is_dir() => PathBuf::from(run),
-        Some(run) => output_dir.join(run),
+        Some(run) => run_folder(run, output_dir)?,
         None => newest(output_dir)?,
     };
-    if !dir.is_dir() {
-        return Err(bad_input(format!(
-            "{}: neither a run folder nor a run id under {}",
-            run.unwrap_or_default(),
-            output_dir.display()
-        )));
-    }
     Ok(std::path::absolute(dir)?)
 }
 

@@ -8,8 +8,8 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde_json::json;
 
+use super::leaderboard::names;
 use super::read::{MetricValue, StoredRun};
-use super::render::value_text;
 use super::setup::{Item, Key, Kind, Setup};
 use crate::table;
 
@@ -145,9 +145,7 @@ impl<'a> Comparison<'a> {
         let rows: Vec<&MetricRow> = self
             .metrics
             .iter()
-            .filter(|r| {
-                r.metric == check.metric || r.metric.split(',').next() == Some(&check.metric)
-            })
+            .filter(|r| names(&r.metric, &check.metric))
             .collect();
         if rows.is_empty() {
             return Err(format!(
@@ -172,7 +170,7 @@ impl<'a> Comparison<'a> {
 
 fn metric_cells(row: &MetricRow) -> Vec<String> {
     let value = |v: &Option<MetricValue>| match v.and_then(|m| m.value.map(|x| (x, m.stderr))) {
-        Some((value, stderr)) => value_text(value, stderr),
+        Some((value, stderr)) => table::value(value, stderr),
         None => "-".to_owned(),
     };
     let significant = match row.significant {

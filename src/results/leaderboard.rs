@@ -1,14 +1,15 @@
 //! The leaderboard: one row per model and setup, one column per task, each cell the task's
 //! primary metric with its standard error, and an overall score per row (see [`Scoring`]).
 //!
-//! Runs of one model whose setups agree ([`Setup`]) share a row: each task's cell comes from
+//! Runs of one model whose setups agree ([`Setup::agrees`]; a suite's model not started yet
+//! agrees with any) share a row: each task's cell comes from
 //! the newest of them that finished the task, else the newest that has it, so a failed,
 //! interrupted or pending task shows as such instead of disappearing. Runs whose setups differ
 //! are rows of their own, labelled with what differs (`temperature=0.6`).
 
 use std::collections::BTreeSet;
 
-use super::read::{MetricValue, Metrics, RunStatus, StoredRun, StoredTask, TaskState};
+use super::read::{MetricValue, Metrics, ModelStatus, StoredRun, StoredTask, TaskState};
 use super::scoring::Scoring;
 use super::setup::{Key, Setup};
 
@@ -75,7 +76,7 @@ impl Row {
     }
 
     /// The newest run's status.
-    pub fn status(&self, runs: &[StoredRun]) -> RunStatus {
+    pub fn status(&self, runs: &[StoredRun]) -> ModelStatus {
         runs[self.runs[0]].status
     }
 }
@@ -105,10 +106,12 @@ impl<'a> Leaderboard<'a> {
             warnings: Vec::new(),
         };
         let labels = labels(&groups, runs);
+        let mut warnings = Vec::new();
         for (group, differs) in groups.iter().zip(labels) {
-            let row = board.row(group, differs);
+            let row = board.row(group, differs, &mut warnings);
             board.rows.push(row);
         }
+        board.warnings = warnings;
         board.rows.sort_by(|a, b| {
             let score = |r: &Row| r.overall.as_ref().map(|o| o.value);
             score(b)
@@ -119,12 +122,17 @@ impl<'a> Leaderboard<'a> {
         board
     }
 
-    fn row(&mut self, group: &Group, differs: Vec<(String, String)>) -> Row {
+    /// The group's row; a primary metric not found is added to `warnings`.
+    fn row(
+        &self,
+        group: &Group,
+        differs: Vec<(String, String)>,
+        warnings: &mut Vec<String>,
+    ) -> Row {
         let cells: Vec<Option<Cell>> = self
             .columns
-            .clone()
             .iter()
-            .map(|task| self.cell(&group.runs, task))
+            .map(|task| self.cell(&group.runs, task, warnings))
             .collect();
         let first = &self.runs[group.runs[0]];
         let mut row = Row {
@@ -140,7 +148,7 @@ impl<'a> Leaderboard<'a> {
     }
 
     /// `task`'s cell from the newest run that finished it, else the newest that has it.
-    fn cell(&mut self, runs: &[usize], task: &str) -> Option<Cell> {
+    fn cell(&self, runs: &[usize], task: &str, warnings: &mut Vec<String>) -> Option<Cell> {
         let having: Vec<(usize, &StoredTask)> = runs
             .iter()
             .filter_map(|&i| self.runs[i].task(task).map(|t| (i, t)))
@@ -152,16 +160,12 @@ impl<'a> Leaderboard<'a> {
             .or_else(|| having.first())
             .copied()?;
         let scaled = self.task_scaled(stored);
-        let standing = stored.standing();
-        let (metric, value) = match standing {
-            Some((evaluated, metrics)) => self.primary(run, stored, evaluated, metrics, scaled),
-            None => (
-                None,
-                MetricValue {
-                    value: None,
-                    stderr: None,
-                },
-            ),
+        let found = stored.standing().and_then(|(evaluated, metrics)| {
+            self.primary(run, stored, evaluated, metrics, warnings)
+        });
+        let (metric, value) = match found {
+            Some((name, value)) => (Some(name.clone()), scale(*value, scaled)),
+            None => (None, MetricValue::default()),
         };
         Some(Cell {
             run,
@@ -172,39 +176,29 @@ impl<'a> Leaderboard<'a> {
         })
     }
 
-    /// The primary metric among an evaluated task's `metrics`: the one the task file names
-    /// (`metric,filter`, or a metric name with any filter), else the first with a number.
-    fn primary(
-        &mut self,
+    /// The primary metric among an evaluated task's `metrics` (see [`primary_metric`]); one
+    /// the task file names but the results lack is added to `warnings`.
+    fn primary<'m>(
+        &self,
         run: usize,
         task: &StoredTask,
         evaluated: &str,
-        metrics: &Metrics,
-        scaled: bool,
-    ) -> (Option<String>, MetricValue) {
+        metrics: &'m Metrics,
+        warnings: &mut Vec<String>,
+    ) -> Option<&'m (String, MetricValue)> {
         let found = primary_metric(metrics, task.primary_metric.as_deref());
         if found.is_none()
             && let Some(wanted) = &task.primary_metric
         {
-            let stored = &self.runs[run];
             let names: Vec<&str> = metrics.iter().map(|(k, _)| k.as_str()).collect();
-            self.warnings.push(format!(
+            warnings.push(format!(
                 "{}: task {}: the primary metric `{wanted}` is not among {evaluated}'s results ({})",
-                stored.dir.display(),
+                self.runs[run].dir.display(),
                 task.name,
                 names.join(", ")
             ));
         }
-        match found {
-            Some((name, value)) => (Some(name.clone()), scale(*value, scaled)),
-            None => (
-                None,
-                MetricValue {
-                    value: None,
-                    stderr: None,
-                },
-            ),
-        }
+        found
     }
 
     fn task_scaled(&self, task: &StoredTask) -> bool {
@@ -276,20 +270,26 @@ impl<'a> Leaderboard<'a> {
     }
 }
 
-/// The metric `wanted` names (exactly, or by its name with any filter), else the first that
-/// is a number.
-fn primary_metric<'m>(
+/// The primary metric among `metrics`: the one `wanted` (a task file's
+/// `output.primary_metric`) names exactly, else by its name with any filter, else the first
+/// that is a number. The suite's summary uses it too, so it and the leaderboard agree.
+pub fn primary_metric<'m>(
     metrics: &'m Metrics,
     wanted: Option<&str>,
 ) -> Option<&'m (String, MetricValue)> {
     match wanted {
-        Some(wanted) => metrics.iter().find(|(k, _)| k == wanted).or_else(|| {
-            metrics
-                .iter()
-                .find(|(k, _)| k.split(',').next() == Some(wanted))
-        }),
+        Some(wanted) => metrics
+            .iter()
+            .find(|(k, _)| k == wanted)
+            .or_else(|| metrics.iter().find(|(k, _)| names(k, wanted))),
         None => metrics.iter().find(|(_, m)| m.value.is_some()),
     }
+}
+
+/// Whether `wanted` (`metric,filter`, or a metric name meaning any filter) names the results'
+/// key `key`.
+pub fn names(key: &str, wanted: &str) -> bool {
+    key == wanted || key.split(',').next() == Some(wanted)
 }
 
 fn scale(value: MetricValue, scaled: bool) -> MetricValue {
@@ -309,7 +309,7 @@ fn group(runs: &[StoredRun]) -> Vec<Group> {
         let setup = Setup::of(run);
         let agreeing = groups
             .iter_mut()
-            .find(|g| g.model == run.model && g.setup.differences(&setup).is_empty());
+            .find(|g| g.model == run.model && g.setup.agrees(&setup));
         match agreeing {
             Some(group) => {
                 group.setup.absorb(&setup);
@@ -394,7 +394,7 @@ mod tests {
             run_id: id.into(),
             model: format!("org/{model}"),
             short_name: model.into(),
-            status: RunStatus::Ok,
+            status: ModelStatus::Ok,
             started_at: Some(id.into()),
             failures: Vec::new(),
             backend: None,
@@ -507,13 +507,13 @@ mod tests {
             0.7,
             vec![task("a", TaskState::Interrupted, Vec::new())],
         );
-        failed.status = RunStatus::Interrupted;
+        failed.status = ModelStatus::Interrupted;
         let runs = vec![failed];
         let board = Leaderboard::build(&runs, Scoring::default());
         let row = &board.rows[0];
         assert_eq!(row.cells[0].as_ref().unwrap().state, TaskState::Interrupted);
         assert_eq!(row.overall, None);
-        assert_eq!(row.status(&runs), RunStatus::Interrupted);
+        assert_eq!(row.status(&runs), ModelStatus::Interrupted);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use benchy_core::source::read_text_file;
+use benchy_core::source::read_existing_file;
+use benchy_source_yaml::yaml;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -15,75 +16,15 @@ use serde_json::{Map, Value as Json};
 /// The most any one of these files may hold; real ones are kilobytes.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// How a run (or a suite's model that never got one) stands. Written as in `run.json` and
-/// `suite.json`: `ok`, `failed`, `interrupted`, `running`, `pending`, `not run`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Ok,
-    Failed,
-    Interrupted,
-    Running,
-    Pending,
-    #[serde(rename = "not run")]
-    NotRun,
-    /// No readable `run.json` and no suite saying otherwise.
-    Unknown,
-}
-
-/// How one task of a run stands. Written as in `suite.json` and `completion.json`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskState {
-    /// Finished with results.
-    #[serde(alias = "ok")]
-    Done,
-    /// Failed (it may still have results: a verification or audit failure keeps them).
-    Failed,
-    Interrupted,
-    Running,
-    Pending,
-    #[serde(rename = "not run")]
-    NotRun,
-    Skipped,
-    /// Nothing says it failed, yet there are no results (an unreadable `results.json`).
-    #[serde(rename = "no results")]
-    NoResults,
-}
-
-/// A state as its word (its serde name: one table for both directions).
-fn word(state: impl Serialize) -> String {
-    match serde_json::to_value(state) {
-        Ok(Json::String(word)) => word,
-        _ => String::new(),
-    }
-}
+pub use crate::suite::record::{ModelStatus, TaskState};
 
 /// The state `word` names, if any.
 fn parse<T: DeserializeOwned>(word: &str) -> Option<T> {
     serde_json::from_value(Json::String(word.to_owned())).ok()
 }
 
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&word(self))
-    }
-}
-
-impl std::fmt::Display for TaskState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&word(self))
-    }
-}
-
-impl RunStatus {
-    fn parse(word: &str) -> RunStatus {
-        parse(word).unwrap_or(RunStatus::Unknown)
-    }
-}
-
 /// One metric's value and standard error; a value that is not a number is kept as `None`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct MetricValue {
     pub value: Option<f64>,
     pub stderr: Option<f64>,
@@ -150,7 +91,7 @@ pub struct StoredRun {
     pub model: String,
     /// The folder's name: the model's short name.
     pub short_name: String,
-    pub status: RunStatus,
+    pub status: ModelStatus,
     pub started_at: Option<String>,
     pub failures: Vec<String>,
     pub backend: Option<String>,
@@ -211,13 +152,7 @@ impl Found {
             self.runs.push(run);
             return;
         }
-        for entry in self.read_suite(dir) {
-            let folder = entry.folder.clone().unwrap_or_default();
-            if first_visit(&folder, seen) {
-                let run = self.read_run(&folder, Some(&entry));
-                self.runs.push(run);
-            }
-        }
+        self.read_suite(dir, seen);
         if depth > 0 {
             for child in subfolders(dir) {
                 self.walk(&child, depth - 1, seen);
@@ -225,32 +160,26 @@ impl Found {
         }
     }
 
-    /// `suite.json` of a run-id folder, when there is one.
-    fn read_suite(&mut self, dir: &Path) -> Vec<SuiteModel> {
-        let path = dir.join("suite.json");
-        if !path.exists() {
-            return Vec::new();
+    /// The models of the run-id folder `dir`'s `suite.json`, when it has one.
+    fn read_suite(&mut self, dir: &Path, seen: &mut Vec<PathBuf>) {
+        let Some(suite) = self.optional::<Suite>(&dir.join("suite.json")) else {
+            return;
+        };
+        for model in &suite.models {
+            if first_visit(&model.folder, seen) {
+                let in_suite = InSuite {
+                    run_id: &suite.run_id,
+                    started_at: &suite.started_at,
+                    model,
+                };
+                let run = self.read_run(&model.folder, Some(in_suite));
+                self.runs.push(run);
+            }
         }
-        let suite: Option<Suite> = self.parse_json(&path);
-        let run_id = suite.as_ref().and_then(|s| s.run_id.clone());
-        let mut models = suite.map(|s| s.models).unwrap_or_default();
-        for model in &mut models {
-            model.run_id = model.run_id.take().or_else(|| run_id.clone());
-            let folder = model
-                .folder
-                .take()
-                .unwrap_or_else(|| dir.join(model.short()));
-            model.folder = Some(if folder.is_absolute() {
-                folder
-            } else {
-                dir.join(folder)
-            });
-        }
-        models
     }
 
     /// One model's run folder, with what its suite says of it.
-    fn read_run(&mut self, dir: &Path, suite: Option<&SuiteModel>) -> StoredRun {
+    fn read_run(&mut self, dir: &Path, suite: Option<InSuite>) -> StoredRun {
         let record: Option<Record> = self.optional(&dir.join("run.json"));
         let config: Option<Config> = self.optional_yaml(&dir.join("run_config.yaml"));
         let resolved: Option<Resolved> = self.optional(&dir.join("resolved_generation.json"));
@@ -258,17 +187,16 @@ impl Found {
         let record = record.unwrap_or_default();
         let config = config.unwrap_or_default();
         let resolved = resolved.unwrap_or_default();
-        let status = match (&record.status, suite) {
-            (Some(status), _) => RunStatus::parse(status),
-            (None, Some(entry)) => RunStatus::parse(&entry.status),
-            (None, None) => RunStatus::Unknown,
-        };
+        let status = record
+            .status
+            .or_else(|| suite.map(|s| s.model.status))
+            .unwrap_or(ModelStatus::Unknown);
         let short_name = folder_name(dir);
         let model = record
             .model
             .clone()
             .or_else(|| config.model.as_ref().and_then(|m| m.name.clone()))
-            .or_else(|| suite.and_then(|s| s.model.clone()))
+            .or_else(|| suite.map(|s| s.model.model.clone()))
             .unwrap_or_else(|| short_name.clone());
         let mut versions = record.versions.clone();
         if let Some(server) = &record.server
@@ -284,7 +212,7 @@ impl Found {
             run_id: record
                 .run_id
                 .clone()
-                .or_else(|| suite.and_then(|s| s.run_id.clone()))
+                .or_else(|| suite.map(|s| s.run_id.to_owned()))
                 .unwrap_or_else(|| parent_name(dir)),
             model,
             short_name,
@@ -292,7 +220,7 @@ impl Found {
             started_at: record
                 .started_at
                 .clone()
-                .or_else(|| suite.and_then(|s| s.started_at.clone())),
+                .or_else(|| suite.map(InSuite::started_at)),
             failures: failures(&record, suite),
             backend: record.backend.clone(),
             limit: record.options.as_ref().and_then(|o| o.limit),
@@ -314,14 +242,14 @@ impl Found {
         record: &Record,
         config: &Config,
         results: Option<&Map<String, Json>>,
-        suite: Option<&SuiteModel>,
-        status: RunStatus,
+        suite: Option<InSuite>,
+        status: ModelStatus,
     ) -> Vec<StoredTask> {
         let mut names: Vec<String> = config.tasks.iter().map(|t| t.name.clone()).collect();
         let others = results
             .into_iter()
             .flat_map(|r| r.keys())
-            .chain(suite.into_iter().flat_map(|s| s.tasks.keys()));
+            .chain(suite.into_iter().flat_map(|s| s.model.tasks.keys()));
         for name in others {
             if !names.contains(name) {
                 names.push(name.clone());
@@ -336,7 +264,7 @@ impl Found {
                     .and_then(|o| o.subdirectory.clone())
                     .unwrap_or_else(|| name.clone());
                 let completion: Option<Completion> =
-                    self.optional(&dir.join(folder).join("completion.json"));
+                    self.optional(&dir.join(folder).join(crate::resume::FILE));
                 let evaluated = match results.and_then(|r| r.get(&name)) {
                     Some(evaluated) => evaluated_metrics(evaluated),
                     None => completion
@@ -347,11 +275,7 @@ impl Found {
                 let said = completion
                     .as_ref()
                     .and_then(|c| parse(&c.status))
-                    .or_else(|| {
-                        suite
-                            .and_then(|s| s.tasks.get(&name))
-                            .and_then(|t| parse(t))
-                    });
+                    .or_else(|| suite.and_then(|s| s.model.tasks.get(&name)).copied());
                 let failed = record.failed_tasks.contains(&name);
                 StoredTask {
                     state: task_state(failed, said, !evaluated.is_empty(), status),
@@ -369,35 +293,31 @@ impl Found {
 
     /// A JSON file that may be missing; unreadable or malformed: a warning and `None`.
     fn optional<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
-        if !path.exists() {
-            return None;
-        }
-        self.parse_json(path)
-    }
-
-    fn parse_json<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
         let text = self.text(path)?;
         serde_json::from_str(&text)
             .map_err(|e| self.warn(path, &format!("not readable as JSON ({e}); left out")))
             .ok()
     }
 
+    /// The same for a YAML file, read as benchy reads every YAML file.
     fn optional_yaml<T: DeserializeOwned>(&mut self, path: &Path) -> Option<T> {
-        if !path.exists() {
-            return None;
-        }
         let text = self.text(path)?;
-        serde_saphyr::from_str(&text)
+        yaml::from_str(&text, &path.display().to_string())
             .map_err(|e| {
-                let first = e.to_string().lines().next().unwrap_or_default().to_owned();
-                self.warn(path, &format!("not readable as YAML ({first}); left out"));
+                let at = e.position.map(|(l, c)| format!("line {l} column {c}: "));
+                let problem = format!("{}{}", at.unwrap_or_default(), e.message);
+                self.warn(path, &format!("not readable as YAML ({problem}); left out"));
             })
             .ok()
     }
 
+    /// The text of a file that may be missing; unreadable: a warning and `None`.
     fn text(&mut self, path: &Path) -> Option<String> {
-        read_text_file(path, MAX_FILE_BYTES)
+        let bytes = read_existing_file(path, MAX_FILE_BYTES)
             .map_err(|e| self.warn(path, &format!("{e}; left out")))
+            .ok()??;
+        String::from_utf8(bytes)
+            .map_err(|e| self.warn(path, &format!("not UTF-8 text ({e}); left out")))
             .ok()
     }
 
@@ -407,12 +327,11 @@ impl Found {
 }
 
 /// Why the run failed, one line each: the record's, then those only its suite recorded.
-fn failures(record: &Record, suite: Option<&SuiteModel>) -> Vec<String> {
+fn failures(record: &Record, suite: Option<InSuite>) -> Vec<String> {
     let mut lines = record.failures.clone();
-    let from_suite = suite.into_iter().flat_map(|s| &s.failures);
-    for failure in from_suite.map(|f| f.as_str().map_or_else(|| f.to_string(), str::to_owned)) {
-        if !lines.contains(&failure) {
-            lines.push(failure);
+    for failure in suite.into_iter().flat_map(|s| &s.model.failures) {
+        if !lines.contains(failure) {
+            lines.push(failure.clone());
         }
     }
     lines
@@ -423,7 +342,7 @@ fn task_state(
     failed: bool,
     said: Option<TaskState>,
     has_results: bool,
-    run: RunStatus,
+    run: ModelStatus,
 ) -> TaskState {
     if failed {
         return TaskState::Failed;
@@ -435,18 +354,18 @@ fn task_state(
         return TaskState::Done;
     }
     match run {
-        RunStatus::Interrupted => TaskState::Interrupted,
-        RunStatus::Running => TaskState::Running,
-        RunStatus::Pending => TaskState::Pending,
-        RunStatus::NotRun => TaskState::NotRun,
-        RunStatus::Failed => TaskState::Failed,
-        RunStatus::Ok | RunStatus::Unknown => TaskState::NoResults,
+        ModelStatus::Interrupted => TaskState::Interrupted,
+        ModelStatus::Running => TaskState::Running,
+        ModelStatus::Pending => TaskState::Pending,
+        ModelStatus::NotRun => TaskState::NotRun,
+        ModelStatus::Failed => TaskState::Failed,
+        ModelStatus::Ok | ModelStatus::Unknown => TaskState::NoResults,
     }
 }
 
-/// `{evaluated task: {metric: {"value", "stderr"}}}` in its own order; what is not of that
-/// shape is left out.
-fn evaluated_metrics(evaluated: &Json) -> Vec<(String, Metrics)> {
+/// `{evaluated task: {metric: {"value", "stderr"}}}` (a run task's entry of `results.json`) in
+/// its own order; what is not of that shape is left out.
+pub fn evaluated_metrics(evaluated: &Json) -> Vec<(String, Metrics)> {
     let number = |v: Option<&Json>| v.and_then(Json::as_f64).filter(|x| x.is_finite());
     let Some(evaluated) = evaluated.as_object() else {
         return Vec::new();
@@ -511,7 +430,7 @@ fn parent_name(dir: &Path) -> String {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Record {
-    status: Option<String>,
+    status: Option<ModelStatus>,
     run_id: Option<String>,
     model: Option<String>,
     backend: Option<String>,
@@ -583,7 +502,8 @@ struct ConfigOutput {
     primary_metric: Option<String>,
 }
 
-/// `<task folder>/completion.json`, a task's completion record.
+/// `<task folder>/completion.json`, a task's completion record (its status a word, as
+/// `resume.rs` writes it).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Completion {
@@ -591,37 +511,66 @@ struct Completion {
     results: Json,
 }
 
-/// `<run-id>/suite.json`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// `<run-id>/suite.json`, as `suite/record.rs` writes it.
+#[derive(Debug, Deserialize)]
 struct Suite {
-    run_id: Option<String>,
+    run_id: String,
+    started_at: String,
     models: Vec<SuiteModel>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Deserialize)]
 struct SuiteModel {
-    model: Option<String>,
-    folder: Option<PathBuf>,
-    status: String,
+    /// `model.name`, as in `run.json`.
+    model: String,
+    /// The model's run folder (absolute), there or not yet.
+    folder: PathBuf,
+    status: ModelStatus,
     started_at: Option<String>,
-    /// Lines, or objects a later suite may write: shown as JSON then.
-    failures: Vec<Json>,
-    tasks: BTreeMap<String, String>,
-    /// Not in the file: the suite's run id, copied here.
-    #[serde(skip)]
-    run_id: Option<String>,
+    failures: Vec<String>,
+    tasks: BTreeMap<String, TaskState>,
 }
 
-impl SuiteModel {
-    /// The model's short name, the folder benchy would have made for it.
-    fn short(&self) -> String {
-        let name = self
-            .model
-            .as_deref()
-            .unwrap_or("model")
-            .trim_end_matches('/');
-        name.rsplit('/').next().unwrap_or(name).to_owned()
+/// What a suite says of one of its models, and the suite's run id and start.
+#[derive(Clone, Copy)]
+struct InSuite<'s> {
+    run_id: &'s str,
+    started_at: &'s str,
+    model: &'s SuiteModel,
+}
+
+impl InSuite<'_> {
+    /// When the model started, else when its suite did: a model not started yet is ordered
+    /// with its suite, after the runs before it.
+    fn started_at(self) -> String {
+        let started = self.model.started_at.as_deref();
+        started.unwrap_or(self.started_at).to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_no_warning_and_a_broken_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("r1/m");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join("run.json"),
+            r#"{"status": "ok", "model": "org/m"}"#,
+        )
+        .unwrap();
+        std::fs::write(run.join("run_config.yaml"), "tasks: [\n").unwrap();
+        let found = Found::read(&[dir.path().to_owned()]);
+        assert_eq!(found.runs.len(), 1);
+        assert_eq!(found.runs[0].status, ModelStatus::Ok);
+        assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
+        let warning = &found.warnings[0];
+        assert!(
+            warning.contains("run_config.yaml: not readable as YAML (line "),
+            "{warning}"
+        );
     }
 }

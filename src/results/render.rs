@@ -21,28 +21,21 @@ pub fn cell_text(cell: Option<&Cell>) -> String {
             state => state.to_string(),
         };
     };
-    let mut text = value_text(value, cell.value.stderr);
+    let mut text = table::value(value, cell.value.stderr);
     if cell.state == TaskState::Failed {
         text += " (failed)";
     }
     text
 }
 
-pub fn value_text(value: f64, stderr: Option<f64>) -> String {
-    match stderr {
-        Some(stderr) => format!("{value:.4} ± {stderr:.4}"),
-        None => format!("{value:.4}"),
-    }
-}
-
 /// `0.6123`, or `0.6123 (2 of 3)` when counted tasks had no value.
 pub fn overall_text(row: &Row) -> String {
     match &row.overall {
         None => "-".to_owned(),
-        Some(o) if o.missing.is_empty() => format!("{:.4}", o.value),
+        Some(o) if o.missing.is_empty() => table::number(o.value),
         Some(o) => format!(
-            "{:.4} ({} of {})",
-            o.value,
+            "{} ({} of {})",
+            table::number(o.value),
             o.counted.len(),
             o.counted.len() + o.missing.len()
         ),
@@ -73,14 +66,14 @@ pub fn column_heading(board: &Leaderboard, column: usize) -> String {
 }
 
 /// The row's runs: `r2 (failed), r1`.
-pub fn runs_text(board: &Leaderboard, row: &Row) -> String {
+fn runs_text(board: &Leaderboard, row: &Row) -> String {
     let runs: Vec<String> = row
         .runs
         .iter()
         .map(|&i| {
             let run = &board.runs[i];
             match run.status {
-                super::read::RunStatus::Ok => run.run_id.clone(),
+                super::read::ModelStatus::Ok => run.run_id.clone(),
                 status => format!("{} ({status})", run.run_id),
             }
         })
@@ -121,22 +114,17 @@ pub fn table(board: &Leaderboard) -> String {
 }
 
 pub fn markdown(board: &Leaderboard) -> String {
-    let escape = |cell: &String| cell.replace('|', "\\|");
-    let line = |cells: Vec<String>| {
-        let cells: Vec<String> = cells.iter().map(escape).collect();
-        format!("| {} |\n", cells.join(" | "))
-    };
     let header = header(board);
-    let mut out = line(header.clone());
-    out += &format!("|{}\n", "---|".repeat(header.len()));
-    for row in text_rows(board) {
-        out += &line(row);
-    }
-    out + &format!("\n{}.\n", board.scoring.describe())
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    format!(
+        "{}\n{}.\n",
+        table::markdown(&header, &text_rows(board)),
+        board.scoring.describe()
+    )
 }
 
 /// One record per row (see the module's documentation).
-pub fn records(board: &Leaderboard) -> Vec<Map<String, Json>> {
+fn records(board: &Leaderboard) -> Vec<Map<String, Json>> {
     board.rows.iter().map(|row| record(board, row)).collect()
 }
 
@@ -172,11 +160,7 @@ fn record(board: &Leaderboard, row: &Row) -> Map<String, Json> {
         json!(row.overall.as_ref().map(|o| &o.missing)),
     );
     for (task, cell) in board.columns.iter().zip(&row.cells) {
-        let empty = MetricValue {
-            value: None,
-            stderr: None,
-        };
-        let value = cell.as_ref().map_or(empty, |c| c.value);
+        let value = cell.as_ref().map_or_else(MetricValue::default, |c| c.value);
         out.insert(format!("{task}_score"), json!(value.value));
         out.insert(format!("{task}_stderr"), json!(value.stderr));
         out.insert(

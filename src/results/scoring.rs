@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Result;
 use benchy_core::source::{MAX_TEXT_FILE_BYTES, read_text_file};
 use benchy_source_yaml::yaml;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::cli::ScoringArgs;
 use crate::failure::bad_input;
@@ -17,7 +17,7 @@ use crate::settings::Settings;
 
 /// Which tasks count and which are on a 0-100 scale; names are run task names or evaluated
 /// task names (an lm-eval group or subtask).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scoring {
     /// The tasks the overall score averages; empty: every task.
     pub tasks: Vec<String>,

@@ -157,8 +157,18 @@ impl Setup {
             .collect()
     }
 
-    /// Takes in the tasks `other` covers that this setup does not (their setups agree).
+    /// Whether two runs may share a row: their setups agree, or one of them recorded none (a
+    /// suite's model not started yet), so nothing says they differ.
+    pub fn agrees(&self, other: &Setup) -> bool {
+        self.items.is_empty() || other.items.is_empty() || self.differences(other).is_empty()
+    }
+
+    /// Takes in the tasks `other` covers that this setup does not (their setups agree), and
+    /// all of `other` when this one recorded nothing.
     pub fn absorb(&mut self, other: &Setup) {
+        if self.items.is_empty() {
+            self.items = other.items.clone();
+        }
         for (key, item) in &other.items {
             if key.task.as_ref().is_some_and(|t| !self.tasks.contains(t)) {
                 self.items.insert(key.clone(), item.clone());
@@ -197,7 +207,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::results::read::{RunStatus, StoredTask, TaskState};
+    use crate::results::read::{ModelStatus, StoredTask, TaskState};
 
     fn param(value: Json, source: &str) -> Param {
         Param {
@@ -216,7 +226,7 @@ mod tests {
             run_id: "r".into(),
             model: "org/m".into(),
             short_name: "m".into(),
-            status: RunStatus::Ok,
+            status: ModelStatus::Ok,
             started_at: None,
             failures: Vec::new(),
             backend: None,

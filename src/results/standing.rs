@@ -4,15 +4,12 @@
 //! does not, what is not done failed (the run recorded a failure) or is missing (nothing will do
 //! it). This is the check a leaderboard runs before publishing (`benchy status --missing`).
 
-use serde::Serialize;
-
 use super::read::{StoredRun, TaskState};
 use crate::slurm::queue::Scheduled;
 use crate::table;
 
 /// Where a task stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Standing {
     Done,
     Failed,
@@ -52,7 +49,7 @@ impl Standing {
 }
 
 /// A model and how each of its tasks stands.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ModelStanding {
     /// The model's folder name.
     pub model: String,

@@ -3,7 +3,7 @@
 //! source's temperature (`file:a.json` says 0.7, `file:b.json` 0.6), and the servers answering
 //! differently so the numbers move. The report is opened in a real headless Chromium.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use benchy_testkit::openai::{OpenAiOptions, RecordingOpenAi};
@@ -257,7 +257,7 @@ fn report(env: &TestEnv) {
 
 /// Runs Debian's chromium headless on `page` with `extra` flags; its stdout.
 fn chromium(env: &TestEnv, page: &Path, extra: &[&str]) -> String {
-    let program = find_on_path("chromium").unwrap_or_else(|| {
+    let program = benchy_testkit::find_program("chromium").unwrap_or_else(|| {
         panic!("chromium is missing: run `make setup` (it installs Debian's chromium)")
     });
     let profile = tempfile::tempdir().unwrap();
@@ -285,12 +285,6 @@ fn chromium(env: &TestEnv, page: &Path, extra: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 /// A decoded screenshot, as RGB(A) rows.

@@ -24,6 +24,19 @@ fn run(run_id: &str, model: &str, status: &str, tasks: &[(&str, Option<f64>)]) -
     }
 }
 
+/// `suite.json` as benchy writes it, started when [`run`]'s runs of `run_id` did.
+fn suite_json(run_id: &str, models: &[Json]) -> Json {
+    let started_at = format!("2025-01-01T00:00:0{}Z", &run_id[1..]);
+    json!({"run_id": run_id, "status": "running", "started_at": started_at,
+           "finished_at": null, "models": models})
+}
+
+/// One model of `suite.json` as benchy writes it: the full model name, the absolute folder.
+fn suite_model(model: &str, folder: &std::path::Path, status: &str, tasks: Json) -> Json {
+    json!({"model": model, "config": "models/m.yaml", "folder": folder, "status": status,
+           "started_at": null, "finished_at": null, "failures": [], "tasks": tasks})
+}
+
 /// The JSON record of the row whose model is `name`.
 fn record<'a>(records: &'a Json, name: &str) -> &'a Json {
     records
@@ -61,12 +74,18 @@ fn failed_interrupted_and_pending_runs_show_as_such_and_a_broken_file_is_named()
     std::fs::write(&results, &text[..text.len() / 2]).unwrap();
     // a suite of two models: one ran, one is still waiting
     let eps = write_run(&out, &run("r5", "eps", "ok", &[("gen", Some(0.1))]));
-    let suite = json!({"run_id": "r5", "status": "running", "models": [
-        {"model": "org/eps", "config": "eps.yaml", "folder": eps, "status": "ok",
-         "tasks": {"gen": "done"}},
-        {"model": "org/zeta", "config": "zeta.yaml", "folder": out.join("r5/zeta"),
-         "status": "pending", "tasks": {"gen": "not run", "mc": "not run"}},
-    ]});
+    let suite = suite_json(
+        "r5",
+        &[
+            suite_model("org/eps", &eps, "ok", json!({"gen": "done"})),
+            suite_model(
+                "org/zeta",
+                &out.join("r5/zeta"),
+                "pending",
+                json!({"gen": "not run", "mc": "not run"}),
+            ),
+        ],
+    );
     std::fs::write(out.join("r5/suite.json"), suite.to_string()).unwrap();
     // interrupted before results.json was written: a finished task's completion record stands
     let eta = write_run(
@@ -74,7 +93,7 @@ fn failed_interrupted_and_pending_runs_show_as_such_and_a_broken_file_is_named()
         &run("r6", "eta", "interrupted", &[("gen", None), ("mc", None)]),
     );
     std::fs::remove_file(eta.join("results.json")).unwrap();
-    let completion = json!({"task": "gen", "status": "done", "fingerprint": "f",
+    let completion = json!({"task": "gen", "status": "ok", "fingerprint": "f",
         "results": {"gen": {"acc,none": {"value": 0.42, "stderr": 0.01}}}});
     std::fs::create_dir_all(eta.join("gen")).unwrap();
     std::fs::write(eta.join("gen/completion.json"), completion.to_string()).unwrap();
@@ -119,6 +138,40 @@ fn failed_interrupted_and_pending_runs_show_as_such_and_a_broken_file_is_named()
     assert_eq!(record(&records, "eta")["gen_state"], "done");
     assert_eq!(record(&records, "eta")["mc_state"], "interrupted");
     assert_eq!(records.as_array().unwrap().len(), 7, "no run dropped");
+}
+
+#[test]
+fn a_pending_model_of_a_suite_shares_the_row_of_its_earlier_run() {
+    let env = TestEnv::new();
+    let out = env.path().join("out");
+    write_run(&out, &run("r1", "zeta", "ok", &[("gen", Some(0.5))]));
+    let eps = write_run(&out, &run("r2", "eps", "ok", &[("gen", Some(0.1))]));
+    let suite = suite_json(
+        "r2",
+        &[
+            suite_model("org/eps", &eps, "ok", json!({"gen": "done"})),
+            suite_model(
+                "org/zeta",
+                &out.join("r2/zeta"),
+                "pending",
+                json!({"gen": "pending"}),
+            ),
+        ],
+    );
+    std::fs::write(out.join("r2/suite.json"), suite.to_string()).unwrap();
+
+    let records = env.run(&["results", "out", "--format", "json"]).json();
+    let zeta: Vec<&Json> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["model_name"] == "zeta")
+        .collect();
+    assert_eq!(zeta.len(), 1, "one row for zeta: {records:#}");
+    assert_eq!(zeta[0]["full_model_name"], "org/zeta");
+    assert_eq!(zeta[0]["runs"], json!(["r2", "r1"]), "newest first");
+    assert_eq!(zeta[0]["status"], "pending");
+    assert_eq!(zeta[0]["gen_score"], json!(0.5), "the finished run's value");
 }
 
 #[test]

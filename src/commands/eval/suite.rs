@@ -16,17 +16,19 @@ use super::Suite;
 use super::checks::Checked;
 use super::execute::Attempt;
 use super::model::Model;
+use crate::results::leaderboard::primary_metric;
+use crate::results::read::evaluated_metrics;
 use crate::resume::{Completion, Decision};
 use crate::run_lock::RunLock;
 use crate::run_record::{Status, attempts_before, now};
 use crate::runner::{Runner, Stage};
-use crate::suite::record::{Cell, ModelEntry, ModelStatus, SuiteRecord};
+use crate::suite::record::{Cell, ModelEntry, ModelStatus, SuiteRecord, TaskState};
 
 /// What became of one model.
 struct ModelOutcome {
     status: ModelStatus,
-    /// Each run task: `done`, `failed`, `interrupted`, `not run`.
-    tasks: BTreeMap<String, String>,
+    /// Each run task: done, failed, interrupted or not run.
+    tasks: BTreeMap<String, TaskState>,
     /// The model's results, in the form of `results.json`.
     results: Json,
     /// Why it did not end well.
@@ -79,7 +81,7 @@ impl Suite<'_> {
             .models
             .iter()
             .filter(|m| m.status != ModelStatus::Ok)
-            .map(|m| m.model.as_str())
+            .map(ModelEntry::short_name)
             .collect();
         if failed.is_empty() {
             self.end(&mut record, runner, Status::Ok)?;
@@ -122,7 +124,7 @@ impl Suite<'_> {
                 .models
                 .iter()
                 .map(|m| ModelEntry {
-                    model: m.short_name().to_owned(),
+                    model: m.view.model.name.clone(),
                     config: m.resolution.config.path.clone(),
                     folder: m.folder.dir.clone(),
                     status: ModelStatus::Pending,
@@ -133,7 +135,7 @@ impl Suite<'_> {
                         .view
                         .tasks
                         .iter()
-                        .map(|t| (t.name.clone(), "pending".to_owned()))
+                        .map(|t| (t.name.clone(), TaskState::Pending))
                         .collect(),
                     values: BTreeMap::new(),
                 })
@@ -227,7 +229,7 @@ impl ModelOutcome {
                 .view
                 .tasks
                 .iter()
-                .map(|t| (t.name.clone(), "done".to_owned()))
+                .map(|t| (t.name.clone(), TaskState::Done))
                 .collect(),
             results: Json::Object(results),
             error: None,
@@ -241,7 +243,7 @@ impl ModelOutcome {
                 .view
                 .tasks
                 .iter()
-                .map(|t| (t.name.clone(), "not run".to_owned()))
+                .map(|t| (t.name.clone(), TaskState::NotRun))
                 .collect(),
             results: Json::Null,
             error: Some(error),
@@ -258,17 +260,17 @@ impl ModelOutcome {
         let interrupted = record.status == Status::Interrupted;
         let state = |task: &TaskView| {
             let state = if attempt.done.iter().any(|c| c.task == task.name) {
-                "done"
+                TaskState::Done
             } else if record.failed_tasks.contains(&task.name) {
-                "failed"
+                TaskState::Failed
             } else if interrupted {
-                "interrupted"
+                TaskState::Interrupted
             } else if record.status == Status::Ok || results.get(&task.name).is_some() {
-                "done"
+                TaskState::Done
             } else {
-                "not run"
+                TaskState::NotRun
             };
-            (task.name.clone(), state.to_owned())
+            (task.name.clone(), state)
         };
         ModelOutcome {
             status: match record.status {
@@ -300,30 +302,25 @@ fn note_outcome(entry: &mut ModelEntry, model: &Model, outcome: ModelOutcome) {
     entry.tasks = outcome.tasks;
 }
 
-/// The task's primary metric (the run config's `output.primary_metric`, else the first metric
-/// of the evaluated task that stands for it).
+/// The task's primary metric, chosen as the leaderboard chooses it (the run config's
+/// `output.primary_metric`, else the first metric with a number) from the evaluated task that
+/// stands for the run task.
 fn cell(model: &Model, task: &TaskView, results: &Json) -> Option<Cell> {
-    let evaluated = results.get(&task.name)?.as_object()?;
-    let standing = evaluated
-        .get(&task.task_name)
-        .or_else(|| evaluated.values().next())?
-        .as_object()?;
-    let primary = model
+    let evaluated = evaluated_metrics(results.get(&task.name)?);
+    let (_, metrics) = evaluated
+        .iter()
+        .find(|(name, _)| *name == task.task_name)
+        .or_else(|| evaluated.first())?;
+    let wanted = model
         .resolution
         .config
         .tasks
         .iter()
         .find(|t| t.name == task.name)
-        .and_then(|t| t.primary_metric.clone());
-    let (metric, value) = match primary {
-        Some(name) => standing
-            .iter()
-            .find(|(key, _)| **key == name || key.split(',').next() == Some(name.as_str()))?,
-        None => standing.iter().next()?,
-    };
+        .and_then(|t| t.primary_metric.as_deref());
+    let (metric, value) = primary_metric(metrics, wanted)?;
     Some(Cell {
         metric: metric.clone(),
-        value: value.get("value").cloned().unwrap_or(Json::Null),
-        stderr: value.get("stderr").and_then(Json::as_f64),
+        value: *value,
     })
 }

@@ -24,6 +24,16 @@ pub use hub::{FaultKind, Origin, Recorded, StandInHub, git_blob_sha1};
 
 use std::path::PathBuf;
 
+/// `name` on `PATH`, or in the system folders where Debian puts daemons (`PATH` may lack
+/// `/usr/sbin`).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
 /// The real-world reference inputs kept in the repository under `tests/corpus/reference/<name>`
 /// (the Python tool's run configs, real `generation_config.json` files, copied unchanged).
 pub fn reference_dir(name: &str) -> PathBuf {

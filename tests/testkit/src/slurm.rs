@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use crate::find_program;
+
 const TEMPLATE: &str = include_str!("slurm.conf.template");
 
 /// The programs a cluster needs, each in the package `make setup` installs it from.
@@ -64,7 +66,7 @@ impl SlurmCluster {
             "the Slurm tests start a private Slurm, whose daemons and jobs run as root: run them \
              as root"
         );
-        if let Some(missing) = PROGRAMS.iter().find(|p| find(p).is_none()) {
+        if let Some(missing) = PROGRAMS.iter().find(|p| find_program(p).is_none()) {
             panic!("Slurm is missing (`{missing}` not found): run `make setup`");
         }
         let mut last = String::new();
@@ -119,7 +121,7 @@ impl SlurmCluster {
     fn start_munge(&mut self) -> Result<(), String> {
         let munge = self.dir.path().join("munge");
         let key = munge.join("munge.key");
-        let created = Command::new(find("mungekey").unwrap_or_default())
+        let created = Command::new(find_program("mungekey").unwrap_or_default())
             .arg(format!("--keyfile={}", key.display()))
             .arg("--create")
             .output()
@@ -154,7 +156,7 @@ impl SlurmCluster {
     /// `slurm.conf` for this machine: its CPUs and memory as `slurmd -C` reports them, two free
     /// ports, a cluster name of its own.
     fn write_conf(&mut self) -> Result<(), String> {
-        let probe = Command::new(find("slurmd").unwrap_or_default())
+        let probe = Command::new(find_program("slurmd").unwrap_or_default())
             .arg("-C")
             .output()
             .map_err(|e| e.to_string())?;
@@ -192,7 +194,7 @@ impl SlurmCluster {
         let log = File::create(self.dir.path().join(format!("log/{name}.out")))
             .map_err(|e| e.to_string())?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
-        let mut command = Command::new(find(name).unwrap_or_default());
+        let mut command = Command::new(find_program(name).unwrap_or_default());
         command
             .args(args)
             .env("SLURM_CONF", &self.conf)
@@ -250,7 +252,8 @@ impl SlurmCluster {
 
     /// A Slurm client command (`sbatch`, `squeue`, `scancel`...) talking to this cluster.
     pub fn command(&self, program: &str) -> Command {
-        let mut command = Command::new(find(program).unwrap_or_else(|| PathBuf::from(program)));
+        let mut command =
+            Command::new(find_program(program).unwrap_or_else(|| PathBuf::from(program)));
         command.env("SLURM_CONF", &self.conf);
         command
     }
@@ -405,15 +408,6 @@ fn free_port(besides: Option<u16>) -> Result<u16, String> {
             Some(port) != besides && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
         })
         .ok_or_else(|| "no free port in 20000-31999".to_owned())
-}
-
-/// `name` on `PATH`, or in the system folders where Debian puts daemons.
-fn find(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 /// A process as `/proc` shows it.
