@@ -56,16 +56,24 @@ pub async fn run_client(
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot run {shown}"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes())
+    let pipe = child.stdin.take();
+    let exchange = async {
+        if let (Some(text), Some(mut pipe)) = (stdin, pipe) {
+            pipe.write_all(text.as_bytes())
+                .await
+                .with_context(|| format!("cannot write to {shown}'s standard input"))?;
+        }
+        child
+            .wait_with_output()
             .await
-            .with_context(|| format!("cannot write to {shown}'s standard input"))?;
-    }
-    // Dropped on timeout: kill_on_drop ends the command.
-    let Ok(output) = tokio::time::timeout(limit, child.wait_with_output()).await else {
+            .with_context(|| format!("cannot wait for {shown}"))
+    };
+    // The limit covers writing the input too (a command that stalls before reading a large
+    // script); dropped on timeout, kill_on_drop ends the command.
+    let Ok(output) = tokio::time::timeout(limit, exchange).await else {
         bail!("{shown} did not answer within {} s", limit.as_secs());
     };
-    let output = output.with_context(|| format!("cannot wait for {shown}"))?;
+    let output = output?;
     Ok(ClientOutput {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

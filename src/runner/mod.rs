@@ -44,9 +44,7 @@ impl Runner {
             console: Console::detect(),
         })
     }
-}
 
-impl Runner {
     /// Prints one line on stderr, above any live progress lines.
     pub fn say(&self, text: &str) {
         self.console.line(text);

@@ -5,8 +5,9 @@
 //! exactly what ran.
 //!
 //! The task backend plans twice, as the contract says: before anything starts, against the
-//! server as it will be (its checks run then, and `--dry-run` shows its processes), and once
-//! the server is ready, against the server as it is (those are the jobs that run).
+//! server as it will be (`--dry-run` shows those processes, and the suite's checks come from one
+//! such plan over every model's tasks), and once the server is ready, against the server as it
+//! is (those are the jobs that run).
 
 mod checks;
 mod dry_run;

@@ -42,8 +42,8 @@ pub(super) struct Model {
     pub options: RunOptions,
     /// The server benchy launches; `None` with `--server-url`.
     pub server: Option<ServerPlan>,
-    /// The task backend's plan against the server as it will be: its checks and diagnostics,
-    /// what `--dry-run` shows, the versions it found.
+    /// The task backend's plan against the server as it will be: its diagnostics, what
+    /// `--dry-run` shows, the versions it found (the checks are planned once for the suite).
     pub job_plan: Plan,
     pub folder: RunFolder,
     /// Each task's inputs (what decides its numbers), by task name.
