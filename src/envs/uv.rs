@@ -6,7 +6,7 @@
 //! dependencies": no such version, no such package, no wheel for this platform) and 2 for every
 //! other failure (a download or the index failing, measured with an unreachable index).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use benchy_core::{ProcessSpec, PythonEnv, Role};
@@ -42,7 +42,8 @@ pub fn program() -> Result<String> {
         .map(|e| e.path().join("bin/uv"))
         .filter(|p| p.is_file())
         .collect();
-    installed.sort();
+    // The newest by version, not by text: uv-0.10.0 is newer than uv-0.9.9.
+    installed.sort_by_key(|uv| version_of(uv));
     if let Some(uv) = installed.pop() {
         return Ok(uv.display().to_string());
     }
@@ -55,6 +56,18 @@ pub fn program() -> Result<String> {
             EnvVars::BENCHY_UV
         ),
     }
+}
+
+/// The version of the uv at `<venvs>/uv-<version>/bin/uv`, as numbers (a part that is not one
+/// counts as 0).
+fn version_of(uv: &Path) -> Vec<u64> {
+    let folder = uv.ancestors().nth(2).and_then(Path::file_name);
+    let version = folder.map(|f| f.to_string_lossy().trim_start_matches("uv-").to_owned());
+    version
+        .unwrap_or_default()
+        .split('.')
+        .map(|part| part.parse().unwrap_or(0))
+        .collect()
 }
 
 /// A check, run before anything starts, that the package index has every requirement of `env`
@@ -89,4 +102,18 @@ pub fn availability_check(env: &PythonEnv, dir: &std::path::Path) -> Result<Proc
             format!("check-env-{}.log", env.name),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_uv_is_the_highest_version_not_the_last_in_text_order() {
+        let uv = |v: &str| PathBuf::from(format!("/home/venvs/uv-{v}/bin/uv"));
+        let mut installed = vec![uv("0.10.0"), uv("0.9.9"), uv("0.13.9")];
+        installed.sort_by_key(|p| version_of(p));
+        assert_eq!(installed.pop(), Some(uv("0.13.9")));
+        assert_eq!(installed.pop(), Some(uv("0.10.0")));
+    }
 }

@@ -173,7 +173,11 @@ fn flags_with_values_that_cannot_work() {
         ),
         (
             &["--server-url", "ftp://127.0.0.1/v1"],
-            "over http or https",
+            "a ftp: URL; only http is supported",
+        ),
+        (
+            &["--server-url", "https://127.0.0.1/v1"],
+            "a https: URL; only http is supported",
         ),
         (&["--backend", "vllm"], "vllm is a server backend"),
         (
