@@ -73,7 +73,7 @@ fn version_of(uv: &Path) -> Vec<u64> {
 /// A check, run before anything starts, that the package index has every requirement of `env`
 /// (`uv pip compile --no-deps`: under a second, nothing installed). Its requirements file goes
 /// in `dir`.
-pub fn availability_check(env: &PythonEnv, dir: &std::path::Path) -> Result<ProcessSpec> {
+pub fn availability_check(env: &PythonEnv, dir: &Path) -> Result<ProcessSpec> {
     let file = dir.join(format!("{}.in", env.name));
     std::fs::write(&file, env.requirements.join("\n") + "\n")?;
     let origin = format!(
