@@ -1,10 +1,11 @@
 //! benchy, the host: the command line, run configs, plugin loading (discovery, manifests, the
 //! loader, the registry and the adapters that drive a loaded plugin through benchy-core's
-//! traits), settings files, external commands and aliases, the runner that alone spawns and supervises processes, and the run's record on
-//! disk. Plugins compile against benchy-core alone; this crate is what runs them.
+//! traits), settings files, external commands and aliases, the runner that alone spawns and
+//! supervises processes, and the run's record on disk. Plugins compile against benchy-core
+//! alone; this crate is what runs them.
 //!
 //! It is a library as well as the `benchy` binary so that tests and benchmarks drive the same
-//! plugin host and `/proc` reader the binary uses.
+//! plugin host, `/proc` reader and waiting the binary uses.
 
 mod atomic;
 pub mod audit;
@@ -19,6 +20,7 @@ mod notes;
 mod ownership;
 mod planning;
 pub mod plugin;
+pub mod poll;
 pub mod procfs;
 pub mod proxy;
 mod resolution;

@@ -300,14 +300,11 @@ mod tests {
             pgid
         });
         drop(rt);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while group_has_live_members(pgid) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the group outlived its guard"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let emptied =
+            crate::poll::eventually(Duration::from_secs(10), Duration::from_millis(10), || {
+                !group_has_live_members(pgid)
+            });
+        assert!(emptied, "the group outlived its guard");
     }
 
     #[test]

@@ -13,12 +13,13 @@
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{SigSet, Signal, killpg};
 use nix::unistd::{Pid, getppid};
 
 use super::group::group_has_live_members;
+use crate::poll;
 
 /// The hidden subcommand that runs a keeper.
 pub const SUBCOMMAND: &str = "__keep";
@@ -104,11 +105,12 @@ pub fn run(pgid: i32, grace_ms: u64, parent: i32) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let _ = killpg(pgid, Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_millis(grace_ms);
-    while group_has_live_members(pgid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if group_has_live_members(pgid) {
+    let emptied = poll::eventually(
+        Duration::from_millis(grace_ms),
+        Duration::from_millis(50),
+        || !group_has_live_members(pgid),
+    );
+    if !emptied {
         let _ = killpg(pgid, Signal::SIGKILL);
     }
     ExitCode::SUCCESS

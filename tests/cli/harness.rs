@@ -322,15 +322,6 @@ pub fn descendants(pid: i32) -> Vec<i32> {
 pub use benchy::procfs::alive;
 
 /// Waits up to `limit` for `check` to hold.
-pub fn eventually(limit: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+pub fn eventually(limit: std::time::Duration, check: impl FnMut() -> bool) -> bool {
+    benchy::poll::eventually(limit, std::time::Duration::from_millis(20), check)
 }
