@@ -1,5 +1,5 @@
 //! Tables: plain text for the terminal, Markdown for `summary.md` and `--format markdown`, and
-//! how a metric's value reads in any of them.
+//! how a metric's value and a count read in any of them.
 
 /// Renders rows under a header with columns padded to their widest cell. Cells are user text of
 /// any length (a 65,534-character `--set` key): padding is counted here, never through a format
@@ -47,6 +47,15 @@ pub fn value(value: f64, stderr: Option<f64>) -> String {
 
 /// A Markdown table. A `|` in a cell is escaped and a line break becomes a space, so a cell
 /// stays one cell; a column of numbers (`-` where there is none) is right-aligned.
+/// `1 model`, `3 models`.
+pub fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 pub fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
     let line = |cells: &mut dyn Iterator<Item = &str>| {
         let cells: Vec<String> = cells.map(markdown_cell).collect();

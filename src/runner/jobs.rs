@@ -19,6 +19,7 @@ use super::server::RunningServer;
 use super::{Runner, describe_status};
 use crate::run_record::now;
 use crate::secrets;
+use crate::table::counted;
 
 /// How often running jobs are checked (exit, timeout, progress line); a job's end is noticed
 /// within this, which is nothing next to a job's minutes.
@@ -230,9 +231,8 @@ impl Runner {
         let count = batch.running.len();
         if count > 0 {
             self.console.line(&format!(
-                "stopping {count} running job{} (SIGTERM, then SIGKILL after {} s; press Ctrl-C \
-                 again to kill now)",
-                if count == 1 { "" } else { "s" },
+                "stopping {} (SIGTERM, then SIGKILL after {} s; press Ctrl-C again to kill now)",
+                counted(count, "running job"),
                 grace.as_secs_f64()
             ));
         }

@@ -16,12 +16,12 @@ use crate::cli::{EvalArgs, ResolveArgs};
 use crate::failure::bad_input;
 use crate::plugin::Registry;
 use crate::plugin::catalog::Origin;
-use crate::results::standing::counted;
 use crate::run_lock::{create_dirs, remove_empty};
 use crate::run_record::now;
 use crate::runner::Runner;
 use crate::runner::client::{ClientOutput, run_client};
 use crate::secrets;
+use crate::table::counted;
 
 /// How long sbatch may take to answer.
 const SBATCH_LIMIT: Duration = Duration::from_secs(120);

@@ -320,7 +320,7 @@ fn check_runs_the_suites_checks_once_and_starts_nothing() {
     );
     assert!(
         run.stdout
-            .contains("checked 3 model(s) and 6 task(s): 1 check(s) ran"),
+            .contains("checked 3 models and 6 tasks: 1 check ran"),
         "{}",
         run.stdout
     );
@@ -330,7 +330,7 @@ fn check_runs_the_suites_checks_once_and_starts_nothing() {
     let again = env.run(&suite_args(&["--check"]));
     again.expect_code(0);
     assert!(
-        again.stdout.contains("0 check(s) ran, 1 passed before"),
+        again.stdout.contains("0 checks ran, 1 passed before"),
         "remembered: {}",
         again.stdout
     );

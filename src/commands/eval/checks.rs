@@ -22,6 +22,7 @@ use crate::planning::plan_jobs;
 use crate::runner::jobs::{EndedEarly, JobPolicy};
 use crate::runner::log_tail::format_tail;
 use crate::runner::{Interrupted, Runner};
+use crate::table::counted;
 
 /// How many checks run at once: they are short, and independent of each other.
 const CHECKS_AT_ONCE: usize = 2;
@@ -43,10 +44,11 @@ impl Suite<'_> {
         let checked = self.run_checks(&runner).await?;
         let tasks: usize = self.models.iter().map(|m| m.view.tasks.len()).sum();
         println!(
-            "checked {} model(s) and {tasks} task(s): {} check(s) ran, {} passed before and \
-             were not run again; nothing was started",
-            self.models.len(),
-            checked.outcomes.len(),
+            "checked {} and {}: {} ran, {} passed before and were not run again; nothing was \
+             started",
+            counted(self.models.len(), "model"),
+            counted(tasks, "task"),
+            counted(checked.outcomes.len(), "check"),
             checked.notes.len()
         );
         Ok(ExitCode::SUCCESS)
