@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::results::{output_dir, run_folder, warn};
+use super::results::{output_dir, run_folder};
 use crate::cli::{CompareArgs, Format};
 use crate::failure::{bad_input, exit};
 use crate::results::compare::Comparison;
+use crate::results::read::warn;
 use crate::results::read::{Found, StoredRun};
 use crate::settings::Settings;
 

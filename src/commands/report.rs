@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::results::{read_runs, warn, warnings};
+use super::results::{read_runs, warnings};
 use crate::atomic::write_atomic;
 use crate::cli::ReportArgs;
 use crate::results::leaderboard::Leaderboard;
+use crate::results::read::warn;
 use crate::results::report;
 use crate::results::scoring::Scoring;
 use crate::settings::Settings;

@@ -1,6 +1,6 @@
 //! `benchy results`: the leaderboard of the runs under the given folders, as a table, Markdown,
 //! CSV or JSON, and with `--out` as `leaderboard_table.json` and `.csv`, the Python tool's
-//! files. Also how `compare`, `status` and `report` find runs and say what they could not use.
+//! files. Also how `compare`, `status` and `report` find runs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use crate::atomic::write_atomic;
 use crate::cli::{ResultsArgs, TableFormat};
 use crate::failure::bad_input;
 use crate::results::leaderboard::Leaderboard;
-use crate::results::read::Found;
+use crate::results::read::{Found, warn};
 use crate::results::render;
 use crate::results::scoring::Scoring;
 use crate::settings::Settings;
@@ -71,13 +71,6 @@ pub fn warnings(found: &Found, board: &Leaderboard) -> Vec<String> {
         .chain(&board.warnings)
         .cloned()
         .collect()
-}
-
-/// Each warning, a line on stderr.
-pub fn warn(warnings: &[String]) {
-    for warning in warnings {
-        eprintln!("warning: {warning}");
-    }
 }
 
 /// The `--output-dir` given, else the `output_dir` setting.

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::results::{output_dir, run_folder, warn};
+use super::results::{output_dir, run_folder};
 use crate::cli::StatusArgs;
 use crate::failure::{bad_input, exit};
-use crate::results::read::Found;
+use crate::results::read::{Found, warn};
 use crate::results::standing::{self, ModelStanding, Standing};
 use crate::runner;
 use crate::settings::Settings;
@@ -51,11 +51,7 @@ pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode> {
     if args.missing {
         return Ok(missing(&models));
     }
-    println!(
-        "{}\n{}",
-        standing::table(&models),
-        standing::summary(&models)
-    );
+    println!("{}", standing::report(&models));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -117,7 +113,7 @@ fn missing(models: &[ModelStanding]) -> ExitCode {
         })
         .collect();
     if rows.is_empty() {
-        let models = standing::counted(models.len(), "model");
+        let models = table::counted(models.len(), "model");
         println!("Nothing missing: every task of {models} is done");
         return ExitCode::SUCCESS;
     }

@@ -326,6 +326,13 @@ impl Found {
     }
 }
 
+/// Each warning of a read, a line on stderr.
+pub fn warn(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
 /// Why the run failed, one line each: the record's, then those only its suite recorded.
 fn failures(record: &Record, suite: Option<InSuite>) -> Vec<String> {
     let mut lines = record.failures.clone();

@@ -5,8 +5,18 @@
 //! it). This is the check a leaderboard runs before publishing (`benchy status --missing`).
 
 use super::read::{StoredRun, TaskState};
-use crate::slurm::queue::Scheduled;
 use crate::table;
+
+/// Where a model's job is, in a scheduler's words reduced to what benchy acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheduled {
+    /// Not started yet (pending, held, requeued, being configured).
+    Waiting,
+    /// On a node (running, completing, suspended).
+    Active,
+    /// Over: completed, failed, cancelled, timed out, or no longer known to the scheduler.
+    Ended,
+}
 
 /// Where a task stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +105,7 @@ impl ModelStanding {
 
 /// Models by tasks, each cell a task's standing (`-` where the model has no such task), and
 /// each model's job when a scheduler runs them.
-pub fn table(models: &[ModelStanding]) -> String {
+fn table(models: &[ModelStanding]) -> String {
     let mut tasks: Vec<&str> = Vec::new();
     for (name, _) in models.iter().flat_map(|m| &m.tasks) {
         if !tasks.contains(&name.as_str()) {
@@ -125,8 +135,13 @@ pub fn table(models: &[ModelStanding]) -> String {
     table::render(&header, &rows)
 }
 
+/// The table and the counts under it, as `benchy status` and `eval --wait` print them.
+pub fn report(models: &[ModelStanding]) -> String {
+    format!("{}\n{}", table(models), summary(models))
+}
+
 /// `3 models, 6 tasks: 4 done, 2 missing`.
-pub fn summary(models: &[ModelStanding]) -> String {
+fn summary(models: &[ModelStanding]) -> String {
     let all: Vec<Standing> = models
         .iter()
         .flat_map(|m| m.tasks.iter().map(|(_, s)| *s))
@@ -146,19 +161,10 @@ pub fn summary(models: &[ModelStanding]) -> String {
     .collect();
     format!(
         "{}, {}: {}",
-        counted(models.len(), "model"),
-        counted(all.len(), "task"),
+        table::counted(models.len(), "model"),
+        table::counted(all.len(), "task"),
         counts.join(", ")
     )
-}
-
-/// `1 model`, `3 models`.
-pub fn counted(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 #[cfg(test)]

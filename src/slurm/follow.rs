@@ -13,12 +13,12 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::time::{Instant, sleep};
 
-use super::queue::{self, Queue, Queues, Scheduled};
+use super::queue::{self, Queue, Queues};
 use super::standing::of_submission;
 use super::submission::Submission;
 use super::submit::Tools;
-use crate::results::read::Found;
-use crate::results::standing::{self, ModelStanding};
+use crate::results::read::{Found, warn};
+use crate::results::standing::{self, ModelStanding, Scheduled};
 use crate::runner::{Interrupted, Runner, StopSignal};
 
 /// The first wait between two polls, and the wait after a poll that saw a change.
@@ -105,16 +105,10 @@ fn say_changes(
 /// are not.
 fn judge(submission: &Submission, run_dir: &Path, queue: &Queue) -> Result<ExitCode> {
     let found = Found::read(&[run_dir.to_owned()]);
-    for warning in &found.warnings {
-        eprintln!("warning: {warning}");
-    }
+    warn(&found.warnings);
     let queues = Queues::from([(submission.job_id.clone(), queue.clone())]);
     let models = of_submission(submission, &found, &queues);
-    println!(
-        "\n{}{}",
-        standing::table(&models),
-        standing::summary(&models)
-    );
+    println!("\n{}", standing::report(&models));
     let current: Vec<String> = submission.current().map(|t| t.model.short_name()).collect();
     let ran: Vec<&ModelStanding> = models
         .iter()

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use crate::failure::bad_input;
+use crate::results::standing::Scheduled;
 use crate::runner::client::run_client;
 
 /// How long a Slurm client command may take (one blocks about 10 s when the controller is
@@ -27,22 +28,9 @@ pub fn program(name: &str) -> Result<PathBuf> {
     })
 }
 
-/// Where an array task is, in the scheduler's words reduced to what benchy acts on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheduled {
-    /// Not started yet (pending, held, requeued, being configured).
-    Waiting,
-    /// On a node (running, completing, suspended).
-    Active,
-    /// Over: completed, failed, cancelled, timed out, or no longer known to the scheduler.
-    Ended,
-}
-
 /// One array task as `squeue` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueuedTask {
-    /// Its own job id (`%A`).
-    pub job_id: String,
     /// Slurm's state, as printed: `PENDING`, `RUNNING`, `COMPLETED`...
     pub state: String,
 }
@@ -74,21 +62,18 @@ impl Queue {
             .map_or(Scheduled::Ended, QueuedTask::scheduled)
     }
 
-    /// Reads `squeue -h -r -t all -o '%K|%A|%T'` lines. A pending remainder may still print
+    /// Reads `squeue -h -r -t all -o '%K|%T'` lines. A pending remainder may still print
     /// as a range (`2-5`, `2-5%1`): every index in it has that state.
     fn parse(text: &str) -> Queue {
         let mut tasks = BTreeMap::new();
         for line in text.lines() {
             let mut fields = line.trim().split('|');
-            let (Some(indexes), Some(job_id), Some(state)) =
-                (fields.next(), fields.next(), fields.next())
-            else {
+            let (Some(indexes), Some(state)) = (fields.next(), fields.next()) else {
                 continue;
             };
             let state = state.trim();
             for index in expand_indexes(indexes) {
                 let task = QueuedTask {
-                    job_id: job_id.to_owned(),
                     state: state.to_owned(),
                 };
                 tasks.insert(index, task);
@@ -118,7 +103,7 @@ fn expand_indexes(text: &str) -> Vec<u32> {
 /// The array `job_id` as the scheduler lists it now; an empty queue when the scheduler no
 /// longer knows the job at all.
 pub async fn poll(squeue: &Path, job_id: &str) -> Result<Queue> {
-    let args = ["-h", "-r", "-t", "all", "-j", job_id, "-o", "%K|%A|%T"].map(str::to_owned);
+    let args = ["-h", "-r", "-t", "all", "-j", job_id, "-o", "%K|%T"].map(str::to_owned);
     let output = run_client(squeue, &args, None, CLIENT_LIMIT).await?;
     if output.success() {
         return Ok(Queue::parse(&output.stdout));
@@ -153,13 +138,12 @@ mod tests {
     #[test]
     fn squeue_lines_become_task_states_and_a_missing_task_has_ended() {
         // as Slurm 22.05 prints them: a pending remainder, a running and a cancelled task
-        let queue = Queue::parse("2-3%1|10|PENDING\n0|11|RUNNING\n1|12|CANCELLED\n");
+        let queue = Queue::parse("2-3%1|PENDING\n0|RUNNING\n1|CANCELLED\n");
         assert_eq!(queue.scheduled(0), Scheduled::Active);
         assert_eq!(queue.tasks[&1].state, "CANCELLED");
         assert_eq!(queue.scheduled(1), Scheduled::Ended);
         assert_eq!(queue.scheduled(2), Scheduled::Waiting);
         assert_eq!(queue.scheduled(3), Scheduled::Waiting);
-        assert_eq!(queue.tasks[&3].job_id, "10");
         assert_eq!(queue.scheduled(4), Scheduled::Ended);
         assert_eq!(expand_indexes("1,3-4"), [1, 3, 4]);
         assert_eq!(Queue::parse("garbage\n"), Queue::default());
