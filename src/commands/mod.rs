@@ -22,8 +22,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, ConfigCommand};
+use crate::failure::bad_input;
 use crate::notes;
-use crate::plugin::Catalog;
+use crate::plugin::{Catalog, Registry};
 use crate::secrets;
 use crate::settings::Settings;
 
@@ -58,42 +59,40 @@ pub fn run(cli: Cli, args: &[OsString]) -> Result<ExitCode> {
 }
 
 fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
-    let command = match cli.command {
+    let loaded = |check: bool| registry(&cli.plugins, settings, check);
+    match cli.command {
+        None => list::run(settings),
         // An alias's command line is an external command's (never another alias).
-        Some(Command::External(words)) => return external::run(&words, settings),
-        Some(Command::Completions(args)) => return completions::run(args.shell),
-        Some(Command::Config(ConfigCommand::Show(args))) => {
-            return config_show::run(settings, args.format);
-        }
+        Some(Command::External(words)) => external::run(&words, settings),
+        Some(Command::Completions(args)) => completions::run(args.shell),
+        Some(Command::Config(ConfigCommand::Show(args))) => config_show::run(settings, args.format),
         // Reading runs back needs no plugin.
-        Some(Command::Results(args)) => return results::run(&args, settings),
-        Some(Command::Compare(args)) => return compare::run(&args, settings),
-        Some(Command::Report(args)) => return report::run(&args, settings),
-        Some(Command::Status(args)) => return status::run(&args, settings),
-        Some(command) => command,
-        None => return list::run(settings),
-    };
+        Some(Command::Results(args)) => results::run(&args, settings),
+        Some(Command::Compare(args)) => compare::run(&args, settings),
+        Some(Command::Report(args)) => report::run(&args, settings),
+        Some(Command::Status(args)) => status::run(&args, settings),
+        Some(Command::Config(ConfigCommand::Explain(args))) => {
+            explain::run(&args, &loaded(true)?, settings)
+        }
+        Some(Command::Eval(args)) => eval::run(&args, &loaded(true)?, settings),
+        Some(Command::Serve(args)) => serve::run(&args, &loaded(true)?, settings),
+        Some(Command::Envs(command)) => envs::run(command, &loaded(true)?),
+        // Listing and checking plugins is how a flagged one is looked at.
+        Some(Command::Plugins(command)) => plugins::run(command, &loaded(false)?),
+        // Typed, the keeper started in `run`; only an alias's expansion gets here.
+        Some(Command::Keep { .. }) => Err(bad_input(
+            "`__keep` is benchy's own helper, started by benchy itself; an alias cannot run it",
+        )),
+    }
+}
+
+/// The built-in plugins and those found on the plugin path; with `check`, a `--plugin` file
+/// this benchy cannot load is bad input.
+fn registry(flags: &[std::path::PathBuf], settings: &Settings, check: bool) -> Result<Registry> {
     let mut registry = crate::plugin::builtins::registry();
-    registry.set_plugins(Catalog::discover(
-        &cli.plugins,
-        &settings.plugin_path().value,
-    ));
-    if !matches!(command, Command::Plugins(_)) {
+    registry.set_plugins(Catalog::discover(flags, &settings.plugin_path().value));
+    if check {
         plugins::check_flagged(&registry)?;
     }
-    match command {
-        Command::Config(ConfigCommand::Explain(args)) => explain::run(&args, &registry, settings),
-        Command::Eval(args) => eval::run(&args, &registry, settings),
-        Command::Serve(args) => serve::run(&args, &registry, settings),
-        Command::Envs(command) => envs::run(command, &registry),
-        Command::Plugins(command) => plugins::run(command, &registry),
-        Command::Keep { .. }
-        | Command::Results(_)
-        | Command::Compare(_)
-        | Command::Report(_)
-        | Command::Status(_)
-        | Command::Completions(_)
-        | Command::External(_)
-        | Command::Config(ConfigCommand::Show(_)) => unreachable!("handled above"),
-    }
+    Ok(registry)
 }

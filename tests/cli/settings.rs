@@ -279,7 +279,7 @@ fn aliases_expand_and_never_shadow_a_built_in() {
     env.write(
         "benchy.toml",
         "[alias]\nshow = \"config show --format json\"\neval = \"config show\"\n\
-         ls = [\"plugins\", \"list\", \"--format\", \"json\"]\n",
+         ls = [\"plugins\", \"list\", \"--format\", \"json\"]\nk = \"__keep 1 2 3\"\n",
     );
     let run = env.run(&["show"]);
     run.expect_code(0);
@@ -291,6 +291,10 @@ fn aliases_expand_and_never_shadow_a_built_in() {
     let run = env.run(&["ls"]);
     run.expect_code(0);
     assert!(run.json()["search_path"].is_array(), "{}", run.stdout);
+    // benchy's own hidden helper is no command an alias can reach
+    let run = env.run(&["k"]);
+    run.expect_code(2);
+    says(&run.stderr, "`__keep` is benchy's own helper");
 
     // `eval` stays the built-in (which wants its run config), with a warning naming the
     // alias's file and line
@@ -309,7 +313,7 @@ fn aliases_expand_and_never_shadow_a_built_in() {
         .lines()
         .filter(|l| l.contains(" alias "))
         .collect();
-    assert_eq!(alias_rows.len(), 2, "{}", list.stdout);
+    assert_eq!(alias_rows.len(), 3, "{}", list.stdout);
     assert!(
         alias_rows
             .iter()
