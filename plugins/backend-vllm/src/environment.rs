@@ -9,7 +9,7 @@ use benchy_core::{BackendError, Problem, PythonEnv};
 use crate::provider::ProviderSettings;
 
 /// The keys that ask for an environment.
-pub const KEYS: [&str; 4] = [
+const KEYS: [&str; 4] = [
     "vllm_version",
     "transformers_version",
     "vllm_package",
