@@ -464,7 +464,7 @@ pub enum ConfigCommand {
     Show(ShowArgs),
 }
 
-const SETTINGS_HELP: &str = "\
+pub(crate) const SETTINGS_HELP: &str = "\
 Settings files, strongest first (each key from the strongest file that sets it):
   1. benchy.toml in the current folder, then in each parent folder
   2. the user's file (on Linux ~/.config/benchy/config.toml)

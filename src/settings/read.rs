@@ -386,3 +386,44 @@ impl Reader<'_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+
+    use super::*;
+    use crate::cli::{Cli, SETTINGS_HELP};
+
+    /// The words of a help text, so that a key is found whole (`time`, not `runtime`).
+    fn words(text: &str) -> BTreeSet<&str> {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .collect()
+    }
+
+    /// The help texts list the keys by hand, in prose: each key a file may hold must be there.
+    #[test]
+    fn the_help_names_every_key_a_settings_file_may_hold() {
+        let slurm_keys: Vec<&str> = options::KEYS.iter().map(|k| k.name).collect();
+        let settings_help = words(SETTINGS_HELP);
+        let every = TOP_KEYS.iter().chain(LEADERBOARD_KEYS).chain(&slurm_keys);
+        for key in every.chain(&["kind"]) {
+            assert!(
+                settings_help.contains(key),
+                "`{key}` is not in SETTINGS_HELP"
+            );
+        }
+        let eval = Cli::command().find_subcommand("eval").unwrap().clone();
+        let flag = eval
+            .get_arguments()
+            .find(|a| a.get_id() == "executor_config");
+        let help = flag.unwrap().get_help().unwrap().to_string();
+        for key in &slurm_keys {
+            assert!(
+                words(&help).contains(key),
+                "`{key}` is not in --executor-config's help"
+            );
+        }
+    }
+}
