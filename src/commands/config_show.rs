@@ -29,9 +29,16 @@ pub fn run(settings: &Settings, format: Format) -> Result<ExitCode> {
                 .iter()
                 .map(|f| f.display().to_string())
                 .collect();
+            // Masked before the columns are measured, so a masked value keeps them aligned.
             let rows: Vec<Vec<String>> = entries
                 .iter()
-                .map(|e| vec![e.key.clone(), e.value.to_string(), e.origin.clone()])
+                .map(|e| {
+                    vec![
+                        e.key.clone(),
+                        secrets::mask(&e.value.to_string()),
+                        e.origin.clone(),
+                    ]
+                })
                 .collect();
             format!(
                 "Settings files, strongest first: {}\n\n{}",

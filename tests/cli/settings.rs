@@ -93,6 +93,27 @@ fn nearer_files_win_key_by_key_and_show_names_each_file_and_line() {
 }
 
 #[test]
+fn a_secret_in_env_is_shown_masked_in_columns_that_still_line_up() {
+    // longer than any other value, so that its width would set the column's
+    let token = "hf_settingscanary0123456789abcdefghijklmnopqrstuvwxyz";
+    let (_env, run) = show_with(&format!("[env]\nHF_TOKEN = \"{token}\"\n"));
+    run.expect_code(0);
+    assert!(!run.stdout.contains(token), "{}", run.stdout);
+    let header = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("setting"));
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("env.HF_TOKEN"));
+    let (header, row) = (header.unwrap(), row.unwrap());
+    assert!(row.contains(" \"***\" "), "{row}");
+    // the source (the file's absolute path) starts under its header, as on every other row
+    assert_eq!(row.find('/'), header.find("source"), "\n{}", run.stdout);
+}
+
+#[test]
 fn without_files_show_prints_the_defaults() {
     let env = TestEnv::new();
     let (files, settings) = show(&env, ".");
