@@ -16,57 +16,59 @@ const STICKY: u32 = 0o1000;
 /// Write permission for everyone.
 const WORLD_WRITE: u32 = 0o002;
 
-/// Why another user can change `path` (links followed), or `None` when only you (or root) can.
-/// A path that cannot be read is not judged here: reading it fails on its own.
-pub fn untrusted(path: &Path) -> Option<String> {
-    let metadata = std::fs::metadata(path).ok()?;
+/// What other users can do to a path of benchy's choosing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Only you (or root) can change it, or it cannot be read (reading then fails on its own).
+    Safe,
+    /// Yours, but everyone may write it: used, with a warning saying how to close it.
+    Exposed(String),
+    /// Another user can change it: refused.
+    Untrusted(String),
+}
+
+/// Judges `path` (links followed) from one `stat`.
+pub fn judge(path: &Path) -> Trust {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Trust::Safe;
+    };
     let (me, owner) = (my_uid(), metadata.uid());
-    if owner == me {
-        return None;
-    }
-    if owner != 0 {
-        return Some(format!(
+    let mode = metadata.permissions().mode() & 0o7777;
+    if owner != me && owner != 0 {
+        return Trust::Untrusted(format!(
             "owned by uid {owner}, not by you (uid {me}), so another user can change it"
         ));
     }
-    others_may_write(&metadata).then(|| {
-        format!(
-            "writable by everyone (mode {:04o}, owned by root)",
-            metadata.permissions().mode() & 0o7777
-        )
-    })
-}
-
-/// Why other users can change `path` although it is yours: its mode lets everyone write it. Not
-/// refused (it is yours to fix, in one command), but said.
-pub fn exposed(path: &Path) -> Option<String> {
-    let metadata = std::fs::metadata(path).ok()?;
-    (metadata.uid() == my_uid() && others_may_write(&metadata)).then(|| {
-        format!(
-            "yours but writable by everyone (mode {:04o}); `chmod o-w {}` closes it",
-            metadata.permissions().mode() & 0o7777,
+    if !others_may_write(&metadata) {
+        return Trust::Safe;
+    }
+    if owner == me {
+        Trust::Exposed(format!(
+            "yours but writable by everyone (mode {mode:04o}); `chmod o-w {}` closes it",
             path.display()
-        )
-    })
+        ))
+    } else {
+        Trust::Untrusted(format!(
+            "writable by everyone (mode {mode:04o}, owned by root)"
+        ))
+    }
 }
 
-/// The first of `paths` another user can change, with why: `"<path> is <why>"`.
-pub fn first_untrusted<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Option<String> {
-    first(paths, untrusted)
-}
-
-/// The first of `paths` that is yours but others can write, with why.
-pub fn first_exposed<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Option<String> {
-    first(paths, exposed)
-}
-
-fn first<'a>(
-    paths: impl IntoIterator<Item = &'a Path>,
-    judge: fn(&Path) -> Option<String>,
-) -> Option<String> {
-    paths
-        .into_iter()
-        .find_map(|path| judge(path).map(|why| format!("{} is {why}", path.display())))
+/// Judges every one of `paths`: the first another user can change is an error, else the first
+/// that is yours but exposed is a warning; each reads `"<path> is <why>"`.
+pub fn judge_all<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<Option<String>, String> {
+    let mut exposed = None;
+    for path in paths {
+        let said = |why: String| format!("{} is {why}", path.display());
+        match judge(path) {
+            Trust::Safe => {}
+            Trust::Exposed(why) => {
+                exposed.get_or_insert_with(|| said(why));
+            }
+            Trust::Untrusted(why) => return Err(said(why)),
+        }
+    }
+    Ok(exposed)
 }
 
 fn my_uid() -> u32 {
@@ -93,19 +95,22 @@ mod tests {
         let file = dir.path().join("x.yaml");
         std::fs::write(&file, "a: 1").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert_eq!(untrusted(&file), None);
-        let said = exposed(&file).unwrap();
+        let Trust::Exposed(said) = judge(&file) else {
+            panic!("{:?}", judge(&file))
+        };
         assert!(
             said.starts_with("yours but writable by everyone (mode 0666)"),
             "{said}"
         );
+        let warned = judge_all([dir.path(), file.as_path()]).unwrap().unwrap();
+        assert!(warned.starts_with(&format!("{} is yours", file.display())));
         // a group of one's own is the common case, and not judged
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o664)).unwrap();
-        assert_eq!(exposed(&file), None);
+        assert_eq!(judge(&file), Trust::Safe);
         // a sticky folder others may write (as /tmp) exposes nothing of yours
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
-        assert_eq!(exposed(dir.path()), None);
-        assert_eq!(untrusted(&dir.path().join("missing")), None);
+        assert_eq!(judge(dir.path()), Trust::Safe);
+        assert_eq!(judge(&dir.path().join("missing")), Trust::Safe);
     }
 
     #[test]
@@ -118,9 +123,11 @@ mod tests {
         let file = dir.path().join("x.yaml");
         std::fs::write(&file, "a: 1").unwrap();
         std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
-        let why = untrusted(&file).unwrap();
+        let Trust::Untrusted(why) = judge(&file) else {
+            panic!("{:?}", judge(&file))
+        };
         assert!(why.starts_with("owned by uid 65534, not by you"), "{why}");
-        let message = first_untrusted([dir.path(), file.as_path()]).unwrap();
+        let message = judge_all([dir.path(), file.as_path()]).unwrap_err();
         assert!(message.starts_with(&format!("{} is owned", file.display())));
     }
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use super::loader::{Connection, LoadError};
 use super::manifest::{Kind, Manifest, ManifestError};
 use crate::env_vars::EnvVars;
-use crate::ownership::{exposed, first_exposed, first_untrusted, untrusted};
+use crate::ownership::{self, Trust};
 
 /// Where a plugin file was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,9 +126,9 @@ impl PluginFile {
         self.manifest
             .get_or_init(|| {
                 let folder = self.path.parent().unwrap_or(Path::new("/"));
-                match first_untrusted([self.path.as_path(), folder]) {
-                    Some(why) => Err(ManifestError::Untrusted(why)),
-                    None => Manifest::read(&self.path),
+                match ownership::judge_all([self.path.as_path(), folder]) {
+                    Err(why) => Err(ManifestError::Untrusted(why)),
+                    Ok(_) => Manifest::read(&self.path),
                 }
             })
             .as_ref()
@@ -138,7 +138,9 @@ impl PluginFile {
     /// close it.
     pub fn exposure(&self) -> Option<String> {
         let folder = self.path.parent().unwrap_or(Path::new("/"));
-        first_exposed([self.path.as_path(), folder])
+        ownership::judge_all([self.path.as_path(), folder])
+            .ok()
+            .flatten()
     }
 
     /// The manifest of a plugin this benchy can load, or why it cannot.
@@ -230,10 +232,11 @@ impl Catalog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return DirState::Missing,
             Err(e) => return DirState::Unreadable(e.to_string()),
         };
-        if let Some(why) = untrusted(dir) {
-            return DirState::Untrusted(why);
-        }
-        let exposed = exposed(dir);
+        let exposed = match ownership::judge(dir) {
+            Trust::Untrusted(why) => return DirState::Untrusted(why),
+            Trust::Exposed(why) => Some(why),
+            Trust::Safe => None,
+        };
         // Every entry with a library's name but a folder: a broken link, a link loop or a FIFO
         // is listed with what is wrong with it rather than passed over.
         let mut paths: Vec<PathBuf> = entries

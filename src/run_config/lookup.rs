@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use benchy_core::Diagnostic;
 
 use super::ConfigError;
-use crate::ownership::{first_exposed, first_untrusted};
+use crate::ownership;
 
 /// Finds `<folder>/<name>.yaml` (or `.yml`, or `name` itself when it has an extension) in the
 /// start folder and each folder above it up to the boundary. `named_at` (the run config's file
@@ -41,14 +41,16 @@ pub(super) fn find_upwards(
             let found = std::fs::symlink_metadata(&candidate).is_ok() && !candidate.is_dir();
             if found {
                 let on_the_way = [candidate.as_path(), &dir.join(folder), dir];
-                if let Some(why) = first_exposed(on_the_way) {
-                    notes.push(Diagnostic::warning(format!(
-                        "{named_at}: {what} `{name}`: {why}"
-                    )));
-                }
-                return match first_untrusted(on_the_way) {
-                    None => Ok(candidate),
-                    Some(why) => Err(ConfigError::Untrusted {
+                return match ownership::judge_all(on_the_way) {
+                    Ok(exposed) => {
+                        if let Some(why) = exposed {
+                            notes.push(Diagnostic::warning(format!(
+                                "{named_at}: {what} `{name}`: {why}"
+                            )));
+                        }
+                        Ok(candidate)
+                    }
+                    Err(why) => Err(ConfigError::Untrusted {
                         origin: named_at.to_owned(),
                         what,
                         name: name.to_owned(),
