@@ -40,7 +40,7 @@ impl Attempt<'_, '_> {
         let model = self.model;
         let mut backends = std::collections::BTreeMap::new();
         backends.insert(
-            self.suite.backend_name.clone(),
+            self.suite.args.backend.clone(),
             model.job_plan.record.clone(),
         );
         if let Some(server) = &model.server {
@@ -51,7 +51,7 @@ impl Attempt<'_, '_> {
             run_id: self.suite.run_id.clone(),
             model: model.view.model.name.clone(),
             config: model.resolution.config.path.clone(),
-            backend: self.suite.backend_name.clone(),
+            backend: self.suite.args.backend.clone(),
             options: model.options.clone(),
             status: Status::Running,
             started_at: now(),
@@ -239,7 +239,7 @@ impl Attempt<'_, '_> {
         record.processes = report.outcomes.clone();
         let results = self.collect(&report, record);
         let tasks: Vec<String> = self.view.tasks.iter().map(|t| t.name.clone()).collect();
-        for line in verify_into(record, &results, &tasks, &self.suite.backend_name) {
+        for line in verify_into(record, &results, &tasks, &self.suite.args.backend) {
             eprintln!("{}", secrets::mask(&line));
         }
         *collected = Some(results);

@@ -52,8 +52,7 @@ pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<
 /// A suite (one model or many) that has been checked and planned, before anything starts.
 struct Suite<'a> {
     args: &'a EvalArgs,
-    /// The task backend, and its name as `--backend` gave it.
-    backend_name: String,
+    /// The task backend `--backend` names.
     backend: Arc<dyn Backend>,
     /// How many of a model's jobs run at once: `--jobs`, else the `jobs` setting.
     jobs: Jobs,

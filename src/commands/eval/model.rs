@@ -28,10 +28,9 @@ pub(super) struct Planning<'a> {
     pub backend: &'a Arc<dyn Backend>,
     pub backend_name: &'a str,
     pub server_url: Option<&'a ServerUrl>,
-    /// The options of every model; each gets its own `run_dir`.
+    /// The suite's options, `run_dir` its folder `<output-dir>/<run-id>`; each model gets them
+    /// with its own folder in that one.
     pub options: &'a RunOptions,
-    /// `<output-dir>/<run-id>`.
-    pub suite_dir: &'a Path,
 }
 
 /// A model of the suite, before anything starts.
@@ -55,7 +54,7 @@ impl Model {
     pub fn prepare(resolution: Resolution, only: &[String], planning: &Planning) -> Result<Model> {
         let view = run_view(&resolution, only);
         let options = RunOptions {
-            run_dir: planning.suite_dir.join(&view.model.short_name),
+            run_dir: planning.options.run_dir.join(&view.model.short_name),
             ..planning.options.clone()
         };
         let server = match planning.server_url {

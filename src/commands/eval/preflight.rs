@@ -52,7 +52,6 @@ impl<'a> Suite<'a> {
             backend_name: &args.backend,
             server_url: server_url.as_ref(),
             options: &options,
-            suite_dir: &dir,
         };
         let mut models = Vec::new();
         for resolution in resolutions {
@@ -71,7 +70,6 @@ impl<'a> Suite<'a> {
         distinct_folders(&models)?;
         Ok(Suite {
             args,
-            backend_name: args.backend.clone(),
             backend,
             jobs: args.jobs.unwrap_or_else(|| settings.jobs().value),
             server_url,
