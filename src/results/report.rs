@@ -185,7 +185,9 @@ fn failures(run: &StoredRun) -> String {
     }
 }
 
-/// The run's resolved parameters, then each task's where they differ from the run's.
+/// The run's resolved parameters, then each task's where they differ from the run's. A task's
+/// parameter differs when its value or its source does: this table shows provenance, while a
+/// leaderboard row (`setup.rs`) tells runs apart by what decides the numbers, the values alone.
 fn parameters(run: &StoredRun) -> String {
     let mut rows: Vec<[String; 4]> = run
         .params
