@@ -37,6 +37,25 @@ pub struct MetricRow {
     pub significant: Option<bool>,
 }
 
+impl MetricRow {
+    /// The row of metric `key` with the runs' values, weighed.
+    fn new(key: &MetricKey, a: Option<MetricValue>, b: Option<MetricValue>) -> MetricRow {
+        let (task, evaluated, metric) = *key;
+        let mut row = MetricRow {
+            task: task.to_owned(),
+            evaluated: evaluated.to_owned(),
+            metric: metric.to_owned(),
+            a,
+            b,
+            difference: None,
+            combined_stderr: None,
+            significant: None,
+        };
+        weigh(&mut row);
+        row
+    }
+}
+
 /// One item of the setup on which the runs disagree.
 #[derive(Clone, Debug, Serialize)]
 pub struct Difference {
@@ -190,43 +209,46 @@ fn metric_cells(row: &MetricRow) -> Vec<String> {
     ]
 }
 
+/// A metric's place: the run task, the evaluated task, the metric.
+type MetricKey<'r> = (&'r str, &'r str, &'r str);
+
+/// Every metric of `run` with its value, in the run's order.
+fn metrics_of(run: &StoredRun) -> impl Iterator<Item = (MetricKey<'_>, MetricValue)> {
+    run.tasks.iter().flat_map(|task| {
+        task.results.iter().flat_map(move |(evaluated, metrics)| {
+            metrics.iter().map(move |(metric, value)| {
+                (
+                    (task.name.as_str(), evaluated.as_str(), metric.as_str()),
+                    *value,
+                )
+            })
+        })
+    })
+}
+
 /// Every metric of either run, in A's order and then those only B has.
 fn metric_rows(a: &StoredRun, b: &StoredRun) -> Vec<MetricRow> {
-    let mut rows: Vec<MetricRow> = Vec::new();
-    for (run, is_a) in [(a, true), (b, false)] {
-        for task in &run.tasks {
-            for (evaluated, metrics) in &task.results {
-                for (metric, value) in metrics {
-                    let same = |r: &&mut MetricRow| {
-                        r.task == task.name && &r.evaluated == evaluated && &r.metric == metric
-                    };
-                    let row = match rows.iter_mut().find(same) {
-                        Some(row) => row,
-                        None => {
-                            rows.push(MetricRow {
-                                task: task.name.clone(),
-                                evaluated: evaluated.clone(),
-                                metric: metric.clone(),
-                                a: None,
-                                b: None,
-                                difference: None,
-                                combined_stderr: None,
-                                significant: None,
-                            });
-                            rows.last_mut().expect("just pushed")
-                        }
-                    };
-                    if is_a {
-                        row.a = Some(*value)
-                    } else {
-                        row.b = Some(*value)
-                    }
-                }
-            }
-        }
-    }
-    rows.iter_mut().for_each(weigh);
-    rows
+    merge(
+        &metrics_of(a).collect::<Vec<_>>(),
+        &metrics_of(b).collect::<Vec<_>>(),
+    )
+}
+
+/// Rows for the metrics of A and B: A's in order, each with B's value of it, then B's others.
+fn merge(of_a: &[(MetricKey, MetricValue)], of_b: &[(MetricKey, MetricValue)]) -> Vec<MetricRow> {
+    let value_in = |run: &[(MetricKey, MetricValue)], key: &MetricKey| {
+        run.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    };
+    let both = of_a
+        .iter()
+        .map(|(key, a)| (key, Some(*a), value_in(of_b, key)));
+    let only_in_b = of_b
+        .iter()
+        .filter(|(key, _)| value_in(of_a, key).is_none())
+        .map(|(key, b)| (key, None, Some(*b)));
+    both.chain(only_in_b)
+        .map(|(key, a, b)| MetricRow::new(key, a, b))
+        .collect()
 }
 
 /// The difference, the combined standard error and whether the one exceeds twice the other.
@@ -287,18 +309,35 @@ mod tests {
     }
 
     fn row(a: Option<MetricValue>, b: Option<MetricValue>) -> MetricRow {
-        let mut row = MetricRow {
-            task: "t".into(),
-            evaluated: "t".into(),
-            metric: "acc,none".into(),
-            a,
-            b,
-            difference: None,
-            combined_stderr: None,
-            significant: None,
-        };
-        weigh(&mut row);
-        row
+        MetricRow::new(&("t", "t", "acc,none"), a, b)
+    }
+
+    #[test]
+    fn rows_follow_a_then_what_only_b_has_each_with_both_values() {
+        let key = |metric| ("gen", "gen", metric);
+        let of_a = [
+            (key("acc"), value(0.5, None).unwrap()),
+            (key("f1"), value(0.6, None).unwrap()),
+        ];
+        let of_b = [
+            (key("bleu"), value(9.0, None).unwrap()),
+            (key("f1"), value(0.7, None).unwrap()),
+        ];
+        let rows = merge(&of_a, &of_b);
+        let shown: Vec<(&str, bool, bool)> = rows
+            .iter()
+            .map(|r| (r.metric.as_str(), r.a.is_some(), r.b.is_some()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("acc", true, false),
+                ("f1", true, true),
+                ("bleu", false, true)
+            ]
+        );
+        assert!((rows[1].difference.unwrap() - 0.1).abs() < 1e-9);
+        assert_eq!(rows[0].difference, None);
     }
 
     #[test]
