@@ -124,7 +124,7 @@ impl Attempt<'_, '_> {
             || Json::Object(Map::new()),
             |c| summary::results_json(&c.results),
         );
-        let results = self.with_done(&new);
+        let results = with_done(self.model, &self.done, &new);
         let written = self
             .write_outputs(record, &results)
             .and_then(|()| self.write_completions(record, &new));
@@ -153,19 +153,6 @@ impl Attempt<'_, '_> {
             println!("{table}");
         }
         folder.write_record(record)
-    }
-
-    /// `new` (in the form of `results.json`) after the results of the tasks done before, in
-    /// the run config's order.
-    fn with_done(&self, new: &Json) -> Json {
-        let mut merged = Map::new();
-        for task in &self.model.view.tasks {
-            let done = self.done.iter().find(|c| c.task == task.name);
-            if let Some(value) = new.get(&task.name).or(done.map(|c| &c.results)) {
-                merged.insert(task.name.clone(), value.clone());
-            }
-        }
-        Json::Object(merged)
     }
 
     /// A completion record for every task of this attempt that finished with verified results.
@@ -388,4 +375,17 @@ fn ended_early(ended: Option<EndedEarly>, server: &RunningServer) -> Result<()> 
         }
         Some(EndedEarly::JobFailed(_)) | None => Ok(()),
     }
+}
+
+/// `new` (in the form of `results.json`) after the results of the tasks `done` before, in the
+/// run config's order.
+pub(super) fn with_done(model: &Model, done: &[Completion], new: &Json) -> Json {
+    let mut merged = Map::new();
+    for task in &model.view.tasks {
+        let done = done.iter().find(|c| c.task == task.name);
+        if let Some(value) = new.get(&task.name).or(done.map(|c| &c.results)) {
+            merged.insert(task.name.clone(), value.clone());
+        }
+    }
+    Json::Object(merged)
 }

@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use super::Suite;
 use super::checks::Checked;
-use super::execute::Attempt;
+use super::execute::{Attempt, with_done};
 use super::model::Model;
 use crate::results::leaderboard::primary_metric;
 use crate::results::read::evaluated_metrics;
@@ -219,10 +219,6 @@ fn say_decision(runner: &Runner, task: &TaskView, decision: &Decision) {
 
 impl ModelOutcome {
     fn all_done(model: &Model, done: &[Completion]) -> ModelOutcome {
-        let results = done
-            .iter()
-            .map(|c| (c.task.clone(), c.results.clone()))
-            .collect();
         ModelOutcome {
             status: ModelStatus::Ok,
             tasks: model
@@ -231,7 +227,7 @@ impl ModelOutcome {
                 .iter()
                 .map(|t| (t.name.clone(), TaskState::Done))
                 .collect(),
-            results: Json::Object(results),
+            results: with_done(model, done, &Json::Null),
             error: None,
         }
     }
