@@ -125,6 +125,8 @@ impl PluginFile {
     pub fn manifest(&self) -> Result<&Manifest, &ManifestError> {
         self.manifest
             .get_or_init(|| {
+                // The folder is judged again even when a search judged it: a `--plugin` file's
+                // folder never was, and this is the judgment made when the file is read.
                 let folder = self.path.parent().unwrap_or(Path::new("/"));
                 match ownership::judge_all([self.path.as_path(), folder]) {
                     Err(why) => Err(ManifestError::Untrusted(why)),
