@@ -45,8 +45,6 @@ pub fn value(value: f64, stderr: Option<f64>) -> String {
     }
 }
 
-/// A Markdown table. A `|` in a cell is escaped and a line break becomes a space, so a cell
-/// stays one cell; a column of numbers (`-` where there is none) is right-aligned.
 /// `1 model`, `3 models`.
 pub fn counted(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -56,6 +54,8 @@ pub fn counted(n: usize, noun: &str) -> String {
     }
 }
 
+/// A Markdown table. A `|` in a cell is escaped and a line break becomes a space, so a cell
+/// stays one cell; a column of numbers (`-` where there is none) is right-aligned.
 pub fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
     let line = |cells: &mut dyn Iterator<Item = &str>| {
         let cells: Vec<String> = cells.map(markdown_cell).collect();
