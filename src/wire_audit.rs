@@ -70,7 +70,7 @@ impl JobAudits {
         let server = root_of(api_base);
         for job in jobs.iter_mut() {
             let proxy = audits
-                .add_at(&job.name, &job.tasks, job.expects.clone(), server)
+                .add(&job.name, &job.tasks, job.expects.clone(), api_base)
                 .await?;
             if !route_through(job, server, &proxy) && job.expects.is_some() {
                 bail!(
@@ -93,19 +93,8 @@ impl JobAudits {
         expects: Option<Expectation>,
         api_base: &str,
     ) -> Result<String> {
-        self.add_at(name, tasks, expects, root_of(api_base)).await
-    }
-
-    /// [`JobAudits::add`] in front of the server whose root is `server`.
-    async fn add_at(
-        &mut self,
-        name: &str,
-        tasks: &[String],
-        expects: Option<Expectation>,
-        server: &str,
-    ) -> Result<String> {
         let audit = Arc::new(Audit::new(expects));
-        let proxy = Proxy::start(server, audit.clone())
+        let proxy = Proxy::start(root_of(api_base), audit.clone())
             .await
             .context("cannot start the auditing proxy")?;
         let url = proxy.url();
