@@ -249,7 +249,8 @@ fn flagged_plugins(registry: &Registry) -> Result<Vec<String>> {
 }
 
 /// A script that would hold a secret benchy knows of (a token given with `--set`, a value of a
-/// credential's environment variable) is refused: secrets reach array tasks through the environment only.
+/// credential's environment variable) is refused: secrets reach array tasks through the
+/// environment only.
 fn refuse_secrets(script: &str) -> Result<()> {
     if secrets::mask(script) == script {
         return Ok(());
