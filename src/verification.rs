@@ -189,6 +189,14 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    /// The differences as the run's record words them.
+    fn differences(sent: &Map<String, Json>, recorded: &Map<String, Json>) -> Vec<String> {
+        compare(sent, recorded)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
     #[test]
     fn equal_values_in_other_number_forms_match() {
         let sent = map(json!({"temperature": 0, "top_k": 20, "until": ["\n"]}));
@@ -201,12 +209,8 @@ mod tests {
     fn nested_objects_and_large_integers_compare_as_the_audit_does() {
         let sent = map(json!({"logit_bias": {"50256": -100}, "seed": 9007199254740993u64}));
         let recorded = map(json!({"logit_bias": {"50256": -100.0}, "seed": 9007199254740992u64}));
-        let diff: Vec<String> = compare(&sent, &recorded)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
         assert_eq!(
-            diff,
+            differences(&sent, &recorded),
             ["seed: sent 9007199254740993 but recorded 9007199254740992"]
         );
     }
@@ -215,12 +219,8 @@ mod tests {
     fn changed_and_missing_keys_are_differences() {
         let sent = map(json!({"temperature": 0.7, "top_p": 0.9}));
         let recorded = map(json!({"temperature": 0.0}));
-        let diff: Vec<String> = compare(&sent, &recorded)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
         assert_eq!(
-            diff,
+            differences(&sent, &recorded),
             [
                 "temperature: sent 0.7 but recorded 0.0",
                 "top_p: sent 0.9 but not recorded"
