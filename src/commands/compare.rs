@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::results::{output_dir, run_folder};
+use super::results::run_folder;
 use crate::cli::{CompareArgs, Format};
 use crate::failure::{bad_input, exit};
 use crate::results::compare::Comparison;
@@ -15,7 +15,7 @@ use crate::results::read::{Found, StoredRun};
 use crate::settings::Settings;
 
 pub fn run(args: &CompareArgs, settings: &Settings) -> Result<ExitCode> {
-    let output_dir = output_dir(args.output_dir.as_deref(), settings);
+    let output_dir = settings.output_dir_or(args.output_dir.as_deref());
     let a = locate(&args.a, args.model.as_deref(), &output_dir)?;
     let b = locate(&args.b, args.model.as_deref(), &output_dir)?;
     let comparison = Comparison::of(&a, &b);

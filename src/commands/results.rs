@@ -46,7 +46,7 @@ pub fn run(args: &ResultsArgs, settings: &Settings) -> Result<ExitCode> {
 /// folders without any run, are bad input.
 pub fn read_runs(paths: &[PathBuf], settings: &Settings) -> Result<Found> {
     let paths = if paths.is_empty() {
-        vec![output_dir(None, settings)]
+        vec![settings.output_dir_or(None)]
     } else {
         paths.to_vec()
     };
@@ -71,11 +71,6 @@ pub fn warnings(found: &Found, board: &Leaderboard) -> Vec<String> {
         .chain(&board.warnings)
         .cloned()
         .collect()
-}
-
-/// The `--output-dir` given, else the `output_dir` setting.
-pub fn output_dir(given: Option<&Path>, settings: &Settings) -> PathBuf {
-    given.map_or_else(|| settings.output_dir().value, Path::to_owned)
 }
 
 /// The folder `spec` names: a folder, else a run id under `output_dir`; neither is bad input.

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::results::{output_dir, run_folder};
+use super::results::run_folder;
 use crate::cli::StatusArgs;
 use crate::failure::{bad_input, exit};
 use crate::results::read::{Found, warn};
@@ -21,7 +21,7 @@ use crate::slurm::submission::Submission;
 use crate::table;
 
 pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode> {
-    let output_dir = output_dir(args.output_dir.as_deref(), settings);
+    let output_dir = settings.output_dir_or(args.output_dir.as_deref());
     let run_dir = locate(args.run.as_deref(), &output_dir)?;
     let found = Found::read(std::slice::from_ref(&run_dir));
     warn(&found.warnings);

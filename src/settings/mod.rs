@@ -166,6 +166,11 @@ impl Settings {
         Setting::or_default(&self.output_dir, || PathBuf::from(DEFAULT_OUTPUT_DIR))
     }
 
+    /// `--output-dir` when given, else this setting.
+    pub fn output_dir_or(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map_or_else(|| self.output_dir().value, Path::to_owned)
+    }
+
     pub fn jobs(&self) -> Setting<Jobs> {
         Setting::or_default(&self.jobs, Jobs::default)
     }

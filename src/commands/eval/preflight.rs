@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
 use benchy_core::backend::RunOptions;
@@ -89,18 +90,14 @@ fn resolve_all(
     registry: &Registry,
     settings: &Settings,
 ) -> Result<Vec<Resolution>> {
-    let next = Mutex::new(0usize);
+    let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<Result<Resolution>>>> =
         configs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..RESOLVING_AT_ONCE.min(configs.len()) {
             scope.spawn(|| {
                 loop {
-                    let i = {
-                        let mut next = next.lock().expect("not poisoned");
-                        *next += 1;
-                        *next - 1
-                    };
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(config) = configs.get(i) else { break };
                     let resolved = resolve(config, &args.resolve, registry, settings);
                     *results[i].lock().expect("not poisoned") = Some(resolved);
@@ -218,10 +215,7 @@ fn checked_limit(limit: Option<f64>) -> Result<Option<f64>> {
 /// The run id and `<output-dir>/<run-id>`, absolute, checked to be a folder benchy can make
 /// (nothing is created yet). The output dir is `--output-dir`, else the `output_dir` setting.
 fn suite_dir(args: &EvalArgs, settings: &Settings) -> Result<(String, PathBuf)> {
-    let output_dir = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| settings.output_dir().value);
+    let output_dir = settings.output_dir_or(args.output_dir.as_deref());
     let run_id = args.run_id.clone().unwrap_or_else(default_run_id);
     if let Some(why) = unsafe_path_part(&run_id) {
         return Err(bad_input(format!(
