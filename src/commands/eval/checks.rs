@@ -14,7 +14,7 @@ use benchy_core::{Diagnostic, ProcessSpec, RunView};
 use tempfile::TempDir;
 
 use super::Suite;
-use super::model::server_template;
+use super::model::Decisions;
 use crate::check_cache::CheckCache;
 use crate::env_vars::benchy_home;
 use crate::failure::{BadInput, bad_input};
@@ -41,7 +41,7 @@ impl Suite<'_> {
     /// `--check`: the checks alone, and what they covered.
     pub(super) async fn check_only(&self) -> Result<ExitCode> {
         let runner = Runner::new()?;
-        let checked = self.run_checks(&runner).await?;
+        let checked = self.run_checks(&runner, &self.decisions()).await?;
         let tasks: usize = self.models.iter().map(|m| m.view.tasks.len()).sum();
         println!(
             "checked {} and {}: {} ran, {} passed before and were not run again; nothing was \
@@ -54,12 +54,23 @@ impl Suite<'_> {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// Runs the checks; a failure is bad input, with its output shown.
-    pub(super) async fn run_checks(&self, runner: &Runner) -> Result<Checked> {
+    /// Every model's decisions, read once: the checks and the runs both go by them.
+    pub(super) fn decisions(&self) -> Vec<Decisions<'_>> {
+        let rerun = self.args.rerun;
+        self.models.iter().map(|m| m.decisions(rerun)).collect()
+    }
+
+    /// Runs the checks of the tasks that will run; a failure is bad input, with its output
+    /// shown.
+    pub(super) async fn run_checks(
+        &self,
+        runner: &Runner,
+        decisions: &[Decisions<'_>],
+    ) -> Result<Checked> {
         let logs = tempfile::tempdir()?;
         let cache = CheckCache::new(&benchy_home());
         let (remembered, task_checks): (Vec<_>, Vec<_>) = self
-            .task_checks()?
+            .task_checks(decisions)?
             .into_iter()
             .map(|check| (cache.mark(&check), check))
             .partition(|(mark, _)| mark.passed());
@@ -95,7 +106,7 @@ impl Suite<'_> {
     /// built yet; their requirement files go in `dir`.
     fn environment_checks(&self, dir: &Path) -> Result<Vec<ProcessSpec>> {
         let mut checks: Vec<ProcessSpec> = Vec::new();
-        for server in self.models.iter().filter_map(|m| m.server.as_ref()) {
+        for server in self.models.iter().filter_map(|m| m.server.launched()) {
             for check in server.environment_checks(&self.envs, dir)? {
                 if !checks.iter().any(|c| c.log_file == check.log_file) {
                     checks.push(check);
@@ -107,19 +118,19 @@ impl Suite<'_> {
 
     /// The task backend's checks of every task that will run, asked once for the whole suite:
     /// each task is named `task (run config)` so a failure says where to look.
-    pub(super) fn task_checks(&self) -> Result<Vec<ProcessSpec>> {
+    pub(super) fn task_checks(&self, decisions: &[Decisions<'_>]) -> Result<Vec<ProcessSpec>> {
         let tasks: Vec<TaskView> = self
             .models
             .iter()
-            .flat_map(|model| {
+            .zip(decisions)
+            .flat_map(|(model, decisions)| {
                 let config = model.resolution.config.path.display().to_string();
-                model
-                    .decisions(self.args.rerun)
-                    .into_iter()
+                decisions
+                    .iter()
                     .filter(|(_, decision)| !decision.is_done())
                     .map(move |(task, _)| TaskView {
                         name: format!("{} ({config})", task.name),
-                        ..task.clone()
+                        ..(*task).clone()
                     })
             })
             .collect();
@@ -133,7 +144,7 @@ impl Suite<'_> {
             tasks,
             ..first.view.clone()
         };
-        let template = server_template(first.server.as_ref(), self.server_url.as_ref(), &view)?;
+        let template = first.server.template(&view)?;
         Ok(plan_jobs(&self.backend, &view, &template, &first.options)?.checks)
     }
 }

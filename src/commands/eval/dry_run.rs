@@ -6,7 +6,7 @@ use benchy_core::ProcessSpec;
 use benchy_core::process::PORT_PLACEHOLDER;
 
 use super::Suite;
-use super::model::Model;
+use super::model::{Decisions, Model};
 use crate::commands::explain::explain_table;
 use crate::resume::Decision;
 use crate::secrets;
@@ -14,7 +14,8 @@ use crate::secrets;
 impl Suite<'_> {
     pub(super) fn dry_run(&self) -> String {
         let mut out = String::new();
-        for (i, model) in self.models.iter().enumerate() {
+        let decisions = self.decisions();
+        for (i, (model, decisions)) in self.models.iter().zip(&decisions).enumerate() {
             if self.models.len() > 1 {
                 out += &format!(
                     "== model {} of {}: {} ({})\n\n",
@@ -24,9 +25,9 @@ impl Suite<'_> {
                     model.resolution.config.path.display()
                 );
             }
-            out += &self.model_lines(model);
+            out += &self.model_lines(model, decisions);
         }
-        match self.task_checks() {
+        match self.task_checks(&decisions) {
             Ok(checks) => {
                 for check in checks {
                     out += &format!(
@@ -46,10 +47,10 @@ impl Suite<'_> {
         secrets::mask(&out)
     }
 
-    fn model_lines(&self, model: &Model) -> String {
+    fn model_lines(&self, model: &Model, decisions: &Decisions) -> String {
         let mut out = explain_table(&model.resolution);
         out += "\nTasks:\n";
-        for (task, decision) in model.decisions(self.args.rerun) {
+        for (task, decision) in decisions {
             let what = match decision {
                 Decision::Done(_) => "done, would be skipped".to_owned(),
                 Decision::Run => "would run".to_owned(),
@@ -59,7 +60,7 @@ impl Suite<'_> {
             out += &format!("  {}: {what}\n", task.name);
         }
         out += "\nCommands (nothing was started):\n";
-        if let Some(server) = &model.server {
+        if let Some(server) = model.server.launched() {
             for env in &server.plan.environments {
                 let state = match self.envs.ready(&env.name) {
                     Some(_) => "exists",

@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 
 use super::Suite;
 use super::checks::Checked;
-use super::model::Model;
+use super::model::{Model, Server};
 use crate::notes;
 use crate::planning::{plan_jobs, served_names};
 use crate::resume::{self, Completion};
@@ -43,7 +43,7 @@ impl Attempt<'_, '_> {
             self.suite.args.backend.clone(),
             model.job_plan.record.clone(),
         );
-        if let Some(server) = &model.server {
+        if let Some(server) = model.server.launched() {
             backends.insert(server.backend.clone(), server.plan.record.clone());
         }
         RunRecord {
@@ -272,8 +272,8 @@ impl Attempt<'_, '_> {
 
     async fn start_server(&self, record: &mut RunRecord) -> Result<RunningServer> {
         let (model, folder) = (self.model, &self.model.folder);
-        let started = match (&model.server, &self.suite.server_url) {
-            (Some(plan), _) => {
+        let started = match &model.server {
+            Server::Launched(plan) => {
                 let (spec, envs) = plan.prepare(&self.suite.envs, self.runner).await?;
                 record.note_environments(&plan.backend, &envs);
                 record.server = Some(ServerRecord {
@@ -288,7 +288,7 @@ impl Attempt<'_, '_> {
                     .start_server(&spec, plan.template(), &folder.dir)
                     .await
             }
-            (None, Some(url)) => {
+            Server::Given(url) => {
                 record.server = Some(ServerRecord {
                     url: Some(url.root().to_owned()),
                     ..ServerRecord::default()
@@ -296,14 +296,13 @@ impl Attempt<'_, '_> {
                 let names = served_names(&model.resolution.config.model);
                 self.runner.attach_server(url, &names).await
             }
-            (None, None) => unreachable!("a server is planned or given"),
         };
         let server_record = record.server.as_mut().expect("set above");
         let server = started.inspect_err(|e| {
             server_record.ended = Some(format!("did not become ready: {e:#}"));
         })?;
         server_record.ready(&server);
-        if let (Some(version), Some(plan)) = (&server.version, &model.server) {
+        if let (Some(version), Some(plan)) = (&server.version, model.server.launched()) {
             record
                 .versions
                 .insert(plan.spec.name.clone(), version.clone());

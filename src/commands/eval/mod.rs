@@ -28,7 +28,6 @@ use crate::cli::EvalArgs;
 use crate::envs::EnvStore;
 use crate::plugin::Registry;
 use crate::runner;
-use crate::server_url::ServerUrl;
 use crate::settings::{Jobs, Settings};
 use model::Model;
 
@@ -56,8 +55,6 @@ struct Suite<'a> {
     backend: Arc<dyn Backend>,
     /// How many of a model's jobs run at once: `--jobs`, else the `jobs` setting.
     jobs: Jobs,
-    /// `--server-url`, checked.
-    server_url: Option<ServerUrl>,
     /// The Python environments benchy builds (a server's, when it asks for one).
     envs: EnvStore,
     run_id: String,

@@ -33,14 +33,16 @@ pub(super) struct Planning<'a> {
     pub options: &'a RunOptions,
 }
 
+/// A model's tasks, each with what resume decided for it.
+pub(super) type Decisions<'m> = Vec<(&'m TaskView, Decision)>;
+
 /// A model of the suite, before anything starts.
 pub(super) struct Model {
     pub resolution: Resolution,
     /// The run as backends see it, with the tasks `--task` selected.
     pub view: RunView,
     pub options: RunOptions,
-    /// The server benchy launches; `None` with `--server-url`.
-    pub server: Option<ServerPlan>,
+    pub server: Server,
     /// The task backend's plan against the server as it will be: its diagnostics, what
     /// `--dry-run` shows, the versions it found (the checks are planned once for the suite).
     pub job_plan: Plan,
@@ -58,10 +60,14 @@ impl Model {
             ..planning.options.clone()
         };
         let server = match planning.server_url {
-            Some(_) => None,
-            None => Some(ServerPlan::new(planning.registry, &view, &options)?),
+            Some(url) => Server::Given(url.clone()),
+            None => Server::Launched(Box::new(ServerPlan::new(
+                planning.registry,
+                &view,
+                &options,
+            )?)),
         };
-        let template = server_template(server.as_ref(), planning.server_url, &view)?;
+        let template = server.template(&view)?;
         let job_plan = plan_jobs(planning.backend, &view, &template, &options)?;
         let folder = RunFolder {
             dir: options.run_dir.clone(),
@@ -87,14 +93,14 @@ impl Model {
     /// The versions of what will run, as the plans know them before anything starts.
     pub fn planned_versions(&self) -> BTreeMap<String, String> {
         let mut versions = self.job_plan.versions.clone();
-        if let Some(server) = &self.server {
+        if let Some(server) = self.server.launched() {
             versions.extend(server.plan.versions.clone());
         }
         versions
     }
 
     /// What each task's folder says of it now, and so whether it runs.
-    pub fn decisions(&self, rerun: bool) -> Vec<(&TaskView, Decision)> {
+    pub fn decisions(&self, rerun: bool) -> Decisions<'_> {
         self.view
             .tasks
             .iter()
@@ -107,7 +113,7 @@ impl Model {
 
     fn task_inputs(&self, planning: &Planning) -> BTreeMap<String, Inputs> {
         let model = self.identity();
-        let server = self.server_identity(planning.server_url);
+        let server = self.server.identity();
         let versions = json!(self.planned_versions());
         let options = json!({
             "backend": planning.backend_name,
@@ -166,19 +172,6 @@ impl Model {
             "files": files,
         })
     }
-
-    /// The server's command as planned (environments still placeholders, secrets masked), or
-    /// the URL of the server given.
-    fn server_identity(&self, url: Option<&ServerUrl>) -> Json {
-        match (&self.server, url) {
-            (Some(server), _) => json!({
-                "backend": server.backend,
-                "command": secrets::shown_command(&server.spec),
-            }),
-            (None, Some(url)) => json!({"url": secrets::mask(url.root())}),
-            (None, None) => Json::Null,
-        }
-    }
 }
 
 /// The task's settings that decide its numbers.
@@ -219,23 +212,47 @@ fn folder_hash(dir: &Path) -> String {
     format!("{:x}", hash.finalize())
 }
 
-/// The server as the jobs will see it: the launched server's template (its port still a
-/// placeholder), or the `--server-url` one.
-pub(super) fn server_template(
-    server: Option<&ServerPlan>,
-    server_url: Option<&ServerUrl>,
-    view: &RunView,
-) -> Result<ServerInfo> {
-    match (server, server_url) {
-        (Some(server), _) => server
-            .template()
-            .cloned()
-            .with_context(|| format!("the server backend `{}` planned no address", server.backend)),
-        (None, Some(url)) => Ok(ServerInfo {
-            base_url: url.api_base(),
-            model: view.model.short_name.clone(),
-            max_model_len: None,
-        }),
-        (None, None) => unreachable!("a server is planned or given"),
+/// The server a model's jobs talk to.
+pub(super) enum Server {
+    /// One benchy launches for the model.
+    Launched(Box<ServerPlan>),
+    /// `--server-url`: one that is already running.
+    Given(ServerUrl),
+}
+
+impl Server {
+    /// The server benchy launches, if it launches one.
+    pub fn launched(&self) -> Option<&ServerPlan> {
+        match self {
+            Server::Launched(plan) => Some(plan),
+            Server::Given(_) => None,
+        }
+    }
+
+    /// The server as the jobs will see it: the launched server's template (its port still a
+    /// placeholder), or the given one.
+    pub fn template(&self, view: &RunView) -> Result<ServerInfo> {
+        match self {
+            Server::Launched(plan) => plan.template().cloned().with_context(|| {
+                format!("the server backend `{}` planned no address", plan.backend)
+            }),
+            Server::Given(url) => Ok(ServerInfo {
+                base_url: url.api_base(),
+                model: view.model.short_name.clone(),
+                max_model_len: None,
+            }),
+        }
+    }
+
+    /// The server's command as planned (environments still placeholders, secrets masked), or
+    /// the URL of the server given.
+    fn identity(&self) -> Json {
+        match self {
+            Server::Launched(plan) => json!({
+                "backend": plan.backend,
+                "command": secrets::shown_command(&plan.spec),
+            }),
+            Server::Given(url) => json!({"url": secrets::mask(url.root())}),
+        }
     }
 }

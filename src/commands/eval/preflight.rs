@@ -73,7 +73,6 @@ impl<'a> Suite<'a> {
             args,
             backend,
             jobs: args.jobs.unwrap_or_else(|| settings.jobs().value),
-            server_url,
             envs: EnvStore::new(&options.home),
             run_id,
             dir,
@@ -132,7 +131,8 @@ fn print_plan_notes(model: &Model, models: usize) {
         subject(&model.resolution, models).as_deref(),
         model
             .server
-            .iter()
+            .launched()
+            .into_iter()
             .flat_map(|s| &s.plan.diagnostics)
             .chain(&model.job_plan.diagnostics),
     );

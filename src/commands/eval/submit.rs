@@ -25,7 +25,7 @@ impl Suite<'_> {
         let tools = Tools::find()?;
         runner::runtime()?.block_on(async {
             let runner = Runner::new()?;
-            self.run_checks(&runner).await?;
+            self.run_checks(&runner, &self.decisions()).await?;
             slurm.submit(job, &tools, &runner).await
         })
     }

@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use super::Suite;
 use super::checks::Checked;
 use super::execute::{Attempt, with_done};
-use super::model::Model;
+use super::model::{Decisions, Model};
 use crate::results::leaderboard::primary_metric;
 use crate::results::read::evaluated_metrics;
 use crate::resume::{Completion, Decision};
@@ -44,26 +44,32 @@ impl Suite<'_> {
             .iter()
             .map(|m| RunLock::acquire(&m.folder.dir))
             .collect::<Result<Vec<_>, _>>()?;
-        let checked = self.run_checks(&runner).await?;
+        // Read once the folders are held, so no other run changes them before their models run.
+        let decisions = self.decisions();
+        let checked = self.run_checks(&runner, &decisions).await?;
         if let [model] = self.models.as_slice() {
-            let decisions = model.decisions(self.args.rerun);
+            let decisions = decisions.into_iter().next().unwrap_or_default();
             let outcome = self.run_model(model, decisions, &runner, &checked).await;
             return outcome.error.map_or(Ok(ExitCode::SUCCESS), Err);
         }
-        self.run_all(&runner, &checked).await
+        self.run_all(&runner, &checked, decisions).await
     }
 
     /// Every model in turn, with the suite's record kept as it goes.
-    async fn run_all(&self, runner: &Runner, checked: &Checked) -> Result<ExitCode> {
+    async fn run_all(
+        &self,
+        runner: &Runner,
+        checked: &Checked,
+        decisions: Vec<Decisions<'_>>,
+    ) -> Result<ExitCode> {
         let mut record = self.new_record();
         record.write(&self.dir)?;
         let since = Instant::now();
-        for (i, model) in self.models.iter().enumerate() {
+        for (i, (model, decisions)) in self.models.iter().zip(decisions).enumerate() {
             let entry = &mut record.models[i];
             entry.status = ModelStatus::Running;
             entry.started_at = Some(now());
             record.write(&self.dir)?;
-            let decisions = model.decisions(self.args.rerun);
             let done = decisions.iter().filter(|(_, d)| d.is_done()).count();
             runner.set_stage(Some(self.stage(i, model, done, since)));
             let mut outcome = self.run_model(model, decisions, runner, checked).await;
@@ -159,7 +165,7 @@ impl Suite<'_> {
     async fn run_model(
         &self,
         model: &Model,
-        decisions: Vec<(&TaskView, Decision)>,
+        decisions: Decisions<'_>,
         runner: &Runner,
         checked: &Checked,
     ) -> ModelOutcome {
