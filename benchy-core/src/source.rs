@@ -20,7 +20,8 @@ pub struct SourceRequest {
     /// The part after the first `:`, when there is one.
     pub argument: Option<String>,
     pub model: ModelRef,
-    /// The folder relative paths in `argument` are resolved against (the working directory).
+    /// The folder relative paths in `argument` are resolved against: the working directory,
+    /// or the folder of the settings file that named the source.
     pub base_dir: PathBuf,
     /// Make no network requests; use local caches only (`--offline`, `HF_HUB_OFFLINE=1`).
     pub offline: bool,
@@ -38,11 +39,14 @@ pub struct ModelRef {
 }
 
 impl SourceRequest {
-    /// The path a `scheme:PATH` spec names (relative paths are taken from `base_dir`), and the
-    /// path as written, which is what messages and sources show.
+    /// The path a `scheme:PATH` spec names, read as every config file's paths are (`~/` the
+    /// home folder, a relative path taken from `base_dir`), and the path as written, which is
+    /// what messages and sources show.
     pub fn path_argument(&self) -> Result<(PathBuf, String), SourceError> {
         match self.argument.as_deref() {
-            Some(arg) if !arg.is_empty() => Ok((self.base_dir.join(arg), arg.to_owned())),
+            Some(arg) if !arg.is_empty() => {
+                Ok((crate::paths::expand(arg, &self.base_dir), arg.to_owned()))
+            }
             _ => Err(SourceError::input(format!(
                 "--source {}: `{scheme}:` needs a path, as in --source {scheme}:PATH",
                 self.spec,
@@ -214,6 +218,31 @@ pub trait ConfigSource: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spec_path_is_read_as_config_paths_are() {
+        let request = |arg: &str| SourceRequest {
+            spec: format!("yaml:{arg}"),
+            scheme: "yaml".into(),
+            argument: Some(arg.into()),
+            model: ModelRef {
+                name: "org/m".into(),
+                revision: None,
+                local_dir: None,
+            },
+            base_dir: PathBuf::from("/site/etc"),
+            offline: false,
+        };
+        let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
+        let (path, shown) = request("~/gen.yaml").path_argument().unwrap();
+        assert_eq!(
+            (path, shown.as_str()),
+            (home.join("gen.yaml"), "~/gen.yaml")
+        );
+        let (path, _) = request("gen.yaml").path_argument().unwrap();
+        assert_eq!(path, PathBuf::from("/site/etc/gen.yaml"));
+        assert!(request("").path_argument().is_err());
+    }
 
     #[test]
     fn only_bounded_regular_files_are_read() {
