@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value as Json;
 
 use crate::eval::lm_eval;
-use crate::harness::{TestEnv, eventually, repo_root};
+use crate::harness::{TestEnv, repo_root};
 
 /// Bounds a hang; a warm build takes about 20 s.
 const BUILD: Duration = Duration::from_secs(900);
@@ -58,7 +58,8 @@ fn envs_env(version: &str) -> TestEnv {
 fn listed(env: &TestEnv) -> Vec<Json> {
     let run = env.run(&["envs", "list", "-c", "run.yaml", "--format", "json"]);
     run.expect_code(0);
-    run.json().as_array().cloned().unwrap_or_default()
+    let listed = run.json().as_array().cloned();
+    listed.expect("`envs list --format json` prints a list")
 }
 
 #[test]
@@ -118,13 +119,7 @@ fn two_builders_make_one_environment_which_list_shows_and_remove_removes() {
 fn a_build_killed_halfway_is_rebuilt_not_used() {
     let env = envs_env("0.31.0");
     let build = env.spawn(&["envs", "build", "-c", "run.yaml"]);
-    let installing = || {
-        build
-            .stderr()
-            .lines()
-            .any(|l| l.contains("pip install") && l.contains("started (pid"))
-    };
-    assert!(eventually(BUILD, installing), "{}", build.stderr());
+    build.wait_stderr("uv pip install: started (pid", BUILD);
     build.signal(Signal::SIGKILL);
     build.wait(BUILD);
     assert!(
@@ -141,7 +136,9 @@ fn a_build_killed_halfway_is_rebuilt_not_used() {
     let again = env.spawn(&["envs", "build", "-c", "run.yaml"]).wait(BUILD);
     again.expect_code(0);
     assert!(again.stderr.contains("building the Python environment"));
-    assert_eq!(listed(&env)[0]["version"], "0.31.0");
+    let listed = listed(&env);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["version"], "0.31.0");
     let partial = std::fs::read_dir(env.path().join("home/venvs"))
         .unwrap()
         .flatten()

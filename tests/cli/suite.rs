@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::Signal;
 use serde_json::{Value as Json, json};
 
-use crate::eval::{RUN, fake_provider, lm_eval, read_json, write_broken_task, write_demo_tasks};
+use crate::eval::{
+    RUN, eval_args_of, fake_provider, lm_eval, read_json, write_broken_task, write_demo_tasks,
+};
 use crate::harness::{Run, TestEnv, eventually};
 
 const MODELS: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -49,22 +51,9 @@ fn run_config(model: &str, second_task: &str) -> String {
     )
 }
 
+/// `benchy eval` of the suite's folder, as [`eval_args_of`] gives it.
 fn suite_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "eval",
-        "-c",
-        "models/",
-        "--source",
-        "hf",
-        "--run-id",
-        "s",
-        "--output-dir",
-        "out",
-        "--limit",
-        "2",
-    ];
-    args.extend_from_slice(extra);
-    args
+    eval_args_of("models/", extra)
 }
 
 /// Every request the recording servers saw, in order.
@@ -104,7 +93,7 @@ fn statuses(suite: &Json) -> Vec<&str> {
 }
 
 fn model_dir(env: &TestEnv, model: &str) -> PathBuf {
-    env.path().join("out/s").join(model)
+    env.path().join("out/r").join(model)
 }
 
 fn completion(dir: &Path, task: &str) -> Option<Json> {
@@ -121,7 +110,7 @@ fn a_suite_runs_every_model_keeps_its_record_and_a_failing_model_does_not_stop_t
     let run = env.spawn(&suite_args(&[])).wait(RUN * 2);
     run.expect_code(1);
 
-    let suite = read_json(&env.path().join("out/s/suite.json"));
+    let suite = read_json(&env.path().join("out/r/suite.json"));
     assert_eq!(statuses(&suite), ["ok", "failed", "ok"], "{suite}");
     assert_eq!(suite["status"], "failed");
     assert_eq!(
@@ -164,12 +153,13 @@ fn a_suite_runs_every_model_keeps_its_record_and_a_failing_model_does_not_stop_t
             "{covered}"
         );
     }
-    let summary = std::fs::read_to_string(env.path().join("out/s/summary.md")).unwrap();
+    let summary = std::fs::read_to_string(env.path().join("out/r/summary.md")).unwrap();
     assert!(summary.contains("| beta | failed |"), "{summary}");
     for table in [&run.stdout, &summary] {
         assert!(MODELS.iter().all(|m| table.contains(m)), "{table}");
     }
-    assert!(run.stdout.contains("model"), "{}", run.stdout);
+    let header = |l: &str| l.split_whitespace().take(2).eq(["model", "status"]);
+    assert!(run.stdout.lines().any(header), "{}", run.stdout);
     assert!(
         run.stderr.contains("1 of 3 models did not finish: beta"),
         "{}",
@@ -234,7 +224,7 @@ fn a_killed_suite_resumes_with_only_what_is_missing_and_a_change_reruns_exactly_
     assert!(beta.join(".attempts/1/run.json").is_file());
     let record = read_json(&beta.join("run.json"));
     assert_eq!(record["attempts"][0]["status"], "running", "{record}");
-    let suite = read_json(&env.path().join("out/s/suite.json"));
+    let suite = read_json(&env.path().join("out/r/suite.json"));
     assert_eq!(suite["status"], "ok", "{suite}");
 
     // Change one task's parameter: exactly that task runs again, for every model.
@@ -340,12 +330,11 @@ fn check_runs_the_suites_checks_once_and_starts_nothing() {
 fn ctrl_c_stops_the_current_model_and_starts_no_other() {
     let env = suite_env(&["--delay-ms", "300"]);
     let suite = env.spawn(&suite_args(&[]));
-    let alpha_started = || suite.stderr().contains("lm-eval[gen]: started (pid");
-    assert!(eventually(RUN, alpha_started), "{}", suite.stderr());
+    suite.wait_stderr("lm-eval[gen]: started (pid", RUN);
     suite.signal(Signal::SIGINT);
     let run = suite.wait(RUN);
     run.expect_code(130);
-    let record = read_json(&env.path().join("out/s/suite.json"));
+    let record = read_json(&env.path().join("out/r/suite.json"));
     assert_eq!(
         statuses(&record),
         ["interrupted", "not run", "not run"],

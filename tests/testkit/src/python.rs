@@ -24,17 +24,16 @@ pub fn lm_eval() -> PathBuf {
     program
 }
 
-/// The uv `make setup` installs (`venvs/uv-<version>`); panics, saying what to run, when it is
-/// missing.
+/// The uv `make setup` installs, keyed by its pinned version; panics, saying what to run, when it
+/// is missing.
 pub fn uv() -> PathBuf {
-    let venvs = benchy_home().join("venvs");
-    std::fs::read_dir(&venvs)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin/uv"))
-        .find(|uv| uv.is_file())
-        .unwrap_or_else(|| panic!("no uv under {}: run `make setup`", venvs.display()))
+    let uv = benchy_home().join("venvs/uv-0.13.9/bin/uv");
+    assert!(
+        uv.is_file(),
+        "{} is missing: run `make setup` (it installs uv==0.13.9)",
+        uv.display()
+    );
+    uv
 }
 
 /// The venv `make setup` creates, keyed by the pinned lm-eval version.
