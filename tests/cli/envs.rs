@@ -10,7 +10,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value as Json;
 
 use crate::eval::lm_eval;
-use crate::harness::{TestEnv, repo_root};
+use crate::harness::{TestEnv, repo_root, says};
 
 /// Bounds a hang; a warm build takes about 20 s.
 const BUILD: Duration = Duration::from_secs(900);
@@ -160,6 +160,6 @@ fn a_version_the_index_does_not_have_is_bad_input_naming_file_and_key() {
     // an eval stops before anything starts
     let eval = env.run(&["eval", "-c", "run.yaml", "--output-dir", "out"]);
     eval.expect_code(2);
-    assert!(eval.stderr.contains("vllm_version"), "{}", eval.stderr);
+    says(&eval.stderr, "vllm_version");
     assert!(!env.path().join("out").exists());
 }

@@ -325,3 +325,9 @@ pub use benchy::procfs::alive;
 pub fn eventually(limit: std::time::Duration, check: impl FnMut() -> bool) -> bool {
     benchy::poll::eventually(limit, std::time::Duration::from_millis(20), check)
 }
+
+/// Fails unless `output` says `needle`, showing both.
+#[track_caller]
+pub fn says(output: &str, needle: &str) {
+    assert!(output.contains(needle), "{needle}\n--- output\n{output}");
+}

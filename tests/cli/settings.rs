@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value as Json, json};
 
-use crate::harness::{Run, TestEnv, repo_root};
+use crate::harness::{Run, TestEnv, repo_root, says};
 
 /// `config show --format json` run in `dir`: the `settings` object.
 fn show(env: &TestEnv, dir: &str) -> (Json, Json) {
@@ -355,12 +355,6 @@ fn aliases_expand_and_never_shadow_a_built_in() {
 fn root_file(env: &TestEnv, line: usize) -> String {
     let file = env.path().canonicalize().unwrap().join("benchy.toml");
     format!("{}:{line}", file.display())
-}
-
-/// Fails unless `output` says `needle`.
-#[track_caller]
-fn says(output: &str, needle: &str) {
-    assert!(output.contains(needle), "{needle}\n--- output\n{output}");
 }
 
 /// The settings file `text` at the test's root, then `config show`.

@@ -12,7 +12,7 @@ use serde_json::{Value as Json, json};
 use crate::eval::{
     RUN, eval_args_of, fake_provider, lm_eval, read_json, write_broken_task, write_demo_tasks,
 };
-use crate::harness::{Run, TestEnv, eventually};
+use crate::harness::{Run, TestEnv, eventually, says};
 
 const MODELS: [&str; 3] = ["alpha", "beta", "gamma"];
 
@@ -160,16 +160,8 @@ fn a_suite_runs_every_model_keeps_its_record_and_a_failing_model_does_not_stop_t
     }
     let header = |l: &str| l.split_whitespace().take(2).eq(["model", "status"]);
     assert!(run.stdout.lines().any(header), "{}", run.stdout);
-    assert!(
-        run.stderr.contains("1 of 3 models did not finish: beta"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("[model 2 of 3 beta: "),
-        "{}",
-        run.stderr
-    );
+    says(&run.stderr, "1 of 3 models did not finish: beta");
+    says(&run.stderr, "[model 2 of 3 beta: ");
 }
 
 #[test]
@@ -200,11 +192,7 @@ fn a_killed_suite_resumes_with_only_what_is_missing_and_a_change_reruns_exactly_
         again.iter().all(|(m, _)| m != "alpha"),
         "a finished model sent nothing again: {again:?}"
     );
-    assert!(
-        second.stderr.contains("gen: done, skipped"),
-        "{}",
-        second.stderr
-    );
+    says(&second.stderr, "gen: done, skipped");
     assert!(
         second
             .stderr
@@ -265,7 +253,7 @@ fn bad_input_in_any_model_stops_the_suite_before_anything_starts() {
     );
     let run: Run = env.run(&suite_args(&[]));
     run.expect_code(2);
-    assert!(run.stderr.contains("gamma.yaml"), "{}", run.stderr);
+    says(&run.stderr, "gamma.yaml");
     assert!(requests(&env).is_empty());
     assert!(
         !env.path().join("out").exists(),
@@ -276,11 +264,7 @@ fn bad_input_in_any_model_stops_the_suite_before_anything_starts() {
     let env = suite_env(&[]);
     let run = env.run(&suite_args(&["--task", "nope"]));
     run.expect_code(2);
-    assert!(
-        run.stderr.contains("; its tasks: gen, gen-override\n"),
-        "{}",
-        run.stderr
-    );
+    says(&run.stderr, "; its tasks: gen, gen-override\n");
 
     // two run configs of one model would share its folder
     let env = suite_env(&[]);
@@ -302,18 +286,8 @@ fn check_runs_the_suites_checks_once_and_starts_nothing() {
     env.write("beta/generation_config.json", "{}");
     let run = env.run(&suite_args(&["--check"]));
     run.expect_code(0);
-    assert!(
-        run.stderr
-            .contains("info: models/beta.yaml: temperature set to 0"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stdout
-            .contains("checked 3 models and 6 tasks: 1 check ran"),
-        "{}",
-        run.stdout
-    );
+    says(&run.stderr, "info: models/beta.yaml: temperature set to 0");
+    says(&run.stdout, "checked 3 models and 6 tasks: 1 check ran");
     assert_eq!(run.stderr.matches("lm-eval validate: started").count(), 1);
     assert!(requests(&env).is_empty());
     assert!(!env.path().join("out").exists(), "nothing written");
