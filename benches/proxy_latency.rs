@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use benchy::audit::Audit;
+use benchy::proof::audit::Audit;
 use benchy::proxy::Proxy;
 use benchy_core::{Expectation, Expected};
 use bytes::Bytes;

@@ -1,57 +1,37 @@
-//! benchy, the host: the command line, run configs, plugin loading (discovery, manifests, the
-//! loader, the registry and the adapters that drive a loaded plugin through benchy-core's
-//! traits), settings files, external commands and aliases, the runner that alone spawns and
-//! supervises processes, and the run's record on disk. Plugins compile against benchy-core
-//! alone; this crate is what runs them.
+//! benchy, the host: the command line, the operations it runs (eval, serve), the Slurm
+//! executor, reading runs back, the run folder's store, the proof (verification and the wire
+//! audit), resolution, the runner that alone spawns processes, Python environments, settings and
+//! run configs, the plugin host, and the leaves under them all. Plugins compile against
+//! benchy-core alone; this crate is what runs them.
 //!
-//! It is a library as well as the `benchy` binary so that tests and benchmarks drive the same
-//! plugin host, `/proc` reader and waiting the binary uses.
+//! The modules are layers, top to bottom in the order below: a module uses only its own layer
+//! or those below it (`ARCHITECTURE.md` is the map; `tests/layers` holds the rule). It is a
+//! library as well as the `benchy` binary so that tests and benchmarks drive the same plugin
+//! host, proxy, audit, `/proc` reader and waiting the binary uses.
 
-mod atomic;
-pub mod audit;
-mod check_cache;
+// The face: clap, one thin file per command, exit codes.
 mod cli;
-mod commands;
-pub mod env_vars;
-mod envs;
-mod failure;
-mod file_lock;
-mod notes;
-mod ownership;
-mod planning;
-pub mod plugin;
-pub mod poll;
-pub mod procfs;
-pub mod proxy;
-mod resolution;
-mod results;
-mod resume;
-mod run_config;
-mod run_folder;
-pub mod run_lock;
-mod run_record;
-mod runner;
-mod secrets;
-mod server_url;
-mod settings;
+// Operations: eval (preflight, checks, a model's run, the suite, dry run, submit), serve.
+mod ops;
+// The Slurm executor.
 mod slurm;
-mod suggest;
-mod suite;
-mod summary;
-mod table;
-mod verification;
-mod wire_audit;
+// Runs read back and what is made of them: leaderboard, compare, report, standing.
+mod results;
+// The run folder: its layout, schema, records, locks and reading back.
+pub mod store;
+// Proof: verification of what the evaluator recorded, and the wire audit.
+pub mod proof;
+// Resolution, the runner, Python environments.
+mod envs;
+mod resolution;
+mod runner;
+// Settings files and run configs.
+mod run_config;
+mod settings;
+// The plugin host.
+pub mod plugin;
+// Leaves.
+pub mod proxy;
+pub mod util;
 
-use std::ffi::OsString;
-use std::process::ExitCode;
-
-/// The `benchy` command: parses the command line, runs the command, and turns its outcome into
-/// the exit code (see [`failure`]).
-pub fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = cli::Cli::parse_args(&args);
-    match commands::run(cli, &args) {
-        Ok(code) => code,
-        Err(err) => failure::report(&err),
-    }
-}
+pub use cli::main;

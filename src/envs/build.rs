@@ -10,11 +10,11 @@ use benchy_core::{ProcessSpec, PythonEnv, Role};
 
 use super::uv::{self, Failure};
 use super::{EnvInfo, EnvStore, MARKER};
-use crate::failure::BadInput;
 use crate::runner::Interrupted;
 use crate::runner::Runner;
 use crate::runner::jobs::{EndedEarly, JobPolicy};
 use crate::runner::log_tail::{format_tail, last_lines};
+use crate::util::bad_input::BadInput;
 
 /// The import check prints this before the version, so the version is found among warnings.
 const VERSION_MARK: &str = "benchy-version: ";
@@ -64,9 +64,9 @@ pub async fn build(store: &EnvStore, env: &PythonEnv, runner: &Runner) -> Result
         overrides: env.overrides.clone(),
         module: env.module.clone(),
         version: imported,
-        built_at: crate::run_record::now(),
+        built_at: crate::util::time::now(),
     };
-    crate::atomic::write_json(&partial.join(MARKER), &info)?;
+    crate::util::atomic::write_json(&partial.join(MARKER), &info)?;
     let target = store.path(&env.name);
     std::fs::rename(&partial, &target)
         .with_context(|| format!("cannot move {} to {}", partial.display(), target.display()))?;

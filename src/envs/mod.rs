@@ -14,11 +14,11 @@ use anyhow::{Context, Result};
 use benchy_core::{ProcessSpec, PythonEnv};
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::read_state;
-use crate::failure::bad_input;
-use crate::file_lock::FileLock;
 use crate::run_config::unsafe_path_part;
 use crate::runner::{Interrupted, Runner};
+use crate::util::atomic::read_state;
+use crate::util::bad_input::bad_input;
+use crate::util::file_lock::FileLock;
 
 pub use uv::availability_check;
 
@@ -180,7 +180,7 @@ pub struct Listed {
 
 fn modified(path: &Path) -> Option<String> {
     let time: SystemTime = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(crate::run_record::stamp(time))
+    Some(crate::util::time::stamp(time))
 }
 
 /// The bytes of the files under `dir` that are its own, and of those linked from elsewhere.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use benchy_core::{ProcessSpec, PythonEnv, Role};
 
-use crate::env_vars::{EnvVars, benchy_home};
+use crate::util::env_vars::{EnvVars, benchy_home};
 
 /// What a failed uv said.
 pub enum Failure {

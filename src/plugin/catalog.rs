@@ -6,7 +6,7 @@
 //! choice. Never the current directory implicitly: empty and relative entries in
 //! `BENCHY_PLUGIN_PATH` are ignored (and shown as such by `benchy plugins list`); the setting's
 //! are relative to its file. Nor a folder or file another user can change (see
-//! [`crate::ownership`]).
+//! [`crate::util::ownership`]).
 //!
 //! Finding a file reads nothing; asking for its manifest reads the file's bytes without loading
 //! it; only a run that needs one of its names opens the library.
@@ -17,8 +17,8 @@ use std::sync::{Arc, OnceLock};
 
 use super::loader::{Connection, LoadError};
 use super::manifest::{Kind, Manifest, ManifestError};
-use crate::env_vars::EnvVars;
-use crate::ownership::{self, Trust};
+use crate::util::env_vars::EnvVars;
+use crate::util::ownership::{self, Trust};
 
 /// Where a plugin file was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub enum DirState {
     /// A relative entry in `BENCHY_PLUGIN_PATH`: ignored, so the current directory never
     /// supplies plugins by accident.
     NotAbsolute,
-    /// Another user can change the folder (see [`crate::ownership`]): ignored.
+    /// Another user can change the folder (see [`crate::util::ownership`]): ignored.
     Untrusted(String),
     /// Searched, though everyone may write it (it is yours): said, with how to close it.
     Exposed(String),

@@ -2,7 +2,7 @@
 //! It forwards every HTTP/1.1 request to the upstream unchanged, streams responses back as they
 //! are produced, and hands each completions request body to an [`Inspect`] hook before
 //! forwarding it, so benchy proves which generation parameters actually reached the server
-//! ([`crate::audit`]). Nothing here logs or stores an `Authorization` header or a body.
+//! ([`crate::proof::audit`]). Nothing here logs or stores an `Authorization` header or a body.
 //!
 //! This module is the listener: it binds loopback, accepts connections, serves each with
 //! hyper's HTTP/1.1 server, and shuts down gracefully within a bound.

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::leaderboard::names;
-use super::read::{MetricValue, StoredRun};
 use super::setup::{Item, Key, Kind, Setup};
-use crate::table;
+use crate::store::read::{MetricValue, StoredRun};
+use crate::util::table;
 
 #[derive(Debug)]
 pub struct Comparison<'a> {

@@ -9,9 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use super::read::{MetricValue, Metrics, ModelStatus, StoredRun, StoredTask, TaskState};
 use super::scoring::Scoring;
 use super::setup::{Key, Setup};
+use crate::store::read::{MetricValue, Metrics, ModelStatus, StoredRun, StoredTask, TaskState};
 
 /// The table, and the runs it was built from.
 #[derive(Debug)]
@@ -356,7 +356,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::results::read::Param;
+    use crate::store::read::Param;
 
     fn metric(value: f64, stderr: f64) -> MetricValue {
         MetricValue {

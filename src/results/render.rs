@@ -7,8 +7,8 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::leaderboard::{Cell, Leaderboard, Row};
-use super::read::{MetricValue, TaskState};
-use crate::table;
+use crate::store::read::{MetricValue, TaskState};
+use crate::util::table;
 
 /// `0.5123 ± 0.0200`, `0.5123`, or what became of the task.
 pub fn cell_text(cell: Option<&Cell>) -> String {
@@ -73,7 +73,7 @@ fn runs_text(board: &Leaderboard, row: &Row) -> String {
         .map(|&i| {
             let run = &board.runs[i];
             match run.status {
-                super::read::ModelStatus::Ok => run.run_id.clone(),
+                crate::store::read::ModelStatus::Ok => run.run_id.clone(),
                 status => format!("{} ({status})", run.run_id),
             }
         })

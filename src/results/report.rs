@@ -8,9 +8,9 @@ use std::path::{Component, Path, PathBuf};
 
 use super::chart::{Bar, bar_chart};
 use super::leaderboard::{Leaderboard, Row};
-use super::read::StoredRun;
 use super::render::{cell_text, column_heading, overall_text};
 use super::setup::text;
+use crate::store::read::StoredRun;
 
 const STYLE: &str = "
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 70em; }

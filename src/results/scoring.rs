@@ -4,16 +4,26 @@
 //! `[leaderboard]` settings, and by flags; per key, a flag wins over the file, which wins over
 //! the settings.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use benchy_core::source::{MAX_TEXT_FILE_BYTES, read_text_file};
 use benchy_source_yaml::yaml;
 use serde::Deserialize;
 
-use crate::cli::ScoringArgs;
-use crate::failure::bad_input;
 use crate::settings::Settings;
+use crate::util::bad_input::bad_input;
+
+/// What the user asked of the overall score: `--leaderboard FILE`, `--overall-task`,
+/// `--scale-100`.
+#[derive(Clone, Debug, Default)]
+pub struct ScoringOptions {
+    /// A YAML file whose `leaderboard:` block says which tasks count and which are on a 0-100
+    /// scale.
+    pub leaderboard: Option<PathBuf>,
+    pub overall_tasks: Vec<String>,
+    pub scale_100: Vec<String>,
+}
 
 /// Which tasks count and which are on a 0-100 scale; names are run task names or evaluated
 /// task names (an lm-eval group or subtask).
@@ -27,7 +37,7 @@ pub struct Scoring {
 
 impl Scoring {
     /// Flags over `--leaderboard FILE` over the settings files.
-    pub fn resolve(args: &ScoringArgs, settings: &Settings) -> Result<Scoring> {
+    pub fn resolve(args: &ScoringOptions, settings: &Settings) -> Result<Scoring> {
         let file = match &args.leaderboard {
             Some(path) => Some(read_block(path)?),
             None => None,

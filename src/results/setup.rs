@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use super::read::{Param, StoredRun};
+use crate::store::read::{Param, StoredRun};
 
 /// Whether an item is a generation parameter or a setting around them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -207,7 +207,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::results::read::{ModelStatus, StoredTask, TaskState};
+    use crate::store::read::{ModelStatus, StoredTask, TaskState};
 
     fn param(value: Json, source: &str) -> Param {
         Param {

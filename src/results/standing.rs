@@ -4,8 +4,8 @@
 //! does not, what is not done failed (the run recorded a failure) or is missing (nothing will do
 //! it). This is the check a leaderboard runs before publishing (`benchy status --missing`).
 
-use super::read::{StoredRun, TaskState};
-use crate::table;
+use crate::store::read::{StoredRun, TaskState};
+use crate::util::table;
 
 /// Where a model's job is, in a scheduler's words reduced to what benchy acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! The climb stops at a boundary: the folder holding `configs/`, a repository's root (it holds
 //! `.git`) or your home, whichever comes first (the root folder when there is none). A file
 //! found on the way is used only when no other user can change it, nor its folder, nor the
-//! folder that holds that (see [`crate::ownership`]): a provider's `command:` runs as you. One of
+//! folder that holds that (see [`crate::util::ownership`]): a provider's `command:` runs as you. One of
 //! yours that everyone may write is used with a warning.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use benchy_core::Diagnostic;
 
 use super::ConfigError;
-use crate::ownership;
+use crate::util::ownership;
 
 /// Finds `<folder>/<name>.yaml` (or `.yml`, or `name` itself when it has an extension) in the
 /// start folder and each folder above it up to the boundary. `named_at` (the run config's file

@@ -12,6 +12,7 @@
 //! belong to another machine (the Python tool's files carry `/home/...`): they are kept as
 //! written here and checked by the command that needs them.
 
+pub mod inputs;
 mod lookup;
 mod model;
 mod provider;
@@ -29,7 +30,7 @@ use serde_json::{Map, Value as Json};
 
 use raw::RawRunConfig;
 
-use crate::secrets;
+use crate::util::secrets;
 
 /// A run config with its provider and tasks resolved.
 #[derive(Clone, Debug)]

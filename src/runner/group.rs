@@ -20,8 +20,8 @@ use tokio::process::{Child, Command};
 use tokio::time::{Instant, sleep};
 
 use super::keeper::Keeper;
-use crate::failure::bad_input;
-use crate::procfs;
+use crate::util::bad_input::bad_input;
+use crate::util::procfs;
 
 /// How often a stopping group is checked for members.
 const EMPTY_POLL: Duration = Duration::from_millis(20);
@@ -300,10 +300,11 @@ mod tests {
             pgid
         });
         drop(rt);
-        let emptied =
-            crate::poll::eventually(Duration::from_secs(10), Duration::from_millis(10), || {
-                !group_has_live_members(pgid)
-            });
+        let emptied = crate::util::poll::eventually(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || !group_has_live_members(pgid),
+        );
         assert!(emptied, "the group outlived its guard");
     }
 

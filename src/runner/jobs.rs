@@ -17,9 +17,9 @@ use super::log_tail::latest_line;
 use super::progress::Progress;
 use super::server::RunningServer;
 use super::{Runner, describe_status};
-use crate::run_record::now;
-use crate::secrets;
-use crate::table::counted;
+use crate::util::secrets;
+use crate::util::table::counted;
+use crate::util::time::now;
 
 /// How often running jobs are checked (exit, timeout, progress line); a job's end is noticed
 /// within this, which is nothing next to a job's minutes.

@@ -19,7 +19,7 @@ use nix::sys::signal::{SigSet, Signal, killpg};
 use nix::unistd::{Pid, getppid};
 
 use super::group::group_has_live_members;
-use crate::poll;
+use crate::util::poll;
 
 /// The hidden subcommand that runs a keeper.
 pub const SUBCOMMAND: &str = "__keep";

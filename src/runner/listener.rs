@@ -6,7 +6,7 @@
 
 use nix::unistd::Pid;
 
-use crate::procfs;
+use crate::util::procfs;
 
 /// Whether the socket listening on `port` belongs to a live member of the process group
 /// `pgid`; `None` where `/proc` cannot tell (then the probe alone decides).
@@ -28,7 +28,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::poll::eventually;
+    use crate::util::poll::eventually;
 
     #[test]
     fn a_listener_of_this_process_group_is_found_and_others_are_not() {

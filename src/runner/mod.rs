@@ -18,6 +18,7 @@ pub(crate) mod port;
 mod progress;
 mod readiness;
 pub mod server;
+pub mod server_url;
 
 use std::process::ExitStatus;
 
@@ -85,7 +86,7 @@ pub fn init_logging() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let Some(level) = std::env::var_os(crate::env_vars::EnvVars::BENCHY_LOG) else {
+    let Some(level) = std::env::var_os(crate::util::env_vars::EnvVars::BENCHY_LOG) else {
         return;
     };
     let level = level.to_string_lossy();

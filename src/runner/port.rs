@@ -66,7 +66,7 @@ mod tests {
     /// Whether `port` can be bound within a moment: a test spawning a program holds a copy of
     /// a just-dropped listener between its fork and exec.
     fn soon_bindable(port: u16) -> bool {
-        crate::poll::eventually(Duration::from_secs(5), Duration::from_millis(10), || {
+        crate::util::poll::eventually(Duration::from_secs(5), Duration::from_millis(10), || {
             bindable("127.0.0.1", port)
         })
     }

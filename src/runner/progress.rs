@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::env_vars::EnvVars;
-use crate::secrets;
+use crate::util::env_vars::EnvVars;
+use crate::util::secrets;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Without a terminal, a process that is still starting or running is reported this often.

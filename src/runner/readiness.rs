@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
 
-use crate::env_vars::EnvVars;
+use crate::util::env_vars::EnvVars;
 
 /// How often the probe asks. The bound is 100 to 250 ms; the lower end keeps the time
 /// from "healthy" to "benchy says ready" short (see the README's performance section).

@@ -20,8 +20,8 @@ use super::port::{self, is_loopback};
 use super::progress::{Console, Progress};
 use super::readiness::{POLL_INTERVAL, Probe, ProbeState};
 use super::{Runner, describe_status};
-use crate::secrets;
-use crate::server_url::ServerUrl;
+use crate::runner::server_url::ServerUrl;
+use crate::util::secrets;
 
 /// How long an existing server (`--server-url`) may take to list the model: the start-up time a
 /// launched server gets by default, since it may still be loading.

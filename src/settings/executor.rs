@@ -1,16 +1,15 @@
 //! `[executor]`: where a suite's models run. `kind` picks the executor; the Slurm executor's keys
-//! (partition, account, time, GPUs... see [`crate::slurm::options`]) sit beside it. The same keys
+//! (partition, account, time, GPUs... see [`super::slurm_keys`]) sit beside it. The same keys
 //! are read from the file `eval --executor-config` names, which wins over the settings files key
 //! by key.
 
-use clap::ValueEnum;
 use serde::Serialize;
 
+use super::slurm_keys::SlurmOptions;
 use super::{Entry, Setting, entry};
-use crate::slurm::options::SlurmOptions;
 
 /// The executors a run can use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutorKind {
     /// Processes on this machine, started and supervised by benchy's runner.
@@ -18,6 +17,22 @@ pub enum ExecutorKind {
     Local,
     /// One Slurm job array for the suite, an array task per model.
     Slurm,
+}
+
+impl ExecutorKind {
+    /// Every executor, with the word that names it in a settings file and on the command line.
+    pub const ALL: [(&'static str, ExecutorKind); 2] = [
+        ("local", ExecutorKind::Local),
+        ("slurm", ExecutorKind::Slurm),
+    ];
+
+    /// The executor `word` names, if any.
+    pub fn named(word: &str) -> Option<ExecutorKind> {
+        Self::ALL
+            .iter()
+            .find(|(name, _)| *name == word)
+            .map(|(_, kind)| *kind)
+    }
 }
 
 /// `[executor]`, as set.

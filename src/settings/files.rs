@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::env_vars::EnvVars;
+use crate::util::env_vars::EnvVars;
 
 /// The file name looked for in the working directory and its parents.
 pub const PROJECT_FILE: &str = "benchy.toml";

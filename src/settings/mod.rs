@@ -10,6 +10,7 @@ mod executor;
 mod files;
 mod jobs;
 mod read;
+pub mod slurm_keys;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,6 +24,8 @@ use serde_json::Value as Json;
 pub use self::executor::{ExecutorKind, ExecutorSettings};
 pub use self::jobs::Jobs;
 pub use self::read::read_executor_file;
+#[cfg(test)]
+pub use self::read::{LEADERBOARD_KEYS, TOP_KEYS};
 
 use crate::plugin::builtins::DEFAULT_SOURCE;
 

@@ -9,17 +9,16 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use benchy_core::Diagnostic;
 use benchy_core::source::{MAX_TEXT_FILE_BYTES, read_text_file};
-use clap::ValueEnum;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{ExecutorSettings, Jobs, Origin, Setting, Settings, relative_to};
-use crate::failure::bad_input;
-use crate::slurm::options::{self, Kind, Value as SlurmValue};
-use crate::suggest;
+use super::slurm_keys::{self, Kind, Value as SlurmValue};
+use super::{ExecutorKind, ExecutorSettings, Jobs, Origin, Setting, Settings, relative_to};
+use crate::util::bad_input::bad_input;
+use crate::util::suggest;
 
 /// The keys a settings file may hold at its top level.
-const TOP_KEYS: &[&str] = &[
+pub const TOP_KEYS: &[&str] = &[
     "sources",
     "output_dir",
     "jobs",
@@ -31,7 +30,7 @@ const TOP_KEYS: &[&str] = &[
     "env",
 ];
 /// The keys of `[leaderboard]`.
-const LEADERBOARD_KEYS: &[&str] = &["tasks", "scale_100"];
+pub const LEADERBOARD_KEYS: &[&str] = &["tasks", "scale_100"];
 /// The keys of an `[env]` value written as a table.
 const ENV_VALUE_KEYS: &[&str] = &["value", "relative"];
 
@@ -120,7 +119,7 @@ impl Reader<'_> {
         self.executor_keys("executor.", table)
     }
 
-    /// `kind` and the Slurm executor's keys ([`options::KEYS`]). An unknown key is an error, not
+    /// `kind` and the Slurm executor's keys ([`slurm_keys::KEYS`]). An unknown key is an error, not
     /// a warning as elsewhere: a mistyped `partiton` would send a thousand jobs to the default
     /// partition.
     fn executor_keys(&mut self, prefix: &str, table: &DeTable) -> Result<()> {
@@ -128,12 +127,12 @@ impl Reader<'_> {
             let name = key.get_ref().as_ref();
             let shown = format!("{prefix}{name}");
             if name == "kind" {
-                let kind = self.choice(&shown, value)?;
+                let kind = self.executor_kind(&shown, value)?;
                 self.settings.executor.kind = Some(self.at(key, kind));
                 continue;
             }
-            let Some(known) = options::key(name) else {
-                let names = options::KEYS.iter().map(|k| k.name).chain(["kind"]);
+            let Some(known) = slurm_keys::key(name) else {
+                let names = slurm_keys::KEYS.iter().map(|k| k.name).chain(["kind"]);
                 return Err(bad_input(self.unknown_text(prefix, key, names, "")));
             };
             let checked = self.slurm_value(&shown, known.kind, value)?;
@@ -151,7 +150,7 @@ impl Reader<'_> {
                     DeValue::Integer(_) => self.count(key, value)?.to_string(),
                     _ => self.text(key, value)?.to_owned(),
                 };
-                match options::bad_word(&word) {
+                match slurm_keys::bad_word(&word) {
                     Some(why) => Err(self.bad(key, value, &format!("one word ({why})"))),
                     None => Ok(SlurmValue::Word(word)),
                 }
@@ -160,7 +159,7 @@ impl Reader<'_> {
             Kind::Flag => Ok(SlurmValue::Flag(self.flag(key, value)?)),
             Kind::Options | Kind::Shell => {
                 let lines = self.texts(key, value)?;
-                match lines.iter().find_map(|l| options::bad_line(kind, l)) {
+                match lines.iter().find_map(|l| slurm_keys::bad_line(kind, l)) {
                     Some(why) => Err(self.bad(key, value, &format!("a list of lines: {why}"))),
                     None => Ok(SlurmValue::Lines(lines)),
                 }
@@ -332,16 +331,15 @@ impl Reader<'_> {
             .ok_or_else(|| self.bad(key, value, "true or false"))
     }
 
-    /// One of the names of `T`'s values.
-    fn choice<T: ValueEnum>(&self, key: &str, value: &Value) -> Result<T> {
-        let names: Vec<String> = T::value_variants()
+    /// One of the executors' names.
+    fn executor_kind(&self, key: &str, value: &Value) -> Result<ExecutorKind> {
+        let names: Vec<String> = ExecutorKind::ALL
             .iter()
-            .filter_map(|v| v.to_possible_value())
-            .map(|v| format!("\"{}\"", v.get_name()))
+            .map(|(name, _)| format!("\"{name}\""))
             .collect();
         let expected = format!("one of {}", names.join(", "));
         let text = self.text(key, value)?;
-        T::from_str(text, false).map_err(|_| self.bad(key, value, &expected))
+        ExecutorKind::named(text).ok_or_else(|| self.bad(key, value, &expected))
     }
 
     fn bad(&self, key: &str, value: &Value, expected: &str) -> anyhow::Error {
@@ -384,46 +382,5 @@ impl Reader<'_> {
             "{}: unknown setting `{prefix}{name}`{said}{hint}",
             self.origin(key.span())
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    use clap::CommandFactory;
-
-    use super::*;
-    use crate::cli::{Cli, SETTINGS_HELP};
-
-    /// The words of a help text, so that a key is found whole (`time`, not `runtime`).
-    fn words(text: &str) -> BTreeSet<&str> {
-        text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .collect()
-    }
-
-    /// The help texts list the keys by hand, in prose: each key a file may hold must be there.
-    #[test]
-    fn the_help_names_every_key_a_settings_file_may_hold() {
-        let slurm_keys: Vec<&str> = options::KEYS.iter().map(|k| k.name).collect();
-        let settings_help = words(SETTINGS_HELP);
-        let every = TOP_KEYS.iter().chain(LEADERBOARD_KEYS).chain(&slurm_keys);
-        for key in every.chain(&["kind"]) {
-            assert!(
-                settings_help.contains(key),
-                "`{key}` is not in SETTINGS_HELP"
-            );
-        }
-        let eval = Cli::command().find_subcommand("eval").unwrap().clone();
-        let flag = eval
-            .get_arguments()
-            .find(|a| a.get_id() == "executor_config");
-        let help = flag.unwrap().get_help().unwrap().to_string();
-        for key in &slurm_keys {
-            assert!(
-                words(&help).contains(key),
-                "`{key}` is not in --executor-config's help"
-            );
-        }
     }
 }

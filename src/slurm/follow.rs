@@ -17,9 +17,9 @@ use super::queue::{self, Queue, Queues};
 use super::standing::of_submission;
 use super::submission::Submission;
 use super::submit::Tools;
-use crate::results::read::{Found, warn};
 use crate::results::standing::{self, ModelStanding, Scheduled};
 use crate::runner::{Interrupted, Runner, StopSignal};
+use crate::store::read::{Found, warn};
 
 /// The first wait between two polls, and the wait after a poll that saw a change.
 const FIRST_POLL: Duration = Duration::from_secs(1);

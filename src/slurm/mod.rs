@@ -6,7 +6,6 @@
 //! Slurm's: benchy never schedules anything itself.
 
 mod follow;
-pub mod options;
 pub mod queue;
 mod script;
 pub mod standing;
@@ -17,15 +16,26 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::cli::EvalArgs;
-use crate::failure::bad_input;
+use crate::settings::slurm_keys::{self, SlurmOptions};
 use crate::settings::{ExecutorKind, Settings, read_executor_file};
-use options::SlurmOptions;
+use crate::util::bad_input::bad_input;
+pub use script::Arg;
 pub use submission::{PlannedModel, PlannedTask};
 
 /// The folder of a run id's folder that holds the job script, the array tasks' logs and
 /// `submission.json`.
-pub const FOLDER: &str = "slurm";
+pub use crate::store::layout::SLURM as FOLDER;
+
+/// What a user asked of the executor for one `benchy eval`: `--executor`, `--executor-config`,
+/// `--wait`, `--requeue`.
+#[derive(Clone, Debug, Default)]
+pub struct ExecutorOptions {
+    pub kind: Option<ExecutorKind>,
+    /// A TOML file of executor settings, over those of the settings files.
+    pub config: Option<PathBuf>,
+    pub wait: bool,
+    pub requeue: bool,
+}
 
 /// The Slurm executor, as chosen for one `benchy eval`.
 #[derive(Debug)]
@@ -40,20 +50,25 @@ impl Executor {
     /// The Slurm executor when `--executor`, else `--executor-config`'s `kind`, else the
     /// settings' `[executor] kind` says `slurm`; `None` for a local run. The Slurm-only flags on
     /// a local run are bad input (they would silently do nothing).
-    pub fn chosen(args: &EvalArgs, settings: &Settings) -> Result<Option<Executor>> {
-        let executor = match &args.executor_config {
+    /// `rerun` is `--rerun`, which requeueing would undo.
+    pub fn chosen(
+        args: &ExecutorOptions,
+        rerun: bool,
+        settings: &Settings,
+    ) -> Result<Option<Executor>> {
+        let executor = match &args.config {
             Some(file) => read_executor_file(file)?.over(settings.executor.clone()),
             None => settings.executor.clone(),
         };
         let kind = args
-            .executor
+            .kind
             .or(executor.kind.map(|k| k.value))
             .unwrap_or_default();
         if kind == ExecutorKind::Local {
             let slurm_only = [
                 ("--wait", args.wait),
                 ("--requeue", args.requeue),
-                ("--executor-config", args.executor_config.is_some()),
+                ("--executor-config", args.config.is_some()),
             ];
             if let Some((flag, _)) = slurm_only.iter().find(|(_, given)| *given) {
                 return Err(bad_input(format!(
@@ -65,10 +80,10 @@ impl Executor {
         }
         let requeue_setting = matches!(
             executor.slurm.get("requeue").map(|s| &s.value),
-            Some(options::Value::Flag(true))
+            Some(slurm_keys::Value::Flag(true))
         );
         let requeue = args.requeue || requeue_setting;
-        if requeue && args.rerun {
+        if requeue && rerun {
             return Err(bad_input(
                 "--rerun with requeueing: an array task Slurm requeues would run every task of its \
                  model again instead of what is missing; submit with --rerun and without \

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use crate::failure::bad_input;
 use crate::results::standing::Scheduled;
 use crate::runner::client::run_client;
+use crate::util::bad_input::bad_input;
 
 /// How long a Slurm client command may take (one blocks about 10 s when the controller is
 /// unreachable before it gives up by itself).

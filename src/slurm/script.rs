@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::options::{KEYS, SlurmOptions, Value};
-use crate::failure::bad_input;
+use crate::settings::slurm_keys::{KEYS, SlurmOptions, Value};
+use crate::store::layout::SLURM_LOGS as LOG_PATTERN;
+use crate::util::bad_input::bad_input;
 
 /// An argument of the command every array task runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,10 +115,6 @@ impl JobScript<'_> {
         }
     }
 }
-
-/// The array tasks' log files, in the `slurm/` folder: `%A` is the array's job id, `%a` the
-/// task's index.
-pub const LOG_PATTERN: &str = "%A_%a.log";
 
 /// `folder`, joined with `file` when there is one, as an `#SBATCH` value: double-quoted when it
 /// holds spaces (sbatch reads the quotes). A quote, a backslash or a `%` (Slurm's file name

@@ -3,8 +3,8 @@
 
 use super::queue::Queues;
 use super::submission::Submission;
-use crate::results::read::Found;
 use crate::results::standing::ModelStanding;
+use crate::store::read::Found;
 
 /// Every model of `submission`. `queues` holds the arrays the scheduler was asked about; a model
 /// whose array is not among them is judged by its records alone.

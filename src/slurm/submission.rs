@@ -11,10 +11,9 @@ use anyhow::{Context, Result};
 use benchy_core::source::read_text_file;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_json;
+use crate::util::atomic::write_json;
 
-/// The file's name in the run id's `slurm/` folder.
-pub const FILE: &str = "submission.json";
+use crate::store::layout::SUBMISSION as FILE;
 
 /// The largest submission record read (a thousand models' entries are a few hundred KB).
 const MAX_BYTES: u64 = 64 * 1024 * 1024;

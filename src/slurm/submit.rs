@@ -6,22 +6,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-use super::script::{Arg, JobScript, LOG_PATTERN};
+use super::script::{Arg, JobScript};
 use super::submission::{ArrayTask, PlannedModel, Submission};
 use super::{Executor, follow, queue};
-use crate::atomic::write_atomic;
-use crate::cli::{EvalArgs, ResolveArgs};
-use crate::failure::bad_input;
-use crate::plugin::Registry;
-use crate::plugin::catalog::Origin;
-use crate::run_lock::{create_dirs, remove_empty};
-use crate::run_record::now;
 use crate::runner::Runner;
 use crate::runner::client::{ClientOutput, run_client};
-use crate::secrets;
-use crate::table::counted;
+use crate::store::layout;
+use crate::store::run_lock::{create_dirs, remove_empty};
+use crate::util::atomic::write_atomic;
+use crate::util::bad_input::bad_input;
+use crate::util::secrets;
+use crate::util::table::counted;
+use crate::util::time::now;
 
 /// How long sbatch may take to answer.
 const SBATCH_LIMIT: Duration = Duration::from_secs(120);
@@ -69,8 +67,8 @@ impl Job {
         Submission {
             run_id: self.run_id,
             submitted_at: now(),
-            script: folder.join("job.sh"),
-            logs: folder.join(LOG_PATTERN),
+            script: folder.join(layout::JOB_SCRIPT),
+            logs: folder.join(layout::SLURM_LOGS),
             sbatch: std::iter::once(tools.sbatch.display().to_string())
                 .chain(SBATCH_ARGS.map(str::to_owned))
                 .collect(),
@@ -90,18 +88,16 @@ impl Job {
 
 impl Executor {
     /// The job array of `models` (each checked and planned as its local run would be) of run
-    /// `run_id`, kept in `run_dir`; one whose script would hold a secret is refused.
+    /// `run_id`, kept in `run_dir`, each array task running `command` (its model's run config
+    /// where [`Arg::Config`] stands); one whose script would hold a secret is refused.
     pub fn job(
         &self,
         models: Vec<PlannedModel>,
-        args: &EvalArgs,
-        registry: &Registry,
+        command: Vec<Arg>,
         run_id: &str,
         run_dir: &Path,
     ) -> Result<Job> {
         check_folder_names(&models)?;
-        let output_dir = run_dir.parent().context("a run folder has a parent")?;
-        let command = array_command(args, registry, run_id, output_dir)?;
         Ok(Job {
             script: self.script(run_dir, run_id, &models, &command)?,
             run_id: run_id.to_owned(),
@@ -160,92 +156,6 @@ fn check_folder_names(models: &[PlannedModel]) -> Result<()> {
         ))),
         None => Ok(()),
     }
-}
-
-/// What every array task runs: this benchy, `eval` of its model's run config with the run id,
-/// output folder and flags given here, on the local executor (the array task *is* the model's
-/// run; a settings file saying `kind = "slurm"` must not make it submit again).
-fn array_command(
-    args: &EvalArgs,
-    registry: &Registry,
-    run_id: &str,
-    output_dir: &Path,
-) -> Result<Vec<Arg>> {
-    // Every field named: a flag added to `eval` does not compile until it is passed on here
-    // (or said not to be).
-    let EvalArgs {
-        resolve:
-            ResolveArgs {
-                configs: _,
-                sources,
-                sets,
-                offline,
-                require_sources,
-            },
-        server,
-        backend,
-        tasks,
-        limit,
-        run_id: _,
-        output_dir: _,
-        log_samples,
-        jobs,
-        dry_run: _,
-        check: _,
-        rerun,
-        audit,
-        executor: _,
-        executor_config: _,
-        wait: _,
-        requeue: _,
-    } = args;
-    let benchy = std::env::current_exe().context("cannot tell where benchy is")?;
-    let mut words = vec![
-        Arg::Text(benchy.display().to_string()),
-        Arg::Text("eval".to_owned()),
-        Arg::Text("-c".to_owned()),
-        Arg::Config,
-    ];
-    let audit = clap::ValueEnum::to_possible_value(audit).map(|v| v.get_name().to_owned());
-    let valued: [(&str, Vec<String>); 13] = [
-        ("--run-id", vec![run_id.to_owned()]),
-        ("--output-dir", vec![output_dir.display().to_string()]),
-        ("--executor", vec!["local".to_owned()]),
-        ("--plugin", flagged_plugins(registry)?),
-        ("--source", sources.clone()),
-        ("--set", sets.clone()),
-        ("--require-source", require_sources.clone()),
-        ("--server-url", server.server_url.iter().cloned().collect()),
-        ("--backend", vec![backend.clone()]),
-        ("--task", tasks.clone()),
-        ("--limit", limit.iter().map(ToString::to_string).collect()),
-        ("--jobs", jobs.iter().map(ToString::to_string).collect()),
-        ("--audit", audit.into_iter().collect()),
-    ];
-    for (flag, values) in valued {
-        for value in values {
-            words.extend([Arg::Text(flag.to_owned()), Arg::Text(value)]);
-        }
-    }
-    let flags = [
-        ("--offline", *offline),
-        ("--log-samples", *log_samples),
-        ("--rerun", *rerun),
-    ];
-    for (flag, given) in flags {
-        if given {
-            words.push(Arg::Text(flag.to_owned()));
-        }
-    }
-    Ok(words)
-}
-
-/// The plugin libraries `--plugin` named, absolute (an array task may start elsewhere).
-fn flagged_plugins(registry: &Registry) -> Result<Vec<String>> {
-    let flagged = registry.plugins().files().iter();
-    let flagged = flagged.filter(|f| f.origin() == Origin::Flag);
-    let paths = flagged.map(|f| std::path::absolute(f.path()).map(|p| p.display().to_string()));
-    Ok(paths.collect::<std::io::Result<_>>()?)
 }
 
 /// A script that would hold a secret benchy knows of (a token given with `--set`, a value of a

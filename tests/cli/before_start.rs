@@ -217,7 +217,7 @@ fn a_run_holding_its_folder(env: &TestEnv) -> (PathBuf, Background) {
     let dir = env.path().join("out/r/model");
     let run = env.spawn(&eval(&["--server-url", "http://127.0.0.1:9/v1"]));
     assert!(
-        eventually(BOUND, || benchy::run_lock::RunLock::holder(&dir)
+        eventually(BOUND, || benchy::store::run_lock::RunLock::holder(&dir)
             == Some(run.pid() as u32)),
         "the first run never took its folder\n{}",
         run.stderr()

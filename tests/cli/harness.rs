@@ -311,19 +311,19 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> String {
 
 /// The live (not zombie) processes whose process group is `pgid` (benchy's own `/proc` reader).
 pub fn live_group_members(pgid: i32) -> Vec<i32> {
-    benchy::procfs::live_group_members(pgid).expect("/proc is readable")
+    benchy::util::procfs::live_group_members(pgid).expect("/proc is readable")
 }
 
 /// Every live process descending from `pid` (children, their children...).
 pub fn descendants(pid: i32) -> Vec<i32> {
-    benchy::procfs::descendants(pid).expect("/proc is readable")
+    benchy::util::procfs::descendants(pid).expect("/proc is readable")
 }
 
-pub use benchy::procfs::alive;
+pub use benchy::util::procfs::alive;
 
 /// Waits up to `limit` for `check` to hold.
 pub fn eventually(limit: std::time::Duration, check: impl FnMut() -> bool) -> bool {
-    benchy::poll::eventually(limit, std::time::Duration::from_millis(20), check)
+    benchy::util::poll::eventually(limit, std::time::Duration::from_millis(20), check)
 }
 
 /// Fails unless `output` says `needle`, showing both.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use benchy::audit::{Audit, Kind, Mismatch};
+use benchy::proof::audit::{Audit, Kind, Mismatch};
 use benchy::proxy::Proxy;
 use benchy_core::{Expectation, Expected};
 use http::{Method, Response};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use benchy::audit::{Audit, Kind};
+use benchy::proof::audit::{Audit, Kind};
 use benchy::proxy::{Inspect, Outcome, Proxy, ProxyConfig, Seen};
 use benchy_core::Expectation;
 use bytes::Bytes;

@@ -1,0 +1,403 @@
+//! One model's attempt, once everything is checked: start its server, run the tasks not done
+//! yet, stop the server, verify, and keep the results (with those of the tasks done before)
+//! and a completion record for every task that finished. `run.json` is written as it goes, and
+//! nothing is left running.
+
+use anyhow::Result;
+use benchy_core::backend::{CollectRequest, Collected};
+use benchy_core::{ProcessSpec, RunView};
+use serde_json::{Map, Value as Json};
+
+use super::Suite;
+use super::checks::Checked;
+use super::model::Model;
+use crate::ops::planning::{plan_jobs, served_names};
+use crate::ops::server::Starting;
+use crate::proof::wire_audit::{AuditMode, JobAudits, WireAudit};
+use crate::runner::jobs::{EndedEarly, JobPolicy, JobsReport};
+use crate::runner::server::RunningServer;
+use crate::runner::{self, Interrupted, Runner};
+use crate::store::completion::{self, Completion};
+use crate::store::layout::WIRE_AUDIT;
+use crate::store::run_record::{AuditRecord, LayerRecord, RunRecord, ServerRecord, Status};
+use crate::store::summary;
+use crate::util::atomic::write_json;
+use crate::util::notes;
+use crate::util::secrets;
+use crate::util::time::now;
+
+/// One attempt at a model's tasks that are not done.
+pub(super) struct Attempt<'s, 'a> {
+    pub suite: &'s Suite<'a>,
+    pub model: &'s Model,
+    /// The model's run with only the tasks this attempt runs.
+    pub view: RunView,
+    /// The tasks done before, with their records.
+    pub done: Vec<Completion>,
+    pub runner: &'s Runner,
+}
+
+impl Attempt<'_, '_> {
+    /// The record as the attempt starts.
+    pub fn new_record(&self, attempts: Vec<Json>) -> RunRecord {
+        let model = self.model;
+        let mut backends = std::collections::BTreeMap::new();
+        backends.insert(
+            self.suite.args.backend.clone(),
+            model.job_plan.record.clone(),
+        );
+        if let Some(server) = model.server.launched() {
+            backends.insert(server.backend.clone(), server.plan.record.clone());
+        }
+        RunRecord {
+            benchy_version: env!("CARGO_PKG_VERSION"),
+            run_id: self.suite.run_id.clone(),
+            model: model.view.model.name.clone(),
+            config: model.resolution.config.path.clone(),
+            backend: self.suite.args.backend.clone(),
+            options: model.options.clone(),
+            status: Status::Running,
+            started_at: now(),
+            finished_at: None,
+            failures: Vec::new(),
+            failed_tasks: Vec::new(),
+            sources: model
+                .resolution
+                .source_layers
+                .iter()
+                .map(LayerRecord::from)
+                .collect(),
+            server: None,
+            checks: Vec::new(),
+            processes: Vec::new(),
+            versions: model.planned_versions(),
+            backends,
+            verification: Vec::new(),
+            audit: None,
+            notes: model.resolution.diagnostics.clone(),
+            done_before: self.done.iter().map(|c| c.task.clone()).collect(),
+            attempts,
+        }
+    }
+
+    /// Runs the attempt; the results of the model (those done before included), or the error
+    /// that ended it, either way with the record written.
+    pub async fn execute(&self, record: &mut RunRecord, checked: &Checked) -> (Json, Result<()>) {
+        let mut collected = None;
+        let outcome = match self.start(record, checked) {
+            Ok(()) => self.serve_and_run(record, &mut collected).await,
+            Err(err) => Err(err),
+        };
+        self.finish(record, outcome, collected.as_ref())
+    }
+
+    /// The folder's inputs and first record, with the suite's checks and their logs.
+    fn start(&self, record: &mut RunRecord, checked: &Checked) -> Result<()> {
+        let folder = &self.model.folder;
+        for outcome in &checked.outcomes {
+            let mut outcome = outcome.clone();
+            folder.keep_log(&outcome.log_file)?;
+            let name = outcome.log_file.file_name().unwrap_or_default().to_owned();
+            outcome.log_file = folder.dir.join(name);
+            record.checks.push(outcome);
+        }
+        record.notes.extend(checked.notes.iter().cloned());
+        folder.write_inputs(&self.model.resolution, &self.model.view)?;
+        folder.write_record(record)
+    }
+
+    /// Ends the record, writes the results, then a completion record for every task that
+    /// finished: in that order, so a task counted done always has its results kept.
+    fn finish(
+        &self,
+        record: &mut RunRecord,
+        outcome: Result<()>,
+        collected: Option<&Collected>,
+    ) -> (Json, Result<()>) {
+        record.finished_at = Some(now());
+        record.status = match &outcome {
+            Ok(()) if record.failures.is_empty() => Status::Ok,
+            Err(err) if err.is::<Interrupted>() => Status::Interrupted,
+            _ => Status::Failed,
+        };
+        if let Err(err) = &outcome {
+            record.failures.push(format!("{err:#}"));
+        }
+        let new = collected.map_or_else(
+            || Json::Object(Map::new()),
+            |c| summary::results_json(&c.results),
+        );
+        let results = with_done(self.model, &self.done, &new);
+        let written = self
+            .write_outputs(record, &results)
+            .and_then(|()| self.write_completions(record, &new));
+        let kept = format!("outputs kept in {}", self.model.folder.dir.display());
+        let ended = match (outcome, written) {
+            (_, Err(err)) => Err(err.context(kept)),
+            (Ok(()), Ok(())) if record.status == Status::Ok => {
+                eprintln!("{kept}");
+                Ok(())
+            }
+            (Ok(()), Ok(())) => Err(anyhow::anyhow!(
+                "the run failed:\n  {}\n{kept}",
+                record.failures.join("\n  ")
+            )),
+            (Err(err), Ok(())) => Err(err.context(kept)),
+        };
+        (results, ended)
+    }
+
+    /// `results.json`, `summary.md` and `run.json`; the results table on stdout.
+    fn write_outputs(&self, record: &RunRecord, results: &Json) -> Result<()> {
+        let folder = &self.model.folder;
+        let has_results = results.as_object().is_some_and(|r| !r.is_empty());
+        if has_results {
+            let table = folder.write_results(self.model.short_name(), record, results)?;
+            println!("{table}");
+        }
+        folder.write_record(record)
+    }
+
+    /// A completion record for every task of this attempt that finished with verified results.
+    fn write_completions(&self, record: &RunRecord, new: &Json) -> Result<()> {
+        if record.status == Status::Interrupted {
+            return Ok(());
+        }
+        for task in &self.view.tasks {
+            let Some(results) = new.get(&task.name) else {
+                continue;
+            };
+            if record.failed_tasks.contains(&task.name) {
+                continue;
+            }
+            let job = record
+                .processes
+                .iter()
+                .find(|p| p.tasks.contains(&task.name));
+            let inputs = self.model.inputs[&task.name].clone();
+            let completion = Completion {
+                task: task.name.clone(),
+                status: "ok".to_owned(),
+                started_at: job.and_then(|j| j.started_at.clone()),
+                finished_at: job.and_then(|j| j.finished_at.clone()).unwrap_or_else(now),
+                fingerprint: inputs.fingerprint(),
+                inputs,
+                results: results.clone(),
+            };
+            completion::write(&self.model.folder.path(&task.output_folder), &completion)?;
+        }
+        Ok(())
+    }
+
+    /// Starts (or attaches to) the server, runs the jobs, stops the server, collects and
+    /// verifies. Failures of tasks are recorded in `record` (the run goes on); errors that end
+    /// the run early are returned after the server is stopped and partial results are kept.
+    async fn serve_and_run(
+        &self,
+        record: &mut RunRecord,
+        collected: &mut Option<Collected>,
+    ) -> Result<()> {
+        let folder = &self.model.folder;
+        let mut server = self.start_server(record).await?;
+        let started = self.start_jobs_audit(&server).await;
+        let (jobs, audits) = match started {
+            Ok(started) => started,
+            Err(err) => {
+                server.stop().await;
+                return Err(err);
+            }
+        };
+        record.processes = jobs
+            .iter()
+            .map(|spec| runner::jobs::planned(spec, &folder.dir))
+            .collect();
+        folder.write_record(record)?;
+        let policy = JobPolicy {
+            parallel: self.suite.jobs.at_once(jobs.len()),
+            stop_on_failure: false,
+        };
+        let report = self
+            .runner
+            .run_jobs(&jobs, policy, &folder.dir, Some(&mut server))
+            .await;
+        if let Some(audits) = audits {
+            self.keep_audit(audits.finish(self.suite.args.audit).await, record)?;
+        }
+        self.stop_server(&mut server, record).await;
+        let report = report?;
+        note_failed_jobs(&report, record);
+        record.processes = report.outcomes.clone();
+        let results = self.collect(&report, record);
+        let tasks: Vec<String> = self.view.tasks.iter().map(|t| t.name.clone()).collect();
+        for line in record.verify(&results, &tasks, &self.suite.args.backend) {
+            eprintln!("{}", secrets::mask(&line));
+        }
+        *collected = Some(results);
+        ended_early(report.ended_early, &server)
+    }
+
+    /// The jobs as planned against the ready server, each routed through its auditing proxy
+    /// (unless `--audit off`).
+    async fn start_jobs_audit(
+        &self,
+        server: &RunningServer,
+    ) -> Result<(Vec<ProcessSpec>, Option<JobAudits>)> {
+        let options = &self.model.options;
+        let mut jobs = plan_jobs(&self.suite.backend, &self.view, &server.info, options)?.processes;
+        let audits = match self.suite.args.audit {
+            AuditMode::Off => None,
+            AuditMode::On | AuditMode::Warn => {
+                Some(JobAudits::start(&mut jobs, &server.info.base_url).await?)
+            }
+        };
+        Ok((jobs, audits))
+    }
+
+    /// `wire_audit.json`, the verdicts in the record and on stderr, and (with `--audit on`) a
+    /// failed task for every job whose requests deviated.
+    fn keep_audit(&self, audit: WireAudit, record: &mut RunRecord) -> Result<()> {
+        write_json(&self.model.folder.path(WIRE_AUDIT), &audit)?;
+        for job in &audit.jobs {
+            self.runner
+                .say(&format!("{}: wire audit: {}", job.name, job.verdict));
+            let Some(failure) = job.failure() else {
+                continue;
+            };
+            if audit.mode == AuditMode::Warn {
+                self.runner.say(&format!("warning: {failure}"));
+                continue;
+            }
+            record.fail_tasks(&job.tasks, failure);
+        }
+        record.audit = Some(AuditRecord::from(&audit));
+        Ok(())
+    }
+
+    async fn start_server(&self, record: &mut RunRecord) -> Result<RunningServer> {
+        let (model, folder) = (self.model, &self.model.folder);
+        let names = served_names(&model.resolution.config.model);
+        let started = model
+            .server
+            .start(
+                &self.suite.envs,
+                self.runner,
+                &folder.dir,
+                &names,
+                |starting| {
+                    record.server = Some(match starting {
+                        Starting::Launch {
+                            backend,
+                            spec,
+                            envs,
+                        } => {
+                            record.note_environments(backend, envs);
+                            ServerRecord {
+                                launched: true,
+                                backend: Some(backend.to_owned()),
+                                command: Some(secrets::shown_command(spec)),
+                                log: Some(folder.path(&spec.log_file)),
+                                ..ServerRecord::default()
+                            }
+                        }
+                        Starting::Attach(url) => ServerRecord {
+                            url: Some(url.root().to_owned()),
+                            ..ServerRecord::default()
+                        },
+                    });
+                    folder.write_record(record)
+                },
+            )
+            .await;
+        let Some(server_record) = record.server.as_mut() else {
+            return started;
+        };
+        let server = started.inspect_err(|e| {
+            server_record.ended = Some(format!("did not become ready: {e:#}"));
+        })?;
+        server_record.ready(&server);
+        if let (Some(version), Some(plan)) = (&server.version, model.server.launched()) {
+            record
+                .versions
+                .insert(plan.spec.name.clone(), version.clone());
+        }
+        self.runner.say(&format!(
+            "Serving {} at {}",
+            server.info.model, server.info.base_url
+        ));
+        Ok(server)
+    }
+
+    /// Stops the server (when benchy launched it) and records how it ended.
+    async fn stop_server(&self, server: &mut RunningServer, record: &mut RunRecord) {
+        let died = server.try_exited();
+        server.stop().await;
+        if let Some(s) = record.server.as_mut() {
+            s.ended = died.or_else(|| s.launched.then(|| "stopped by benchy".to_owned()));
+            s.stopped_at = s.launched.then(now);
+        }
+    }
+
+    /// What the backend reads from its processes' outputs; its failure is recorded, not fatal,
+    /// so the record is still written.
+    fn collect(&self, report: &JobsReport, record: &mut RunRecord) -> Collected {
+        let request = CollectRequest {
+            run: self.view.clone(),
+            options: self.model.options.clone(),
+            outcomes: report.outcomes.clone(),
+        };
+        let collected = self
+            .suite
+            .backend
+            .collect(&request)
+            .unwrap_or_else(|error| {
+                record
+                    .failures
+                    .push(format!("reading the results: {error}"));
+                Collected::default()
+            });
+        notes::print(&collected.diagnostics);
+        record.notes.extend(collected.diagnostics.iter().cloned());
+        collected
+    }
+}
+
+/// Every job that did not succeed fails the tasks it covered.
+fn note_failed_jobs(report: &JobsReport, record: &mut RunRecord) {
+    for outcome in report.outcomes.iter().filter(|o| !o.succeeded()) {
+        record.fail_tasks(
+            &outcome.tasks,
+            format!("{}: {}", outcome.name, outcome.status),
+        );
+    }
+}
+
+/// The error a run that ended early ends with (the record keeps it among the failures).
+fn ended_early(ended: Option<EndedEarly>, server: &RunningServer) -> Result<()> {
+    match ended {
+        Some(EndedEarly::Interrupted(signal)) => Err(Interrupted(signal).into()),
+        Some(EndedEarly::ServerExited(status)) => {
+            let tail = server
+                .log
+                .as_deref()
+                .map(runner::log_tail::format_tail)
+                .unwrap_or_default();
+            Err(anyhow::anyhow!(
+                "the server exited during the run ({status})\n{tail}"
+            ))
+        }
+        Some(EndedEarly::JobFailed(_)) | None => Ok(()),
+    }
+}
+
+/// `new` (in the form of `results.json`) after the results of the tasks `done` before, in the
+/// run config's order.
+pub(super) fn with_done(model: &Model, done: &[Completion], new: &Json) -> Json {
+    let mut merged = Map::new();
+    for task in &model.view.tasks {
+        let done = done.iter().find(|c| c.task == task.name);
+        if let Some(value) = new.get(&task.name).or(done.map(|c| &c.results)) {
+            merged.insert(task.name.clone(), value.clone());
+        }
+    }
+    Json::Object(merged)
+}

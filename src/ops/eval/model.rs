@@ -1,0 +1,208 @@
+//! One model of a suite, checked and planned before anything starts: its resolved parameters,
+//! its server, its jobs as planned against the server as it will be, its run folder, and for
+//! each task what decides its numbers (the fingerprint resume compares).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Result;
+use benchy_core::backend::{RunOptions, TaskView};
+use benchy_core::{Backend, Plan, RunView};
+use serde_json::{Map, Value as Json, json};
+use sha2::{Digest, Sha256};
+
+use crate::ops::planning::{plan_jobs, run_view};
+use crate::ops::server::Server;
+use crate::plugin::Registry;
+use crate::resolution::Resolution;
+use crate::run_config::ModelLocation;
+use crate::runner::server_url::ServerUrl;
+use crate::store::completion::{self, Decision, Inputs};
+use crate::store::run_folder::RunFolder;
+
+/// What every model of a suite is planned with.
+pub(super) struct Planning<'a> {
+    pub registry: &'a Registry,
+    pub backend: &'a Arc<dyn Backend>,
+    pub backend_name: &'a str,
+    pub server_url: Option<&'a ServerUrl>,
+    /// The suite's options, `run_dir` its folder `<output-dir>/<run-id>`; each model gets them
+    /// with its own folder in that one.
+    pub options: &'a RunOptions,
+}
+
+/// A model's tasks, each with what resume decided for it.
+pub(super) type Decisions<'m> = Vec<(&'m TaskView, Decision)>;
+
+/// A model of the suite, before anything starts.
+pub(super) struct Model {
+    pub resolution: Resolution,
+    /// The run as backends see it, with the tasks `--task` selected.
+    pub view: RunView,
+    pub options: RunOptions,
+    pub server: Server,
+    /// The task backend's plan against the server as it will be: its diagnostics, what
+    /// `--dry-run` shows, the versions it found (the checks are planned once for the suite).
+    pub job_plan: Plan,
+    pub folder: RunFolder,
+    /// Each task's inputs (what decides its numbers), by task name.
+    pub inputs: BTreeMap<String, Inputs>,
+}
+
+impl Model {
+    /// Plans the model of `resolution` with the tasks named in `only` (all when empty).
+    pub fn prepare(resolution: Resolution, only: &[String], planning: &Planning) -> Result<Model> {
+        let view = run_view(&resolution, only);
+        let options = RunOptions {
+            run_dir: planning.options.run_dir.join(&view.model.short_name),
+            ..planning.options.clone()
+        };
+        let server = Server::plan(planning.registry, &view, &options, planning.server_url)?;
+        let template = server.template(&view)?;
+        let job_plan = plan_jobs(planning.backend, &view, &template, &options)?;
+        let folder = RunFolder {
+            dir: options.run_dir.clone(),
+        };
+        let mut model = Model {
+            resolution,
+            view,
+            options,
+            server,
+            job_plan,
+            folder,
+            inputs: BTreeMap::new(),
+        };
+        model.inputs = model.task_inputs(planning);
+        Ok(model)
+    }
+
+    /// The model's short name, which its folder has.
+    pub fn short_name(&self) -> &str {
+        &self.view.model.short_name
+    }
+
+    /// The versions of what will run, as the plans know them before anything starts.
+    pub fn planned_versions(&self) -> BTreeMap<String, String> {
+        let mut versions = self.job_plan.versions.clone();
+        if let Some(server) = self.server.launched() {
+            versions.extend(server.plan.versions.clone());
+        }
+        versions
+    }
+
+    /// What each task's folder says of it now, and so whether it runs.
+    pub fn decisions(&self, rerun: bool) -> Decisions<'_> {
+        self.view
+            .tasks
+            .iter()
+            .map(|task| {
+                let done = completion::read(&self.folder.path(&task.output_folder));
+                (
+                    task,
+                    completion::decide(done, &self.inputs[&task.name], rerun),
+                )
+            })
+            .collect()
+    }
+
+    fn task_inputs(&self, planning: &Planning) -> BTreeMap<String, Inputs> {
+        let model = self.identity();
+        let server = self.server.identity();
+        let versions = json!(self.planned_versions());
+        let options = json!({
+            "backend": planning.backend_name,
+            "limit": self.options.limit,
+            "chat": self.view.use_chat_completions,
+        });
+        self.view
+            .tasks
+            .iter()
+            .map(|task| {
+                let generation: Map<String, Json> = task
+                    .resolved
+                    .params
+                    .iter()
+                    .map(|(key, p)| (key.to_string(), p.value.to_json()))
+                    .collect();
+                let values = json!({
+                    "model": model,
+                    "generation": generation,
+                    "task": task_settings(task),
+                    "options": options,
+                    "versions": versions,
+                    "server": server,
+                });
+                let sources = task
+                    .resolved
+                    .params
+                    .iter()
+                    .map(|(key, p)| (key.to_string(), p.source.to_string()))
+                    .collect();
+                let values = values.as_object().cloned().unwrap_or_default();
+                (task.name.clone(), Inputs { values, sources })
+            })
+            .collect()
+    }
+
+    /// The model as its files are: the Hub name with the commit a source read its files at, or
+    /// a local folder with a hash of its files.
+    fn identity(&self) -> Json {
+        let config = &self.resolution.config.model;
+        let read_at = self
+            .resolution
+            .source_layers
+            .iter()
+            .filter_map(|l| l.artifact.as_ref())
+            .find(|a| a.model_file)
+            .and_then(|a| a.revision.clone());
+        let files = match &config.location {
+            ModelLocation::Local { dir } => Some(folder_hash(dir)),
+            ModelLocation::Hub { .. } => None,
+        };
+        json!({
+            "name": config.name,
+            "revision": config.revision,
+            "read_at": read_at,
+            "files": files,
+        })
+    }
+}
+
+/// The task's settings that decide its numbers.
+fn task_settings(task: &TaskView) -> Json {
+    json!({
+        "task_name": task.task_name,
+        "include_path": task.include_path,
+        "lm_eval_path": task.lm_eval_path,
+        "tokenizer_backend": task.tokenizer_backend,
+        "defaults": task.defaults,
+    })
+}
+
+/// The largest file of a local model folder whose contents are hashed; bigger ones (weights)
+/// count by name and size, which is what a swap of weights changes without reading gigabytes.
+const HASHED_FILE_MAX: u64 = 64 * 1024 * 1024;
+
+/// A hash of a local model folder's files: small files by contents, large ones by size.
+fn folder_hash(dir: &Path) -> String {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    let mut hash = Sha256::new();
+    for entry in entries {
+        let size = entry.metadata().map(|m| m.len()).unwrap_or_default();
+        hash.update(entry.file_name().as_encoded_bytes());
+        hash.update(size.to_le_bytes());
+        if size <= HASHED_FILE_MAX
+            && let Ok(bytes) = std::fs::read(entry.path())
+        {
+            hash.update(&bytes);
+        }
+    }
+    format!("{:x}", hash.finalize())
+}

@@ -1,0 +1,142 @@
+//! What came out of a run, rendered: `results.json` (run task -> evaluated task -> metric ->
+//! value and stderr), the results table printed at the end, and `summary.md` (the table and
+//! what was verified).
+
+use benchy_core::backend::{Metric, TaskResult};
+use serde_json::{Map, Value as Json, json};
+
+use super::run_record::RunRecord;
+use crate::proof::verification::Check;
+use crate::util::table;
+
+const HEADER: [&str; 4] = ["task", "metric", "value", "± stderr"];
+
+/// `metric,filter`, lm-eval's own key form, or the metric alone.
+fn metric_key(metric: &Metric) -> String {
+    match &metric.filter {
+        Some(filter) => format!("{},{filter}", metric.name),
+        None => metric.name.clone(),
+    }
+}
+
+/// `{run task: {evaluated task: {metric: {"value": V, "stderr": S}}}}`: each run task with what
+/// its backend evaluated for it (an lm-eval group and its subtasks, say).
+pub fn results_json(results: &[TaskResult]) -> Json {
+    let mut out: Map<String, Json> = Map::new();
+    for result in results {
+        let metrics: Map<String, Json> = result
+            .metrics
+            .iter()
+            .map(|m| (metric_key(m), json!({"value": m.value, "stderr": m.stderr})))
+            .collect();
+        let task = out
+            .entry(result.task.clone())
+            .or_insert_with(|| Json::Object(Map::new()));
+        if let Json::Object(evaluated) = task {
+            evaluated.insert(result.name.clone(), Json::Object(metrics));
+        }
+    }
+    Json::Object(out)
+}
+
+/// One row per evaluated task and metric of a `results.json` value.
+fn rows(results: &Json) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for evaluated in entries(results).map(|(_, e)| e) {
+        for (name, metrics) in entries(evaluated) {
+            for (key, metric) in entries(metrics) {
+                rows.push(vec![
+                    name.clone(),
+                    key.clone(),
+                    value_cell(metric),
+                    stderr_cell(metric),
+                ]);
+            }
+        }
+    }
+    rows
+}
+
+/// An object's entries; nothing when it is not one.
+fn entries(value: &Json) -> impl Iterator<Item = (&String, &Json)> {
+    value.as_object().into_iter().flatten()
+}
+
+fn value_cell(metric: &Json) -> String {
+    match metric.get("value") {
+        Some(v) => v.as_f64().map_or_else(|| v.to_string(), table::number),
+        None => "-".to_owned(),
+    }
+}
+
+fn stderr_cell(metric: &Json) -> String {
+    let stderr = metric.get("stderr").and_then(Json::as_f64);
+    stderr.map_or_else(|| "-".to_owned(), table::number)
+}
+
+/// The results table for the terminal, from a `results.json` value.
+pub fn results_table(results: &Json) -> String {
+    table::render(&HEADER, &rows(results))
+}
+
+/// `summary.md`: the model, run, status, the results table and what was verified.
+pub fn summary_markdown(model: &str, record: &RunRecord, results: &Json) -> String {
+    let table = table::markdown(&HEADER, &rows(results));
+    format!(
+        "# {model} — run {}\n\nStatus: {}\n\n{table}\n{}",
+        record.run_id,
+        record.status.as_str(),
+        sampling_note(record)
+    )
+}
+
+/// One line per kind of task: generating tasks carried the resolved parameters (verified),
+/// log-likelihood tasks carried none.
+fn sampling_note(record: &RunRecord) -> String {
+    let named = |status: Check| -> Vec<&str> {
+        record
+            .verification
+            .iter()
+            .filter(|v| v.status == status)
+            .map(|v| v.name.as_str())
+            .collect()
+    };
+    let mut out = String::new();
+    let verified = named(Check::Verified);
+    if !verified.is_empty() {
+        out += &format!(
+            "\nGeneration parameters verified against {}'s record: {}.\n",
+            record.backend,
+            verified.join(", ")
+        );
+    }
+    if let Some(audit) = &record.audit {
+        out += &format!("\nWire audit: {}.\n", audit.verdict);
+    }
+    let loglikelihood = named(Check::NoSamplingParameters);
+    if !loglikelihood.is_empty() {
+        out += &format!(
+            "\nScored by log-likelihood, so no sampling parameters were sent: {}.\n",
+            loglikelihood.join(", ")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_evaluated_task_and_metric_is_a_row() {
+        let results = json!({"gen": {"gen": {"acc,none": {"value": 0.5, "stderr": 0.01}},
+                                     "gen_sub": {"f1,none": {"value": "N/A"}}}});
+        assert_eq!(
+            rows(&results),
+            [
+                ["gen", "acc,none", "0.5000", "0.0100"],
+                ["gen_sub", "f1,none", "\"N/A\"", "-"],
+            ]
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The wall clock as benchy writes it: RFC 3339 in UTC, the form every time in a record takes.
+
+use std::time::SystemTime;
+
+/// A wall-clock time as RFC 3339 (UTC).
+pub fn stamp(time: SystemTime) -> String {
+    jiff::Timestamp::try_from(time).map_or_else(|_| String::new(), |t| t.to_string())
+}
+
+/// The current time, as [`stamp`] writes it.
+pub fn now() -> String {
+    stamp(SystemTime::now())
+}
