@@ -36,5 +36,8 @@ pub struct Fault {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Description {
     pub sources: Vec<String>,
-    pub backends: Vec<String>,
+    /// Backends that run tasks against a server (`--backend`).
+    pub task_backends: Vec<String>,
+    /// Backends that plan the server a run launches (a provider config's `backend`).
+    pub server_backends: Vec<String>,
 }

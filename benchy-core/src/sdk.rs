@@ -42,7 +42,8 @@ pub const MANIFEST_END: &str = "\n</benchy-plugin-manifest>";
 ///
 /// benchy_core::export_plugin! {
 ///     sources: ["site" => SiteSource::default()],
-///     // backends: ["my-backend" => MyBackend::new()],
+///     // task_backends: ["my-evaluator" => MyEvaluator::new()],
+///     // server_backends: ["my-server" => MyServer::new()],
 /// }
 /// # fn main() {
 /// #     let manifest = std::str::from_utf8(benchy_plugin_entry().manifest_bytes()).unwrap();
@@ -50,7 +51,8 @@ pub const MANIFEST_END: &str = "\n</benchy-plugin-manifest>";
 /// # }
 /// ```
 ///
-/// Either list may be left out. Names are lowercase ASCII letters, digits, `-`, `_` and `.`,
+/// Any list may be left out. A task backend runs tasks against a server (`--backend`); a server
+/// backend plans the server a run launches (a provider config's `backend`). Names are lowercase ASCII letters, digits, `-`, `_` and `.`,
 /// starting with a letter; the check runs at compile time. The expressions run once, on the
 /// first call from the host, not when the library is loaded. The plugin's name and version in
 /// its manifest are the package's (`CARGO_PKG_NAME`, `CARGO_PKG_VERSION`).
@@ -75,7 +77,8 @@ macro_rules! __export_plugin {
     (
         abi: $abi:literal, protocol: $protocol:literal,
         $(sources: [$($scheme:literal => $source:expr),* $(,)?] $(,)?)?
-        $(backends: [$($backend_name:literal => $backend:expr),* $(,)?] $(,)?)?
+        $(task_backends: [$($task_name:literal => $task:expr),* $(,)?] $(,)?)?
+        $(server_backends: [$($server_name:literal => $server:expr),* $(,)?] $(,)?)?
     ) => {
         /// The plugin's entry point, exported as `benchy_plugin_v<ABI>_<crate name>`: the table
         /// benchy drives this plugin through.
@@ -84,17 +87,20 @@ macro_rules! __export_plugin {
         #[unsafe(export_name = concat!("benchy_plugin_v", $abi, "_", env!("CARGO_CRATE_NAME")))]
         pub extern "C" fn benchy_plugin_entry() -> &'static $crate::abi::PluginTable {
             $($(const _: () = $crate::sdk::check_name($scheme);)*)?
-            $($(const _: () = $crate::sdk::check_name($backend_name);)*)?
+            $($(const _: () = $crate::sdk::check_name($task_name);)*)?
+            $($(const _: () = $crate::sdk::check_name($server_name);)*)?
             const MANIFEST: &str = $crate::__plugin_manifest!(
                 abi: $abi,
                 protocol: $protocol,
                 sources: [$($($scheme),*)?],
-                backends: [$($($backend_name),*)?]
+                task_backends: [$($($task_name),*)?],
+                server_backends: [$($($server_name),*)?]
             );
             fn providers() -> $crate::sdk::Providers {
                 $crate::sdk::Providers::new()
                     $($(.source($scheme, $source))*)?
-                    $($(.backend($backend_name, $backend))*)?
+                    $($(.task_backend($task_name, $task))*)?
+                    $($(.server_backend($server_name, $server))*)?
             }
             static PLUGIN: $crate::sdk::Plugin = $crate::sdk::Plugin::new(providers);
             static TABLE: $crate::abi::PluginTable =
@@ -114,7 +120,8 @@ macro_rules! __plugin_manifest {
         abi: $abi:literal,
         protocol: $protocol:literal,
         sources: [$($scheme:literal),*],
-        backends: [$($backend_name:literal),*]
+        task_backends: [$($task_name:literal),*],
+        server_backends: [$($server_name:literal),*]
     ) => {
         concat!(
             "<benchy-plugin-manifest>\n",
@@ -124,7 +131,8 @@ macro_rules! __plugin_manifest {
             "protocol_version = ", $protocol, "\n",
             "entry = \"benchy_plugin_v", $abi, "_", env!("CARGO_CRATE_NAME"), "\"\n",
             "sources = [", $("\"", $scheme, "\", ",)* "]\n",
-            "backends = [", $("\"", $backend_name, "\", ",)* "]\n",
+            "task_backends = [", $("\"", $task_name, "\", ",)* "]\n",
+            "server_backends = [", $("\"", $server_name, "\", ",)* "]\n",
             "</benchy-plugin-manifest>"
         )
     };
@@ -161,14 +169,14 @@ pub const fn check_name(name: &str) {
 #[derive(Default)]
 pub struct Providers {
     sources: Vec<(&'static str, Box<dyn ConfigSource>)>,
-    backends: Vec<(&'static str, Box<dyn Backend>)>,
+    task_backends: Vec<(&'static str, Box<dyn Backend>)>,
+    server_backends: Vec<(&'static str, Box<dyn Backend>)>,
 }
 
 impl std::fmt::Debug for Providers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Providers")
-            .field("sources", &self.description().sources)
-            .field("backends", &self.description().backends)
+            .field("description", &self.description())
             .finish()
     }
 }
@@ -183,15 +191,24 @@ impl Providers {
         self
     }
 
-    pub fn backend(mut self, name: &'static str, backend: impl Backend + 'static) -> Self {
-        self.backends.push((name, Box::new(backend)));
+    pub fn task_backend(mut self, name: &'static str, backend: impl Backend + 'static) -> Self {
+        self.task_backends.push((name, Box::new(backend)));
+        self
+    }
+
+    pub fn server_backend(mut self, name: &'static str, backend: impl Backend + 'static) -> Self {
+        self.server_backends.push((name, Box::new(backend)));
         self
     }
 
     fn description(&self) -> Description {
+        fn names<T: ?Sized>(list: &[(&'static str, Box<T>)]) -> Vec<String> {
+            list.iter().map(|(n, _)| (*n).to_owned()).collect()
+        }
         Description {
-            sources: self.sources.iter().map(|(n, _)| (*n).to_owned()).collect(),
-            backends: self.backends.iter().map(|(n, _)| (*n).to_owned()).collect(),
+            sources: names(&self.sources),
+            task_backends: names(&self.task_backends),
+            server_backends: names(&self.server_backends),
         }
     }
 
@@ -204,8 +221,9 @@ impl Providers {
     }
 
     fn find_backend(&self, name: &str) -> Result<&dyn Backend, Outcome> {
-        self.backends
+        self.task_backends
             .iter()
+            .chain(&self.server_backends)
             .find(|(n, _)| *n == name)
             .map(|(_, b)| b.as_ref())
             .ok_or_else(|| fault(format!("this plugin has no backend `{name}`")))

@@ -50,7 +50,6 @@ only when a run needs one of its names.";
         Exit codes: 0 success, 1 a run failed, 2 bad input or usage, 130 interrupted (143 on SIGTERM).",
     propagate_version = true,
     allow_external_subcommands = true,
-    args_conflicts_with_subcommands = true,
     arg_required_else_help = true
 )]
 pub struct Cli {
@@ -73,6 +72,19 @@ impl Cli {
     /// Parses `args` (the program name first); a usage error, `--help` or `--version` prints
     /// and exits here, as clap does.
     pub fn parse_args(args: &[OsString]) -> Cli {
+        if let Some(command) = listed_with(args) {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--list lists every command and takes none; `benchy {} --help` shows \
+                         what `{}` does",
+                        command.to_string_lossy(),
+                        command.to_string_lossy()
+                    ),
+                )
+                .exit();
+        }
         let cli = Cli::parse_from(args);
         if cli.command.is_none() && !cli.list {
             Cli::command()
@@ -84,6 +96,24 @@ impl Cli {
         }
         cli
     }
+}
+
+/// The command word `--list` came before, if it came before one: the first word after the
+/// program's name that is no global option (`--plugin PATH` and `--plugin=PATH` included).
+fn listed_with(args: &[OsString]) -> Option<&OsString> {
+    let mut listed = false;
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        match word.to_str() {
+            Some("--list") => listed = true,
+            Some("--plugin") => {
+                words.next();
+            }
+            Some(flag) if flag.starts_with('-') => {}
+            _ => return listed.then_some(word),
+        }
+    }
+    None
 }
 
 /// The built-in commands a user can type, with their one-line descriptions, `help` included.

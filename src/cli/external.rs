@@ -26,12 +26,20 @@ use crate::util::suggest;
 const PREFIX: &str = "benchy-";
 
 /// Runs `benchy-NAME` for `words` (NAME and its arguments); returns only if it cannot.
-pub fn run(words: &[OsString], settings: &Settings) -> Result<ExitCode> {
+/// `plugins` are the `--plugin` files given before NAME, which an external program cannot take.
+pub fn run(words: &[OsString], plugins: &[PathBuf], settings: &Settings) -> Result<ExitCode> {
     let (name, args) = words.split_first().context("no command name")?;
     let name = name.to_string_lossy();
     let Some(program) = find(&name) else {
         return Err(unknown(&name, settings));
     };
+    if !plugins.is_empty() {
+        return Err(bad_input(format!(
+            "--plugin before `{name}`: {} is a program of its own, not benchy, and takes no \
+             plugin of benchy's; give --plugin to the benchy commands it runs",
+            program.display()
+        )));
+    }
     let benchy = std::env::current_exe().context("cannot find benchy's own path")?;
     let error = std::process::Command::new(&program)
         .args(args)

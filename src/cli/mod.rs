@@ -58,7 +58,7 @@ fn run(cli: Cli, args: &[OsString]) -> Result<ExitCode> {
     let cli = match cli.command {
         Some(Command::External(words)) => match alias::expand(&words, args, &settings) {
             Some(expanded) => Cli::parse_args(&expanded),
-            None => return external::run(&words, &settings),
+            None => return external::run(&words, &cli.plugins, &settings),
         },
         _ => cli,
     };
@@ -70,7 +70,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
     match cli.command {
         None => list::run(settings),
         // An alias's command line is an external command's (never another alias).
-        Some(Command::External(words)) => external::run(&words, settings),
+        Some(Command::External(words)) => external::run(&words, &cli.plugins, settings),
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Config(ConfigCommand::Show(args))) => config_show::run(settings, args.format),
         // Reading runs back needs no plugin.

@@ -10,6 +10,7 @@ use benchy_core::{Backend, Plan, PlanRequest, ProcessSpec, Resolved, Role, RunVi
 
 use crate::envs::{EnvInfo, EnvStore, availability_check};
 use crate::plugin::Registry;
+use crate::plugin::manifest::Kind;
 use crate::plugin::builtins::DEFAULT_SERVER_BACKEND;
 use crate::resolution::Resolution;
 use crate::run_config::{Model, ModelLocation, RunConfig};
@@ -129,7 +130,7 @@ impl ServerPlan {
             .provider
             .as_ref()
             .map_or(DEFAULT_SERVER_BACKEND, |p| p.backend.as_str());
-        let backend = registry.backend(name)?;
+        let backend = registry.backend(Kind::ServerBackend, name)?;
         let plan = backend.plan(&PlanRequest {
             run: view.clone(),
             server: None,

@@ -39,7 +39,8 @@ struct Row {
     version: Option<String>,
     kind: Option<String>,
     sources: Vec<String>,
-    backends: Vec<String>,
+    task_backends: Vec<String>,
+    server_backends: Vec<String>,
     status: &'static str,
     problems: Vec<String>,
 }
@@ -54,8 +55,9 @@ impl Row {
             name: manifest.map(|m| m.name.clone()),
             version: manifest.map(|m| m.version.clone()),
             kind: manifest.map(Manifest::kind),
-            sources: manifest.map(|m| m.sources.clone()).unwrap_or_default(),
-            backends: manifest.map(|m| m.backends.clone()).unwrap_or_default(),
+            sources: names(manifest, Kind::Source),
+            task_backends: names(manifest, Kind::TaskBackend),
+            server_backends: names(manifest, Kind::ServerBackend),
             status: "ok",
             problems: exposure.into_iter().collect(),
         }
@@ -80,7 +82,7 @@ impl Row {
                     row.status = "incompatible";
                     row.problems.push(e.to_string());
                 } else if !shadowed.is_empty() {
-                    let declared = manifest.sources.len() + manifest.backends.len();
+                    let declared = manifest.all_names().len();
                     row.status = if shadowed.len() == declared {
                         "not used"
                     } else {
@@ -106,18 +108,25 @@ impl Row {
         row
     }
 
+    /// `source site; task backend smoke`: each kind it provides, with its names.
     fn provides(&self) -> String {
-        match (self.sources.is_empty(), self.backends.is_empty()) {
-            (false, false) => format!(
-                "source {}; backend {}",
-                self.sources.join(", "),
-                self.backends.join(", ")
-            ),
-            _ => [self.sources.clone(), self.backends.clone()]
-                .concat()
-                .join(", "),
-        }
+        let kinds = [
+            (Kind::Source, &self.sources),
+            (Kind::TaskBackend, &self.task_backends),
+            (Kind::ServerBackend, &self.server_backends),
+        ];
+        let parts: Vec<String> = kinds
+            .iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(kind, names)| format!("{kind} {}", names.join(", ")))
+            .collect();
+        parts.join("; ")
     }
+}
+
+/// The names of `kind` a manifest declares, when there is one.
+fn names(manifest: Option<&Manifest>, kind: Kind) -> Vec<String> {
+    manifest.map(|m| m.names(kind).to_vec()).unwrap_or_default()
 }
 
 /// Opens the library, checks its table and makes one round trip (`plugin.describe`), which
@@ -130,11 +139,20 @@ fn load_problems(file: &PluginFile) -> Vec<String> {
     let manifest = connection.manifest();
     match describe(connection) {
         Err(e) => vec![e.to_string()],
-        Ok(d) if d.sources != manifest.sources || d.backends != manifest.backends => {
+        Ok(d)
+            if d.sources != manifest.sources
+                || d.task_backends != manifest.task_backends
+                || d.server_backends != manifest.server_backends =>
+        {
             vec![format!(
-                "its code serves sources {:?} and backends {:?}, but its manifest declares \
-                 sources {:?} and backends {:?}",
-                d.sources, d.backends, manifest.sources, manifest.backends
+                "its code serves sources {:?}, task backends {:?} and server backends {:?}, but \
+                 its manifest declares sources {:?}, task backends {:?} and server backends {:?}",
+                d.sources,
+                d.task_backends,
+                d.server_backends,
+                manifest.sources,
+                manifest.task_backends,
+                manifest.server_backends
             )]
         }
         Ok(_) => Vec::new(),
@@ -151,7 +169,8 @@ pub struct Overview {
 #[derive(Debug, Serialize)]
 struct Builtin {
     sources: Vec<String>,
-    backends: Vec<String>,
+    task_backends: Vec<String>,
+    server_backends: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -189,8 +208,9 @@ impl SearchRow {
 fn overview(registry: &Registry, row: fn(&PluginFile, &[Shadowed]) -> Row) -> Overview {
     Overview {
         builtin: Builtin {
-            sources: registry.source_schemes(),
-            backends: registry.backend_names(),
+            sources: registry.names(Kind::Source),
+            task_backends: registry.names(Kind::TaskBackend),
+            server_backends: registry.names(Kind::ServerBackend),
         },
         search_path: registry
             .plugins()
@@ -244,10 +264,11 @@ pub fn render(overview: &Overview, status_header: &str) -> String {
         }
     };
     let mut out = format!(
-        "Built in: sources {}; backends {}\n\nSearch path (the first plugin to provide a name \
-         wins):\n",
+        "Built in: sources {}; task backends {}; server backends {}\n\nSearch path (the first \
+         plugin to provide a name wins):\n",
         none(&overview.builtin.sources),
-        none(&overview.builtin.backends)
+        none(&overview.builtin.task_backends),
+        none(&overview.builtin.server_backends)
     );
     let dirs: Vec<Vec<String>> = overview
         .search_path
@@ -327,11 +348,8 @@ pub fn install(path: &Path, registry: &Registry) -> Result<String> {
         .map_err(|e| bad_input(format!("{shown}: {e}")))?
         .clone();
     let mut problems = load_problems(&file);
-    for kind in [Kind::Source, Kind::Backend] {
-        let builtin = match kind {
-            Kind::Source => registry.source_schemes(),
-            Kind::Backend => registry.backend_names(),
-        };
+    for kind in Kind::ALL {
+        let builtin = registry.names(kind);
         for name in manifest.names(kind).iter().filter(|n| builtin.contains(n)) {
             problems.push(format!(
                 "it declares the {kind} `{name}`, which is built in; a plugin cannot replace a \
@@ -347,7 +365,7 @@ pub fn install(path: &Path, registry: &Registry) -> Result<String> {
         .filter(|f| f.path().file_name() != Some(file_name))
     {
         if let Ok(theirs) = other.usable_manifest() {
-            for kind in [Kind::Source, Kind::Backend] {
+            for kind in Kind::ALL {
                 for name in manifest
                     .names(kind)
                     .iter()
@@ -375,9 +393,7 @@ pub fn install(path: &Path, registry: &Registry) -> Result<String> {
         manifest.name,
         manifest.version,
         manifest.kind(),
-        [manifest.sources.clone(), manifest.backends.clone()]
-            .concat()
-            .join(", "),
+        manifest.all_names().join(", "),
         destination.display()
     ))
 }

@@ -264,7 +264,7 @@ mod tests {
 
     benchy_core::export_plugin! {
         sources: ["echo" => Echo],
-        backends: ["recorder" => Recorder],
+        task_backends: ["recorder" => Recorder],
     }
 
     fn plugin() -> Arc<PluginFile> {
@@ -313,10 +313,11 @@ mod tests {
         );
         assert_eq!(manifest.entry, "benchy_plugin_v1_benchy");
         assert!(manifest.entry.starts_with(benchy_core::abi::ENTRY_PREFIX));
-        assert_eq!(manifest.kind(), "source+backend");
+        assert_eq!(manifest.kind(), "source+task backend");
         let described = describe(&connection).unwrap();
         assert_eq!(described.sources, manifest.sources);
-        assert_eq!(described.backends, manifest.backends);
+        assert_eq!(described.task_backends, manifest.task_backends);
+        assert_eq!(described.server_backends, manifest.server_backends);
     }
 
     #[test]

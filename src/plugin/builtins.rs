@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::manifest::Kind;
 use super::registry::Registry;
 
 /// The source used when no `--source` is given: the model's own `generation_config.json`.
@@ -23,10 +24,12 @@ pub fn registry() -> Registry {
     registry.add_source("file", Arc::new(benchy_source_file::FileSource));
     registry.add_source("yaml", Arc::new(benchy_source_yaml::YamlSource));
     registry.add_backend(
+        Kind::TaskBackend,
         DEFAULT_TASK_BACKEND,
         Arc::new(benchy_backend_lm_eval::LmEvalBackend),
     );
     registry.add_backend(
+        Kind::ServerBackend,
         DEFAULT_SERVER_BACKEND,
         Arc::new(benchy_backend_vllm::VllmBackend),
     );

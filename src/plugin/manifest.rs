@@ -1,5 +1,5 @@
 //! A plugin's manifest: its name, version, ABI and protocol versions, entry symbol, and the
-//! source schemes and backends it provides. `export_plugin!` embeds it in the library as TOML
+//! source schemes, task backends and server backends it provides. `export_plugin!` embeds it in the library as TOML
 //! between two markers, so the host reads it by scanning the file's bytes, without loading the
 //! library (loading runs its initializers); the plugin's table points at the same bytes, and the
 //! loader checks that the two agree.
@@ -28,8 +28,12 @@ pub struct Manifest {
     pub entry: String,
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Backends that run tasks against a server (`--backend`).
     #[serde(default)]
-    pub backends: Vec<String>,
+    pub task_backends: Vec<String>,
+    /// Backends that plan the server a run launches (a provider config's `backend`).
+    #[serde(default)]
+    pub server_backends: Vec<String>,
 }
 
 /// Why a file has no usable manifest.
@@ -72,19 +76,33 @@ pub enum Incompatible {
     Protocol { found: u32 },
 }
 
-/// What a manifest provides, as a short word for tables: `source`, `backend` or both.
+/// What a plugin provides: a source, or a backend in one of its two roles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Source,
-    Backend,
+    /// Runs tasks against a server (`--backend`).
+    TaskBackend,
+    /// Plans the server a run launches (a provider config's `backend`).
+    ServerBackend,
+}
+
+impl Kind {
+    /// Every kind, in the order tables list them.
+    pub const ALL: [Kind; 3] = [Kind::Source, Kind::TaskBackend, Kind::ServerBackend];
+
+    /// The kind's word: `source`, `task backend`, `server backend`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Source => "source",
+            Kind::TaskBackend => "task backend",
+            Kind::ServerBackend => "server backend",
+        }
+    }
 }
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Source => "source",
-            Kind::Backend => "backend",
-        })
+        f.write_str(self.word())
     }
 }
 
@@ -182,7 +200,8 @@ impl Manifest {
                 .unwrap_or(0),
             entry: text("entry"),
             sources: names("sources"),
-            backends: names("backends"),
+            task_backends: names("task_backends"),
+            server_backends: names("server_backends"),
         }
     }
 
@@ -198,13 +217,11 @@ impl Manifest {
                 self.entry
             ));
         }
-        if self.sources.is_empty() && self.backends.is_empty() {
+        if Kind::ALL.iter().all(|kind| self.names(*kind).is_empty()) {
             return invalid("it provides no source scheme and no backend".into());
         }
-        for (kind, names) in [
-            ("source scheme", &self.sources),
-            ("backend", &self.backends),
-        ] {
+        for kind in Kind::ALL {
+            let names = self.names(kind);
             for (i, name) in names.iter().enumerate() {
                 if !is_valid_name(name) {
                     return invalid(format!(
@@ -215,6 +232,12 @@ impl Manifest {
                     return invalid(format!("{kind} `{name}` is listed twice"));
                 }
             }
+        }
+        let backends = [&self.task_backends, &self.server_backends];
+        if let Some(both) = backends[0].iter().find(|n| backends[1].contains(n)) {
+            return invalid(format!(
+                "`{both}` is both a task backend and a server backend; a backend plays one role"
+            ));
         }
         Ok(())
     }
@@ -241,20 +264,27 @@ impl Manifest {
     pub fn names(&self, kind: Kind) -> &[String] {
         match kind {
             Kind::Source => &self.sources,
-            Kind::Backend => &self.backends,
+            Kind::TaskBackend => &self.task_backends,
+            Kind::ServerBackend => &self.server_backends,
         }
     }
 
-    /// `source`, `backend` or `source+backend`.
+    /// What it provides, in words: `source`, `task backend`, `source+server backend`...
     pub fn kind(&self) -> String {
-        let mut kinds = Vec::new();
-        if !self.sources.is_empty() {
-            kinds.push("source");
-        }
-        if !self.backends.is_empty() {
-            kinds.push("backend");
-        }
+        let kinds: Vec<&str> = Kind::ALL
+            .into_iter()
+            .filter(|kind| !self.names(*kind).is_empty())
+            .map(Kind::word)
+            .collect();
         kinds.join("+")
+    }
+
+    /// Every name it provides, sources first.
+    pub fn all_names(&self) -> Vec<String> {
+        Kind::ALL
+            .into_iter()
+            .flat_map(|kind| self.names(kind).to_vec())
+            .collect()
     }
 }
 
@@ -274,15 +304,19 @@ mod tests {
     const SITE: &str = "<benchy-plugin-manifest>\nname = \"benchy-site-registry\"\n\
         version = \"0.1.0\"\nabi_version = 1\nprotocol_version = 1\n\
         entry = \"benchy_plugin_v1_benchy_site_registry\"\nsources = [\"site\", ]\n\
-        backends = []\n</benchy-plugin-manifest>";
+        task_backends = []\nserver_backends = []\n</benchy-plugin-manifest>";
 
     #[test]
     fn finds_the_manifest_among_other_bytes() {
         let manifest = Manifest::find(&library(&[SITE])).unwrap();
         assert_eq!(manifest.name, "benchy-site-registry");
         assert_eq!(manifest.sources, ["site"]);
-        assert!(manifest.backends.is_empty());
+        assert!(manifest.task_backends.is_empty() && manifest.server_backends.is_empty());
         assert_eq!(manifest.kind(), "source");
+        let server = SITE.replace("server_backends = []", "server_backends = [\"s\"]");
+        let server = Manifest::find(&library(&[&server])).unwrap();
+        assert_eq!(server.kind(), "source+server backend");
+        assert_eq!(server.all_names(), ["site", "s"]);
         assert_eq!(manifest.check_compatible(), Ok(()));
     }
 
@@ -323,6 +357,11 @@ mod tests {
         assert!(err("[\"site\", ]", "[\"Site\"]").contains("\"Site\""));
         assert!(err("[\"site\", ]", "[\"site\", \"site\"]").contains("listed twice"));
         assert!(err("[\"site\", ]", "[]").contains("no source scheme and no backend"));
+        let both = "task_backends = [\"x\"]\nserver_backends = [\"x\"]";
+        assert!(
+            err("task_backends = []\nserver_backends = []", both)
+                .contains("`x` is both a task backend and a server backend")
+        );
         assert!(err("benchy_plugin_v1_", "other_").contains("does not start with"));
         assert!(err("version = ", "release = ").contains("version"));
         let unterminated = SITE.replace(END, "");

@@ -1,5 +1,6 @@
 //! The registry: which source answers each `--source` scheme and which backend each name
-//! means. Built-in plugins are registered by the host at start-up and always win: a plugin
+//! means, in its role: a task backend (`--backend`) or a server backend (a provider's
+//! `backend`). Built-in plugins are registered by the host at start-up and always win: a plugin
 //! cannot replace a built-in name. Names the built-ins do not have are looked up in the plugin
 //! catalog (manifests only; a plugin's library is opened when its source or backend is first
 //! called), the first plugin in precedence order winning.
@@ -17,15 +18,17 @@ use super::manifest::Kind;
 #[derive(Default)]
 pub struct Registry {
     sources: Vec<(String, Arc<dyn ConfigSource>)>,
-    backends: Vec<(String, Arc<dyn Backend>)>,
+    /// Each built-in backend with its role ([`Kind::TaskBackend`] or [`Kind::ServerBackend`]).
+    backends: Vec<(Kind, String, Arc<dyn Backend>)>,
     plugins: Catalog,
 }
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("sources", &self.source_schemes())
-            .field("backends", &self.backend_names())
+            .field("sources", &self.names(Kind::Source))
+            .field("task_backends", &self.names(Kind::TaskBackend))
+            .field("server_backends", &self.names(Kind::ServerBackend))
             .field("plugins", &self.plugins)
             .finish()
     }
@@ -36,6 +39,8 @@ impl std::fmt::Debug for Registry {
 pub struct Unknown {
     pub what: &'static str,
     pub name: String,
+    /// The role the name has, when it is a backend of the other role.
+    pub other_role: Option<Kind>,
     /// Built-in names, then plugin names with the file that provides them.
     pub known: Vec<String>,
     /// Plugin files that declare this name, or whose manifest cannot be read, with the reason.
@@ -44,7 +49,16 @@ pub struct Unknown {
 
 impl std::fmt::Display for Unknown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unknown {} `{}`; known: ", self.what, self.name)?;
+        write!(f, "unknown {} `{}`", self.what, self.name)?;
+        if let Some(role) = self.other_role {
+            let what = match role {
+                Kind::ServerBackend => "it plans a server: a provider config's `backend`",
+                Kind::TaskBackend => "it runs tasks: `benchy eval --backend`",
+                Kind::Source => "a `--source` scheme",
+            };
+            write!(f, " (`{}` is a {role}; {what})", self.name)?;
+        }
+        f.write_str("; known: ")?;
         if self.known.is_empty() {
             f.write_str("none")?;
         } else {
@@ -81,8 +95,9 @@ impl Registry {
         self.sources.push((scheme.to_owned(), source));
     }
 
-    pub fn add_backend(&mut self, name: &str, backend: Arc<dyn Backend>) {
-        self.backends.push((name.to_owned(), backend));
+    /// Adds a built-in backend in its role (`kind` is a backend kind).
+    pub fn add_backend(&mut self, kind: Kind, name: &str, backend: Arc<dyn Backend>) {
+        self.backends.push((kind, name.to_owned(), backend));
     }
 
     /// The plugin files to look names up in after the built-ins.
@@ -104,40 +119,52 @@ impl Registry {
         }
     }
 
-    pub fn backend(&self, name: &str) -> Result<Arc<dyn Backend>, Unknown> {
-        if let Some((_, backend)) = self.backends.iter().find(|(n, _)| n == name) {
+    /// The backend `name` of the role `kind` (a backend kind): a built-in, else a plugin's.
+    pub fn backend(&self, kind: Kind, name: &str) -> Result<Arc<dyn Backend>, Unknown> {
+        let builtin = self.backends.iter().find(|(k, n, _)| *k == kind && n == name);
+        if let Some((_, _, backend)) = builtin {
             return Ok(Arc::clone(backend));
         }
-        match self.plugin_provider(Kind::Backend, name) {
+        match self.plugin_provider(kind, name) {
             Some((file, notes)) => Ok(Arc::new(PluginBackend::new(file, name, notes))),
-            None => Err(self.unknown(Kind::Backend, name)),
+            None => Err(self.unknown(kind, name)),
         }
     }
 
-    /// The built-in source schemes.
-    pub fn source_schemes(&self) -> Vec<String> {
-        self.sources.iter().map(|(s, _)| s.clone()).collect()
-    }
-
-    /// The built-in backend names.
-    pub fn backend_names(&self) -> Vec<String> {
-        self.backends.iter().map(|(n, _)| n.clone()).collect()
-    }
-
-    fn builtin_names(&self, kind: Kind) -> Vec<String> {
+    /// The built-in names of `kind`.
+    pub fn names(&self, kind: Kind) -> Vec<String> {
         match kind {
-            Kind::Source => self.source_schemes(),
-            Kind::Backend => self.backend_names(),
+            Kind::Source => self.sources.iter().map(|(s, _)| s.clone()).collect(),
+            _ => self
+                .backends
+                .iter()
+                .filter(|(k, _, _)| *k == kind)
+                .map(|(_, n, _)| n.clone())
+                .collect(),
         }
+    }
+
+    /// The role `name` has as a backend other than `kind`, built in or a plugin's.
+    fn other_role(&self, kind: Kind, name: &str) -> Option<Kind> {
+        let other = match kind {
+            Kind::Source => return None,
+            Kind::TaskBackend => Kind::ServerBackend,
+            Kind::ServerBackend => Kind::TaskBackend,
+        };
+        let declared = self.plugins.files().iter().any(|file| {
+            file.usable_manifest()
+                .is_ok_and(|m| m.provides(other, name))
+        });
+        (declared || self.names(other).iter().any(|n| n == name)).then_some(other)
     }
 
     /// Each plugin file with the names it declares that an earlier provider has, in
     /// precedence order (reads every manifest, loads nothing).
     pub fn shadowing(&self) -> Vec<(Arc<PluginFile>, Vec<Shadowed>)> {
-        let mut taken: Vec<(Kind, String, String)> = [Kind::Source, Kind::Backend]
+        let mut taken: Vec<(Kind, String, String)> = Kind::ALL
             .into_iter()
             .flat_map(|kind| {
-                self.builtin_names(kind)
+                self.names(kind)
                     .into_iter()
                     .map(move |n| (kind, n, "the built-in".to_owned()))
             })
@@ -146,7 +173,7 @@ impl Registry {
         for file in self.plugins.files() {
             let mut shadowed = Vec::new();
             if let Ok(manifest) = file.usable_manifest() {
-                for kind in [Kind::Source, Kind::Backend] {
+                for kind in Kind::ALL {
                     for name in manifest.names(kind) {
                         match taken.iter().find(|(k, n, _)| *k == kind && n == name) {
                             Some((_, _, by)) => shadowed.push(Shadowed {
@@ -199,7 +226,7 @@ impl Registry {
     }
 
     fn unknown(&self, kind: Kind, name: &str) -> Unknown {
-        let mut names = self.builtin_names(kind);
+        let mut names = self.names(kind);
         let mut known = names.clone();
         let mut unusable = Vec::new();
         for file in self.plugins.files() {
@@ -224,9 +251,11 @@ impl Registry {
         Unknown {
             what: match kind {
                 Kind::Source => "source scheme",
-                Kind::Backend => "backend",
+                Kind::TaskBackend => "task backend",
+                Kind::ServerBackend => "server backend",
             },
             name: name.to_owned(),
+            other_role: self.other_role(kind, name),
             known,
             unusable: unusable
                 .into_iter()

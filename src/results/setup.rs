@@ -1,9 +1,9 @@
 //! What decides a run's numbers besides the model: its generation parameters (value and source
 //! of every key, run-wide and where a task's own set differs) and the settings around them
-//! (the task backend, lm-eval and vLLM versions, `--limit`, few-shot, chat mode, the server's
-//! context length). The leaderboard keeps runs whose
-//! setups agree in one row and tells rows apart by where they differ; `compare` lists where
-//! two runs differ. Values compare as written; sources only say where a value came from.
+//! (the task backend, the version of every tool the backends and the server recorded,
+//! `--limit`, few-shot, chat mode, the server's context length). The leaderboard keeps runs
+//! whose setups agree in one row and tells rows apart by where they differ; `compare` lists
+//! where two runs differ. Values compare as written; sources only say where a value came from.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -91,10 +91,14 @@ impl Setup {
                 setup.put(key, plain(text(shots)));
             }
         }
+        for (tool, version) in &run.versions {
+            setup.put(
+                Key::run(Kind::Setting, &format!("{tool} version")),
+                plain(version.clone()),
+            );
+        }
         let settings = [
             ("task backend", run.backend.clone()),
-            ("lm-eval", run.versions.get("lm_eval").cloned()),
-            ("vLLM", run.versions.get("vllm").cloned()),
             ("limit", run.limit.map(|l| l.to_string())),
             ("chat completions", run.chat.map(|c| c.to_string())),
             ("max model length", run.max_model_len.map(|l| l.to_string())),
@@ -298,5 +302,19 @@ mod tests {
             task: Some("mc".into()),
             ..Key::run(Kind::Setting, "few-shot")
         }));
+    }
+
+    /// No tool is named here: whatever versions a backend or the server recorded are items.
+    #[test]
+    fn every_recorded_version_is_a_setting_whatever_the_tool() {
+        let mut a = run(0.7, &["gen"]);
+        a.versions.insert("inspect_ai".into(), "0.3.285".into());
+        let mut b = a.clone();
+        b.versions.insert("inspect_ai".into(), "0.3.286".into());
+        b.versions.insert("server".into(), "1.2".into());
+        let keys = Setup::of(&a).differences(&Setup::of(&b));
+        let labels: Vec<String> = keys.iter().map(Key::label).collect();
+        assert_eq!(labels, ["inspect_ai version", "server version"]);
+        assert_eq!(Setup::of(&b).get(&keys[0]).unwrap().value, "0.3.286");
     }
 }

@@ -91,7 +91,8 @@ pub struct StoredRun {
     pub backend: Option<String>,
     pub limit: Option<f64>,
     pub chat: Option<bool>,
-    /// Tool versions (`lm_eval`, `vllm`...), the server's own included.
+    /// Tool versions by tool, as the backends recorded them, the server's own included (under
+    /// `server` when no backend recorded it).
     pub versions: BTreeMap<String, String>,
     pub max_model_len: Option<u64>,
     /// The run's resolved parameters, and each task's.
@@ -193,12 +194,10 @@ impl Found {
             .or_else(|| suite.map(|s| s.model.model.clone()))
             .unwrap_or_else(|| short_name.clone());
         let mut versions = record.versions.clone();
-        if let Some(server) = &record.server
-            && let Some(version) = &server.version
+        if let Some(version) = record.server.as_ref().and_then(|s| s.version.clone())
+            && !versions.values().any(|v| *v == version)
         {
-            versions
-                .entry("vllm".into())
-                .or_insert_with(|| version.clone());
+            versions.insert("server".into(), version);
         }
         let tasks = self.read_tasks(dir, &record, &config, results.as_ref(), suite, status);
         StoredRun {

@@ -217,3 +217,58 @@ fn server_and_task_backends_from_plugins_run_an_eval_end_to_end() {
         "the server's group is gone"
     );
 }
+
+/// `plugins list` says which role each backend plays, and a backend asked for the role it does
+/// not play is refused before anything starts, naming the role it has.
+#[test]
+fn each_backend_plays_one_role_and_is_refused_in_the_other() {
+    let env = env(&openai_server_provider());
+    let (server_plugin, smoke) = (plugin("benchy_openai_server"), plugin("benchy_smoke"));
+    let plugins = ["--plugin", &server_plugin, "--plugin", &smoke];
+    let list = env.run(&[&plugins[..], &["plugins", "list", "--format", "json"]].concat());
+    list.expect_code(0);
+    let list = list.json();
+    assert_eq!(list["builtin"]["task_backends"], json!(["lm-eval"]));
+    assert_eq!(list["builtin"]["server_backends"], json!(["vllm"]));
+    let row = |name: &str| {
+        list["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row("benchy-smoke")["kind"], "task backend");
+    assert_eq!(row("benchy-smoke")["task_backends"], json!(["smoke"]));
+    assert_eq!(row("benchy-openai-server")["kind"], "server backend");
+    assert_eq!(
+        row("benchy-openai-server")["server_backends"],
+        json!(["openai-server"])
+    );
+    let table = env.run(&[&plugins[..], &["plugins", "list"]].concat());
+    assert!(
+        table.stdout.contains("task backends lm-eval; server backends vllm")
+            && table.stdout.contains("server backend openai-server"),
+        "{}",
+        table.stdout
+    );
+    for (backend, role) in [("openai-server", "server backend"), ("vllm", "server backend")] {
+        let run = env.run(
+            &[
+                &plugins[..],
+                &["eval", "-c", "run.yaml", "--backend", backend, "--output-dir", "out"],
+            ]
+            .concat(),
+        );
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains(&format!(
+                "unknown task backend `{backend}` (`{backend}` is a {role}"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(!env.path().join("out").exists(), "nothing was started");
+    }
+}

@@ -24,7 +24,7 @@ pub struct LmEvalBackend;
 
 // Linked into benchy statically; the same crate also builds as a plugin library.
 benchy_core::export_plugin! {
-    backends: ["lm-eval" => LmEvalBackend],
+    task_backends: ["lm-eval" => LmEvalBackend],
 }
 
 impl Backend for LmEvalBackend {

@@ -37,7 +37,7 @@ pub struct VllmBackend;
 
 // Linked into benchy statically; the same crate also builds as a plugin library.
 benchy_core::export_plugin! {
-    backends: ["vllm" => VllmBackend],
+    server_backends: ["vllm" => VllmBackend],
 }
 
 impl Backend for VllmBackend {

@@ -24,7 +24,7 @@ use serde_json::Value as Json;
 pub struct OpenAiServer;
 
 benchy_core::export_plugin! {
-    backends: ["openai-server" => OpenAiServer],
+    server_backends: ["openai-server" => OpenAiServer],
 }
 
 /// The provider's settings: `{port}`, `{model}` (a local directory or the Hub id) and

@@ -19,7 +19,7 @@ use serde_json::{Map, Value as Json, json};
 pub struct Smoke;
 
 benchy_core::export_plugin! {
-    backends: ["smoke" => Smoke],
+    task_backends: ["smoke" => Smoke],
 }
 
 /// The job: keep the request body it was given, post it, keep the answer. curl's exit code is

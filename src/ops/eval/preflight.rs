@@ -13,6 +13,7 @@ use super::model::{Model, Planning};
 use super::{EvalOptions, Suite};
 use crate::envs::EnvStore;
 use crate::plugin::Registry;
+use crate::plugin::manifest::Kind;
 use crate::resolution::{Resolution, resolve};
 use crate::run_config::inputs;
 use crate::run_config::unsafe_path_part;
@@ -39,7 +40,7 @@ impl<'a> Suite<'a> {
         let (run_id, dir) = suite_dir(args, settings)?;
         let resolutions = resolve_all(&configs, args, registry, settings)?;
         check_task_names(&resolutions, &args.tasks)?;
-        let backend = registry.backend(&args.backend)?;
+        let backend = registry.backend(Kind::TaskBackend, &args.backend)?;
         let options = RunOptions {
             run_dir: dir.clone(),
             limit,
