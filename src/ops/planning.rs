@@ -10,8 +10,8 @@ use benchy_core::{Backend, Plan, PlanRequest, ProcessSpec, Resolved, Role, RunVi
 
 use crate::envs::{EnvInfo, EnvStore, availability_check};
 use crate::plugin::Registry;
-use crate::plugin::manifest::Kind;
 use crate::plugin::builtins::DEFAULT_SERVER_BACKEND;
+use crate::plugin::manifest::Kind;
 use crate::resolution::Resolution;
 use crate::run_config::{Model, ModelLocation, RunConfig};
 use crate::runner::Runner;

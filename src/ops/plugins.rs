@@ -108,19 +108,26 @@ impl Row {
         row
     }
 
-    /// `source site; task backend smoke`: each kind it provides, with its names.
+    /// Its names (`site`), each kind named when it provides several (`source site; task
+    /// backend smoke`).
     fn provides(&self) -> String {
         let kinds = [
             (Kind::Source, &self.sources),
             (Kind::TaskBackend, &self.task_backends),
             (Kind::ServerBackend, &self.server_backends),
         ];
-        let parts: Vec<String> = kinds
+        let provided: Vec<_> = kinds
             .iter()
             .filter(|(_, names)| !names.is_empty())
-            .map(|(kind, names)| format!("{kind} {}", names.join(", ")))
             .collect();
-        parts.join("; ")
+        match provided.as_slice() {
+            [(_, names)] => names.join(", "),
+            _ => provided
+                .iter()
+                .map(|(kind, names)| format!("{kind} {}", names.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
     }
 }
 

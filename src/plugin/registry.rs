@@ -121,7 +121,10 @@ impl Registry {
 
     /// The backend `name` of the role `kind` (a backend kind): a built-in, else a plugin's.
     pub fn backend(&self, kind: Kind, name: &str) -> Result<Arc<dyn Backend>, Unknown> {
-        let builtin = self.backends.iter().find(|(k, n, _)| *k == kind && n == name);
+        let builtin = self
+            .backends
+            .iter()
+            .find(|(k, n, _)| *k == kind && n == name);
         if let Some((_, _, backend)) = builtin {
             return Ok(Arc::clone(backend));
         }

@@ -248,16 +248,37 @@ fn each_backend_plays_one_role_and_is_refused_in_the_other() {
     );
     let table = env.run(&[&plugins[..], &["plugins", "list"]].concat());
     assert!(
-        table.stdout.contains("task backends lm-eval; server backends vllm")
-            && table.stdout.contains("server backend openai-server"),
+        table
+            .stdout
+            .contains("task backends lm-eval; server backends vllm")
+            && table.stdout.lines().any(|l| {
+                l.split_whitespace().take(5).eq([
+                    "benchy-openai-server",
+                    "0.1.0",
+                    "server",
+                    "backend",
+                    "openai-server",
+                ])
+            }),
         "{}",
         table.stdout
     );
-    for (backend, role) in [("openai-server", "server backend"), ("vllm", "server backend")] {
+    for (backend, role) in [
+        ("openai-server", "server backend"),
+        ("vllm", "server backend"),
+    ] {
         let run = env.run(
             &[
                 &plugins[..],
-                &["eval", "-c", "run.yaml", "--backend", backend, "--output-dir", "out"],
+                &[
+                    "eval",
+                    "-c",
+                    "run.yaml",
+                    "--backend",
+                    backend,
+                    "--output-dir",
+                    "out",
+                ],
             ]
             .concat(),
         );

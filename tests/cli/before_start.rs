@@ -179,7 +179,7 @@ fn flags_with_values_that_cannot_work() {
             &["--server-url", "https://127.0.0.1/v1"],
             "a https: URL; only http is supported",
         ),
-        (&["--backend", "vllm"], "vllm is a server backend"),
+        (&["--backend", "vllm"], "`vllm` is a server backend"),
         (
             &["--limit", "1.5"],
             "--limit 1.5: a fraction must be below 1",

@@ -68,7 +68,7 @@ fn eval(env: &TestEnv, run_id: &str, source: &str, answer: &str) {
 }
 
 #[test]
-fn two_runs_differing_in_a_sources_temperature_in_results_compare_and_report() {
+fn two_runs_differing_in_a_sources_temperature_in_results_compare_and_the_report_in_chromium() {
     let env = runs_env();
     // " 8" is right twice in four questions, " 5" once
     eval(&env, "r1", "file:a.json", " 8");

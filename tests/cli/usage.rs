@@ -61,7 +61,15 @@ fn global_options_before_the_command_take_every_form() {
     for args in [
         vec!["--plugin", smoke, "plugins", "list", "--format", "json"],
         vec![with_equals.as_str(), "plugins", "list", "--format", "json"],
-        vec!["--plugin", smoke, &with_equals, "plugins", "list", "--format", "json"],
+        vec![
+            "--plugin",
+            smoke,
+            &with_equals,
+            "plugins",
+            "list",
+            "--format",
+            "json",
+        ],
         vec!["--plugin", smoke, "pl", "--format", "json"],
     ] {
         env.write("benchy.toml", "[alias]\npl = \"plugins list\"\n");
@@ -80,7 +88,9 @@ fn global_options_before_the_command_take_every_form() {
     let listed = env.run(&["--list", "eval"]);
     listed.expect_code(2);
     assert!(
-        listed.stderr.contains("--list lists every command and takes none"),
+        listed
+            .stderr
+            .contains("--list lists every command and takes none"),
         "{}",
         listed.stderr
     );

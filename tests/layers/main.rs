@@ -14,7 +14,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("results", &["results"]),
     ("the store", &["store"]),
     ("proof", &["proof"]),
-    ("resolution, runner, envs", &["resolution", "runner", "envs"]),
+    (
+        "resolution, runner, envs",
+        &["resolution", "runner", "envs"],
+    ),
     ("settings and run configs", &["settings", "run_config"]),
     ("the plugin host", &["plugin"]),
     ("leaves", &["util", "proxy"]),
@@ -152,8 +155,7 @@ fn violations(src: &Path) -> Vec<String> {
         }
     }
     for u in uses(src) {
-        let (Some((from, from_layer)), Some((to, to_layer))) =
-            (layer_of(&u.from), layer_of(&u.to))
+        let (Some((from, from_layer)), Some((to, to_layer))) = (layer_of(&u.from), layer_of(&u.to))
         else {
             continue;
         };
@@ -263,12 +265,23 @@ fn a_planted_upward_import_is_named_with_its_file_line_and_layers() {
         "//! A record.\n\nuse crate::util::time::now;\nuse crate::{ops::eval, proof};\n\n\
          #[cfg(test)]\nmod tests {\n    use crate::cli::args;\n}\n",
     );
-    write("ops/mod.rs", "// crate::cli::args in a comment\nuse crate::store::record;\n");
+    write(
+        "ops/mod.rs",
+        "// crate::cli::args in a comment\nuse crate::store::record;\n",
+    );
     write("stray.rs", "use crate::util::table;\n");
-    write("util/mod.rs", "use clap::Parser; // a leaf naming clap\nuse crate::util::x;\n");
+    write(
+        "util/mod.rs",
+        "use clap::Parser; // a leaf naming clap\nuse crate::util::x;\n",
+    );
     let problems = violations(src);
     let record = src.join("store/record.rs").display().to_string();
-    assert!(problems.contains(&"src/stray: in no layer; add it to LAYERS and to ARCHITECTURE.md".to_owned()), "{problems:?}");
+    assert!(
+        problems.contains(
+            &"src/stray: in no layer; add it to LAYERS and to ARCHITECTURE.md".to_owned()
+        ),
+        "{problems:?}"
+    );
     assert!(
         problems.contains(&format!(
             "{record}:4: `store` (the store) uses `ops` (operations), a layer above it"
@@ -278,6 +291,12 @@ fn a_planted_upward_import_is_named_with_its_file_line_and_layers() {
     // a use of a layer below, one of its own module, a comment and a test module are fine
     assert_eq!(problems.len(), 2, "{problems:?}");
     let clap = clap_outside_the_face(src);
-    assert_eq!(clap, [format!("{}:1: names clap", src.join("util/mod.rs").display())]);
+    assert_eq!(
+        clap,
+        [format!(
+            "{}:1: names clap",
+            src.join("util/mod.rs").display()
+        )]
+    );
     assert_eq!(cycle(src).as_deref(), Some("ops -> store -> ops"));
 }
