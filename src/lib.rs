@@ -9,6 +9,9 @@
 //! library as well as the `benchy` binary so that tests and benchmarks drive the same plugin
 //! host, proxy, audit, `/proc` reader and waiting the binary uses.
 
+// Every write to stdout and stderr goes through `util::stdio`, which a closed pipe cannot panic.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 // The face: clap, one thin file per command, exit codes.
 mod cli;
 // Operations: eval (preflight, checks, a model's run, the suite, dry run, submit), serve.

@@ -8,9 +8,10 @@
 // raw pointers into slices and hand buffers across.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -256,13 +257,17 @@ impl Plugin {
     }
 
     /// Runs one call; a panic anywhere in it (the providers' construction included) becomes a
-    /// fault, because unwinding out of an `extern "C"` function would abort the host.
+    /// fault, because unwinding out of an `extern "C"` function would abort the host. The panic
+    /// prints nothing of its own: its message reaches the host in the fault, which says it once.
     fn handle(&self, method: &[u8], request: &[u8]) -> Outcome {
-        panic::catch_unwind(AssertUnwindSafe(|| {
+        quiet_panics_in_calls();
+        IN_CALL.set(true);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             self.dispatch(method, request)
                 .unwrap_or_else(|outcome| outcome)
-        }))
-        .unwrap_or_else(|payload| fault(format!("panicked: {}", panic_message(&*payload))))
+        }));
+        IN_CALL.set(false);
+        outcome.unwrap_or_else(|payload| fault(format!("panicked: {}", panic_message(&*payload))))
     }
 
     fn dispatch(&self, method: &[u8], request: &[u8]) -> Result<Outcome, Outcome> {
@@ -289,6 +294,26 @@ impl Plugin {
             )),
         })
     }
+}
+
+thread_local! {
+    /// Whether this thread is inside a call from the host.
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs, once, a panic hook that stays silent inside a call from the host and hands every
+/// other panic to the hook it replaced. In a plugin library the hook is the library's own (its
+/// copy of std); linked into the host, it wraps the host's.
+fn quiet_panics_in_calls() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_CALL.get() {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn decode<T: DeserializeOwned>(method: &str, request: &[u8]) -> Result<T, Outcome> {

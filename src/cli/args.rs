@@ -133,6 +133,17 @@ pub fn builtin_commands() -> Vec<(String, String)> {
     commands
 }
 
+/// Every name clap reads as a built-in command, the hidden ones and `help` included: what an
+/// alias or an external command cannot be.
+pub fn command_names() -> Vec<String> {
+    let mut names: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    names.push("help".to_owned());
+    names
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Inspect configuration: which generation parameters a run would use, and why

@@ -12,6 +12,7 @@ use crate::runner::Interrupted;
 use crate::store::run_lock::LockError;
 use crate::util::bad_input::BadInput;
 use crate::util::secrets;
+use crate::util::stdio::errln;
 
 /// A run failed.
 pub const FAILED: u8 = 1;
@@ -30,12 +31,12 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     }
     // Interrupted is not a failure to explain: say what happened, exit as a shell expects.
     if let Some(interrupted) = err.chain().find_map(|c| c.downcast_ref::<Interrupted>()) {
-        eprintln!("{interrupted}");
+        errln!("{interrupted}");
         return ExitCode::from(interrupted.0.exit_code());
     }
-    eprintln!("error: {}", secrets::mask(&err.to_string()));
+    errln!("error: {}", secrets::mask(&err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {}", secrets::mask(&cause.to_string()));
+        errln!("  caused by: {}", secrets::mask(&cause.to_string()));
     }
     if err.chain().any(is_bad_input) {
         ExitCode::from(BAD_INPUT)

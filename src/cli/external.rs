@@ -9,18 +9,21 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::io::ErrorKind;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use benchy_core::python::{is_executable, path_dirs};
+use benchy_core::source::read_text_file;
 
-use crate::cli::args::builtin_commands;
+use crate::cli::args::command_names;
 use crate::settings::Settings;
 use crate::util::bad_input::bad_input;
 use crate::util::env_vars::{EnvVars, benchy_home};
 use crate::util::suggest;
+use crate::util::table::printable;
 
 /// What an external command's file name starts with.
 const PREFIX: &str = "benchy-";
@@ -45,13 +48,30 @@ pub fn run(words: &[OsString], plugins: &[PathBuf], settings: &Settings) -> Resu
         .args(args)
         .env(EnvVars::BENCHY, benchy)
         .exec();
+    if error.kind() == ErrorKind::NotFound
+        && let Some(interpreter) = missing_interpreter(&program)
+    {
+        return Err(bad_input(format!(
+            "cannot run {}: its interpreter {interpreter} (its #! line) does not exist",
+            program.display()
+        )));
+    }
     Err(error).with_context(|| format!("cannot run {}", program.display()))
 }
 
-/// Every external command found, by name, each the first of its name in search order. Names of
-/// built-in commands are left out: a built-in cannot be replaced.
+/// The interpreter a script's `#!` line names, when no such file exists (the kernel then says
+/// the script itself is not found).
+fn missing_interpreter(program: &Path) -> Option<String> {
+    let text = read_text_file(program, 4096).ok()?;
+    let line = text.lines().next()?.strip_prefix("#!")?;
+    let interpreter = line.split_whitespace().next()?;
+    (!Path::new(interpreter).exists()).then(|| printable(interpreter))
+}
+
+/// Every external command found, by name, each the first of its name in search order: only
+/// names `benchy NAME` can run (not a built-in's, not one clap would read as a flag).
 pub fn all() -> BTreeMap<String, PathBuf> {
-    let builtins: Vec<String> = builtin_commands().into_iter().map(|(n, _)| n).collect();
+    let builtins = command_names();
     let mut found = BTreeMap::new();
     for dir in search_dirs() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -60,6 +80,7 @@ pub fn all() -> BTreeMap<String, PathBuf> {
         for path in entries.flatten().map(|e| e.path()) {
             let name = path.file_name().and_then(|n| n.to_str());
             if let Some(name) = name.and_then(|n| n.strip_prefix(PREFIX))
+                && runnable(name)
                 && !builtins.iter().any(|b| b == name)
                 && is_executable(&path)
             {
@@ -68,6 +89,12 @@ pub fn all() -> BTreeMap<String, PathBuf> {
         }
     }
     found
+}
+
+/// Whether `benchy NAME` reaches a program named `benchy-NAME`: not empty, and not starting
+/// with `-` (clap reads that as a flag).
+fn runnable(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('-')
 }
 
 /// The program of external command `name`, if one is found.
@@ -89,15 +116,24 @@ fn search_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-/// `no such command`, with the nearest built-in, alias or external command when one is close.
+/// `no such command`, with the nearest built-in, alias or external command when one is close;
+/// a built-in's name here came after `--`, which makes it an external command's.
 fn unknown(name: &str, settings: &Settings) -> anyhow::Error {
-    let builtins = builtin_commands().into_iter().map(|(n, _)| n);
+    let shown = printable(name);
+    if command_names().iter().any(|b| b == name) {
+        return bad_input(format!(
+            "`{shown}` after `--` is read as an external command (`benchy-{shown}`), and there is \
+             none; `{shown}` is a built-in command: write `benchy {shown} ...`"
+        ));
+    }
+    let builtins = command_names().into_iter().filter(|n| !n.starts_with("__"));
     let aliases = settings.aliases.keys().cloned();
     let names: Vec<String> = builtins.chain(aliases).chain(all().into_keys()).collect();
     let hint = suggest::nearest(name, names.iter().map(String::as_str))
+        .filter(|nearest| *nearest != name)
         .map(|nearest| format!("; did you mean `{nearest}`?"))
         .unwrap_or_default();
     bad_input(format!(
-        "no such command: `{name}`{hint} (`benchy --list` lists every command)"
+        "no such command: `{shown}`{hint} (`benchy --list` lists every command)"
     ))
 }

@@ -7,6 +7,7 @@ pub mod args;
 mod commands;
 pub mod exit;
 mod external;
+mod help;
 mod list;
 
 use std::ffi::OsString;
@@ -28,11 +29,30 @@ use commands::{
 /// the exit code (see [`exit`]).
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = Cli::parse_args(&args);
-    match run(cli, &args) {
+    let outcome = match help::other_command(&args) {
+        Some(name) => prepare().and_then(|settings| help::run(&name, &args, &settings)),
+        None => run(Cli::parse_args(&args), &args),
+    };
+    match outcome {
         Ok(code) => code,
         Err(err) => exit::report(&err),
     }
+}
+
+/// The settings files read and applied before any command runs: `[env]` set, benchy's home
+/// checked, logging started, secrets registered, aliases a built-in shadows dropped, and what
+/// the files had to say printed.
+fn prepare() -> Result<Settings> {
+    let mut settings = Settings::load()?;
+    // Before any thread starts, and before secrets are read from the environment.
+    settings.apply_env();
+    crate::util::env_vars::check_benchy_home()?;
+    // After `[env]`, which may set BENCHY_LOG.
+    crate::runner::init_logging();
+    secrets::register_environment();
+    alias::drop_shadowed(&mut settings);
+    notes::print(&settings.warnings);
+    Ok(settings)
 }
 
 /// Runs the command `cli` parsed from `args` (the whole command line, for alias expansion).
@@ -47,16 +67,9 @@ fn run(cli: Cli, args: &[OsString]) -> Result<ExitCode> {
         crate::runner::init_logging();
         return Ok(crate::runner::keeper::run(pgid, grace_ms, parent));
     }
-    let mut settings = Settings::load()?;
-    // Before any thread starts, and before secrets are read from the environment.
-    settings.apply_env();
-    // After `[env]`, which may set BENCHY_LOG.
-    crate::runner::init_logging();
-    secrets::register_environment();
-    alias::drop_shadowed(&mut settings);
-    notes::print(&settings.warnings);
+    let settings = prepare()?;
     let cli = match cli.command {
-        Some(Command::External(words)) => match alias::expand(&words, args, &settings) {
+        Some(Command::External(words)) => match alias::expand(&words, args, &settings)? {
             Some(expanded) => Cli::parse_args(&expanded),
             None => return external::run(&words, &cli.plugins, &settings),
         },
@@ -66,7 +79,12 @@ fn run(cli: Cli, args: &[OsString]) -> Result<ExitCode> {
 }
 
 fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
-    let loaded = |check: bool| registry(&cli.plugins, settings, check);
+    // Listing and checking plugins is how a flagged one is looked at; any other command refuses
+    // a `--plugin` file it could not load, whether it loads plugins or not.
+    if !matches!(cli.command, Some(Command::Plugins(_))) {
+        crate::ops::plugins::check_flagged(&cli.plugins)?;
+    }
+    let loaded = || registry(&cli.plugins, settings);
     match cli.command {
         None => list::run(settings),
         // An alias's command line is an external command's (never another alias).
@@ -79,13 +97,13 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Some(Command::Report(args)) => report::run(&args, settings),
         Some(Command::Status(args)) => status::run(&args, settings),
         Some(Command::Config(ConfigCommand::Explain(args))) => {
-            explain::run(&args, &loaded(true)?, settings)
+            explain::run(&args, &loaded(), settings)
         }
-        Some(Command::Eval(args)) => eval::run(&args, &loaded(true)?, settings),
-        Some(Command::Serve(args)) => serve::run(&args, &loaded(true)?, settings),
-        Some(Command::Envs(command)) => envs::run(command, &loaded(true)?),
+        Some(Command::Eval(args)) => eval::run(&args, &loaded(), settings),
+        Some(Command::Serve(args)) => serve::run(&args, &loaded(), settings),
+        Some(Command::Envs(command)) => envs::run(command, &loaded()),
         // Listing and checking plugins is how a flagged one is looked at.
-        Some(Command::Plugins(command)) => plugins::run(command, &loaded(false)?),
+        Some(Command::Plugins(command)) => plugins::run(command, &loaded()),
         // Typed, the keeper started in `run`; only an alias's expansion gets here.
         Some(Command::Keep { .. }) => Err(bad_input(
             "`__keep` is benchy's own helper, started by benchy itself; an alias cannot run it",
@@ -93,13 +111,9 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
     }
 }
 
-/// The built-in plugins and those found on the plugin path; with `check`, a `--plugin` file
-/// this benchy cannot load is bad input.
-fn registry(flags: &[std::path::PathBuf], settings: &Settings, check: bool) -> Result<Registry> {
+/// The built-in plugins and those found on the plugin path.
+fn registry(flags: &[std::path::PathBuf], settings: &Settings) -> Registry {
     let mut registry = crate::plugin::builtins::registry();
     registry.set_plugins(Catalog::discover(flags, &settings.plugin_path().value));
-    if check {
-        crate::ops::plugins::check_flagged(&registry)?;
-    }
-    Ok(registry)
+    registry
 }

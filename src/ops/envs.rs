@@ -17,6 +17,7 @@ use crate::run_config::inputs;
 use crate::runner::{self, Runner};
 use crate::util::bad_input::bad_input;
 use crate::util::env_vars::benchy_home;
+use crate::util::stdio::{errln, outln};
 use crate::util::table;
 
 /// Each environment some run config's server asks for, with those run configs.
@@ -101,14 +102,14 @@ pub fn list(store: &EnvStore, wanted: &Wanted, json: bool) -> Result<String> {
 /// Builds every environment `wanted` that is not built yet, printing each one's path.
 pub fn build(store: &EnvStore, wanted: &Wanted) -> Result<()> {
     if wanted.is_empty() {
-        eprintln!("none of these run configs asks for a Python environment of its own");
+        errln!("none of these run configs asks for a Python environment of its own");
         return Ok(());
     }
     runner::runtime()?.block_on(async {
         let runner = Runner::new()?;
         for (env, _) in wanted.values() {
             let info = store.ensure(env, &runner).await?;
-            println!(
+            outln!(
                 "{} {}",
                 store.path(&info.name).display(),
                 info.version.as_deref().unwrap_or("")
@@ -128,7 +129,7 @@ pub fn remove(store: &EnvStore, names: &[String]) -> Result<()> {
             )));
         }
         store.remove(name)?;
-        eprintln!("removed {}", store.path(name).display());
+        errln!("removed {}", store.path(name).display());
     }
     Ok(())
 }

@@ -18,14 +18,13 @@ use crate::util::bad_input::bad_input;
 use crate::util::table;
 
 /// Fails unless every `--plugin` file is a plugin this benchy can load, judged by its manifest
-/// (its library is still opened only when needed). Files on the search path are not checked:
-/// a broken one there must not break a run that does not use it.
-pub fn check_flagged(registry: &Registry) -> Result<()> {
-    for file in registry.plugins().files() {
-        if file.origin() == Origin::Flag {
-            file.usable_manifest()
-                .map_err(|e| bad_input(format!("--plugin {}: {e}", file.path().display())))?;
-        }
+/// (its library is still opened only when needed), whatever the command. Files on the search
+/// path are not checked: a broken one there must not break a run that does not use it.
+pub fn check_flagged(flags: &[PathBuf]) -> Result<()> {
+    let catalog = Catalog::from_places(flags, Vec::new(), None);
+    for file in catalog.files() {
+        file.usable_manifest()
+            .map_err(|e| bad_input(format!("--plugin {}: {e}", file.path().display())))?;
     }
     Ok(())
 }

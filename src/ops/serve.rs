@@ -25,6 +25,7 @@ use crate::store::layout::WIRE_AUDIT;
 use crate::util::atomic::write_json;
 use crate::util::env_vars::benchy_home;
 use crate::util::notes;
+use crate::util::stdio::{errln, outln};
 
 /// What the user asked of `benchy serve`.
 #[derive(Debug)]
@@ -63,12 +64,13 @@ pub fn run(options: &ServeOptions, registry: &Registry, settings: &Settings) -> 
         if options.audit {
             return serve_audited(running, &resolution.run, &log_dir).await;
         }
-        println!(
+        outln!(
             "Serving {} at {}",
-            running.info.model, running.info.base_url
+            running.info.model,
+            running.info.base_url
         );
         if server.launched().is_none() {
-            eprintln!("benchy did not start this server and leaves it running");
+            errln!("benchy did not start this server and leaves it running");
             return Ok(ExitCode::SUCCESS);
         }
         running.serve_until_interrupted().await?;
@@ -92,17 +94,17 @@ async fn serve_audited(
             &server.info.base_url,
         )
         .await?;
-    println!("Serving {} at {proxy}/v1", server.info.model);
-    eprintln!("every request through {proxy} is audited against the resolved parameters");
+    outln!("Serving {} at {proxy}/v1", server.info.model);
+    errln!("every request through {proxy} is audited against the resolved parameters");
     let served = server.serve_until_interrupted().await;
     let audit = audits.finish(AuditMode::On).await;
     let file = log_dir.join(WIRE_AUDIT);
     write_json(&file, &audit)?;
-    eprintln!("wire audit: {}", audit.verdict);
+    errln!("wire audit: {}", audit.verdict);
     for deviation in audit.jobs.iter().flat_map(|j| &j.report.deviations) {
-        eprintln!("  {}", deviation.describe());
+        errln!("  {}", deviation.describe());
     }
-    eprintln!("the audit is in {}", file.display());
+    errln!("the audit is in {}", file.display());
     served.map(|()| ExitCode::SUCCESS)
 }
 

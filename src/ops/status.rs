@@ -14,6 +14,7 @@ use crate::slurm::standing::of_submission;
 use crate::slurm::submission::Submission;
 use crate::store::read::{Found, warn};
 use crate::util::bad_input::bad_input;
+use crate::util::stdio::errln;
 
 /// A run and how its models stand.
 #[derive(Debug)]
@@ -32,7 +33,7 @@ pub fn standing(run: Option<&str>, output_dir: &Path) -> Result<RunStanding> {
     let found = Found::read(std::slice::from_ref(&dir));
     warn(&found.warnings);
     let submission = Submission::read(&dir).unwrap_or_else(|err| {
-        eprintln!("warning: {err:#}; the run is read from its records alone");
+        errln!("warning: {err:#}; the run is read from its records alone");
         None
     });
     let models: Vec<ModelStanding> = match &submission {
@@ -99,7 +100,7 @@ fn scheduler(submission: &Submission) -> Queues {
     asked.unwrap_or_else(|err| {
         let first = err.to_string();
         let first = first.lines().next().unwrap_or_default();
-        eprintln!("note: the scheduler cannot be asked ({first}); the run records alone say");
+        errln!("note: the scheduler cannot be asked ({first}); the run records alone say");
         Queues::new()
     })
 }

@@ -1,8 +1,8 @@
 //! Finding the provider and task files a run config names, the way the Python tool's layout
 //! nests them: `providers/` and `tasks/` folders beside the model file or in a folder above.
 //!
-//! The climb stops at a boundary: the folder holding `configs/`, a repository's root (it holds
-//! `.git`) or your home, whichever comes first (the root folder when there is none). A file
+//! The climb stops at a boundary ([`ownership::climb`]): the folder holding `configs/`, a
+//! repository's root (it holds `.git`) or your home, whichever comes first. A file
 //! found on the way is used only when no other user can change it, nor its folder, nor the
 //! folder that holds that (see [`crate::util::ownership`]): a provider's `command:` runs as you. One of
 //! yours that everyone may write is used with a warning.
@@ -30,10 +30,8 @@ pub(super) fn find_upwards(
         vec![format!("{name}.yaml"), format!("{name}.yml")]
     };
     let mut looked_for = Vec::new();
-    // Canonicalize so `..` walks the real tree; fall back to the path as given.
-    let start = start.canonicalize().unwrap_or_else(|_| start.to_owned());
-    let home = dirs::home_dir().and_then(|h| h.canonicalize().ok());
-    for dir in start.ancestors() {
+    for dir in ownership::climb(start) {
+        let dir = dir.as_path();
         for file_name in &file_names {
             let candidate = dir.join(folder).join(file_name);
             // Anything by that name but a folder is the one meant; reading it says what is wrong
@@ -60,9 +58,6 @@ pub(super) fn find_upwards(
             }
             looked_for.push(candidate);
         }
-        if is_boundary(dir, home.as_deref()) {
-            break;
-        }
     }
     Err(ConfigError::NotFound {
         origin: named_at.to_owned(),
@@ -70,9 +65,4 @@ pub(super) fn find_upwards(
         name: name.to_owned(),
         looked_for,
     })
-}
-
-/// The last folder a lookup climbs to: one holding `configs/`, a repository's root, or home.
-fn is_boundary(dir: &Path, home: Option<&Path>) -> bool {
-    dir.join("configs").is_dir() || dir.join(".git").exists() || home == Some(dir)
 }

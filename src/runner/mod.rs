@@ -24,6 +24,7 @@ use std::process::ExitStatus;
 
 use anyhow::Result;
 
+use crate::util::stdio::errln;
 use interrupt::Interrupts;
 pub use interrupt::{Interrupted, StopSignal};
 use progress::Console;
@@ -99,7 +100,7 @@ pub fn init_logging() {
             // benchy's records only, not those of the HTTP client underneath
             .with(Targets::new().with_target("benchy", level))
             .init(),
-        Err(_) => eprintln!(
+        Err(_) => errln!(
             "warning: BENCHY_LOG={level} is not a level (error, warn, info, debug, trace); no log"
         ),
     }

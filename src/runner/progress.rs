@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::util::env_vars::EnvVars;
 use crate::util::secrets;
+use crate::util::stdio::errln;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Without a terminal, a process that is still starting or running is reported this often.
@@ -87,8 +88,8 @@ impl Console {
     pub fn line(&self, text: &str) {
         let text = secrets::mask(&(self.prefix() + text));
         match &self.live {
-            Some(multi) => multi.suspend(|| eprintln!("{text}")),
-            None => eprintln!("{text}"),
+            Some(multi) => multi.suspend(|| errln!("{text}")),
+            None => errln!("{text}"),
         }
     }
 

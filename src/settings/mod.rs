@@ -131,9 +131,12 @@ impl Settings {
     /// key.
     pub fn load() -> Result<Settings> {
         let mut settings = Settings::default();
+        let mut warnings = Vec::new();
         for path in files::find(&std::env::current_dir()?) {
+            warnings.extend(files::trusted(&path)?);
             settings = settings.over(read::read(&path)?);
         }
+        settings.warnings.splice(0..0, warnings);
         Ok(settings)
     }
 

@@ -15,6 +15,8 @@ use toml::de::{DeTable, DeValue};
 use super::slurm_keys::{self, Kind, Value as SlurmValue};
 use super::{ExecutorKind, ExecutorSettings, Jobs, Origin, Setting, Settings, relative_to};
 use crate::util::bad_input::bad_input;
+use crate::util::env_vars::is_loader_variable;
+use crate::util::secrets;
 use crate::util::suggest;
 
 /// The keys a settings file may hold at its top level.
@@ -62,6 +64,7 @@ fn parse(path: &Path, read: impl FnOnce(&mut Reader, &DeTable) -> Result<()>) ->
             e.message().trim()
         ))
     })?;
+    register_secrets(table.get_ref());
     let mut reader = Reader {
         path,
         text: &text,
@@ -78,6 +81,44 @@ fn parse(path: &Path, read: impl FnOnce(&mut Reader, &DeTable) -> Result<()>) ->
 fn line_of(text: &str, offset: usize) -> usize {
     let before = &text.as_bytes()[..offset.min(text.len())];
     before.iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Registers every secret the file holds before any of it is read, so that no message, listing
+/// or file shows one: every string's URL passwords and credential assignments, and the values
+/// of keys whose names mark credentials (`[env] HF_TOKEN`).
+fn register_secrets(table: &DeTable) {
+    fn register_value(key: &str, value: &DeValue) {
+        match value {
+            DeValue::String(text) => {
+                secrets::register_words(text);
+                if secrets::is_secret_name(key) {
+                    secrets::register(text);
+                }
+            }
+            DeValue::Array(items) => items
+                .iter()
+                .for_each(|item| register_value(key, item.get_ref())),
+            DeValue::Table(table) => register_secrets(table),
+            _ => {}
+        }
+    }
+    for (key, item) in table {
+        register_value(key.get_ref(), item.get_ref());
+    }
+}
+
+/// Why `[env]` may not set the variable `name`, if it may not.
+fn refused_variable(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("a variable needs a name")
+    } else if is_loader_variable(name) {
+        Some(
+            "refused: the dynamic loader reads it to load code into every program benchy starts \
+             (servers, evaluators, external commands); set it in your shell if you mean it",
+        )
+    } else {
+        None
+    }
 }
 
 struct Reader<'t> {
@@ -215,6 +256,12 @@ impl Reader<'_> {
                 DeValue::Table(table) => self.env_table(&key, table, value)?,
                 _ => self.text(&key, value)?.to_owned(),
             };
+            if let Some(why) = refused_variable(name.get_ref()) {
+                return Err(bad_input(format!(
+                    "{}: setting `{key}`: {why}",
+                    self.origin(name.span())
+                )));
+            }
             // What the environment cannot hold: set_var would panic on it.
             if name.get_ref().contains(['=', '\0']) || text.contains('\0') {
                 return Err(self.bad(

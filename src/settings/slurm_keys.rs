@@ -117,6 +117,13 @@ pub fn bad_line(kind: Kind, line: &str) -> Option<String> {
     if line.contains(['\n', '\r', '\0']) {
         return Some("one line each: a list item holds no line break".to_owned());
     }
+    if url_password(line) {
+        return Some(
+            "a URL with a password: a secret in the job script is a secret on disk; export it \
+             before submitting (the job inherits the environment)"
+                .to_owned(),
+        );
+    }
     match kind {
         Kind::Options if !line.trim_start().starts_with('-') => {
             Some("an sbatch option such as `--exclusive` (benchy writes the `#SBATCH`)".to_owned())
@@ -140,6 +147,20 @@ fn literal_secret(line: &str) -> Option<&str> {
         let value = value.trim_start_matches(['"', '\'']);
         let literal = !value.is_empty() && !value.starts_with('$');
         (literal && is_secret_name(name)).then_some(name)
+    })
+}
+
+/// Whether a line holds a URL with a password (`https://user:pw@host`): a secret in the job
+/// script, as a literal credential is.
+fn url_password(line: &str) -> bool {
+    line.split_whitespace().any(|word| {
+        let Some((_, rest)) = word.split_once("://") else {
+            return false;
+        };
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
     })
 }
 

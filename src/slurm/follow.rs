@@ -20,6 +20,7 @@ use super::submit::Tools;
 use crate::results::standing::{self, ModelStanding, Scheduled};
 use crate::runner::{Interrupted, Runner, StopSignal};
 use crate::store::read::{Found, warn};
+use crate::util::stdio::outln;
 
 /// The first wait between two polls, and the wait after a poll that saw a change.
 const FIRST_POLL: Duration = Duration::from_secs(1);
@@ -108,7 +109,7 @@ fn judge(submission: &Submission, run_dir: &Path, queue: &Queue) -> Result<ExitC
     warn(&found.warnings);
     let queues = Queues::from([(submission.job_id.clone(), queue.clone())]);
     let models = of_submission(submission, &found, &queues);
-    println!("\n{}", standing::report(&models));
+    outln!("\n{}", standing::report(&models));
     let current: Vec<String> = submission.current().map(|t| t.model.short_name()).collect();
     let ran: Vec<&ModelStanding> = models
         .iter()

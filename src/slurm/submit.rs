@@ -18,6 +18,7 @@ use crate::store::run_lock::{create_dirs, remove_empty};
 use crate::util::atomic::write_atomic;
 use crate::util::bad_input::bad_input;
 use crate::util::secrets;
+use crate::util::stdio::{errln, outln};
 use crate::util::table::counted;
 use crate::util::time::now;
 
@@ -136,7 +137,7 @@ impl Executor {
         let (script, run_dir) = (job.script.clone(), job.run_dir.clone());
         let mut submission = job.submitted(job_id, tools);
         record(&mut submission, &run_dir, &script)?;
-        println!("{}", submission.job_id);
+        outln!("{}", submission.job_id);
         announce(&submission, &run_dir);
         if self.wait || runner.interrupts_seen() > 0 {
             follow::follow(runner, tools, &submission, &run_dir).await
@@ -214,7 +215,7 @@ fn record(submission: &mut Submission, run_dir: &Path, script: &str) -> Result<(
     match Submission::read(run_dir) {
         Ok(Some(earlier)) => submission.after(earlier),
         Ok(None) => {}
-        Err(err) => eprintln!("warning: {err:#}; replaced by this submission's record"),
+        Err(err) => errln!("warning: {err:#}; replaced by this submission's record"),
     }
     write_atomic(&submission.script, script.as_bytes())?;
     submission.write(run_dir)
@@ -224,7 +225,7 @@ fn record(submission: &mut Submission, run_dir: &Path, script: &str) -> Result<(
 fn announce(submission: &Submission, run_dir: &Path) {
     let count = submission.current().count();
     let last = count.saturating_sub(1);
-    eprintln!(
+    errln!(
         "Submitted job {} to Slurm: {} of run {}, array tasks 0-{last}; script, logs and \
          submission.json in {}\n`benchy status {}` shows where they stand",
         submission.job_id,

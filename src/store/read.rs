@@ -18,6 +18,7 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 use super::layout::{COMPLETION, RESOLVED, RESULTS, RUN_CONFIG, RUN_RECORD, SUITE_RECORD};
 pub use super::schema::{MetricValue, ModelStatus, TaskState};
+use crate::util::stdio::errln;
 
 /// The state `word` names, if any.
 fn parse<T: DeserializeOwned>(word: &str) -> Option<T> {
@@ -322,7 +323,7 @@ impl Found {
 /// Each warning of a read, a line on stderr.
 pub fn warn(warnings: &[String]) {
     for warning in warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
 }
 

@@ -1,7 +1,7 @@
 //! The leaves: small pieces every layer may use and that use nothing of benchy's above them.
 //! Atomic writes and bounded state reads, bad input, environment variable names, file locks,
-//! diagnostics on stderr, file ownership, waiting, `/proc`, secrets, "did you mean", tables
-//! and the wall clock.
+//! diagnostics on stderr, file ownership, waiting, `/proc`, secrets, stdout and stderr without a
+//! panic, "did you mean", tables and the wall clock.
 
 pub mod atomic;
 pub mod bad_input;
@@ -12,6 +12,7 @@ pub mod ownership;
 pub mod poll;
 pub mod procfs;
 pub mod secrets;
+pub mod stdio;
 pub mod suggest;
 pub mod table;
 pub mod time;

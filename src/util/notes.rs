@@ -4,6 +4,7 @@
 use benchy_core::Diagnostic;
 
 use crate::util::secrets;
+use crate::util::stdio::errln;
 
 /// Prints each diagnostic as `info: ...` or `warning: ...`.
 pub fn print<'a>(diagnostics: impl IntoIterator<Item = &'a Diagnostic>) {
@@ -25,6 +26,6 @@ pub fn print_about<'a>(
             .to_string(),
             None => diagnostic.to_string(),
         };
-        eprintln!("{}", secrets::mask(&line));
+        errln!("{}", secrets::mask(&line));
     }
 }

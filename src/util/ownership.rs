@@ -1,5 +1,5 @@
-//! Whose files benchy uses without being told their paths: the provider and task files it looks
-//! up, and the plugin folders and libraries it finds. As git refuses a repository another user
+//! Whose files benchy uses without being told their paths: the settings, provider and task
+//! files it looks up, and the plugin folders and libraries it finds, and how far up it looks. As git refuses a repository another user
 //! owns (`safe.directory`), benchy refuses a file or folder that another user can change: owned
 //! by someone else (root excepted), or root's and writable by everyone (a folder with the sticky
 //! bit excepted: others may add entries there, but not replace yours). A planted provider file's
@@ -8,7 +8,7 @@
 //! by a group that holds only themselves.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The sticky bit: in such a folder only an entry's owner may rename or remove it.
 const STICKY: u32 = 0o1000;
@@ -36,7 +36,11 @@ pub fn judge(path: &Path) -> Trust {
     let mode = metadata.permissions().mode() & 0o7777;
     if owner != me && owner != 0 {
         return Trust::Untrusted(format!(
-            "owned by uid {owner}, not by you (uid {me}), so another user can change it"
+            "owned by uid {owner}{} (mode {mode:04o}), not by you (uid {me}), so another user \
+             can change it",
+            user_name(owner)
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
         ));
     }
     if !others_may_write(&metadata) {
@@ -73,6 +77,30 @@ pub fn judge_all<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<Option
 
 fn my_uid() -> u32 {
     nix::unistd::geteuid().as_raw()
+}
+
+/// The account name of `uid`, when the system knows one.
+fn user_name(uid: u32) -> Option<String> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid));
+    user.ok().flatten().map(|u| u.name)
+}
+
+/// The folders benchy looks through for a file of its own choosing (a settings, provider or
+/// task file): `start` and each folder above it, up to the first that holds `configs/`, a
+/// repository's root (it holds `.git`) or your home, whichever comes first (the root folder when
+/// there is none). Canonical, so `..` walks the real tree.
+pub fn climb(start: &Path) -> Vec<PathBuf> {
+    let start = start.canonicalize().unwrap_or_else(|_| start.to_owned());
+    let home = dirs::home_dir().and_then(|h| h.canonicalize().ok());
+    let mut folders = Vec::new();
+    for dir in start.ancestors() {
+        folders.push(dir.to_owned());
+        let boundary = dir.join("configs").is_dir() || dir.join(".git").exists();
+        if boundary || home.as_deref() == Some(dir) {
+            break;
+        }
+    }
+    folders
 }
 
 /// Everyone may write it, and it is not a sticky folder (in which others may add entries but not

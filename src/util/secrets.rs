@@ -92,6 +92,23 @@ fn register_setting(key: &str, value: &Json) {
     }
 }
 
+/// Registers the secrets a line of words holds (an alias, a shell line, a setting's text): every
+/// URL's user-info, and the value of every `NAME=VALUE` word whose name marks a credential
+/// (`OPENAI_API_KEY=sk-...`, `--set api_key=...`); a value read at run time (`$VAR`) is none.
+pub fn register_words(text: &str) {
+    for word in text.split_whitespace() {
+        let word = word.trim_matches(['"', '\'']);
+        register_url(word);
+        if let Some((name, value)) = word.split_once('=') {
+            let value = value.trim_matches(['"', '\'']);
+            if is_secret_name(name.trim_start_matches('-')) && !value.starts_with('$') {
+                register(value);
+            }
+            register_url(value);
+        }
+    }
+}
+
 /// A user name alone in a URL (`https://TOKEN@host/`) is registered only when it is this long:
 /// then it is a token, while a short one is a plain name that masking would garble everywhere.
 const MIN_TOKEN_USER_LEN: usize = 16;

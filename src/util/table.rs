@@ -54,6 +54,20 @@ pub fn counted(n: usize, noun: &str) -> String {
     }
 }
 
+/// `text` as it may be printed on a terminal: each control character (a line break, an escape
+/// sequence) written as Rust escapes it, so a name cannot move the cursor or hide a line.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A Markdown table. A `|` in a cell is escaped and a line break becomes a space, so a cell
 /// stays one cell; a column of numbers (`-` where there is none) is right-aligned.
 pub fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {

@@ -256,7 +256,9 @@ fn a_provider_another_user_planted_is_refused_saying_why() {
     run.expect_code(2);
     assert!(
         run.stderr.contains("provider config `p`")
-            && run.stderr.contains("owned by uid 65534, not by you")
+            && run
+                .stderr
+                .contains("owned by uid 65534 (nobody) (mode 0644), not by you")
             && run
                 .stderr
                 .contains("as git refuses a repository another user owns"),

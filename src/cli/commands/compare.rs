@@ -1,7 +1,6 @@
 //! `benchy compare A B`: two runs of a model side by side (see [`crate::results::compare`]);
 //! with `--fail-on-regression`, exit 1 when a metric dropped by more than allowed.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -12,6 +11,8 @@ use crate::results::compare::Comparison;
 use crate::results::find::locate;
 use crate::settings::Settings;
 use crate::util::bad_input::bad_input;
+use crate::util::stdio;
+use crate::util::stdio::errln;
 
 pub fn run(args: &CompareArgs, settings: &Settings) -> Result<ExitCode> {
     let output_dir = settings.output_dir_or(args.output_dir.as_deref());
@@ -26,9 +27,9 @@ pub fn run(args: &CompareArgs, settings: &Settings) -> Result<ExitCode> {
         Format::Table => comparison.text(),
         Format::Json => serde_json::to_string_pretty(&comparison.json(&regressions))? + "\n",
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    stdio::write_out(&text);
     for regression in &regressions {
-        eprintln!("regression: {regression}");
+        errln!("regression: {regression}");
     }
     Ok(if regressions.is_empty() {
         ExitCode::SUCCESS

@@ -1,7 +1,6 @@
 //! `benchy config show`: every effective setting, defaults included, with the file and line it
 //! came from, and the settings files that were read. Secrets (an `[env]` token) are masked.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -10,6 +9,7 @@ use serde_json::json;
 use crate::cli::args::Format;
 use crate::settings::Settings;
 use crate::util::secrets;
+use crate::util::stdio;
 use crate::util::table;
 
 pub fn run(settings: &Settings, format: Format) -> Result<ExitCode> {
@@ -51,8 +51,6 @@ pub fn run(settings: &Settings, format: Format) -> Result<ExitCode> {
             )
         }
     };
-    std::io::stdout()
-        .lock()
-        .write_all(secrets::mask(&text).as_bytes())?;
+    stdio::write_out(&secrets::mask(&text));
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,6 @@
 //! `benchy config explain`: the resolved generation parameters with the source of every value,
 //! per task where tasks override.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -12,6 +11,7 @@ use crate::resolution::explain::{explain_json, explain_table};
 use crate::resolution::resolve;
 use crate::settings::Settings;
 use crate::util::notes;
+use crate::util::stdio;
 
 pub fn run(args: &ExplainArgs, registry: &Registry, settings: &Settings) -> Result<ExitCode> {
     let config = args.resolve.single_config("config explain")?;
@@ -21,6 +21,6 @@ pub fn run(args: &ExplainArgs, registry: &Registry, settings: &Settings) -> Resu
         Format::Json => serde_json::to_string_pretty(&explain_json(&resolution))? + "\n",
         Format::Table => explain_table(&resolution),
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    stdio::write_out(&text);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,6 @@
 //! `benchy plugins list|doctor|install` (see [`crate::ops::plugins`]): `doctor` exits 2 when a
 //! plugin file or a search path entry has a problem.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -10,6 +9,8 @@ use crate::cli::args::{Format, PluginsCommand};
 use crate::cli::exit;
 use crate::ops::plugins::{self, Overview};
 use crate::plugin::Registry;
+use crate::util::stdio;
+use crate::util::stdio::{errln, outln};
 
 pub fn run(command: PluginsCommand, registry: &Registry) -> Result<ExitCode> {
     match command {
@@ -19,7 +20,7 @@ pub fn run(command: PluginsCommand, registry: &Registry) -> Result<ExitCode> {
         }
         PluginsCommand::Doctor(args) => doctor(registry, args.format),
         PluginsCommand::Install(args) => {
-            println!("{}", plugins::install(&args.path, registry)?);
+            outln!("{}", plugins::install(&args.path, registry)?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -35,7 +36,7 @@ fn doctor(registry: &Registry, format: Format) -> Result<ExitCode> {
         } else {
             String::new()
         };
-        eprintln!(
+        errln!(
             "{} plugin file(s) checked: {bad_files} with problems{dirs}",
             overview.files()
         );
@@ -52,6 +53,6 @@ fn print(overview: &Overview, format: Format, status_header: &str) -> Result<()>
         Format::Json => serde_json::to_string_pretty(overview)? + "\n",
         Format::Table => plugins::render(overview, status_header),
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    stdio::write_out(&text);
     Ok(())
 }

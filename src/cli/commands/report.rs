@@ -1,6 +1,5 @@
 //! `benchy report`: one self-contained HTML page of the runs under the given folders.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -13,6 +12,7 @@ use crate::results::scoring::Scoring;
 use crate::settings::Settings;
 use crate::store::read::warn;
 use crate::util::atomic::write_atomic;
+use crate::util::stdio::outln;
 
 pub fn run(args: &ReportArgs, settings: &Settings) -> Result<ExitCode> {
     let scoring = Scoring::resolve(&args.scoring.options(), settings)?;
@@ -22,13 +22,12 @@ pub fn run(args: &ReportArgs, settings: &Settings) -> Result<ExitCode> {
     warn(&warnings);
     let out = std::path::absolute(&args.out)?;
     write_atomic(&out, report::html(&board, &warnings, &out).as_bytes())?;
-    writeln!(
-        std::io::stdout().lock(),
+    outln!(
         "Wrote {} ({} runs, {} rows, {} tasks)",
         out.display(),
         board.runs.len(),
         board.rows.len(),
         board.columns.len()
-    )?;
+    );
     Ok(ExitCode::SUCCESS)
 }

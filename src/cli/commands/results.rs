@@ -2,7 +2,6 @@
 //! CSV or JSON, and with `--out` as `leaderboard_table.json` and `.csv`, the Python tool's
 //! files.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -16,6 +15,7 @@ use crate::settings::Settings;
 use crate::store::layout::{LEADERBOARD_CSV, LEADERBOARD_JSON};
 use crate::store::read::warn;
 use crate::util::atomic::write_atomic;
+use crate::util::stdio;
 
 pub fn run(args: &ResultsArgs, settings: &Settings) -> Result<ExitCode> {
     let scoring = Scoring::resolve(&args.scoring.options(), settings)?;
@@ -32,6 +32,6 @@ pub fn run(args: &ResultsArgs, settings: &Settings) -> Result<ExitCode> {
         TableFormat::Csv => render::csv(&board),
         TableFormat::Json => render::json(&board),
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    stdio::write_out(&text);
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ use crate::cli::exit;
 use crate::ops::status::standing;
 use crate::results::standing::{self as report, ModelStanding, Standing};
 use crate::settings::Settings;
+use crate::util::stdio::{out, outln};
 use crate::util::table;
 
 pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode> {
@@ -19,11 +20,11 @@ pub fn run(args: &StatusArgs, settings: &Settings) -> Result<ExitCode> {
         .job
         .map(|id| format!(" (Slurm job {id})"))
         .unwrap_or_default();
-    println!("Run {}{job}\n", run.dir.display());
+    outln!("Run {}{job}\n", run.dir.display());
     if args.missing {
         return Ok(missing(&run.models));
     }
-    println!("{}", report::report(&run.models));
+    outln!("{}", report::report(&run.models));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -38,9 +39,9 @@ fn missing(models: &[ModelStanding]) -> ExitCode {
         .collect();
     if rows.is_empty() {
         let models = table::counted(models.len(), "model");
-        println!("Nothing missing: every task of {models} is done");
+        outln!("Nothing missing: every task of {models} is done");
         return ExitCode::SUCCESS;
     }
-    print!("{}", table::render(&["model", "task", "standing"], &rows));
+    out!("{}", table::render(&["model", "task", "standing"], &rows));
     ExitCode::from(exit::FAILED)
 }

@@ -22,6 +22,7 @@ use crate::runner::log_tail::format_tail;
 use crate::runner::{Interrupted, Runner};
 use crate::util::bad_input::{BadInput, bad_input};
 use crate::util::env_vars::benchy_home;
+use crate::util::stdio::outln;
 use crate::util::table::counted;
 
 /// How many checks run at once: they are short, and independent of each other.
@@ -43,7 +44,7 @@ impl Suite<'_> {
         let runner = Runner::new()?;
         let checked = self.run_checks(&runner, &self.decisions()).await?;
         let tasks: usize = self.models.iter().map(|m| m.view.tasks.len()).sum();
-        println!(
+        outln!(
             "checked {} and {}: {} ran, {} passed before and were not run again; nothing was \
              started",
             counted(self.models.len(), "model"),

@@ -24,6 +24,7 @@ use crate::store::summary;
 use crate::util::atomic::write_json;
 use crate::util::notes;
 use crate::util::secrets;
+use crate::util::stdio::{errln, outln};
 use crate::util::time::now;
 
 /// One attempt at a model's tasks that are not done.
@@ -135,7 +136,7 @@ impl Attempt<'_, '_> {
         let ended = match (outcome, written) {
             (_, Err(err)) => Err(err.context(kept)),
             (Ok(()), Ok(())) if record.status == Status::Ok => {
-                eprintln!("{kept}");
+                errln!("{kept}");
                 Ok(())
             }
             (Ok(()), Ok(())) => Err(anyhow::anyhow!(
@@ -153,7 +154,7 @@ impl Attempt<'_, '_> {
         let has_results = results.as_object().is_some_and(|r| !r.is_empty());
         if has_results {
             let table = folder.write_results(self.model.short_name(), record, results)?;
-            println!("{table}");
+            outln!("{table}");
         }
         folder.write_record(record)
     }
@@ -230,7 +231,7 @@ impl Attempt<'_, '_> {
         let results = self.collect(&report, record);
         let tasks: Vec<String> = self.view.tasks.iter().map(|t| t.name.clone()).collect();
         for line in record.verify(&results, &tasks, &self.suite.args.backend) {
-            eprintln!("{}", secrets::mask(&line));
+            errln!("{}", secrets::mask(&line));
         }
         *collected = Some(results);
         ended_early(report.ended_early, &server)

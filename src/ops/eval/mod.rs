@@ -30,6 +30,7 @@ use crate::plugin::Registry;
 use crate::runner;
 use crate::settings::{Jobs, Settings};
 use crate::slurm::Executor;
+use crate::util::stdio::out;
 use model::Model;
 pub use options::EvalOptions;
 
@@ -44,7 +45,7 @@ pub fn run(args: &EvalOptions, registry: &Registry, settings: &Settings) -> Resu
         return suite.submit(&slurm, registry);
     }
     if args.dry_run {
-        print!("{}", suite.dry_run());
+        out!("{}", suite.dry_run());
         return Ok(ExitCode::SUCCESS);
     }
     runner::runtime()?.block_on(suite.execute())

@@ -23,6 +23,7 @@ use crate::store::run_folder::RunFolder;
 use crate::util::bad_input::bad_input;
 use crate::util::env_vars::benchy_home;
 use crate::util::notes;
+use crate::util::stdio::errln;
 
 /// How many models' parameters are resolved at once: enough to hide the Hub's latency, few
 /// enough to stay polite to it.
@@ -58,7 +59,7 @@ impl<'a> Suite<'a> {
         for resolution in resolutions {
             let selected = |t: &crate::resolution::TaskResolution| args.tasks.contains(&t.name);
             if !args.tasks.is_empty() && !resolution.tasks.iter().any(selected) {
-                eprintln!(
+                errln!(
                     "{}: none of the --task names is a task of it; left out",
                     resolution.config.path.display()
                 );

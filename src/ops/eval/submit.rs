@@ -13,6 +13,7 @@ use crate::plugin::catalog::Origin;
 use crate::runner::{self, Runner};
 use crate::slurm::submit::Tools;
 use crate::slurm::{Arg, Executor, PlannedModel, PlannedTask};
+use crate::util::stdio::out;
 
 impl Suite<'_> {
     /// Shows the job script with `--dry-run`; else runs the suite's checks and submits.
@@ -25,7 +26,7 @@ impl Suite<'_> {
             &self.dir,
         )?;
         if self.args.dry_run {
-            print!("{}", job.script);
+            out!("{}", job.script);
             return Ok(ExitCode::SUCCESS);
         }
         let tools = Tools::find()?;

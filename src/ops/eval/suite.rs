@@ -25,6 +25,7 @@ use crate::store::run_lock::RunLock;
 use crate::store::run_record::{RunRecord, Status, attempts_before};
 use crate::store::schema::{ModelStatus, TaskState};
 use crate::store::suite_record::{Cell, ModelEntry, SuiteRecord};
+use crate::util::stdio::{errln, outln};
 use crate::util::time::now;
 
 /// What became of one model.
@@ -115,7 +116,7 @@ impl Suite<'_> {
         }
         record.finish(status);
         record.write(&self.dir)?;
-        println!("{}", record.table());
+        outln!("{}", record.table());
         runner.say(&format!(
             "the suite's record: {}",
             self.dir.join(SUITE_RECORD).display()
@@ -295,7 +296,7 @@ fn note_outcome(entry: &mut ModelEntry, model: &Model, outcome: ModelOutcome) {
     entry.status = outcome.status;
     entry.finished_at = Some(now());
     if let Some(error) = &outcome.error {
-        eprintln!("{}: {error:#}", model.short_name());
+        errln!("{}: {error:#}", model.short_name());
         entry.failures.push(format!("{error:#}"));
     }
     entry.values = model
