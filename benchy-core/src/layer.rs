@@ -260,18 +260,30 @@ impl Layer {
         source: SourceRef,
         strictness: Strictness,
     ) -> Result<Layer, LayerError> {
-        let object = parse_json_object(text, origin)?;
+        let object = parse_json_object(&quote_python_literals(text), origin)?;
         let mut layer = Layer::new(source);
+        let mut names: BTreeMap<Key, &str> = BTreeMap::new();
         for (name, raw) in &object {
             // transformers writes every unset attribute as null (v5 dumps carry dozens): null
             // means "not set" here, never "remove".
             if raw.is_null() {
                 continue;
             }
-            let Some(key) = Key::known(name) else {
+            // `stop_strings` is transformers' own name for the stop strings.
+            let known = Key::known(name).or_else(|| (name == "stop_strings").then_some(Key::Stop));
+            let Some(key) = known else {
                 layer.ignored.push(name.clone());
                 continue;
             };
+            if let Some(first) = names.insert(key.clone(), name) {
+                return Err(LayerError::TwoNames {
+                    origin: origin.to_owned(),
+                    line: line_of_json_key(text, name),
+                    key: key.name().to_owned(),
+                    first: first.to_owned(),
+                    second: name.clone(),
+                });
+            }
             match key.check(raw) {
                 Ok(value) => {
                     layer.entries.insert(key, Entry::Set(value));
@@ -366,6 +378,35 @@ impl Layer {
 }
 
 /// Parses JSON text that must hold an object, with errors that name the file and position.
+/// `text` with Python's non-JSON numbers (`NaN`, `Infinity`, `-Infinity`, which Python's `json`,
+/// transformers and vLLM all read) written as strings, so that the file parses and the key
+/// holding one is refused on its own (a number is expected) instead of the whole file.
+fn quote_python_literals(text: &str) -> std::borrow::Cow<'_, str> {
+    const LITERALS: [&str; 3] = ["-Infinity", "Infinity", "NaN"];
+    if !LITERALS.iter().any(|l| text.contains(l)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let (mut out, mut in_string, mut escaped) = (String::with_capacity(text.len()), false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if !in_string && let Some(literal) = LITERALS.iter().find(|l| rest.starts_with(**l)) {
+            out.push('"');
+            out.push_str(literal);
+            out.push('"');
+            rest = &rest[literal.len()..];
+            continue;
+        }
+        match c {
+            '"' if !escaped => in_string = !in_string,
+            _ => {}
+        }
+        escaped = in_string && c == '\\' && !escaped;
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn parse_json_object(
     text: &str,
     origin: &str,
@@ -491,7 +532,7 @@ mod tests {
         };
         assert!(err("").contains("empty"));
         assert!(err("[1,2]").contains("found an array"));
-        assert!(err("{\"a\": NaN}").starts_with("f.json:1:"));
+        assert!(err("{\"a\": nan}").starts_with("f.json:1:"));
         assert!(err("{\"a\": 1,}").contains("not valid JSON"));
     }
 
@@ -595,5 +636,48 @@ mod tests {
     fn source_ref_display() {
         assert_eq!(hf().to_string(), "hf:org/model@abc");
         assert_eq!(SourceRef::bare("cli").to_string(), "cli");
+    }
+
+    /// transformers' own `stop_strings` is the stop strings; Python's `NaN` and `Infinity` drop
+    /// the key holding one (with a warning from the Hub, an error in a user's file), not the file.
+    #[test]
+    fn stop_strings_and_python_numbers_are_read_as_python_reads_them() {
+        let text = r#"{"stop_strings": ["</s>"], "temperature": NaN, "top_p": 0.9,
+            "top_k": -Infinity, "note": "NaN in a string stays", "max_new_tokens": 16}"#;
+        let layer =
+            Layer::from_generation_config(text, "hub.json", hf(), Strictness::Lenient).unwrap();
+        assert_eq!(
+            layer.entries.get(&Key::Stop),
+            Some(&Entry::Set(ParamValue::Strings(vec!["</s>".into()])))
+        );
+        assert!(layer.entries.contains_key(&Key::TopP));
+        assert!(layer.entries.contains_key(&Key::MaxNewTokens));
+        assert!(!layer.entries.contains_key(&Key::Temperature));
+        let warnings: Vec<&str> = layer
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .filter(|m| m.contains("dropped"))
+            .collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[0].contains("`temperature` = \"NaN\""),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings[1].contains("`top_k` = \"-Infinity\""),
+            "{warnings:?}"
+        );
+        assert!(!layer.ignored.contains(&"stop_strings".to_owned()));
+        let strict =
+            Layer::from_generation_config(text, "my.json", hf(), Strictness::Strict).unwrap_err();
+        assert!(
+            strict.to_string().starts_with("my.json:1: `temperature`"),
+            "{strict}"
+        );
+        let both = r#"{"stop": ["a"], "stop_strings": ["b"]}"#;
+        let err =
+            Layer::from_generation_config(both, "x.json", hf(), Strictness::Lenient).unwrap_err();
+        assert!(err.to_string().contains("two names of `stop`"), "{err}");
     }
 }

@@ -125,7 +125,7 @@ impl Key {
                 Ok(ParamValue::Float(v))
             }
             Key::TopK => {
-                let v = integer(raw).ok_or_else(|| invalid("must be an integer"))?;
+                let v = integer(raw).map_err(invalid)?;
                 if v < -1 {
                     return Err(invalid("must be >= 1, or 0 or -1 to disable it"));
                 }
@@ -154,7 +154,7 @@ impl Key {
                 Ok(ParamValue::Float(v))
             }
             Key::MaxNewTokens => {
-                let v = integer(raw).ok_or_else(|| invalid("must be an integer"))?;
+                let v = integer(raw).map_err(invalid)?;
                 if v < 1 {
                     return Err(invalid("must be >= 1"));
                 }
@@ -164,19 +164,24 @@ impl Key {
                 Json::Bool(b) => Ok(ParamValue::Bool(*b)),
                 _ => Err(invalid("must be true or false")),
             },
-            Key::Seed => integer(raw)
-                .map(ParamValue::Int)
-                .ok_or_else(|| invalid("must be an integer")),
-            Key::Stop => match raw {
-                Json::String(s) => Ok(ParamValue::Strings(vec![s.clone()])),
-                Json::Array(items) => items
-                    .iter()
-                    .map(|item| item.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-                    .map(ParamValue::Strings)
-                    .ok_or_else(|| invalid("must be a string or a list of strings")),
-                _ => Err(invalid("must be a string or a list of strings")),
-            },
+            Key::Seed => integer(raw).map(ParamValue::Int).map_err(invalid),
+            Key::Stop => {
+                let strings = match raw {
+                    Json::String(s) => Some(vec![s.clone()]),
+                    Json::Array(items) => items
+                        .iter()
+                        .map(|item| item.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>(),
+                    _ => None,
+                };
+                let strings =
+                    strings.ok_or_else(|| invalid("must be a string or a list of strings"))?;
+                if strings.iter().any(String::is_empty) {
+                    // vLLM's SamplingParams refuses it ("stop cannot contain an empty string").
+                    return Err(invalid("holds an empty string, which vLLM refuses"));
+                }
+                Ok(ParamValue::Strings(strings))
+            }
             Key::Extra(name) if Key::REQUEST_FIELDS.contains(&name.as_str()) => Err(invalid(
                 "not a generation parameter: it is a field of the request itself, which the \
                  evaluator sets",
@@ -210,9 +215,25 @@ fn number(raw: &Json) -> Option<f64> {
 }
 
 /// A JSON integer; `20.0` is refused like `"20"`, because a float where an integer belongs is
-/// usually a mistake worth showing rather than silently truncating.
-fn integer(raw: &Json) -> Option<i64> {
-    raw.as_i64()
+/// usually a mistake worth showing rather than silently truncating. A whole number past what a
+/// 64-bit integer holds is out of range (a reader may have made it a float on the way).
+fn integer(raw: &Json) -> Result<i64, &'static str> {
+    if let Some(v) = raw.as_i64() {
+        return Ok(v);
+    }
+    let whole = raw.is_u64()
+        || raw
+            .as_f64()
+            .is_some_and(|v| v.is_finite() && v.fract() == 0.0);
+    match raw.as_f64() {
+        Some(v) if whole && v >= 9.2e18 => {
+            Err("is out of range: the largest integer is 9223372036854775807")
+        }
+        Some(v) if whole && v <= -9.2e18 => {
+            Err("is out of range: the smallest integer is -9223372036854775808")
+        }
+        _ => Err("must be an integer"),
+    }
 }
 
 /// Extras reach lm-eval's `--gen_kwargs` and vLLM's defaults as written, so they must be values
@@ -387,5 +408,32 @@ mod tests {
         }
         assert_eq!(Key::parse("typical_p"), Key::Extra("typical_p".into()));
         assert!(Key::Stop < Key::Extra("a".into()));
+    }
+
+    #[test]
+    fn an_empty_stop_string_and_integers_out_of_range_say_so() {
+        let said = |key: Key, raw: Json| key.check(&raw).unwrap_err().problem;
+        assert_eq!(
+            said(Key::Stop, json!(["\n", ""])),
+            "holds an empty string, which vLLM refuses"
+        );
+        assert_eq!(
+            said(Key::Stop, json!("")),
+            "holds an empty string, which vLLM refuses"
+        );
+        assert_eq!(
+            said(Key::Seed, json!(18446744073709551616.0)),
+            "is out of range: the largest integer is 9223372036854775807"
+        );
+        assert_eq!(
+            said(Key::MaxNewTokens, json!(9223372036854775808u64)),
+            "is out of range: the largest integer is 9223372036854775807"
+        );
+        assert_eq!(
+            said(Key::Seed, json!(-1e19)),
+            "is out of range: the smallest integer is -9223372036854775808"
+        );
+        assert_eq!(said(Key::Seed, json!(1.5)), "must be an integer");
+        assert_eq!(said(Key::TopK, json!("20")), "must be an integer");
     }
 }

@@ -58,41 +58,66 @@ pub struct ProcessSpec {
     pub expects: Option<Expectation>,
 }
 
-/// The request keys (OpenAI names, plus vLLM's extras) that change what is generated: a
-/// request may carry one only where its [`Expectation`] has a rule for it.
-pub const SAMPLING_KEYS: &[&str] = &[
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "repetition_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-    "seed",
-    "stop",
-    "max_tokens",
-    "n",
-    "best_of",
-    "typical_p",
-    "length_penalty",
+/// The fields of a completions or chat completions request that do not change what is
+/// generated, each with why. Every other field changes it (or may: `max_completion_tokens`,
+/// `ignore_eos`, `logit_bias`, `response_format`...), so a request may carry one only where its
+/// [`Expectation`] has a rule for it: the wire audit is an allow-list.
+pub const NEUTRAL_KEYS: &[(&str, &str)] = &[
+    (
+        "model",
+        "names the served model; a server serves one, which benchy checks when it starts",
+    ),
+    (
+        "prompt",
+        "the input, counted (an empty or near-empty prompt is a deviation)",
+    ),
+    ("messages", "the input, counted as the prompt is"),
+    (
+        "echo",
+        "returns the prompt with the answer; the tokens sampled do not change",
+    ),
+    (
+        "logprobs",
+        "reports each token's log-probability; the tokens sampled do not change",
+    ),
+    (
+        "top_logprobs",
+        "reports the likeliest alternatives; the tokens sampled do not change",
+    ),
+    ("stream", "how the answer is delivered"),
+    (
+        "stream_options",
+        "what a stream reports besides the answer (usage)",
+    ),
+    ("user", "an identifier of the client"),
+    ("request_id", "an identifier of the request"),
+    (
+        "priority",
+        "the order in which the server schedules requests",
+    ),
 ];
+
+/// Whether a request field is one of the [`NEUTRAL_KEYS`].
+pub fn is_neutral(key: &str) -> bool {
+    NEUTRAL_KEYS.iter().any(|(name, _)| *name == key)
+}
 
 /// What the requests of a job must carry, in the OpenAI-compatible API's names. Requests are of
 /// two kinds: *scoring* requests (`echo: true` with `logprobs`, at most one new token: a
 /// log-likelihood) and *generation* requests (every other completions or chat completions
-/// request). Only sampling keys are checked ([`SAMPLING_KEYS`] and every key named here); the
-/// prompt, the model and the like are not.
+/// request). Every field but the [`NEUTRAL_KEYS`] must have a rule here; `max_completion_tokens`
+/// is the budget `max_tokens` is, and meets the same rule.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Expectation {
     /// Keys every generation request must carry, each with its rule: the resolved set.
     #[serde(default)]
     pub generation: BTreeMap<String, Expected>,
     /// Keys the job's tool adds to generation requests on its own (lm-eval's default `seed`, a
-    /// task's own `max_tokens`), each with its rule. Any other sampling key is a deviation.
+    /// task's own `max_tokens`), each with its rule. Any other field is a deviation.
     #[serde(default)]
     pub added: BTreeMap<String, Expected>,
-    /// The sampling keys scoring requests may carry (lm-eval sends `temperature: 0` and its
-    /// seed), each with its rule. Any other sampling key is a deviation.
+    /// The fields scoring requests may carry (lm-eval sends `temperature: 0` and its seed),
+    /// each with its rule. Any other field is a deviation.
     #[serde(default)]
     pub scoring: BTreeMap<String, Expected>,
 }

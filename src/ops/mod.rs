@@ -4,6 +4,7 @@
 //! Python environments servers ask for, and looking at plugins. Each takes plain options, never
 //! the command line's argument structs.
 
+pub mod budget;
 pub mod check_cache;
 pub mod envs;
 pub mod eval;

@@ -1,13 +1,17 @@
 //! The body type the proxy sends in both directions, and the capped read of a request body that
 //! is to be inspected.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+
+use super::inspect::Inspect;
 
 /// One concrete body for everything the proxy sends: a buffered request body, a streamed one
 /// (request or response), a buffered prefix followed by the rest of a stream (a body that turned
@@ -22,6 +26,55 @@ pub(crate) enum ProxyBody {
     Stream(Incoming),
     /// What was read before giving up on buffering, then the rest of the stream.
     Prefixed(Option<Bytes>, Incoming),
+    /// A response streamed on while an inspector sees every piece of it.
+    Tapped(Incoming, Tap),
+}
+
+/// An inspector's view of one response body: each piece, then its end, said once.
+pub(crate) struct Tap {
+    inspector: Arc<dyn Inspect>,
+    seq: u64,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Tap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tap")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tap {
+    pub(crate) fn new(inspector: Arc<dyn Inspect>, seq: u64) -> Tap {
+        Tap {
+            inspector,
+            seq,
+            ended: false,
+        }
+    }
+
+    fn data(&self, data: &[u8]) {
+        // A bug in an inspector must not take the response down with it.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            self.inspector.response_data(self.seq, data)
+        }));
+    }
+
+    fn end(&mut self, whole: bool) {
+        if !std::mem::replace(&mut self.ended, true) {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                self.inspector.response_end(self.seq, whole)
+            }));
+        }
+    }
+}
+
+impl Drop for Tap {
+    /// A body dropped before its end (the client went away) ended cut off.
+    fn drop(&mut self) {
+        self.end(false);
+    }
 }
 
 impl ProxyBody {
@@ -47,13 +100,31 @@ impl Body for ProxyBody {
                 Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
                 None => Pin::new(inner).poll_frame(cx),
             },
+            ProxyBody::Tapped(inner, tap) => {
+                let polled = Pin::new(&mut *inner).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let Some(data) = frame.data_ref() {
+                            tap.data(data);
+                        }
+                        // hyper stops polling a body whose length it knows once it has it all.
+                        if inner.is_end_stream() {
+                            tap.end(true);
+                        }
+                    }
+                    Poll::Ready(Some(Err(_))) => tap.end(false),
+                    Poll::Ready(None) => tap.end(true),
+                    Poll::Pending => {}
+                }
+                polled
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
             ProxyBody::Full(bytes) => bytes.is_none(),
-            ProxyBody::Stream(inner) => inner.is_end_stream(),
+            ProxyBody::Stream(inner) | ProxyBody::Tapped(inner, _) => inner.is_end_stream(),
             ProxyBody::Prefixed(prefix, inner) => prefix.is_none() && inner.is_end_stream(),
         }
     }
@@ -63,7 +134,7 @@ impl Body for ProxyBody {
             ProxyBody::Full(bytes) => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len()) as u64)
             }
-            ProxyBody::Stream(inner) => inner.size_hint(),
+            ProxyBody::Stream(inner) | ProxyBody::Tapped(inner, _) => inner.size_hint(),
             ProxyBody::Prefixed(prefix, inner) => {
                 let extra = prefix.as_ref().map_or(0, |b| b.len()) as u64;
                 let rest = inner.size_hint();

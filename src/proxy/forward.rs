@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use super::body::{ProxyBody, Read, read_capped};
+use super::body::{ProxyBody, Read, Tap, read_capped};
 use super::headers::strip_hop_by_hop;
 use super::inspect::{Inspect, Outcome, Payload, Seen};
 
@@ -123,8 +123,9 @@ pub(crate) async fn handle(
 ) -> Result<Response<ProxyBody>, Infallible> {
     let seq = shared.counters.requests.fetch_add(1, Relaxed) + 1;
     let (mut parts, body) = req.into_parts();
+    let inspected = is_inspected(&parts.method, parts.uri.path());
 
-    let body = if is_inspected(&parts.method, parts.uri.path()) {
+    let body = if inspected {
         match read_capped(body, shared.max_inspect_bytes).await {
             Read::Complete(bytes) => {
                 shared.counters.inspected.fetch_add(1, Relaxed);
@@ -181,7 +182,12 @@ pub(crate) async fn handle(
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             call_response(&shared, seq, Outcome::Answered(parts.status));
-            Ok(Response::from_parts(parts, ProxyBody::Stream(body)))
+            let body = if inspected {
+                ProxyBody::Tapped(body, Tap::new(shared.inspector.clone(), seq))
+            } else {
+                ProxyBody::Stream(body)
+            };
+            Ok(Response::from_parts(parts, body))
         }
         Err(e) => {
             shared.counters.no_answer.fetch_add(1, Relaxed);

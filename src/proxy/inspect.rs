@@ -63,4 +63,13 @@ pub trait Inspect: Send + Sync + 'static {
 
     /// Called once per request that was forwarded (or tried), when the response head is known.
     fn response(&self, _seq: u64, _outcome: Outcome) {}
+
+    /// Called with each piece of the response body of an inspected request (a completions POST
+    /// the upstream answered), as it passes on to the client: the body is neither held back nor
+    /// changed.
+    fn response_data(&self, _seq: u64, _data: &[u8]) {}
+
+    /// Called once when that body has ended: whole, or cut off (the upstream broke off, or the
+    /// client went away).
+    fn response_end(&self, _seq: u64, _whole: bool) {}
 }

@@ -21,11 +21,14 @@ pub fn explain_json(resolution: &Resolution) -> Json {
     Json::Object(out)
 }
 
+/// The tasks whose set is not the run's: other values or sources, or a value of their own that
+/// normalization replaced (their notes say so).
 fn differing_tasks(resolution: &Resolution) -> impl Iterator<Item = (&str, &Resolved)> {
+    let run = &resolution.run;
     resolution
         .tasks
         .iter()
-        .filter(|t| t.resolved.params != resolution.run.params)
+        .filter(|t| t.resolved.params != run.params || t.resolved.notes != run.notes)
         .map(|t| (t.name.as_str(), &t.resolved))
 }
 
@@ -44,6 +47,13 @@ pub fn explain_table(resolution: &Resolution) -> String {
     for (name, resolved) in differing_tasks(resolution) {
         out += &format!("\nTask {name}:\n");
         out += &params_table(resolved);
+        for note in resolved
+            .notes
+            .iter()
+            .filter(|n| !resolution.run.notes.contains(n))
+        {
+            out += &format!("  note: {}\n", note.message);
+        }
     }
     for layer in &resolution.source_layers {
         if !layer.ignored.is_empty() {

@@ -91,7 +91,7 @@ pub fn resolve(
         .chain(config.generation.as_ref())
         .collect();
     let run = normalize(merge(base.iter().copied().chain(cli_layer.as_ref())));
-    let tasks = config
+    let tasks: Vec<TaskResolution> = config
         .tasks
         .iter()
         .map(|task| TaskResolution {
@@ -105,6 +105,7 @@ pub fn resolve(
         })
         .collect();
     diagnostics.extend(run.notes.iter().cloned());
+    diagnostics.extend(task_notes(&run, &tasks));
     Ok(Resolution {
         config,
         source_layers,
@@ -112,6 +113,24 @@ pub fn resolve(
         run,
         tasks,
         diagnostics,
+    })
+}
+
+/// What normalizing a task's own set said beyond the run's (a task's temperature a run-wide
+/// `do_sample: false` replaced, say), each note naming its task.
+fn task_notes<'a>(
+    run: &'a Resolved,
+    tasks: &'a [TaskResolution],
+) -> impl Iterator<Item = Diagnostic> + 'a {
+    tasks.iter().flat_map(move |task| {
+        task.resolved
+            .notes
+            .iter()
+            .filter(|note| !run.notes.contains(note))
+            .map(|note| Diagnostic {
+                level: note.level,
+                message: format!("task {}: {}", task.name, note.message),
+            })
     })
 }
 

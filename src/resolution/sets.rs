@@ -6,8 +6,9 @@ use serde_json::Value as Json;
 
 use crate::util::bad_input::bad_input;
 
-/// The `--set KEY=VALUE` flags as one layer; each value is read as a YAML scalar or flow
-/// sequence, so `0.7` is a number, `true` a boolean, `[a, b]` a list and `null` a removal.
+/// The `--set KEY=VALUE` flags as one layer; each value is read as a YAML 1.2 scalar or flow
+/// sequence, so `0.7` is a number, `true` a boolean, `[a, b]` a list, `null` a removal, and
+/// `yes` or `y` a string (not YAML 1.1's boolean).
 pub fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
     if sets.is_empty() {
         return Ok(None);
@@ -25,7 +26,7 @@ pub fn parse_sets(sets: &[String]) -> Result<Option<Layer>> {
                 "--set {set}: expected KEY=VALUE with both parts (use KEY=null to remove a key)"
             )));
         }
-        let value: Json = benchy_source_yaml::yaml::from_str(raw, &format!("--set {set}"))
+        let value: Json = benchy_source_yaml::yaml::value_from_str(raw, &format!("--set {set}"))
             .map_err(|e| bad_input(e.to_string()))?;
         // YAML reads `~` and `Null` as null too; on a command line they are more likely a
         // slip (an unexpanded home folder) than a removal, which is spelled out.

@@ -17,6 +17,7 @@ mod hostile;
 mod layout;
 mod misuse;
 mod plugins;
+mod promise;
 mod reference;
 mod results;
 mod secrets;

@@ -198,10 +198,20 @@ pub(crate) fn tiny_example() -> TestEnv {
 /// `benchy eval` of the shipped example pinned to an older vLLM (its environment built by `benchy
 /// envs build` in `make setup`), with vLLM logging each request's sampling parameters:
 /// the generation requests used exactly the resolved set (the model's file, and the demo-gen
-/// task's `max_new_tokens: 16`), the record says so, and nothing is left running.
+/// task's `max_new_tokens: 16` over the run's own 3), the record says so, and nothing is left
+/// running. The run's budget of 3 is not a server default, since demo-gen's differs: vLLM
+/// would cap every answer at a default `max_new_tokens` whatever the request says.
 #[test]
 fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_parameters() {
     let t = tiny_example();
+    let run_config = std::fs::read_to_string(t.path().join("run.yaml")).unwrap();
+    t.write(
+        "run.yaml",
+        &format!("{run_config}
+generation:
+  max_new_tokens: 3
+"),
+    );
     let benchy = t.spawn(&TINY_EVAL);
     let pid = benchy.pid();
     let run = benchy.wait(Duration::from_secs(1200));
@@ -280,4 +290,54 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
         "{audit:#}"
     );
     assert_eq!(record["audit"]["verdict"], audit["verdict"]);
+    // the server held only what both tasks agree on, and the answers took demo-gen's budget
+    let defaults = &record["backends"]["vllm"]["server_defaults"];
+    assert!(defaults["values"].get("max_new_tokens").is_none(), "{defaults}");
+    assert!(
+        defaults["left_out"]["max_new_tokens"]
+            .as_str()
+            .unwrap()
+            .starts_with("tasks differ: demo-gen 16, demo-mc 3"),
+        "{defaults}"
+    );
+    let gen_job = audit["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["tasks"] == serde_json::json!(["demo-gen"]))
+        .unwrap();
+    let answers = &gen_job["report"]["answers"];
+    assert_eq!(answers["answers"], 2, "{answers}");
+    assert!(
+        answers["completion_tokens_max"].as_u64().unwrap() > 3,
+        "answers past the run's budget of 3: {answers}"
+    );
+    assert_eq!(gen_job["report"]["capped_answers"], 0);
+}
+
+/// A provider that plants a cap of its own (its `extra_args` repeat vLLM's
+/// `--override-generation-config` with `max_new_tokens: 3`, which vLLM reads last): the requests
+/// carry demo-gen's budget of 16, the answers stop at 3, and the audit fails the task for it.
+#[test]
+fn a_cap_the_server_applies_on_its_own_is_caught_as_a_wire_audit_deviation() {
+    let t = tiny_example();
+    let provider = std::fs::read_to_string(t.path().join("providers/tiny_cpu.yaml")).unwrap();
+    let planted = provider.replace(
+        "\"--enable-log-requests\"]",
+        "\"--enable-log-requests\", \"--override-generation-config\", \"{\\\"max_new_tokens\\\": 3}\"]",
+    );
+    assert_ne!(planted, provider);
+    t.write("providers/tiny_cpu.yaml", &planted);
+    let args: Vec<&str> = TINY_EVAL.iter().copied().chain(["--task", "demo-gen"]).collect();
+    let run = t.spawn(&args).wait(Duration::from_secs(1200));
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("while the request's budget was 16: the server capped it"),
+        "{}",
+        run.stderr
+    );
+    let dir = t.path().join("out/r/tiny-llama");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(record["failed_tasks"], serde_json::json!(["demo-gen"]));
 }

@@ -157,7 +157,13 @@ pub enum Got {
 pub struct Recorder {
     pub requests: Mutex<Vec<(u64, Method, String, Got)>>,
     pub outcomes: Mutex<Vec<(u64, Outcome)>>,
+    /// Each inspected response's body as the inspector saw it, and each end it was told of
+    /// (whole or not), by request number.
+    pub answers: Mutex<std::collections::BTreeMap<u64, Answer>>,
 }
+
+/// An answer as an inspector saw it: its bytes, and each end it was told of.
+pub type Answer = (Vec<u8>, Vec<bool>);
 
 impl Inspect for Recorder {
     fn request(&self, seen: &Seen<'_>) {
@@ -175,6 +181,14 @@ impl Inspect for Recorder {
     }
     fn response(&self, seq: u64, outcome: Outcome) {
         self.outcomes.lock().unwrap().push((seq, outcome));
+    }
+    fn response_data(&self, seq: u64, data: &[u8]) {
+        let mut answers = self.answers.lock().unwrap();
+        answers.entry(seq).or_default().0.extend_from_slice(data);
+    }
+    fn response_end(&self, seq: u64, whole: bool) {
+        let mut answers = self.answers.lock().unwrap();
+        answers.entry(seq).or_default().1.push(whole);
     }
 }
 

@@ -248,3 +248,87 @@ async fn a_path_prefix_in_the_upstream_url_is_kept() {
     assert_eq!(got, "/base/v1/models?a=b");
     proxy.shutdown().await;
 }
+
+/// An inspected request's answer passes on unchanged while the inspector sees every byte of it,
+/// then its end, once: a body of known length, a chunked stream, and one the upstream broke off.
+#[tokio::test(flavor = "current_thread")]
+async fn the_inspector_sees_each_answer_whole_and_its_end_once() {
+    let up = {
+        upstream(move |req| async move {
+            let (parts, _) = body_of(req).await;
+            match parts.uri.path() {
+                "/v1/chat/completions" => {
+                    let (mut tx, body) = Channel::<Bytes, std::convert::Infallible>::new(4);
+                    tokio::spawn(async move {
+                        for event in ["data: {\"a\": 1}\n\n", "data: [DONE]\n\n"] {
+                            tx.send_data(Bytes::from(event)).await.unwrap();
+                        }
+                    });
+                    Response::new(body.boxed())
+                }
+                _ => Response::new(full(filler(70_000))),
+            }
+        })
+        .await
+    };
+    let recorder = Arc::new(Recorder::default());
+    let proxy = Proxy::start(&up.url(), recorder.clone()).await.unwrap();
+    let client = client();
+    let (_, whole) = send(
+        &client,
+        request(Method::POST, &proxy.url(), "/v1/completions", full("{}")),
+    )
+    .await;
+    let (_, streamed) = send(
+        &client,
+        request(
+            Method::POST,
+            &proxy.url(),
+            "/v1/chat/completions",
+            full("{}"),
+        ),
+    )
+    .await;
+    send(
+        &client,
+        request(Method::GET, &proxy.url(), "/v1/models", empty()),
+    )
+    .await;
+    let answers = recorder.answers.lock().unwrap().clone();
+    assert_eq!(
+        answers.len(),
+        2,
+        "only the inspected requests' answers are seen"
+    );
+    assert_eq!(answers[&1], (whole.to_vec(), vec![true]));
+    assert_eq!(answers[&2], (streamed.to_vec(), vec![true]));
+    drop(answers);
+
+    // an upstream that promises more than it sends, then closes: the answer ended cut off
+    let broken = raw_upstream(|mut stream, _| async move {
+        use tokio::io::AsyncWriteExt;
+        read_head(&mut stream).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part")
+            .await;
+    })
+    .await;
+    let recorder = Arc::new(Recorder::default());
+    let proxy = Proxy::start(&broken.url(), recorder.clone()).await.unwrap();
+    let response = client
+        .request(request(
+            Method::POST,
+            &proxy.url(),
+            "/v1/completions",
+            full("{}"),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        response.into_body().collect().await.is_err(),
+        "the client sees the break"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let answers = recorder.answers.lock().unwrap().clone();
+    assert_eq!(answers[&1], (b"only part".to_vec(), vec![false]));
+}

@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use benchy_core::backend::{Backend, CollectRequest, Collected, Plan, PlanRequest};
+use benchy_core::backend::{Backend, CollectRequest, Collected, Plan, PlanRequest, TaskView};
 use benchy_core::process::{ProcessSpec, Role};
-use benchy_core::{BackendError, Diagnostic};
+use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 
 use executable::locate;
 
@@ -35,6 +35,9 @@ impl Backend for LmEvalBackend {
                  one; set the provider config's `backend` to a server backend",
             )
         })?;
+        if request.run.use_chat_completions {
+            chat_stops_fit(&request.run.tasks)?;
+        }
         let home = &request.options.home;
         let jobs = jobs::group(&request.run.tasks, |task| locate(task, home))?;
         let mut plan = Plan {
@@ -50,7 +53,7 @@ impl Backend for LmEvalBackend {
             .run
             .tasks
             .iter()
-            .any(|t| t.resolved.get(&benchy_core::Key::Seed).is_none())
+            .any(|t| t.resolved.get(&Key::Seed).is_none())
         {
             // lm_eval/models/api_models.py: `seed=1234` is a model argument's default and goes
             // into every request body, so it is part of what runs even when no layer sets it.
@@ -90,6 +93,36 @@ impl Backend for LmEvalBackend {
         }
         Ok(collected)
     }
+}
+
+/// The most stop strings lm-eval's chat requests carry: `LocalChatCompletion._create_payload`
+/// sends `stop[:4]` (lm_eval/models/openai_completions.py, 0.4.13), the OpenAI API's limit.
+const CHAT_STOPS: usize = 4;
+
+/// On the chat route, a task's resolved stop strings must fit in what lm-eval sends: more would
+/// be cut silently, and the audit would fail the run only afterwards.
+fn chat_stops_fit(tasks: &[TaskView]) -> Result<(), BackendError> {
+    for task in tasks {
+        if let Some(ParamValue::Strings(stops)) = task.resolved.get(&Key::Stop)
+            && stops.len() > CHAT_STOPS
+        {
+            let source = task
+                .resolved
+                .params
+                .get(&Key::Stop)
+                .map(|p| p.source.to_string())
+                .unwrap_or_default();
+            return Err(BackendError::input(format!(
+                "task `{}`: {} stop strings (from {source}), but lm-eval's chat requests carry at \
+                 most {CHAT_STOPS} (`stop[:4]` in LocalChatCompletion._create_payload, \
+                 lm_eval/models/openai_completions.py): give at most {CHAT_STOPS}, or use \
+                 completions (`use_chat_completions: false`)",
+                task.name,
+                stops.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Which lm-eval runs the jobs, where it came from and its version: the version into the plan's

@@ -1,10 +1,10 @@
 //! The `vllm` server backend: describes the vLLM OpenAI-compatible server of a run from its
 //! provider config. It never starts anything; the host runs the [`ProcessSpec`] it returns.
 //!
-//! The server's sampling defaults are exactly the resolved parameters: it is launched with
-//! `--generation-config vllm` (no defaults from the model's own file) and
-//! `--override-generation-config` holding the resolved set in vLLM's names
-//! ([`server_defaults::server_defaults`]).
+//! The server's sampling defaults are the resolved parameters every task agrees on: it is
+//! launched with `--generation-config vllm` (no defaults from the model's own file) and
+//! `--override-generation-config` holding them in vLLM's names
+//! ([`server_defaults::server_defaults`]); the rest travel in each request.
 
 mod environment;
 mod provider;
@@ -74,7 +74,7 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
     let env = environment::requested(&settings, &origin)?;
     let (program, mut args) = launch_command(run, &settings, env.as_ref());
     args.extend(provider_flags(&settings));
-    args.extend(generation_flags(run, &mut plan.diagnostics));
+    args.extend(generation_flags(run, &mut plan));
     args.extend(settings.extra_args.iter().cloned());
     if let Some(version) = vllm_version(&program, env.as_ref()) {
         plan.versions.insert("vllm".into(), version);
@@ -200,15 +200,21 @@ fn provider_flags(settings: &ProviderSettings) -> Vec<String> {
     args
 }
 
-/// The resolved parameters as the server's defaults, saying which keys vLLM takes per request
-/// only.
-fn generation_flags(run: &RunView, diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
-    let defaults = server_defaults(&run.resolved);
+/// What every task agrees on as the server's defaults, saying (and recording) which keys are
+/// left out and why.
+fn generation_flags(run: &RunView, plan: &mut Plan) -> Vec<String> {
+    let defaults = server_defaults(run);
+    plan.diagnostics.push(Diagnostic::info(format!(
+        "vLLM server defaults: {}",
+        defaults.to_json_text()
+    )));
     if let Some(summary) = defaults.not_sent_summary() {
-        diagnostics.push(Diagnostic::info(format!(
+        plan.diagnostics.push(Diagnostic::info(format!(
             "vLLM server defaults leave out: {summary}"
         )));
     }
+    plan.record
+        .insert("server_defaults".into(), defaults.record());
     vec![
         "--generation-config".to_owned(),
         "vllm".to_owned(),

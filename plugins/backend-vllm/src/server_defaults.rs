@@ -1,19 +1,23 @@
-//! The server defaults of a vLLM server: the resolved parameters under the names vLLM's
-//! `--override-generation-config` takes, with the keys it cannot take. Values are already
-//! normalized: `do_sample` has become an explicit temperature.
+//! The server defaults of a vLLM server: what every task of the run agrees on, under the names
+//! vLLM's `--override-generation-config` takes, and each key left out with the reason. Values
+//! are already normalized: `do_sample` has become an explicit temperature.
 
-use serde_json::{Map, Value as Json};
+use std::collections::BTreeSet;
 
+use serde_json::{Map, Value as Json, json};
+
+use benchy_core::backend::RunView;
 use benchy_core::merge::Resolved;
 use benchy_core::params::Key;
 
-/// The server's defaults, with the resolved keys it cannot take as defaults.
+/// The server's defaults, with the resolved keys it does not hold as defaults.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServerDefaults {
     /// `name -> value` in vLLM's names, in benchy's key order.
     pub values: Map<String, Json>,
-    /// Resolved keys vLLM takes only per request, each with the reason.
-    pub not_sent: Vec<(Key, &'static str)>,
+    /// Resolved keys the server does not hold as defaults, each with the reason: they reach vLLM
+    /// inside each request only.
+    pub not_sent: Vec<(Key, String)>,
 }
 
 impl ServerDefaults {
@@ -34,32 +38,78 @@ impl ServerDefaults {
             .collect();
         Some(items.join(", "))
     }
+
+    /// What the run's record keeps: the defaults, and each key left out with why.
+    pub fn record(&self) -> Json {
+        let left_out: Map<String, Json> = self
+            .not_sent
+            .iter()
+            .map(|(key, why)| (key.name().to_owned(), json!(why)))
+            .collect();
+        json!({"values": self.values, "left_out": left_out})
+    }
 }
 
-/// The server defaults of a vLLM server: the JSON of `--override-generation-config`, used with
-/// `--generation-config vllm` so nothing else (not the model's own file) fills a request's gaps.
+/// The server defaults of a vLLM server for `run`: the JSON of `--override-generation-config`,
+/// used with `--generation-config vllm` so nothing else (not the model's own file) fills a
+/// request's gaps.
 ///
 /// vLLM reads that JSON in `ModelConfig.get_diff_sampling_param` (vllm/config/model.py, 0.32.0):
 /// with `--generation-config vllm` the override is the whole config; only `repetition_penalty`,
 /// `presence_penalty`, `frequency_penalty`, `temperature`, `top_k`, `top_p`, `min_p` and
-/// `max_new_tokens` are taken, under their Hugging Face names (`max_tokens` there would be
-/// dropped). `max_new_tokens` becomes the default `max_tokens` and also caps every request
-/// (`override_max_tokens` in `get_max_tokens`, vllm/entrypoints/serve/utils/api_utils.py).
-/// Every other key is ignored there, so it is left out here and listed in
-/// [`ServerDefaults::not_sent`]: those keys reach vLLM only inside each request.
-pub fn server_defaults(resolved: &Resolved) -> ServerDefaults {
+/// `max_new_tokens` are taken, under their Hugging Face names. A default fills every key a
+/// request leaves out, and `max_new_tokens` also caps every request whatever its `max_tokens`
+/// (`override_max_tokens` in `get_max_tokens`, vllm/entrypoints/serve/utils/api_utils.py). So a
+/// key is a default only when every task of the run resolves it to the same value: one a task
+/// sets differently or removes would be refilled, or capped, against that task's own set. The
+/// others are listed in [`ServerDefaults::not_sent`] and travel in each request.
+pub fn server_defaults(run: &RunView) -> ServerDefaults {
+    let sets: Vec<(&str, &Resolved)> = if run.tasks.is_empty() {
+        vec![("the run", &run.resolved)]
+    } else {
+        run.tasks
+            .iter()
+            .map(|t| (t.name.as_str(), &t.resolved))
+            .collect()
+    };
+    let keys: BTreeSet<&Key> = sets.iter().flat_map(|(_, r)| r.params.keys()).collect();
     let mut defaults = ServerDefaults::default();
-    for (key, param) in &resolved.params {
-        match vllm_default_name(key) {
-            Ok(name) => {
-                defaults
-                    .values
-                    .insert(name.to_owned(), param.value.to_json());
+    for key in keys {
+        let agreed = agreed_value(key, &sets);
+        match (vllm_default_name(key), agreed) {
+            (Ok(name), Ok(value)) => {
+                defaults.values.insert(name.to_owned(), value);
             }
-            Err(why) => defaults.not_sent.push((key.clone(), why)),
+            (Err(why), _) => defaults.not_sent.push((key.clone(), why.to_owned())),
+            (Ok(_), Err(why)) => defaults.not_sent.push((key.clone(), why)),
         }
     }
     defaults
+}
+
+/// The value every set gives `key`, or which sets differ.
+fn agreed_value(key: &Key, sets: &[(&str, &Resolved)]) -> Result<Json, String> {
+    let values: Vec<(&str, Option<Json>)> = sets
+        .iter()
+        .map(|(name, r)| (*name, r.params.get(key).map(|p| p.value.to_json())))
+        .collect();
+    let first = &values[0].1;
+    if let Some(value) = first
+        && values.iter().all(|(_, v)| v.as_ref() == Some(value))
+    {
+        return Ok(value.clone());
+    }
+    let each: Vec<String> = values
+        .iter()
+        .map(|(name, v)| match v {
+            Some(v) => format!("{name} {v}"),
+            None => format!("{name} removes it"),
+        })
+        .collect();
+    Err(format!(
+        "tasks differ: {}; sent in each request, as a server default would refill or cap it",
+        each.join(", ")
+    ))
 }
 
 /// The name vLLM's generation-config override uses for `key`, or why it takes no such key.
@@ -80,9 +130,12 @@ fn vllm_default_name(key: &Key) -> Result<&'static str, &'static str> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use serde_json::json;
 
     use super::*;
+    use benchy_core::backend::{ModelView, TaskView};
     use benchy_core::layer::{Layer, SourceRef};
     use benchy_core::merge::merge;
     use benchy_core::normalize;
@@ -94,6 +147,33 @@ mod tests {
             layer.set(key.clone(), value.clone());
         }
         normalize(merge([&layer]))
+    }
+
+    /// A run of `tasks`, each with its resolved set (the run's own set is the first task's).
+    fn run(tasks: &[(&str, Resolved)]) -> RunView {
+        let task = |(name, resolved): &(&str, Resolved)| TaskView {
+            name: (*name).to_owned(),
+            task_name: (*name).to_owned(),
+            lm_eval_path: None,
+            include_path: None,
+            tokenizer_backend: None,
+            defaults: Map::new(),
+            output_folder: (*name).to_owned(),
+            resolved: resolved.clone(),
+        };
+        RunView {
+            config_path: PathBuf::from("run.yaml"),
+            model: ModelView {
+                name: "m".into(),
+                revision: None,
+                local_dir: None,
+                short_name: "m".into(),
+            },
+            provider: None,
+            use_chat_completions: false,
+            resolved: tasks.first().map(|(_, r)| r.clone()).unwrap_or_default(),
+            tasks: tasks.iter().map(task).collect(),
+        }
     }
 
     #[test]
@@ -109,7 +189,7 @@ mod tests {
             (Key::FrequencyPenalty, ParamValue::Float(-0.5)),
             (Key::MaxNewTokens, ParamValue::Int(64)),
         ]);
-        let defaults = server_defaults(&r);
+        let defaults = server_defaults(&run(&[("a", r.clone()), ("b", r)]));
         assert_eq!(
             Json::Object(defaults.values.clone()),
             json!({"temperature": 0.7, "top_p": 0.6, "top_k": 20, "min_p": 0.05,
@@ -118,7 +198,7 @@ mod tests {
         );
         assert_eq!(
             defaults.not_sent,
-            vec![(Key::DoSample, "sent as the temperature")]
+            vec![(Key::DoSample, "sent as the temperature".to_owned())]
         );
         assert_eq!(
             defaults.to_json_text(),
@@ -133,7 +213,7 @@ mod tests {
             (Key::Stop, ParamValue::Strings(vec!["\n".into()])),
             (Key::Extra("typical_p".into()), ParamValue::Json(json!(0.9))),
         ]);
-        let defaults = server_defaults(&r);
+        let defaults = server_defaults(&run(&[("a", r)]));
         // normalization made the greedy default explicit: temperature 0 goes to the server
         assert_eq!(
             Json::Object(defaults.values.clone()),
@@ -145,6 +225,47 @@ mod tests {
             defaults.not_sent_summary().unwrap(),
             "seed (no server default in vLLM; sent per request), stop (no server default in \
              vLLM; sent per request), typical_p (no server default in vLLM; sent per request)"
+        );
+    }
+
+    /// A budget or a key that one task sets differently, or removes, is never a server default:
+    /// vLLM would cap that task at the other budget, or refill the key it removed.
+    #[test]
+    fn only_what_every_task_agrees_on_is_a_default() {
+        let base = [
+            (Key::Temperature, ParamValue::Float(0.7)),
+            (Key::RepetitionPenalty, ParamValue::Float(1.1)),
+        ];
+        let capitals = resolved(&[&base[..], &[(Key::MaxNewTokens, ParamValue::Int(12))]].concat());
+        let colors = resolved(&[&base[..1], &[(Key::MaxNewTokens, ParamValue::Int(3))]].concat());
+        let defaults = server_defaults(&run(&[("capitals", capitals), ("colors", colors)]));
+        assert_eq!(
+            Json::Object(defaults.values.clone()),
+            json!({"temperature": 0.7})
+        );
+        let left_out: Vec<(&str, &str)> = defaults
+            .not_sent
+            .iter()
+            .map(|(k, why)| (k.name(), why.as_str()))
+            .collect();
+        assert_eq!(
+            left_out,
+            [
+                (
+                    "repetition_penalty",
+                    "tasks differ: capitals 1.1, colors removes it; sent in each request, as a \
+                     server default would refill or cap it"
+                ),
+                (
+                    "max_new_tokens",
+                    "tasks differ: capitals 12, colors 3; sent in each request, as a server \
+                     default would refill or cap it"
+                ),
+            ]
+        );
+        assert_eq!(
+            defaults.record()["left_out"]["max_new_tokens"],
+            json!(left_out[1].1)
         );
     }
 }

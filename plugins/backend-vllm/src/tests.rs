@@ -123,11 +123,24 @@ fn the_reference_provider_maps_to_vllm_flags() {
     let server = plan.server.unwrap();
     assert_eq!(server.base_url, "http://127.0.0.1:{port}/v1");
     assert_eq!(server.max_model_len, Some(8192));
-    // seed has no server default in vLLM: the plan says so
+    // the defaults, and seed, which has no server default in vLLM: the plan says both and
+    // keeps them in its record
+    let said: Vec<&str> = plan
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
     assert_eq!(
-        plan.diagnostics[0].message,
-        "vLLM server defaults leave out: do_sample (sent as the temperature), seed (no server \
-         default in vLLM; sent per request)"
+        said,
+        [
+            r#"vLLM server defaults: {"temperature":0.7,"top_k":20}"#,
+            "vLLM server defaults leave out: do_sample (sent as the temperature), seed (no \
+             server default in vLLM; sent per request)"
+        ]
+    );
+    assert_eq!(
+        plan.record["server_defaults"]["values"],
+        json!({"temperature": 0.7, "top_k": 20})
     );
 }
 

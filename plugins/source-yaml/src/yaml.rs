@@ -11,6 +11,7 @@ use serde_json::Value as Json;
 use serde_saphyr::{self as saphyr, MessageFormatter, SnippetMode, Spanned, UserMessageFormatter};
 
 use benchy_core::layer::{Artifact, Layer, LayerError, SourceRef, json_kind};
+use benchy_core::params::Key;
 use benchy_core::problem::Problem;
 use benchy_core::source::SourceError;
 
@@ -26,6 +27,20 @@ pub struct YamlError {
 
 /// Parses `text` (read from `origin`) into `T`.
 pub fn from_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, YamlError> {
+    parse(text, origin, saphyr::Options::default())
+}
+
+/// Parses a value typed on a command line: YAML 1.2, so `y`, `yes`, `on` and `no` are the
+/// strings they look like (YAML 1.1 reads them as booleans; JSON is YAML 1.2 too).
+pub fn value_from_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, YamlError> {
+    parse(text, origin, saphyr::options! { strict_booleans: true })
+}
+
+fn parse<T: DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    options: saphyr::Options,
+) -> Result<T, YamlError> {
     if text.trim().is_empty() {
         return Err(YamlError {
             origin: origin.to_owned(),
@@ -33,7 +48,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, Yaml
             message: "the file is empty".to_owned(),
         });
     }
-    serde_saphyr::from_str(text).map_err(|e| YamlError {
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| YamlError {
         origin: origin.to_owned(),
         position: e.location().map(|l| (l.line(), l.column())),
         message: first_line_without_position(&e.render_with_options(
@@ -114,11 +129,27 @@ pub fn mapping_layer(
 }
 
 /// The layer of a YAML file given with `--source yaml:PATH`: its top-level `generation:`
-/// mapping when it has one (a run config, say), else the whole file as the mapping.
+/// mapping when it has one (a run config, say), else the whole file as the mapping. A parameter
+/// beside the block would be dropped unread, so it is refused naming its line.
 pub fn yaml_file_layer(text: &str, path: &Path) -> Result<Layer, SourceError> {
     let origin = path.display().to_string();
     let document: BTreeMap<String, Spanned<Json>> =
         from_str(text, &origin).map_err(YamlError::into_source_error)?;
+    if document.contains_key("generation")
+        && let Some((name, value)) = document
+            .iter()
+            .find(|(name, _)| !Key::parse(name).is_extra())
+    {
+        return Err(YamlError {
+            origin,
+            position: Some((value.referenced.line(), value.referenced.column())),
+            message: format!(
+                "`{name}` sits beside the file's `generation:` block, and only the block is read \
+                 as parameters; move `{name}` into it"
+            ),
+        }
+        .into_source_error());
+    }
     let mapping: GenerationMapping = match document.get("generation") {
         Some(block) => match &block.value {
             Json::Object(_) => {
@@ -177,7 +208,6 @@ impl YamlError {
 mod tests {
     use super::*;
     use benchy_core::layer::Entry;
-    use benchy_core::params::Key;
 
     #[test]
     fn errors_carry_file_line_and_column() {
@@ -221,6 +251,19 @@ mod tests {
         assert_eq!(layer.entries.len(), 2);
         assert_eq!(layer.entries[&Key::TopK], Entry::Remove);
         assert_eq!(layer.source.to_string(), "yaml:run.yaml");
+    }
+
+    #[test]
+    fn a_parameter_beside_the_generation_block_is_refused_naming_its_line() {
+        let text = "model:\n  name: a/b\ntemperature: 0.7\ngeneration:\n  top_p: 0.9\n";
+        let err = yaml_file_layer(text, Path::new("site.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("site.yaml:3:"), "{err}");
+        assert!(
+            err.contains("`temperature` sits beside the file's `generation:` block"),
+            "{err}"
+        );
     }
 
     #[test]

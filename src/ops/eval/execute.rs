@@ -11,6 +11,7 @@ use serde_json::{Map, Value as Json};
 use super::Suite;
 use super::checks::Checked;
 use super::model::Model;
+use crate::ops::budget;
 use crate::ops::planning::{plan_jobs, served_names};
 use crate::ops::server::Starting;
 use crate::proof::wire_audit::{AuditMode, JobAudits, WireAudit};
@@ -200,7 +201,14 @@ impl Attempt<'_, '_> {
     ) -> Result<()> {
         let folder = &self.model.folder;
         let mut server = self.start_server(record).await?;
-        let started = self.start_jobs_audit(&server).await;
+        let started = match server.info.max_model_len {
+            Some(max_len) => budget::check(&self.view, max_len, "as the server reports it"),
+            None => Ok(()),
+        };
+        let started = match started {
+            Ok(()) => self.start_jobs_audit(&server).await,
+            Err(err) => Err(err),
+        };
         let (jobs, audits) = match started {
             Ok(started) => started,
             Err(err) => {

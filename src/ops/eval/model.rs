@@ -12,6 +12,7 @@ use benchy_core::{Backend, Plan, RunView};
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
+use crate::ops::budget;
 use crate::ops::planning::{plan_jobs, run_view};
 use crate::ops::server::Server;
 use crate::plugin::Registry;
@@ -60,6 +61,9 @@ impl Model {
         };
         let server = Server::plan(planning.registry, &view, &options, planning.server_url)?;
         let template = server.template(&view)?;
+        if let Some(max_len) = template.max_model_len {
+            budget::check(&view, max_len, "the provider's max_model_len")?;
+        }
         let job_plan = plan_jobs(planning.backend, &view, &template, &options)?;
         let folder = RunFolder {
             dir: options.run_dir.clone(),

@@ -1,23 +1,27 @@
 //! The wire audit: what every request of a job actually carried, checked against what its
-//! backend said it must carry (a [`benchy_core::Expectation`]). Each completions body is
-//! classified as generation, scoring or malformed; generation requests must carry every
-//! resolved key with its resolved value and no other sampling key but those the job's tool is
-//! known to add; scoring requests may carry only the keys their tool fixes. The audit keeps
-//! counts and the first deviations for a serialisable report; it never keeps a prompt, a body
-//! or a header.
+//! backend said it must carry (a [`benchy_core::Expectation`]), and what the server did with it.
+//! Each completions body is classified as generation, scoring or malformed; generation requests
+//! must carry every resolved key with its resolved value, and no other field but those the
+//! job's tool is known to add and those that change nothing generated
+//! ([`benchy_core::process::NEUTRAL_KEYS`]: the audit is an allow-list), and a prompt that is
+//! there; scoring requests may carry only the keys their tool fixes. Each generation answer is
+//! read as it passes: one the server ended at the token limit with fewer tokens than the
+//! request's budget was cut by a cap of the server's own. The audit keeps counts and the first
+//! deviations for a serialisable report; it never keeps a prompt, an answer or a header.
 
+mod answer;
 mod scan;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
 
-use benchy_core::process::SAMPLING_KEYS;
+use benchy_core::process::is_neutral;
 use benchy_core::{Expectation, Expected};
 use serde::Serialize;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Number, Value, json};
 
 use crate::proxy::{Inspect, Outcome, Payload, Seen};
-use scan::pick_members;
+use scan::{Size, pick_members};
 
 /// How many deviations the report keeps (all are counted).
 const MAX_DEVIATIONS: usize = 20;
@@ -27,6 +31,11 @@ const MAX_PATHS: usize = 256;
 const OTHER_PATHS: &str = "(other paths)";
 /// How many distinct values per key the scoring summary lists.
 const MAX_VALUES: usize = 4;
+/// The fewest tokens a generation request's prompt may hold: fewer is a prompt cut away (a token
+/// budget that leaves the context no room keeps only its last tokens).
+const MIN_PROMPT_TOKENS: usize = 4;
+/// The most of one answer kept to read it; a longer one is passed on unread.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 /// What a request was, for the counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -52,8 +61,13 @@ pub enum Mismatch {
     Missing,
     /// The key's value broke its rule.
     Different,
-    /// A sampling key without a rule was present.
+    /// A field without a rule (and not one that changes nothing generated) was present.
     Unexpected,
+    /// The prompt arrived empty, or with fewer tokens than a prompt can be.
+    ShortPrompt,
+    /// The answer ended at the token limit with fewer tokens than the request's budget: the
+    /// server capped it.
+    Capped,
 }
 
 /// One key of one request that did not match.
@@ -79,15 +93,31 @@ pub struct Deviation {
 impl Deviation {
     /// `request 5 /v1/completions: temperature is different, expected {"exactly":0.7}, got 0`.
     pub fn describe(&self) -> String {
+        let at = format!("request {} {}", self.seq, self.path);
+        let got = self
+            .got
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let budget = match &self.expected {
+            Some(Expected::Exactly(budget)) => budget.to_string(),
+            _ => String::new(),
+        };
         let problem = match self.problem {
             Mismatch::Missing => "is missing",
             Mismatch::Different => "is different",
             Mismatch::Unexpected => "is not in the resolved set",
+            Mismatch::ShortPrompt => {
+                return format!("{at}: the prompt arrived with {got} (no room left for it?)");
+            }
+            Mismatch::Capped => {
+                return format!(
+                    "{at}: the answer was cut at {got} tokens (finish_reason length) while the \
+                     request's budget was {budget}: the server capped it"
+                );
+            }
         };
-        let mut line = format!(
-            "request {} {}: `{}` {problem}",
-            self.seq, self.path, self.key
-        );
+        let mut line = format!("{at}: `{}` {problem}", self.key);
         if let Some(expected) = &self.expected {
             line += &format!(
                 ", expected {}",
@@ -130,6 +160,23 @@ pub struct ValueCount {
     pub requests: u64,
 }
 
+/// What the generation answers said, as they passed: how each ended and how long it was.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Answers {
+    /// Answers read (choices of the generation responses).
+    pub answers: u64,
+    /// Ended by a stop string or the end of sequence (`finish_reason: "stop"`).
+    pub stopped: u64,
+    /// Ended at the token limit (`finish_reason: "length"`).
+    pub cut: u64,
+    /// With no text.
+    pub empty: u64,
+    /// The generated tokens the server counted (`usage.completion_tokens`), and the most one
+    /// response held.
+    pub completion_tokens: u64,
+    pub completion_tokens_max: u64,
+}
+
 /// What [`Audit::report`] returns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AuditReport {
@@ -150,6 +197,12 @@ pub struct AuditReport {
     pub scoring_keys: BTreeMap<String, KeyUse>,
     /// Responses by status (`"200"`, `"500"`, ...), and `"no answer"` for the proxy's 502s.
     pub responses: BTreeMap<String, u64>,
+    /// Generation requests whose prompt arrived empty or near-empty.
+    pub short_prompts: u64,
+    /// Generation answers the server cut below their request's budget.
+    pub capped_answers: u64,
+    /// What the generation answers said.
+    pub answers: Answers,
     /// All deviations counted.
     pub deviations_total: u64,
     /// The first [`MAX_DEVIATIONS`] deviations, in order.
@@ -194,11 +247,22 @@ pub struct Audit {
     /// The report's expectation, also kept outside the lock so that requests are judged
     /// without taking it.
     expects: Option<Expectation>,
-    /// What the parse keeps of a body: the sampling keys, every key with a rule, and the two
-    /// that tell a scoring request (`echo`, `logprobs`).
-    tracked: HashSet<String>,
     /// Only the counts are behind the lock; the parse and the check happen before taking it.
     state: Mutex<AuditReport>,
+    /// The generation requests whose answers are still coming, by request number.
+    pending: Mutex<HashMap<u64, Pending>>,
+}
+
+/// A generation request whose answer is being read.
+#[derive(Debug)]
+struct Pending {
+    path: String,
+    /// The request's token budget, as the server takes it.
+    budget: Option<u64>,
+    /// Whether the request itself already deviated (and was counted so).
+    deviated: bool,
+    /// The answer so far; `None` once it grew past [`MAX_ANSWER_BYTES`].
+    body: Option<Vec<u8>>,
 }
 
 /// The verdict on one body, computed without the lock.
@@ -207,6 +271,8 @@ struct Verdict {
     /// The sampling keys a scoring request carried.
     scoring_keys: Map<String, Value>,
     deviations: Vec<Deviation>,
+    /// The token budget of a generation request.
+    budget: Option<u64>,
 }
 
 impl Verdict {
@@ -216,6 +282,7 @@ impl Verdict {
             kind,
             scoring_keys: Map::new(),
             deviations: Vec::new(),
+            budget: None,
         }
     }
 }
@@ -223,25 +290,13 @@ impl Verdict {
 impl Audit {
     /// An audit of requests that must meet `expects`; with `None`, requests are only counted.
     pub fn new(expects: Option<Expectation>) -> Audit {
-        let ruled = expects.iter().flat_map(|e| {
-            e.generation
-                .keys()
-                .chain(e.added.keys())
-                .chain(e.scoring.keys())
-        });
-        let tracked = SAMPLING_KEYS
-            .iter()
-            .chain(&["echo", "logprobs"])
-            .map(|k| (*k).to_owned())
-            .chain(ruled.cloned())
-            .collect();
         Audit {
             state: Mutex::new(AuditReport {
                 expects: expects.clone(),
                 ..AuditReport::default()
             }),
             expects,
-            tracked,
+            pending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -255,23 +310,44 @@ impl Audit {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The verdict on one completions body.
     fn judge(&self, seq: u64, path: &str, body: &[u8]) -> Verdict {
-        let wanted = |k: &str| self.tracked.contains(k);
-        let Some(mut members) = pick_members(body, &wanted) else {
+        let Some(picked) = pick_members(body) else {
             return Verdict::unchecked(Kind::Malformed);
         };
+        let mut members = picked.members;
         let kind = if is_scoring(&members) {
             Kind::Scoring
         } else {
             Kind::Generation
         };
-        members.remove("echo");
-        members.remove("logprobs");
-        let deviations = match &self.expects {
+        // The budget the server takes: a chat request's `max_completion_tokens` first.
+        let budget = ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|key| members.get(*key).and_then(Value::as_u64));
+        let mut deviations = match &self.expects {
             Some(expects) => check(expects, kind, &members, seq, path),
             None => Vec::new(),
         };
+        if kind == Kind::Generation
+            && self.expects.is_some()
+            && let Some(short) = picked.prompt.and_then(too_short)
+        {
+            deviations.push(Deviation {
+                seq,
+                path: path.to_owned(),
+                kind,
+                key: "prompt".to_owned(),
+                problem: Mismatch::ShortPrompt,
+                expected: None,
+                got: Some(short),
+            });
+        }
+        members.retain(|key, _| !is_neutral(key));
         let scoring_keys = if kind == Kind::Scoring {
             members
         } else {
@@ -281,7 +357,52 @@ impl Audit {
             kind,
             scoring_keys,
             deviations,
+            budget,
         }
+    }
+
+    /// The answer to request `seq` has ended: one the server cut below its budget is a
+    /// deviation of the request's.
+    fn read_answer(&self, seq: u64, pending: Pending) {
+        let Some(answer) = pending.body.as_deref().and_then(answer::parse) else {
+            return;
+        };
+        self.lock().answers.add(&answer);
+        let (Some(budget), cut, Some(produced)) = (
+            pending.budget,
+            answer.cut() as u64,
+            answer.completion_tokens,
+        ) else {
+            return;
+        };
+        // Each choice cut by the request's own budget holds `budget` tokens: fewer in all is a
+        // choice the server stopped sooner.
+        if cut == 0 || produced >= cut.saturating_mul(budget) {
+            return;
+        }
+        let capped = Deviation {
+            seq,
+            path: pending.path,
+            kind: Kind::Generation,
+            key: "max_tokens".to_owned(),
+            problem: Mismatch::Capped,
+            expected: Some(Expected::Exactly(json!(budget))),
+            got: Some(json!(produced / cut.max(1))),
+        };
+        let mut s = self.lock();
+        s.capped_answers += 1;
+        s.record_late(capped, pending.deviated);
+    }
+}
+
+/// What a prompt that is too short to be one arrived as: `"1 token"`, `"no text"`.
+fn too_short(size: Size) -> Option<Value> {
+    match size {
+        Size::Tokens(n) if n < MIN_PROMPT_TOKENS => {
+            Some(json!(format!("{n} token{}", if n == 1 { "" } else { "s" })))
+        }
+        Size::Chars(0) => Some(json!("no text")),
+        _ => None,
     }
 }
 
@@ -307,6 +428,28 @@ fn check(
         Kind::Scoring => (&BTreeMap::new(), &expects.scoring),
         _ => (&expects.generation, &expects.added),
     };
+    // `max_completion_tokens` is the budget vLLM takes first: without a rule of its own it must
+    // be the request's `max_tokens` (or meet that key's rule when the request has none).
+    let budget_rule = members.get("max_tokens").map_or_else(
+        || {
+            required
+                .get("max_tokens")
+                .or_else(|| optional.get("max_tokens"))
+                .cloned()
+        },
+        |max_tokens| Some(Expected::Exactly(max_tokens.clone())),
+    );
+    let rule_of = |key: &str| {
+        required
+            .get(key)
+            .or_else(|| optional.get(key))
+            .cloned()
+            .or_else(|| {
+                (key == "max_completion_tokens")
+                    .then(|| budget_rule.clone())
+                    .flatten()
+            })
+    };
     let mut found = Vec::new();
     for (key, rule) in required {
         match members.get(key) {
@@ -318,15 +461,14 @@ fn check(
         }
     }
     for (key, got) in members {
-        if required.contains_key(key) {
+        if required.contains_key(key) || is_neutral(key) {
             continue;
         }
-        match optional.get(key) {
-            Some(rule) if !meets(got, rule) => {
-                found.push(deviation(key, Mismatch::Different, Some(rule), Some(got)));
+        match rule_of(key) {
+            Some(rule) if !meets(got, &rule) => {
+                found.push(deviation(key, Mismatch::Different, Some(&rule), Some(got)));
             }
             Some(_) => {}
-            // Every other member that was kept is a sampling key (see `tracked`).
             None => found.push(deviation(key, Mismatch::Unexpected, None, Some(got))),
         }
     }
@@ -351,16 +493,28 @@ impl Inspect for Audit {
             Payload::NotRead => Verdict::unchecked(Kind::Other),
             Payload::TooLarge => Verdict::unchecked(Kind::TooLarge),
         };
+        if verdict.kind == Kind::Generation && self.expects.is_some() {
+            let pending = Pending {
+                path: seen.path.to_owned(),
+                budget: verdict.budget,
+                deviated: !verdict.deviations.is_empty(),
+                body: Some(Vec::new()),
+            };
+            self.pending().insert(seen.seq, pending);
+        }
         let mut s = self.lock();
         s.count(seen.path, verdict.kind);
         s.record(verdict);
     }
 
-    fn response(&self, _seq: u64, outcome: Outcome) {
+    fn response(&self, seq: u64, outcome: Outcome) {
         let key = match &outcome {
             Outcome::Answered(status) => status.as_str(),
             Outcome::NoAnswer => "no answer",
         };
+        if !matches!(outcome, Outcome::Answered(status) if status.is_success()) {
+            self.pending().remove(&seq);
+        }
         // Looked up first: the status is almost always counted already, so no key is copied.
         let mut s = self.lock();
         match s.responses.get_mut(key) {
@@ -368,6 +522,45 @@ impl Inspect for Audit {
             None => {
                 s.responses.insert(key.to_owned(), 1);
             }
+        }
+    }
+
+    fn response_data(&self, seq: u64, data: &[u8]) {
+        let mut pending = self.pending();
+        let Some(body) = pending.get_mut(&seq).and_then(|p| p.body.as_mut()) else {
+            return;
+        };
+        if body.len() + data.len() <= MAX_ANSWER_BYTES {
+            body.extend_from_slice(data);
+        } else if let Some(p) = pending.get_mut(&seq) {
+            p.body = None;
+        }
+    }
+
+    fn response_end(&self, seq: u64, whole: bool) {
+        let Some(pending) = self.pending().remove(&seq) else {
+            return;
+        };
+        if whole {
+            self.read_answer(seq, pending);
+        }
+    }
+}
+
+impl Answers {
+    /// Adds one response's answers.
+    fn add(&mut self, answer: &answer::Answer) {
+        let reason = |r: &str| {
+            let ended = |c: &&answer::Choice| c.finish_reason.as_deref() == Some(r);
+            answer.choices.iter().filter(ended).count() as u64
+        };
+        self.answers += answer.choices.len() as u64;
+        self.stopped += reason("stop");
+        self.cut += reason("length");
+        self.empty += answer.choices.iter().filter(|c| c.chars == 0).count() as u64;
+        if let Some(tokens) = answer.completion_tokens {
+            self.completion_tokens += tokens;
+            self.completion_tokens_max = self.completion_tokens_max.max(tokens);
         }
     }
 }
@@ -392,6 +585,19 @@ impl AuditReport {
         }
     }
 
+    /// A deviation found after the request was counted (in its answer): the request becomes a
+    /// mismatch unless it already was one.
+    fn record_late(&mut self, deviation: Deviation, counted_mismatched: bool) {
+        if !counted_mismatched {
+            self.generation.matched = self.generation.matched.saturating_sub(1);
+            self.generation.mismatched += 1;
+        }
+        self.deviations_total += 1;
+        if self.deviations.len() < MAX_DEVIATIONS {
+            self.deviations.push(deviation);
+        }
+    }
+
     /// A checked request's verdict and, for scoring requests, the keys it carried.
     fn record(&mut self, verdict: Verdict) {
         let checked = match verdict.kind {
@@ -404,6 +610,11 @@ impl AuditReport {
             checked.matched += 1;
         } else {
             checked.mismatched += 1;
+            let short = verdict
+                .deviations
+                .iter()
+                .filter(|d| d.problem == Mismatch::ShortPrompt);
+            self.short_prompts += short.count() as u64;
             self.deviations_total += verdict.deviations.len() as u64;
             let room = MAX_DEVIATIONS.saturating_sub(self.deviations.len());
             self.deviations
@@ -723,5 +934,129 @@ mod tests {
         assert_eq!(r.generation.mismatched, 30);
         assert_eq!(r.by_path.len(), MAX_PATHS + 1);
         assert_eq!(r.by_path[OTHER_PATHS][&Kind::Other], 330 - MAX_PATHS as u64);
+    }
+
+    /// The audit is an allow-list: every field that may change what is generated and has no
+    /// rule is named, `max_completion_tokens` meets the budget's rule.
+    #[test]
+    fn every_field_without_a_rule_is_a_deviation_but_the_neutral_ones() {
+        let a = audit();
+        let fields = [
+            ("min_tokens", json!(3)),
+            ("ignore_eos", json!(true)),
+            ("stop_token_ids", json!([2])),
+            ("logit_bias", json!({"50256": -100})),
+            ("bad_words", json!(["x"])),
+            ("use_beam_search", json!(true)),
+            ("top_n_sigma", json!(1.0)),
+            ("response_format", json!({"type": "json_object"})),
+        ];
+        for (seq, (key, value)) in (1..).zip(&fields) {
+            let mut body = json!({
+                "model": "m", "prompt": "Q: 2+2?\nA:", "temperature": 0.7, "top_p": 0.6,
+                "top_k": 20, "max_tokens": 32, "stop": ["\n"], "seed": 1234, "stream": true,
+                "stream_options": {"include_usage": true}, "user": "u", "echo": false
+            });
+            body[*key] = value.clone();
+            send(&a, seq, "/v1/completions", &body);
+        }
+        send(
+            &a,
+            20,
+            "/v1/chat/completions",
+            &json!({
+                "messages": [{"role": "user", "content": "hi"}], "temperature": 0.7,
+                "top_p": 0.6, "top_k": 20, "max_tokens": 32, "max_completion_tokens": 3,
+                "stop": ["\n"]
+            }),
+        );
+        let r = a.report();
+        let named: Vec<(&str, Mismatch)> = r
+            .deviations
+            .iter()
+            .map(|d| (d.key.as_str(), d.problem))
+            .collect();
+        let mut expected: Vec<(&str, Mismatch)> = fields
+            .iter()
+            .map(|(k, _)| (*k, Mismatch::Unexpected))
+            .collect();
+        expected.push(("max_completion_tokens", Mismatch::Different));
+        assert_eq!(named, expected);
+        assert_eq!(r.generation.mismatched, 9);
+    }
+
+    #[test]
+    fn an_empty_or_near_empty_prompt_is_a_deviation() {
+        let a = audit();
+        let body = |prompt: Value| {
+            json!({"prompt": prompt, "temperature": 0.7, "top_p": 0.6, "top_k": 20,
+                   "max_tokens": 32, "stop": ["\n"]})
+        };
+        send(&a, 1, "/v1/completions", &body(json!([17])));
+        send(&a, 2, "/v1/completions", &body(json!("")));
+        send(&a, 3, "/v1/completions", &body(json!([1, 2, 3, 4, 5])));
+        let r = a.report();
+        assert_eq!(r.short_prompts, 2);
+        assert_eq!(r.generation.matched, 1);
+        assert_eq!(
+            r.deviations[0].describe(),
+            "request 1 /v1/completions: the prompt arrived with \"1 token\" (no room left for it?)"
+        );
+    }
+
+    /// An answer the server ended at the token limit below the request's budget was capped by
+    /// the server; one that used its whole budget, or stopped, was not.
+    #[test]
+    fn an_answer_cut_below_its_budget_is_a_deviation_of_its_request() {
+        let a = audit();
+        let request = json!({"prompt": [1, 2, 3, 4], "temperature": 0.7, "top_p": 0.6,
+                             "top_k": 20, "max_tokens": 32, "stop": ["\n"]});
+        let answers = [
+            (
+                1,
+                r#"{"choices": [{"index": 0, "text": "abc", "finish_reason": "length"}], "usage": {"completion_tokens": 3}}"#,
+            ),
+            (
+                2,
+                r#"{"choices": [{"index": 0, "text": "abc", "finish_reason": "length"}], "usage": {"completion_tokens": 32}}"#,
+            ),
+            (
+                3,
+                r#"{"choices": [{"index": 0, "text": "abc", "finish_reason": "stop"}], "usage": {"completion_tokens": 3}}"#,
+            ),
+        ];
+        for (seq, answer) in answers {
+            send(&a, seq, "/v1/completions", &request);
+            a.response(seq, Outcome::Answered(http::StatusCode::OK));
+            let (head, tail) = answer.as_bytes().split_at(20);
+            a.response_data(seq, head);
+            a.response_data(seq, tail);
+            a.response_end(seq, true);
+        }
+        // an answer cut off on the way is not judged
+        send(&a, 4, "/v1/completions", &request);
+        a.response_data(4, answers[0].1.as_bytes());
+        a.response_end(4, false);
+        let r = a.report();
+        assert_eq!(r.capped_answers, 1);
+        assert_eq!(
+            r.answers,
+            Answers {
+                answers: 3,
+                stopped: 1,
+                cut: 2,
+                empty: 0,
+                completion_tokens: 38,
+                completion_tokens_max: 32
+            }
+        );
+        assert_eq!(r.generation.matched, 3);
+        assert_eq!(r.generation.mismatched, 1);
+        assert_eq!(
+            r.deviations[0].describe(),
+            "request 1 /v1/completions: the answer was cut at 3 tokens (finish_reason length) \
+             while the request's budget was 32: the server capped it"
+        );
+        assert!(a.pending().is_empty(), "nothing is kept once answered");
     }
 }

@@ -1,32 +1,55 @@
-//! A selective parse of a JSON object: validates the whole document but materialises only the
-//! top-level keys asked for. A completions body is mostly prompt text (or chat messages) that
-//! the audit never looks at; skipping it with `IgnoredAny` avoids allocating it again.
+//! A selective parse of a request body: validates the whole document, materialises every
+//! top-level field but the input (`prompt`, `messages`: mostly text the audit does not read),
+//! and measures the input instead, so that an empty or near-empty prompt is seen without
+//! allocating the prompt again.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// The wanted top-level members of `body`, or `None` when `body` is not one JSON object (invalid
-/// JSON, another type at the top, trailing garbage). Duplicate keys: the last one wins, as in
-/// Python's `json` module (what vLLM parses with).
-pub(super) fn pick_members(
-    body: &[u8],
-    wanted: &dyn Fn(&str) -> bool,
-) -> Option<Map<String, Value>> {
+/// A body's fields, with its input measured.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Picked {
+    /// Every top-level field but `prompt` and `messages`.
+    pub members: Map<String, Value>,
+    /// The shortest prompt of the request (a batch holds several), when it has one.
+    pub prompt: Option<Size>,
+}
+
+/// How long a prompt is: in tokens (a list of token ids) or in characters (text, or the text of
+/// chat messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Size {
+    Tokens(usize),
+    Chars(usize),
+}
+
+impl Size {
+    /// The shorter of two prompts, by their amount of text.
+    fn min(self, other: Size) -> Size {
+        let key = |s: Size| match s {
+            Size::Tokens(n) | Size::Chars(n) => n,
+        };
+        if key(other) < key(self) { other } else { self }
+    }
+}
+
+/// The body's fields and its input's size, or `None` when `body` is not one JSON object
+/// (invalid JSON, another type at the top, trailing garbage). Duplicate keys: the last one
+/// wins, as in Python's `json` module (what vLLM parses with).
+pub(super) fn pick_members(body: &[u8]) -> Option<Picked> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let picked = Picker { wanted }.deserialize(&mut de).ok()?;
+    let picked = Picker.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(picked)
 }
 
-struct Picker<'w> {
-    wanted: &'w dyn Fn(&str) -> bool,
-}
+struct Picker;
 
-impl<'de> DeserializeSeed<'de> for Picker<'_> {
-    type Value = Map<String, Value>;
+impl<'de> DeserializeSeed<'de> for Picker {
+    type Value = Picked;
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
@@ -36,23 +59,201 @@ impl<'de> DeserializeSeed<'de> for Picker<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Picker<'_> {
-    type Value = Map<String, Value>;
+impl<'de> Visitor<'de> for Picker {
+    type Value = Picked;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = Map::new();
+        let mut out = Picked::default();
         while let Some(Key(key)) = map.next_key()? {
-            if (self.wanted)(&key) {
-                out.insert(key.into_owned(), map.next_value()?);
+            match key.as_ref() {
+                "prompt" => out.prompt = map.next_value_seed(Prompt)?,
+                "messages" => out.prompt = Some(Size::Chars(map.next_value_seed(Text)?)),
+                _ => {
+                    out.members.insert(key.into_owned(), map.next_value()?);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A completions prompt: text, a list of token ids, or a batch of either; its shortest one.
+struct Prompt;
+
+impl<'de> DeserializeSeed<'de> for Prompt {
+    type Value = Option<Size>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Prompt {
+    type Value = Option<Size>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a prompt")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Size::Chars(v.trim().chars().count())))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // Token ids count as tokens; strings or lists inside are the prompts of a batch.
+        let mut tokens = 0;
+        let mut shortest: Option<Size> = None;
+        while let Some(item) = seq.next_element_seed(Item)? {
+            match item {
+                None => tokens += 1,
+                Some(size) => shortest = Some(shortest.map_or(size, |s| s.min(size))),
+            }
+        }
+        Ok(Some(shortest.unwrap_or(Size::Tokens(tokens))))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// One element of a prompt list: a token id (`None`), or a prompt of a batch (its size).
+struct Item;
+
+impl<'de> DeserializeSeed<'de> for Item {
+    type Value = Option<Size>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Item {
+    type Value = Option<Size>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a token id or a prompt")
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Prompt.visit_str(v)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Prompt.visit_seq(seq)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Prompt.visit_map(map)
+    }
+}
+
+/// The characters of every string under `content` (and of plain strings) in chat messages,
+/// trimmed: what the model is given to read.
+struct Text;
+
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = usize;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("chat messages")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+        Ok(v.trim().chars().count())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut total = 0;
+        while let Some(n) = seq.next_element_seed(Text)? {
+            total += n;
+        }
+        Ok(total)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+        let mut total = 0;
+        while let Some(Key(key)) = map.next_key()? {
+            if matches!(key.as_ref(), "content" | "text") {
+                total += map.next_value_seed(Text)?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(out)
+        Ok(total)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
+        Ok(0)
     }
 }
 
@@ -84,17 +285,48 @@ mod tests {
     use serde_json::json;
 
     fn pick(body: &str) -> Option<Value> {
-        pick_members(body.as_bytes(), &|k| k != "prompt").map(Value::Object)
+        pick_members(body.as_bytes()).map(|p| Value::Object(p.members))
+    }
+
+    fn prompt(body: &str) -> Option<Size> {
+        pick_members(body.as_bytes()).unwrap().prompt
     }
 
     #[test]
-    fn keeps_wanted_members_only() {
+    fn keeps_every_member_but_the_input() {
         assert_eq!(
             pick(
                 r#"{"prompt": ["a", {"b": 1}], "temperature": 0.5, "stop": ["\n"], "t\u0065": 1}"#
             ),
             Some(json!({"temperature": 0.5, "stop": ["\n"], "te": 1}))
         );
+        assert_eq!(
+            pick(r#"{"messages": [{"role": "user", "content": "hi"}], "n": 2}"#),
+            Some(json!({"n": 2}))
+        );
+    }
+
+    #[test]
+    fn the_input_is_measured_its_shortest_prompt_counted() {
+        assert_eq!(prompt(r#"{"prompt": " Q: 2+2? "}"#), Some(Size::Chars(7)));
+        assert_eq!(prompt(r#"{"prompt": [1, 2, 3]}"#), Some(Size::Tokens(3)));
+        assert_eq!(prompt(r#"{"prompt": []}"#), Some(Size::Tokens(0)));
+        assert_eq!(
+            prompt(r#"{"prompt": [[1, 2, 3], [4], [5, 6]]}"#),
+            Some(Size::Tokens(1))
+        );
+        assert_eq!(
+            prompt(r#"{"prompt": ["long one", ""]}"#),
+            Some(Size::Chars(0))
+        );
+        assert_eq!(
+            prompt(
+                r#"{"messages": [{"role": "system", "content": "be brief"},
+                    {"role": "user", "content": [{"type": "text", "text": "hi"}]}]}"#
+            ),
+            Some(Size::Chars(10))
+        );
+        assert_eq!(prompt(r#"{"temperature": 1}"#), None);
     }
 
     #[test]

@@ -31,8 +31,13 @@ pub struct OpenAiOptions {
     /// More served names, listed after it: one server for a suite of models.
     pub also_serves: Vec<String>,
     pub max_model_len: u64,
-    /// The text every generation returns.
+    /// The text every generation returns (one token per character), cut at the request's
+    /// `max_tokens` as vLLM cuts it: `finish_reason: "length"` then, `"stop"` otherwise, with
+    /// the tokens in `usage`.
     pub completion: String,
+    /// A cap of the server's own on every answer, whatever the request's budget (what vLLM's
+    /// `--override-generation-config '{"max_new_tokens": N}'` does).
+    pub cap_tokens: Option<u64>,
     /// Each completion request waits this long first (a busy server).
     pub delay: Duration,
     /// After this many completion requests the server answers nothing more and the process
@@ -55,6 +60,7 @@ impl Default for OpenAiOptions {
             also_serves: Vec::new(),
             max_model_len: 512,
             completion: " 5".into(),
+            cap_tokens: None,
             delay: Duration::ZERO,
             die_after: None,
             record_file: None,
@@ -234,11 +240,16 @@ fn handle(state: &State, request: &Request) -> Reply {
             reply
         }
         ("POST", "/v1/chat/completions") => {
+            let budget = body["max_completion_tokens"]
+                .as_u64()
+                .or(body["max_tokens"].as_u64());
+            let (text, finish, tokens) = answer(options, options.completion.trim(), budget);
             let reply = json_reply(
                 200,
                 json!({"id": "chatcmpl-testkit", "object": "chat.completion", "model": options.model,
-                       "choices": [{"index": 0, "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": options.completion.trim()}}]}),
+                       "choices": [{"index": 0, "finish_reason": finish,
+                                    "message": {"role": "assistant", "content": text}}],
+                       "usage": {"completion_tokens": tokens}}),
             );
             finish_completion(state);
             reply
@@ -278,6 +289,7 @@ fn completion(options: &OpenAiOptions, body: &Json) -> Reply {
         _ => Vec::new(),
     };
     let echo = body["echo"].as_bool().unwrap_or(false);
+    let (text, finish, tokens) = answer(options, &options.completion, body["max_tokens"].as_u64());
     let choices: Vec<Json> = prompts
         .iter()
         .enumerate()
@@ -285,14 +297,43 @@ fn completion(options: &OpenAiOptions, body: &Json) -> Reply {
             if echo {
                 scored(index, ids)
             } else {
-                json!({"index": index, "text": options.completion, "logprobs": null, "finish_reason": "stop"})
+                json!({"index": index, "text": text, "logprobs": null, "finish_reason": finish})
             }
         })
         .collect();
+    let generated = if echo {
+        1
+    } else {
+        tokens * prompts.len() as u64
+    };
     json_reply(
         200,
-        json!({"id": "cmpl-testkit", "object": "text_completion", "model": options.model, "choices": choices}),
+        json!({"id": "cmpl-testkit", "object": "text_completion", "model": options.model,
+               "choices": choices, "usage": {"completion_tokens": generated}}),
     )
+}
+
+/// The answer to a request with `budget` tokens: the completion cut at the budget (and at the
+/// server's own cap), its finish reason and its length in tokens.
+fn answer(
+    options: &OpenAiOptions,
+    completion: &str,
+    budget: Option<u64>,
+) -> (String, &'static str, u64) {
+    let tokens = encode(completion);
+    let limit = [budget, options.cap_tokens]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(u64::MAX);
+    let produced = (tokens.len() as u64).min(limit);
+    let finish = if (tokens.len() as u64) > limit {
+        "length"
+    } else {
+        "stop"
+    };
+    let kept = usize::try_from(produced).unwrap_or(usize::MAX);
+    (decode(&tokens[..kept]), finish, produced)
 }
 
 /// An echoed prompt with one generated token: a log-prob per position, the first `null`, as

@@ -245,3 +245,34 @@ fn one_validation_check_per_lm_eval_and_include_path() {
     assert_eq!(checks[1].tasks, ["other"]);
     assert!(checks.iter().all(|c| c.role == Role::Check));
 }
+
+/// lm-eval's chat requests carry at most four stop strings: a fifth would be cut silently, so
+/// planning refuses it, naming the task, the source and lm-eval's code.
+#[test]
+fn more_stop_strings_than_chat_requests_carry_are_refused() {
+    let stops = |n: usize| {
+        let strings = (0..n).map(|i| format!("s{i}")).collect();
+        resolved(&[(Key::Stop, ParamValue::Strings(strings))])
+    };
+    let request = |n: usize| {
+        let mut view = run(vec![task("gen", "benchy_demo_gen", json!({}), stops(n))]);
+        view.use_chat_completions = true;
+        PlanRequest {
+            run: view,
+            server: Some(server()),
+            options: options(),
+        }
+    };
+    let refused = benchy_core::Backend::plan(&crate::LmEvalBackend, &request(5));
+    assert!(
+        matches!(&refused, Err(BackendError::Input(p))
+            if p.message.starts_with("task `gen`: 5 stop strings (from test:x)")
+                && p.message.contains("stop[:4]")),
+        "{refused:?}"
+    );
+    let four = benchy_core::Backend::plan(&crate::LmEvalBackend, &request(4));
+    assert!(
+        !matches!(&four, Err(BackendError::Input(p)) if p.message.contains("stop strings")),
+        "{four:?}"
+    );
+}
