@@ -523,6 +523,11 @@ pub struct CompareArgs {
     #[arg(long = "fail-on-regression", value_name = "METRIC=DELTA")]
     pub fail_on_regression: Vec<crate::results::compare::Regression>,
 
+    /// With --fail-on-regression: a metric A has and B lacks (B's task failed or never ran) is
+    /// no regression
+    #[arg(long = "allow-missing", requires = "fail_on_regression")]
+    pub allow_missing: bool,
+
     /// Output format: a table for people, JSON for scripts
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -12,6 +12,7 @@ use crate::runner;
 use crate::slurm::queue::{self, Queues};
 use crate::slurm::standing::of_submission;
 use crate::slurm::submission::Submission;
+use crate::store::layout::SUBMISSION;
 use crate::store::read::{Found, warn};
 use crate::util::bad_input::bad_input;
 use crate::util::stdio::errln;
@@ -67,22 +68,34 @@ fn locate(run: Option<&str>, output_dir: &Path) -> Result<PathBuf> {
     Ok(std::path::absolute(dir)?)
 }
 
-/// The most recently changed folder in `output_dir`.
+/// The most recently changed folder in `output_dir` that holds a run (a model's records, a
+/// suite's, or a Slurm submission); each newer one that holds none is named and skipped (the
+/// folder a run killed before its first record left, a stray folder).
 fn newest(output_dir: &Path) -> Result<PathBuf> {
-    let runs = std::fs::read_dir(output_dir)
+    let mut folders: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(output_dir)
         .into_iter()
         .flatten()
-        .flatten();
-    let newest = runs
+        .flatten()
         .filter(|e| e.path().is_dir())
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .max();
-    newest.map(|(_, dir)| dir).ok_or_else(|| {
-        bad_input(format!(
-            "no run in {}: name one (`benchy status RUN`) or --output-dir",
-            output_dir.display()
-        ))
-    })
+        .collect();
+    folders.sort_by(|a, b| b.cmp(a));
+    for (_, dir) in folders {
+        if holds_run(&dir) {
+            return Ok(dir);
+        }
+        errln!("note: {} holds no run; skipped", dir.display());
+    }
+    Err(bad_input(format!(
+        "no run in {}: name one (`benchy status RUN`) or --output-dir",
+        output_dir.display()
+    )))
+}
+
+/// Whether a run id's folder holds a run: a model's records, a suite's, or a submission.
+fn holds_run(dir: &Path) -> bool {
+    !Found::read(&[dir.to_owned()]).runs.is_empty()
+        || crate::slurm::folder(dir).join(SUBMISSION).is_file()
 }
 
 /// The scheduler's view of every array that ran one of the run's models; none, said once, when

@@ -159,8 +159,14 @@ impl<'a> Comparison<'a> {
         })
     }
 
-    /// Every drop `check` forbids, one line each; an error when no metric has its name.
-    pub fn regressions(&self, check: &Regression) -> Result<Vec<String>, String> {
+    /// Every drop `check` forbids, one line each; an error when no metric has its name. A
+    /// metric A has and B lacks (B's task failed, or never ran) is a regression too, with a line
+    /// of its own, unless `allow_missing`.
+    pub fn regressions(
+        &self,
+        check: &Regression,
+        allow_missing: bool,
+    ) -> Result<Vec<String>, String> {
         let rows: Vec<&MetricRow> = self
             .metrics
             .iter()
@@ -175,6 +181,20 @@ impl<'a> Comparison<'a> {
         Ok(rows
             .into_iter()
             .filter_map(|r| {
+                let valued = |v: Option<MetricValue>| v.and_then(|m| m.value);
+                if let (Some(a), None) = (valued(r.a), valued(r.b)) {
+                    return (!allow_missing).then(|| {
+                        format!(
+                            "{} {} {}: A has {}, B has none (its task failed or never ran; \
+                             --allow-missing lets this pass) (--fail-on-regression {})",
+                            r.task,
+                            r.evaluated,
+                            r.metric,
+                            table::number(a),
+                            check.spec
+                        )
+                    });
+                }
                 let drop = -r.difference?;
                 (drop > check.delta).then(|| {
                     format!(

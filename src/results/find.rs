@@ -71,6 +71,12 @@ pub fn locate(spec: &str, model: Option<&str>, output_dir: &Path) -> Result<Stor
         .filter(|r| model.is_none_or(|m| r.short_name == m || r.model == m))
         .collect();
     match (picked.len(), model) {
+        (1, _) if !picked[0].recorded => Err(bad_input(format!(
+            "{}: holds no run of `{}` (its suite lists it as {}); nothing to compare",
+            dir.display(),
+            picked[0].short_name,
+            picked[0].status
+        ))),
         (1, _) => Ok(picked.remove(0).clone()),
         (0, None) => Err(bad_input(format!("{}: no run in it", dir.display()))),
         (0, Some(m)) => Err(bad_input(format!(

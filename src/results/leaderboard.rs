@@ -112,11 +112,18 @@ impl<'a> Leaderboard<'a> {
             board.rows.push(row);
         }
         board.warnings = warnings;
+        // Complete scores first, best first; a score over fewer tasks than it counts (a task
+        // missing) ranks after every complete one.
         board.rows.sort_by(|a, b| {
+            let partial = |r: &Row| r.overall.as_ref().is_none_or(|o| !o.missing.is_empty());
             let score = |r: &Row| r.overall.as_ref().map(|o| o.value);
-            score(b)
-                .partial_cmp(&score(a))
-                .unwrap_or(std::cmp::Ordering::Equal)
+            partial(a)
+                .cmp(&partial(b))
+                .then_with(|| {
+                    score(b)
+                        .partial_cmp(&score(a))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
                 .then_with(|| a.label().cmp(&b.label()))
         });
         board
@@ -209,15 +216,11 @@ impl<'a> Leaderboard<'a> {
     }
 
     /// The mean of the counted tasks' values: each counted name is a column (a run task), the
-    /// evaluated task standing for one, or an evaluated task (a subtask) inside one.
+    /// evaluated task standing for one, or an evaluated task (a subtask) inside one. Without
+    /// `--overall-task` every column counts, so a row without a value for one is partial.
     fn overall(&self, row: &Row) -> Option<Overall> {
         let counted: Vec<String> = if self.scoring.tasks.is_empty() {
-            self.columns
-                .iter()
-                .zip(&row.cells)
-                .filter(|(_, c)| c.is_some())
-                .map(|(name, _)| name.clone())
-                .collect()
+            self.columns.clone()
         } else {
             self.scoring.tasks.clone()
         };
@@ -394,6 +397,7 @@ mod tests {
             run_id: id.into(),
             model: format!("org/{model}"),
             short_name: model.into(),
+            recorded: true,
             status: ModelStatus::Ok,
             started_at: Some(id.into()),
             failures: Vec::new(),
@@ -550,5 +554,32 @@ mod tests {
         assert_eq!(cell.metric.as_deref(), Some("exact_match,flexible-extract"));
         assert_eq!(board.warnings.len(), 1, "{:?}", board.warnings);
         assert!(board.warnings[0].contains("`f1`"), "{:?}", board.warnings);
+    }
+
+    /// A model missing a task of the leaderboard shows its overall as partial and ranks after
+    /// every model that ran them all, whatever its mean.
+    #[test]
+    fn a_model_missing_a_task_is_partial_and_ranks_after_the_complete_ones() {
+        let runs = vec![
+            run(
+                "r1",
+                "full",
+                0.7,
+                vec![done("a", 0.1), done("b", 0.1), done("c", 0.05)],
+            ),
+            run("r1", "part", 0.7, vec![done("a", 0.3), done("b", 0.03)]),
+        ];
+        let board = Leaderboard::build(&runs, Scoring::default());
+        let names: Vec<&str> = board.rows.iter().map(|r| r.short_name.as_str()).collect();
+        assert_eq!(names, ["full", "part"]);
+        let part = board.rows[1].overall.as_ref().unwrap();
+        assert_eq!(
+            (part.counted.len(), part.missing.clone()),
+            (2, vec!["c".to_owned()])
+        );
+        assert_eq!(
+            crate::results::render::overall_text(&board.rows[1]),
+            "0.1650 (2 of 3)"
+        );
     }
 }

@@ -46,8 +46,8 @@ pub fn html(board: &Leaderboard, warnings: &[String], out: &Path) -> String {
     page += &leaderboard_table(board);
     page += &charts(board);
     page += "<h2>Rows</h2>\n";
-    for row in &board.rows {
-        page += &row_section(board, row, out);
+    for (index, row) in board.rows.iter().enumerate() {
+        page += &row_section(board, index, row, out);
     }
     page + "</body>\n</html>\n"
 }
@@ -60,11 +60,11 @@ fn leaderboard_table(board: &Leaderboard) -> String {
         let _ = write!(html, "<th>{}</th>", escape(&column_heading(board, column)));
     }
     html += "<th>status</th></tr>\n";
-    for row in &board.rows {
+    for (index, row) in board.rows.iter().enumerate() {
         let _ = write!(
             html,
             "<tr><td><a href=\"#{}\">{}</a></td><td class=\"number\">{}</td>",
-            anchor(row),
+            anchor(index, row),
             escape(&row.label()),
             escape(&overall_text(row))
         );
@@ -139,21 +139,23 @@ fn charts(board: &Leaderboard) -> String {
     html
 }
 
-fn anchor(row: &Row) -> String {
+/// The id of the `index`th row's section: its label in letters and digits, made unique on the
+/// page by its place (`acme/a.b` and `acme/a-b` read alike).
+fn anchor(index: usize, row: &Row) -> String {
     let label: String = row
         .label()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    format!("row-{label}")
+    format!("row-{}-{label}", index + 1)
 }
 
 /// A row's runs, its newest run's parameters, and each run's verdicts.
-fn row_section(board: &Leaderboard, row: &Row, out: &Path) -> String {
+fn row_section(board: &Leaderboard, index: usize, row: &Row, out: &Path) -> String {
     let newest = &board.runs[row.runs[0]];
     let mut html = format!(
         "<section id=\"{}\">\n<h3>{}</h3>\n<p>{} &middot; {}</p>\n<ul>\n",
-        anchor(row),
+        anchor(index, row),
         escape(&row.label()),
         escape(&row.model),
         escape(&row.status(board.runs).to_string())
@@ -310,5 +312,21 @@ mod tests {
             escape("<a href='x'>&\"</a>"),
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
         );
+    }
+
+    /// `acme/a.b` and `acme/a-b` read alike in letters and digits: their sections' ids differ.
+    #[test]
+    fn every_rows_anchor_is_unique_on_the_page() {
+        let row = |name: &str| Row {
+            model: format!("acme/{name}"),
+            short_name: name.to_owned(),
+            differs: Vec::new(),
+            runs: vec![0],
+            cells: Vec::new(),
+            overall: None,
+        };
+        let (dotted, dashed) = (row("a.b"), row("a-b"));
+        assert_ne!(anchor(0, &dotted), anchor(1, &dashed));
+        assert_eq!(anchor(0, &dotted), "row-1-a-b");
     }
 }

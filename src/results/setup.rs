@@ -230,6 +230,7 @@ mod tests {
             run_id: "r".into(),
             model: "org/m".into(),
             short_name: "m".into(),
+            recorded: true,
             status: ModelStatus::Ok,
             started_at: None,
             failures: Vec::new(),

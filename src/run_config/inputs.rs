@@ -11,17 +11,21 @@ use crate::util::bad_input::bad_input;
 /// The longest suite list read (a list of thousands of run configs is a few hundred KB).
 const MAX_LIST_BYTES: u64 = 4 * 1024 * 1024;
 
-/// The run configs `inputs` name, in order, each once.
+/// The run configs `inputs` name, in order, each once however it is spelled
+/// (`suite/a.yaml`, `./suite/a.yaml`, a list's `../suite/a.yaml`): the first spelling is kept.
 pub fn expand(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut configs: Vec<PathBuf> = Vec::new();
+    let mut configs: Vec<(PathBuf, PathBuf)> = Vec::new();
     for input in inputs {
         for config in expand_one(input)? {
-            if !configs.contains(&config) {
-                configs.push(config);
+            let canonical = std::fs::canonicalize(&config)
+                .or_else(|_| std::path::absolute(&config))
+                .unwrap_or_else(|_| config.clone());
+            if !configs.iter().any(|(_, c)| *c == canonical) {
+                configs.push((config, canonical));
             }
         }
     }
-    Ok(configs)
+    Ok(configs.into_iter().map(|(config, _)| config).collect())
 }
 
 fn expand_one(input: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -103,7 +107,14 @@ mod tests {
             "# the suite\nc.yaml   # one more\n\nsuite/a.yaml\n",
         )
         .unwrap();
-        let got = expand(&[root.join("suite"), root.join("models.txt")]).unwrap();
+        std::fs::write(root.join("again.txt"), "./suite/../suite/b.yaml\n").unwrap();
+        let got = expand(&[
+            root.join("suite"),
+            root.join("models.txt"),
+            root.join("./suite/a.yaml"),
+            root.join("again.txt"),
+        ])
+        .unwrap();
         let names: Vec<_> = got
             .iter()
             .map(|p| p.strip_prefix(root).unwrap().display().to_string())

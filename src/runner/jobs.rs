@@ -50,6 +50,17 @@ pub struct JobsReport {
     pub ended_early: Option<EndedEarly>,
 }
 
+/// The status of a job that never started.
+const NOT_STARTED: &str = "not started";
+/// What the status of a job the runner stopped (an interrupt, another's failure) starts with.
+const STOPPED: &str = "stopped";
+
+/// Whether the runner cut the job short, stopping it or never starting it, rather than the job
+/// ending on its own.
+pub fn cut_short(outcome: &ProcessOutcome) -> bool {
+    outcome.status == NOT_STARTED || outcome.status.starts_with(STOPPED)
+}
+
 /// How a process that has not run yet is recorded: its command (secrets masked), its log in
 /// `log_dir`, status `not started`. The runner fills in the rest as it runs.
 pub fn planned(spec: &ProcessSpec, log_dir: &Path) -> ProcessOutcome {
@@ -59,7 +70,7 @@ pub fn planned(spec: &ProcessSpec, log_dir: &Path) -> ProcessOutcome {
         command: secrets::shown_command(spec),
         cwd: spec.cwd.clone(),
         exit_code: None,
-        status: "not started".to_owned(),
+        status: NOT_STARTED.to_owned(),
         started_at: None,
         finished_at: None,
         log_file: log_dir.join(&spec.log_file),
@@ -244,7 +255,7 @@ impl Runner {
             let outcome = &mut batch.outcomes[job.index];
             outcome.exit_code = status.as_ref().ok().and_then(|s| s.code());
             outcome.finished_at = Some(now());
-            outcome.status = format!("stopped ({})", describe_status(status));
+            outcome.status = format!("{STOPPED} ({})", describe_status(status));
         }
     }
 

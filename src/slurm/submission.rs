@@ -25,7 +25,8 @@ pub struct PlannedModel {
     pub config: PathBuf,
     /// `model.name` as written.
     pub model: String,
-    /// The model's run folder, `<output-dir>/<run-id>/<model>`, absolute.
+    /// The model's run folder, relative to the run id's folder (its name), so the record reads
+    /// the same wherever the run is moved.
     pub folder: PathBuf,
     pub tasks: Vec<PlannedTask>,
 }
@@ -35,7 +36,7 @@ pub struct PlannedModel {
 pub struct PlannedTask {
     /// The name the run config uses.
     pub name: String,
-    /// Its folder in the model's run folder (where its completion record is written).
+    /// Its folder (where its completion record is written), relative to the model's folder.
     pub folder: PathBuf,
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use sha2::{Digest, Sha256};
 
-use crate::util::atomic::{read_state, write_json};
+use crate::util::atomic::{read_state_checked, write_json};
 
 use super::layout::COMPLETION;
 
@@ -51,6 +51,8 @@ pub enum Decision {
     Rerun,
     /// To run again: its fingerprint changed; what changed, one item each.
     Changed(Vec<String>),
+    /// To run again: its completion record is there but cannot be read; why.
+    Unreadable(String),
 }
 
 impl Decision {
@@ -130,9 +132,14 @@ fn diff(path: &str, was: &Json, now: &Json, out: &mut Vec<String>) {
     }
 }
 
-/// The record in a task's folder, if there is a readable one.
-pub fn read(task_dir: &Path) -> Option<Completion> {
-    read_state(&task_dir.join(COMPLETION))
+/// The status word of a finished task's record.
+pub const OK: &str = "ok";
+
+/// The record in a task's folder, if there is one; why, when there is one that cannot be read
+/// (a copy cut short, a hand edit).
+pub fn read(task_dir: &Path) -> Result<Option<Completion>, String> {
+    let path = task_dir.join(COMPLETION);
+    read_state_checked(&path).map_err(|why| format!("{}: {why}", path.display()))
 }
 
 /// Writes the record (atomically: a record is there whole or not at all).
@@ -141,9 +148,17 @@ pub fn write(task_dir: &Path, completion: &Completion) -> anyhow::Result<()> {
 }
 
 /// Whether a task with `inputs` runs, given what its folder holds.
-pub fn decide(existing: Option<Completion>, inputs: &Inputs, rerun: bool) -> Decision {
+pub fn decide(
+    existing: Result<Option<Completion>, String>,
+    inputs: &Inputs,
+    rerun: bool,
+) -> Decision {
+    let existing = match existing {
+        Ok(existing) => existing,
+        Err(why) => return Decision::Unreadable(why),
+    };
     match existing {
-        Some(done) if done.status == "ok" => {
+        Some(done) if done.status == OK => {
             if rerun {
                 Decision::Rerun
             } else if done.fingerprint == inputs.fingerprint() {
@@ -207,14 +222,17 @@ mod tests {
         let before = inputs(0.7, "hf:org/m@3f2a", "0.31.0");
         let record = done(&before);
         assert_eq!(
-            decide(Some(record.clone()), &before, false),
+            decide(Ok(Some(record.clone())), &before, false),
             Decision::Done(Box::new(record.clone()))
         );
-        assert_eq!(decide(Some(record.clone()), &before, true), Decision::Rerun);
-        assert_eq!(decide(None, &before, false), Decision::Run);
+        assert_eq!(
+            decide(Ok(Some(record.clone())), &before, true),
+            Decision::Rerun
+        );
+        assert_eq!(decide(Ok(None), &before, false), Decision::Run);
         let now = inputs(0.6, "hf:org/m@9c1b", "0.32.0");
         assert_eq!(
-            decide(Some(record.clone()), &now, false),
+            decide(Ok(Some(record.clone())), &now, false),
             Decision::Changed(vec![
                 "temperature 0.7 -> 0.6 (hf:org/m@3f2a -> hf:org/m@9c1b)".into(),
                 "versions.vllm \"0.31.0\" -> \"0.32.0\"".into(),
@@ -222,6 +240,6 @@ mod tests {
         );
         let mut failed = record.clone();
         failed.status = "failed".into();
-        assert_eq!(decide(Some(failed), &before, false), Decision::Run);
+        assert_eq!(decide(Ok(Some(failed)), &before, false), Decision::Run);
     }
 }

@@ -17,7 +17,10 @@ use serde_json::{Map, Value as Json};
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 use super::layout::{COMPLETION, RESOLVED, RESULTS, RUN_CONFIG, RUN_RECORD, SUITE_RECORD};
+use super::run_lock::RunLock;
+use super::schema::KILLED;
 pub use super::schema::{MetricValue, ModelStatus, TaskState};
+use super::suite_record::{ModelEntry, SuiteRecord};
 use crate::util::stdio::errln;
 
 /// The state `word` names, if any.
@@ -86,6 +89,9 @@ pub struct StoredRun {
     pub model: String,
     /// The folder's name: the model's short name.
     pub short_name: String,
+    /// Whether the model's folder holds a record of a run (its `run.json` or results): a model
+    /// a suite only lists has none.
+    pub recorded: bool,
     pub status: ModelStatus,
     pub started_at: Option<String>,
     pub failures: Vec<String>,
@@ -158,17 +164,19 @@ impl Found {
 
     /// The models of the run-id folder `dir`'s `suite.json`, when it has one.
     fn read_suite(&mut self, dir: &Path, seen: &mut Vec<PathBuf>) {
-        let Some(suite) = self.optional::<Suite>(&dir.join(SUITE_RECORD)) else {
+        let Some(suite) = self.optional::<SuiteRecord>(&dir.join(SUITE_RECORD)) else {
             return;
         };
         for model in &suite.models {
-            if first_visit(&model.folder, seen) {
+            // by its name inside this run id's folder, wherever the folder was moved or copied
+            let folder = model.folder_in(dir);
+            if first_visit(&folder, seen) {
                 let in_suite = InSuite {
                     run_id: &suite.run_id,
                     started_at: &suite.started_at,
                     model,
                 };
-                let run = self.read_run(&model.folder, Some(in_suite));
+                let run = self.read_run(&folder, Some(in_suite));
                 self.runs.push(run);
             }
         }
@@ -183,10 +191,19 @@ impl Found {
         let record = record.unwrap_or_default();
         let config = config.unwrap_or_default();
         let resolved = resolved.unwrap_or_default();
-        let status = record
+        let mut failures = failures(&record, suite);
+        let status = match record
             .status
             .or_else(|| suite.map(|s| s.model.status))
-            .unwrap_or(ModelStatus::Unknown);
+            .unwrap_or(ModelStatus::Unknown)
+        {
+            // Nothing holds the folder: the run that said so was killed before it could say more.
+            ModelStatus::Running if !RunLock::is_held(dir) => {
+                failures.push(KILLED.to_owned());
+                ModelStatus::Interrupted
+            }
+            status => status,
+        };
         let short_name = folder_name(dir);
         let model = record
             .model
@@ -201,6 +218,7 @@ impl Found {
             versions.insert("server".into(), version);
         }
         let tasks = self.read_tasks(dir, &record, &config, results.as_ref(), suite, status);
+        let recorded = record.status.is_some() || results.is_some();
         StoredRun {
             dir: dir.to_owned(),
             run_id: record
@@ -210,12 +228,13 @@ impl Found {
                 .unwrap_or_else(|| parent_name(dir)),
             model,
             short_name,
+            recorded,
             status,
             started_at: record
                 .started_at
                 .clone()
                 .or_else(|| suite.map(InSuite::started_at)),
-            failures: failures(&record, suite),
+            failures,
             backend: record.backend.clone(),
             limit: record.options.as_ref().and_then(|o| o.limit),
             chat: config.use_chat_completions,
@@ -512,32 +531,12 @@ struct Completion {
     results: Json,
 }
 
-/// `<run-id>/suite.json`, as `suite/record.rs` writes it.
-#[derive(Debug, Deserialize)]
-struct Suite {
-    run_id: String,
-    started_at: String,
-    models: Vec<SuiteModel>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SuiteModel {
-    /// `model.name`, as in `run.json`.
-    model: String,
-    /// The model's run folder (absolute), there or not yet.
-    folder: PathBuf,
-    status: ModelStatus,
-    started_at: Option<String>,
-    failures: Vec<String>,
-    tasks: BTreeMap<String, TaskState>,
-}
-
 /// What a suite says of one of its models, and the suite's run id and start.
 #[derive(Clone, Copy)]
 struct InSuite<'s> {
     run_id: &'s str,
     started_at: &'s str,
-    model: &'s SuiteModel,
+    model: &'s ModelEntry,
 }
 
 impl InSuite<'_> {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::layout::{
     ATTEMPTS, LOCK, MODEL_GENERATION_CONFIG, RESOLVED, RESULTS, RUN_CONFIG, RUN_RECORD, SUMMARY,
+    relative_paths,
 };
 use super::run_record::{LayerRecord, RunRecord};
 use super::summary;
@@ -122,8 +123,10 @@ impl RunFolder {
         write_json(&self.path(RESOLVED), &resolved_json(resolution, view))
     }
 
+    /// `run.json`, its paths inside the folder written relative to it.
     pub fn write_record(&self, record: &RunRecord) -> Result<()> {
-        write_json(&self.path(RUN_RECORD), record)
+        let record = relative_paths(serde_json::to_value(record)?, &self.dir);
+        write_json(&self.path(RUN_RECORD), &record)
     }
 
     /// `results.json` and `summary.md` (`results` in the form of `results.json`); returns the

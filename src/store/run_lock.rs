@@ -77,6 +77,11 @@ impl RunLock {
         }
     }
 
+    /// Whether a run holds `dir` now.
+    pub fn is_held(dir: &Path) -> bool {
+        file_lock::is_held(&dir.join(LOCK))
+    }
+
     /// The PID the holder of `dir` wrote into its lock file, if any.
     pub fn holder(dir: &Path) -> Option<u32> {
         file_lock::holder(&dir.join(LOCK))

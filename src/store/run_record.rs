@@ -11,6 +11,7 @@ use benchy_core::{Diagnostic, Layer};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
+use super::schema::KILLED;
 pub use super::schema::Status;
 use crate::envs::EnvInfo;
 use crate::proof::verification::Verification;
@@ -159,6 +160,16 @@ pub fn attempts_before(previous: Option<(PathBuf, Json)>) -> Vec<Json> {
         Json::Object(map) => map,
         _ => Map::new(),
     };
+    // The folder is ours now: an attempt that still says it runs was killed.
+    if record.get("status").and_then(Json::as_str) == Some(Status::Running.as_str()) {
+        record.insert("status".into(), Json::from(Status::Interrupted.as_str()));
+        let failures = record
+            .entry("failures")
+            .or_insert_with(|| Json::Array(Vec::new()));
+        if let Some(list) = failures.as_array_mut() {
+            list.push(Json::from(KILLED));
+        }
+    }
     let mut attempts = match record.remove("attempts") {
         Some(Json::Array(older)) => older,
         _ => Vec::new(),

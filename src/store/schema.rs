@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 /// How the run ended (or that it has not yet).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Running,
@@ -24,6 +24,11 @@ impl Status {
         }
     }
 }
+
+/// What a run that says it runs, while no process holds its folder, is said to have met: it
+/// is read (and, once resumed, recorded) as interrupted.
+pub const KILLED: &str =
+    "its process ended while it ran (killed?): nothing holds its folder any more";
 
 /// Where a model is in the suite, and how a run read back stands: the words of `suite.json`
 /// and `run.json` (`ok`, `failed`, `interrupted`, `running`), one table for writer and reader.
@@ -85,7 +90,7 @@ impl std::fmt::Display for TaskState {
 }
 
 /// One metric's value and standard error; a value that is not a number is kept as `None`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricValue {
     pub value: Option<f64>,
     pub stderr: Option<f64>,

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use benchy_core::source::read_text_file;
+use benchy_core::source::{read_existing_file, read_text_file};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -52,6 +52,17 @@ const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
 pub fn read_state<T: DeserializeOwned>(path: &Path) -> Option<T> {
     let text = read_text_file(path, MAX_STATE_BYTES).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+/// A JSON state file benchy wrote: `None` when it is not there, and why when it is there but
+/// cannot be used (not a regular file, cut short, not of its shape).
+pub fn read_state_checked<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    let Some(bytes) = read_existing_file(path, MAX_STATE_BYTES)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| format!("not readable as its record ({e})"))
 }
 
 #[cfg(test)]

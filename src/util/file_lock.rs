@@ -61,6 +61,16 @@ fn open(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Whether some process holds the lock at `path`, asked without creating or changing the file
+/// (a reader of a run's records must write nothing): no file, or one this process can lock
+/// itself, is free; a file system that cannot say (no locks there) counts as held.
+pub fn is_held(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    file.try_lock_shared().is_err()
+}
+
 /// The PID the lock's holder wrote (a lock file left by a killed process still names it, though
 /// nobody holds the lock).
 pub fn holder(path: &Path) -> Option<u32> {
@@ -80,7 +90,10 @@ mod tests {
         // another open file description of the same file is another holder
         let again = FileLock::try_acquire(&path).unwrap();
         assert_eq!(again.unwrap_err(), Some(std::process::id()));
+        assert!(is_held(&path));
         drop(lock);
+        assert!(!is_held(&path));
         assert!(FileLock::try_acquire(&path).unwrap().is_ok());
+        assert!(!is_held(&dir.path().join("none.lock")));
     }
 }

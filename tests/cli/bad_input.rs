@@ -12,8 +12,14 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("empty.json", &["empty"]),
     ("array.json", &["found an array"]),
     ("string.json", &["found a string"]),
-    ("nan.json", &["not valid JSON", ":1:"]),
-    ("infinity.json", &["not valid JSON"]),
+    (
+        "nan.json",
+        &["`temperature` = \"NaN\": must be a number", ":1:"],
+    ),
+    (
+        "infinity.json",
+        &["`top_p` = \"Infinity\": must be a number"],
+    ),
     (
         "temperature-negative.json",
         &[":3:", "`temperature`", ">= 0"],

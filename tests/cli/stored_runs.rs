@@ -331,3 +331,112 @@ fn bad_input_exits_2_naming_the_file_line_or_flag() {
         run.stderr
     );
 }
+
+/// A record that says it runs while nothing holds its folder was killed: it reads as
+/// interrupted, and as running only while a run holds the folder.
+#[test]
+fn a_run_that_says_it_runs_while_nothing_holds_its_folder_reads_as_interrupted() {
+    let env = TestEnv::new();
+    let out = env.path().join("out");
+    let dir = write_run(
+        &out,
+        &run("r1", "m", "running", &[("a", Some(0.5)), ("b", None)]),
+    );
+    let results = env.run(&["results", "out", "--format", "json"]);
+    results.expect_code(0);
+    let row = &results.json()[0];
+    assert_eq!(row["status"], "interrupted", "{row:#}");
+    assert_eq!(row["b_state"], "interrupted", "{row:#}");
+    let status = env.run(&["status", "r1", "--output-dir", "out"]);
+    status.expect_code(0);
+    assert!(!status.stdout.contains("running"), "{}", status.stdout);
+    // a run holding the folder is running
+    let held = benchy::store::run_lock::RunLock::acquire(&dir).unwrap();
+    let results = env.run(&["results", "out", "--format", "json"]);
+    assert_eq!(results.json()[0]["status"], "running");
+    drop(held);
+}
+
+/// `status` without a run id takes the newest folder that holds a run, naming each newer one
+/// it skipped (a folder a run killed during its checks left with only its lock).
+#[test]
+fn status_takes_the_newest_folder_that_holds_a_run() {
+    let env = TestEnv::new();
+    let out = env.path().join("out");
+    write_run(&out, &run("r1", "m", "ok", &[("a", Some(0.5))]));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    env.write("out/r2/m/.lock", "12345\n");
+    let status = env.run(&["status", "--output-dir", "out"]);
+    status.expect_code(0);
+    assert!(
+        status.stderr.contains("out/r2 holds no run; skipped"),
+        "{}",
+        status.stderr
+    );
+    assert!(status.stdout.contains("/out/r1"), "{}", status.stdout);
+}
+
+/// A metric A has and B lacks (B's task failed) is a regression for the gate, with a line of
+/// its own, unless `--allow-missing`; a run A never made of a model is no run to compare.
+#[test]
+fn the_gate_counts_a_missing_metric_and_compare_needs_a_run_on_both_sides() {
+    let env = TestEnv::new();
+    let out = env.path().join("out");
+    write_run(
+        &out,
+        &run("r1", "m", "ok", &[("a", Some(0.5)), ("b", Some(0.3333))]),
+    );
+    let mut failed = run("r2", "m", "failed", &[("a", Some(0.5)), ("b", None)]);
+    failed.failed_tasks = vec!["b".into()];
+    write_run(&out, &failed);
+    let gate = [
+        "compare",
+        "out/r1/m",
+        "out/r2/m",
+        "--fail-on-regression",
+        "acc=0.01",
+    ];
+    let run_gate = env.run(&gate);
+    run_gate.expect_code(1);
+    assert!(
+        run_gate
+            .stderr
+            .contains("regression: b b acc,none: A has 0.3333, B has none"),
+        "{}",
+        run_gate.stderr
+    );
+    let allowed: Vec<&str> = gate.iter().copied().chain(["--allow-missing"]).collect();
+    env.run(&allowed).expect_code(0);
+
+    // r3's suite lists beta, which never ran there
+    let alpha = write_run(&out, &run("r3", "alpha", "ok", &[("a", Some(0.5))]));
+    let beta_dir = alpha.parent().unwrap().join("beta");
+    std::fs::write(
+        out.join("r3/suite.json"),
+        suite_json(
+            "r3",
+            &[
+                suite_model("org/alpha", &alpha, "ok", json!({"a": "done"})),
+                suite_model("org/beta", &beta_dir, "not run", json!({"a": "not run"})),
+            ],
+        )
+        .to_string(),
+    )
+    .unwrap();
+    write_run(&out, &run("r4", "beta", "ok", &[("a", Some(0.4))]));
+    let compared = env.run(&[
+        "compare",
+        "r3",
+        "r4",
+        "--model",
+        "beta",
+        "--output-dir",
+        "out",
+    ]);
+    compared.expect_code(2);
+    assert!(
+        compared.stderr.contains("holds no run of `beta`"),
+        "{}",
+        compared.stderr
+    );
+}

@@ -51,6 +51,14 @@ fn run_config(model: &str, second_task: &str) -> String {
     )
 }
 
+/// `benchy eval` of `config` (a run config or a list) under the run id `run_id`.
+fn eval_under<'a>(config: &'a str, run_id: &'a str) -> Vec<&'a str> {
+    let mut args = eval_args_of(config, &[]);
+    let at = args.iter().position(|a| *a == "--run-id").unwrap() + 1;
+    args[at] = run_id;
+    args
+}
+
 /// `benchy eval` of the suite's folder, as [`eval_args_of`] gives it.
 fn suite_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     eval_args_of("models/", extra)
@@ -211,7 +219,9 @@ fn a_killed_suite_resumes_with_only_what_is_missing_and_a_change_reruns_exactly_
     let beta = model_dir(&env, "beta");
     assert!(beta.join(".attempts/1/run.json").is_file());
     let record = read_json(&beta.join("run.json"));
-    assert_eq!(record["attempts"][0]["status"], "running", "{record}");
+    // the killed attempt said it ran; resumed on its folder, it is recorded as interrupted
+    assert_eq!(record["attempts"][0]["status"], "interrupted", "{record}");
+    assert_eq!(record["attempts"][0]["outputs"], ".attempts/1", "{record}");
     let suite = read_json(&env.path().join("out/r/suite.json"));
     assert_eq!(suite["status"], "ok", "{suite}");
 
@@ -315,10 +325,174 @@ fn ctrl_c_stops_the_current_model_and_starts_no_other() {
         "{record}"
     );
     assert_eq!(record["status"], "interrupted");
+    // the tasks the interrupt cut short are interrupted, not failed, in every record
+    let alpha_tasks = &record["models"][0]["tasks"];
+    assert!(
+        alpha_tasks
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|s| s == "interrupted"),
+        "{record}"
+    );
+    let alpha = read_json(&model_dir(&env, "alpha").join("run.json"));
+    assert_eq!(alpha["failed_tasks"], json!([]), "{alpha}");
+    let summary = std::fs::read_to_string(env.path().join("out/r/summary.md")).unwrap();
+    assert!(!summary.contains("failed"), "{summary}");
+    let results = env.run(&["results", "out", "--format", "json"]);
+    results.expect_code(0);
+    assert!(
+        !results.stdout.contains("\"failed\"") && results.stdout.contains("interrupted"),
+        "{}",
+        results.stdout
+    );
     let served: Vec<String> = generations(&requests(&env))
         .into_iter()
         .map(|(m, _)| m)
         .collect();
     assert!(served.iter().all(|m| m == "alpha"), "{served:?}");
     assert!(!model_dir(&env, "beta").join("run.json").exists());
+}
+
+/// A run of one task of a model, `--rerun` or changed, takes nothing of the others out of the
+/// run: their folders stay, and the results, the effective config, `status` and `results` keep
+/// them; the next full run computes nothing again.
+#[test]
+fn a_run_of_some_tasks_keeps_what_the_others_finished() {
+    let env = suite_env(&[]);
+    env.run(&eval_args_of("models/alpha.yaml", &[]))
+        .expect_code(0);
+    let alpha = model_dir(&env, "alpha");
+    let before = requests(&env).len();
+    for extra in [&["--rerun"][..], &["--set", "top_p=0.5"]] {
+        let args: Vec<&str> = ["--task", "gen"].iter().chain(extra).copied().collect();
+        env.run(&eval_args_of("models/alpha.yaml", &args))
+            .expect_code(0);
+        assert!(completion(&alpha, "gen-override").is_some(), "{extra:?}");
+        let results = read_json(&alpha.join("results.json"));
+        assert!(
+            results.get("gen").is_some() && results.get("gen-override").is_some(),
+            "{extra:?}: {results}"
+        );
+        let config = std::fs::read_to_string(alpha.join("run_config.yaml")).unwrap();
+        assert!(config.contains("name: gen-override"), "{config}");
+        let status = env.run(&["status", "out/r", "--missing"]);
+        status.expect_code(0);
+    }
+    let attempts: Vec<String> = std::fs::read_dir(alpha.join(".attempts"))
+        .unwrap()
+        .flatten()
+        .flat_map(|a| std::fs::read_dir(a.path()).unwrap().flatten())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !attempts.contains(&"gen-override".to_owned()),
+        "{attempts:?}"
+    );
+    let gen_only = generations(&requests(&env)[before..]);
+    assert!(
+        gen_only.iter().all(|(_, top_k)| *top_k == json!(20)),
+        "{gen_only:?}"
+    );
+    // the whole run again: gen ran last with top_p 0.5, so it runs again; gen-override not
+    let before = requests(&env).len();
+    let full = env.run(&eval_args_of("models/alpha.yaml", &[]));
+    full.expect_code(0);
+    says(&full.stderr, "gen-override: done, skipped");
+    let again = generations(&requests(&env)[before..]);
+    assert!(
+        again.iter().all(|(_, top_k)| *top_k == json!(20)),
+        "{again:?}"
+    );
+    // a completion record cut short runs its task again, and eval says why
+    let record = alpha.join("gen/completion.json");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, &text[..text.len() / 2]).unwrap();
+    let rerun = env.run(&eval_args_of("models/alpha.yaml", &[]));
+    rerun.expect_code(0);
+    says(
+        &rerun.stderr,
+        "gen: its completion record is unusable, running again: ",
+    );
+    says(
+        &rerun.stderr,
+        "gen/completion.json: not readable as its record",
+    );
+}
+
+/// A second suite under the same run id adds its models to the record, and two at once lose
+/// nothing: every model any of them asked for is in `suite.json` and `status`.
+#[test]
+fn suites_under_one_run_id_merge_their_record() {
+    let env = suite_env(&["--delay-ms", "100"]);
+    env.write("delta/generation_config.json", r#"{"temperature": 0.3}"#);
+    env.write("delta/config.json", "{}");
+    env.write("models/delta.yaml", &run_config("delta", "gen-override"));
+    env.write("pair.txt", "models/alpha.yaml\nmodels/beta.yaml\n");
+    env.write("other.txt", "models/gamma.yaml\nmodels/delta.yaml\n");
+    let first = env.spawn(&eval_under("pair.txt", "s"));
+    let second = env.spawn(&eval_under("other.txt", "s"));
+    first.wait(RUN * 2).expect_code(0);
+    second.wait(RUN * 2).expect_code(0);
+    let suite = read_json(&env.path().join("out/s/suite.json"));
+    let mut names: Vec<&str> = suite["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["folder"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["alpha", "beta", "delta", "gamma"], "{suite}");
+    // a later suite of some of them changes their entries and keeps the others
+    env.write("again.txt", "models/beta.yaml\nmodels/gamma.yaml\n");
+    env.run(&eval_under("again.txt", "s")).expect_code(0);
+    let suite = read_json(&env.path().join("out/s/suite.json"));
+    assert_eq!(suite["models"].as_array().unwrap().len(), 4, "{suite}");
+    let status = env.run(&["status", "out/s", "--missing"]);
+    status.expect_code(0);
+    says(&status.stdout, "every task of 4 models is done");
+}
+
+/// A run folder moved to an archive, or copied, reads exactly as it did in place.
+#[test]
+fn a_moved_or_copied_run_reads_as_it_did() {
+    let env = suite_env(&[]);
+    env.write("pair.txt", "models/alpha.yaml\nmodels/beta.yaml\n");
+    env.run(&eval_under("pair.txt", "s1")).expect_code(0);
+    let read = |path: &str| {
+        let status = env.run(&["status", path]);
+        status.expect_code(0);
+        let results = env.run(&["results", path, "--format", "json"]);
+        results.expect_code(0);
+        let mut rows: Json = results.json();
+        // where each row's runs are is the one thing that moved
+        for row in rows.as_array_mut().unwrap() {
+            row.as_object_mut().unwrap().remove("folders");
+        }
+        (
+            status.stdout.lines().skip(1).collect::<Vec<_>>().join("\n"),
+            rows,
+        )
+    };
+    let in_place = read("out/s1");
+    std::fs::create_dir_all(env.path().join("archive")).unwrap();
+    std::fs::rename(env.path().join("out/s1"), env.path().join("archive/s1")).unwrap();
+    assert_eq!(read("archive/s1"), in_place);
+    env.run(&["status", "archive/s1", "--missing"])
+        .expect_code(0);
+    let copied = std::process::Command::new("cp")
+        .args(["-r", "archive/s1", "copy"])
+        .current_dir(env.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    // the copy's own values: change one in the copy, and only the copy shows it
+    let results = env.path().join("copy/alpha/results.json");
+    let text = std::fs::read_to_string(&results).unwrap();
+    let changed = text.replacen("\"value\": ", "\"value\": 0.123456, \"was\": ", 1);
+    std::fs::write(&results, changed).unwrap();
+    let copy = env.run(&["results", "copy", "--format", "json"]);
+    assert!(copy.stdout.contains("0.123456"), "{}", copy.stdout);
+    let archive = env.run(&["results", "archive/s1", "--format", "json"]);
+    assert!(!archive.stdout.contains("0.123456"), "{}", archive.stdout);
 }

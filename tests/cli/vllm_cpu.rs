@@ -207,10 +207,12 @@ fn eval_runs_lm_eval_on_vllm_and_every_generation_request_uses_the_resolved_para
     let run_config = std::fs::read_to_string(t.path().join("run.yaml")).unwrap();
     t.write(
         "run.yaml",
-        &format!("{run_config}
+        &format!(
+            "{run_config}
 generation:
   max_new_tokens: 3
-"),
+"
+        ),
     );
     let benchy = t.spawn(&TINY_EVAL);
     let pid = benchy.pid();
@@ -292,7 +294,10 @@ generation:
     assert_eq!(record["audit"]["verdict"], audit["verdict"]);
     // the server held only what both tasks agree on, and the answers took demo-gen's budget
     let defaults = &record["backends"]["vllm"]["server_defaults"];
-    assert!(defaults["values"].get("max_new_tokens").is_none(), "{defaults}");
+    assert!(
+        defaults["values"].get("max_new_tokens").is_none(),
+        "{defaults}"
+    );
     assert!(
         defaults["left_out"]["max_new_tokens"]
             .as_str()
@@ -328,11 +333,16 @@ fn a_cap_the_server_applies_on_its_own_is_caught_as_a_wire_audit_deviation() {
     );
     assert_ne!(planted, provider);
     t.write("providers/tiny_cpu.yaml", &planted);
-    let args: Vec<&str> = TINY_EVAL.iter().copied().chain(["--task", "demo-gen"]).collect();
+    let args: Vec<&str> = TINY_EVAL
+        .iter()
+        .copied()
+        .chain(["--task", "demo-gen"])
+        .collect();
     let run = t.spawn(&args).wait(Duration::from_secs(1200));
     run.expect_code(1);
     assert!(
-        run.stderr.contains("while the request's budget was 16: the server capped it"),
+        run.stderr
+            .contains("while the request's budget was 16: the server capped it"),
         "{}",
         run.stderr
     );

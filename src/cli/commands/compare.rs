@@ -21,7 +21,8 @@ pub fn run(args: &CompareArgs, settings: &Settings) -> Result<ExitCode> {
     let comparison = Comparison::of(&a, &b);
     let mut regressions = Vec::new();
     for check in &args.fail_on_regression {
-        regressions.extend(comparison.regressions(check).map_err(bad_input)?);
+        let found = comparison.regressions(check, args.allow_missing);
+        regressions.extend(found.map_err(bad_input)?);
     }
     let text = match args.format {
         Format::Table => comparison.text(),

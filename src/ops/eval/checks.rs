@@ -17,7 +17,7 @@ use super::Suite;
 use super::model::Decisions;
 use crate::ops::check_cache::CheckCache;
 use crate::ops::planning::plan_jobs;
-use crate::runner::jobs::{EndedEarly, JobPolicy};
+use crate::runner::jobs::{self, EndedEarly, JobPolicy};
 use crate::runner::log_tail::format_tail;
 use crate::runner::{Interrupted, Runner};
 use crate::util::bad_input::{BadInput, bad_input};
@@ -88,8 +88,7 @@ impl Suite<'_> {
             return Err(Interrupted(signal).into());
         }
         // The checks stopped because another failed say nothing of their own.
-        let stopped =
-            |o: &ProcessOutcome| o.status == "not started" || o.status.starts_with("stopped");
+        let stopped = jobs::cut_short;
         for (outcome, spec) in report.outcomes.iter().zip(&checks) {
             if !stopped(outcome) {
                 check_passed(outcome, spec)?;

@@ -56,6 +56,7 @@ impl Suite<'_> {
                 Decision::Run => "would run".to_owned(),
                 Decision::Rerun => "done before, would run again (--rerun)".to_owned(),
                 Decision::Changed(changes) => format!("would run again: {}", changes.join("; ")),
+                Decision::Unreadable(why) => format!("would run again: {why}"),
             };
             out += &format!("  {}: {what}\n", task.name);
         }

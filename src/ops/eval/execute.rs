@@ -4,7 +4,7 @@
 //! nothing is left running.
 
 use anyhow::Result;
-use benchy_core::backend::{CollectRequest, Collected};
+use benchy_core::backend::{CollectRequest, Collected, ProcessOutcome};
 use benchy_core::{ProcessSpec, RunView};
 use serde_json::{Map, Value as Json};
 
@@ -104,7 +104,11 @@ impl Attempt<'_, '_> {
             record.checks.push(outcome);
         }
         record.notes.extend(checked.notes.iter().cloned());
-        folder.write_inputs(&self.model.resolution, &self.model.view)?;
+        let all = RunView {
+            tasks: self.model.all_tasks.clone(),
+            ..self.model.view.clone()
+        };
+        folder.write_inputs(&self.model.resolution, &all)?;
         folder.write_record(record)
     }
 
@@ -179,7 +183,7 @@ impl Attempt<'_, '_> {
             let inputs = self.model.inputs[&task.name].clone();
             let completion = Completion {
                 task: task.name.clone(),
-                status: "ok".to_owned(),
+                status: completion::OK.to_owned(),
                 started_at: job.and_then(|j| j.started_at.clone()),
                 finished_at: job.and_then(|j| j.finished_at.clone()).unwrap_or_else(now),
                 fingerprint: inputs.fingerprint(),
@@ -237,7 +241,15 @@ impl Attempt<'_, '_> {
         note_failed_jobs(&report, record);
         record.processes = report.outcomes.clone();
         let results = self.collect(&report, record);
-        let tasks: Vec<String> = self.view.tasks.iter().map(|t| t.name.clone()).collect();
+        // A task an interrupt cut short has no results, and did not fail for it.
+        let cut_short = interrupted_tasks(&report);
+        let tasks: Vec<String> = self
+            .view
+            .tasks
+            .iter()
+            .map(|t| t.name.clone())
+            .filter(|t| !cut_short.contains(t))
+            .collect();
         for line in record.verify(&results, &tasks, &self.suite.args.backend) {
             errln!("{}", secrets::mask(&line));
         }
@@ -371,8 +383,25 @@ impl Attempt<'_, '_> {
 }
 
 /// Every job that did not succeed fails the tasks it covered.
+/// The tasks of the jobs an interrupt stopped, or never let start.
+fn interrupted_tasks(report: &JobsReport) -> Vec<String> {
+    if !matches!(report.ended_early, Some(EndedEarly::Interrupted(_))) {
+        return Vec::new();
+    }
+    let cut_short = report
+        .outcomes
+        .iter()
+        .filter(|o| runner::jobs::cut_short(o));
+    cut_short.flat_map(|o| o.tasks.iter().cloned()).collect()
+}
+
+/// Every job that did not succeed fails its tasks; those an interrupt cut short did not fail:
+/// they were interrupted.
 fn note_failed_jobs(report: &JobsReport, record: &mut RunRecord) {
-    for outcome in report.outcomes.iter().filter(|o| !o.succeeded()) {
+    let cut_short = interrupted_tasks(report);
+    let failed =
+        |o: &&ProcessOutcome| !o.succeeded() && !o.tasks.iter().all(|t| cut_short.contains(t));
+    for outcome in report.outcomes.iter().filter(failed) {
         record.fail_tasks(
             &outcome.tasks,
             format!("{}: {}", outcome.name, outcome.status),
@@ -398,11 +427,11 @@ fn ended_early(ended: Option<EndedEarly>, server: &RunningServer) -> Result<()> 
     }
 }
 
-/// `new` (in the form of `results.json`) after the results of the tasks `done` before, in the
-/// run config's order.
+/// `new` (in the form of `results.json`) after the results of the tasks `done` before (those
+/// `--task` left out included), in the run config's order.
 pub(super) fn with_done(model: &Model, done: &[Completion], new: &Json) -> Json {
     let mut merged = Map::new();
-    for task in &model.view.tasks {
+    for task in &model.all_tasks {
         let done = done.iter().find(|c| c.task == task.name);
         if let Some(value) = new.get(&task.name).or(done.map(|c| &c.results)) {
             merged.insert(task.name.clone(), value.clone());

@@ -19,7 +19,7 @@ use crate::plugin::Registry;
 use crate::resolution::Resolution;
 use crate::run_config::ModelLocation;
 use crate::runner::server_url::ServerUrl;
-use crate::store::completion::{self, Decision, Inputs};
+use crate::store::completion::{self, Completion, Decision, Inputs};
 use crate::store::run_folder::RunFolder;
 
 /// What every model of a suite is planned with.
@@ -41,6 +41,9 @@ pub(super) struct Model {
     pub resolution: Resolution,
     /// The run as backends see it, with the tasks `--task` selected.
     pub view: RunView,
+    /// Every task of the run config, selected or not: what the folder's inputs and results
+    /// hold, since a run of some tasks keeps what the others finished.
+    pub all_tasks: Vec<TaskView>,
     pub options: RunOptions,
     pub server: Server,
     /// The task backend's plan against the server as it will be: its diagnostics, what
@@ -55,6 +58,7 @@ impl Model {
     /// Plans the model of `resolution` with the tasks named in `only` (all when empty).
     pub fn prepare(resolution: Resolution, only: &[String], planning: &Planning) -> Result<Model> {
         let view = run_view(&resolution, only);
+        let all_tasks = run_view(&resolution, &[]).tasks;
         let options = RunOptions {
             run_dir: planning.options.run_dir.join(&view.model.short_name),
             ..planning.options.clone()
@@ -71,6 +75,7 @@ impl Model {
         let mut model = Model {
             resolution,
             view,
+            all_tasks,
             options,
             server,
             job_plan,
@@ -107,6 +112,18 @@ impl Model {
                     completion::decide(done, &self.inputs[&task.name], rerun),
                 )
             })
+            .collect()
+    }
+
+    /// The finished tasks of the folder that `--task` left out: they stay as they are, their
+    /// results among the model's.
+    pub fn kept(&self) -> Vec<Completion> {
+        let selected = |t: &TaskView| self.view.tasks.iter().any(|s| s.name == t.name);
+        self.all_tasks
+            .iter()
+            .filter(|t| !selected(t))
+            .filter_map(|t| completion::read(&self.folder.path(&t.output_folder)).ok()?)
+            .filter(|c| c.status == completion::OK)
             .collect()
     }
 

@@ -2,6 +2,7 @@
 //! a bad task name stops it before anything is queued), then submitted as one job array whose
 //! array tasks each run `benchy eval` of one model.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -65,12 +66,12 @@ fn flagged_plugins(registry: &Registry) -> Result<Vec<String>> {
 fn planned(model: &Model) -> Result<PlannedModel> {
     let tasks = model.view.tasks.iter().map(|task| PlannedTask {
         name: task.name.clone(),
-        folder: model.folder.dir.join(&task.output_folder),
+        folder: PathBuf::from(&task.output_folder),
     });
     Ok(PlannedModel {
         config: std::path::absolute(&model.resolution.config.path)?,
         model: model.view.model.name.clone(),
-        folder: model.folder.dir.clone(),
+        folder: PathBuf::from(model.short_name()),
         tasks: tasks.collect(),
     })
 }

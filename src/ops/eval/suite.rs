@@ -5,6 +5,7 @@
 //! and its table printed at the end.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -115,8 +116,8 @@ impl Suite<'_> {
             }
         }
         record.finish(status);
-        record.write(&self.dir)?;
-        outln!("{}", record.table());
+        let merged = record.write(&self.dir)?;
+        outln!("{}", merged.table());
         runner.say(&format!(
             "the suite's record: {}",
             self.dir.join(SUITE_RECORD).display()
@@ -136,7 +137,7 @@ impl Suite<'_> {
                 .map(|m| ModelEntry {
                     model: m.view.model.name.clone(),
                     config: m.resolution.config.path.clone(),
-                    folder: m.folder.dir.clone(),
+                    folder: PathBuf::from(m.short_name()),
                     status: ModelStatus::Pending,
                     started_at: None,
                     finished_at: None,
@@ -165,7 +166,9 @@ impl Suite<'_> {
     }
 
     /// One model: its tasks done before are skipped (saying so), the others run in one
-    /// attempt, with what an earlier attempt left moved aside first.
+    /// attempt, with what an earlier attempt left moved aside first: the folders of the tasks
+    /// that run again and the model's own files, never another task's folder (a task done
+    /// before, or one `--task` left out, stays as it is).
     async fn run_model(
         &self,
         model: &Model,
@@ -173,17 +176,22 @@ impl Suite<'_> {
         runner: &Runner,
         checked: &Checked,
     ) -> ModelOutcome {
-        let (mut done, mut keep, mut to_run) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut done, mut to_run) = (Vec::new(), Vec::new());
         for (task, decision) in decisions {
             say_decision(runner, task, &decision);
             match decision {
-                Decision::Done(completion) => {
-                    done.push(*completion);
-                    keep.push(task.output_folder.as_str());
-                }
+                Decision::Done(completion) => done.push(*completion),
                 _ => to_run.push(task.clone()),
             }
         }
+        done.extend(model.kept());
+        let runs_again = |t: &&TaskView| to_run.iter().any(|r| r.name == t.name);
+        let keep: Vec<&str> = model
+            .all_tasks
+            .iter()
+            .filter(|t| !runs_again(t))
+            .map(|t| t.output_folder.as_str())
+            .collect();
         if to_run.is_empty() {
             runner.say(&format!(
                 "{}: every task is done; no server started",
@@ -222,6 +230,9 @@ fn say_decision(runner: &Runner, task: &TaskView, decision: &Decision) {
             )
         }
         Decision::Rerun => "done before, running again (--rerun)".to_owned(),
+        Decision::Unreadable(why) => {
+            format!("its completion record is unusable, running again: {why}")
+        }
         Decision::Run => return,
     };
     runner.say(&format!("{}: {why}", task.name));
