@@ -88,8 +88,38 @@ pub struct TaskView {
     /// path part.
     pub output_folder: String,
     /// The parameters resolved for this task, every key with its source; normalized (the
-    /// temperature is explicit). [`Resolved::openai_params`] gives them in the API's names.
+    /// temperature is explicit). [`Resolved::openai_params`] gives them in the API's names. A
+    /// mode's template switch is its `chat_template_kwargs`.
     pub resolved: Resolved,
+    /// The mode the task runs in (a thinking model's preset and template switch), when one was
+    /// chosen: its requests go over chat completions.
+    #[serde(default)]
+    pub mode: Option<ModeView>,
+}
+
+/// A mode of a model: a preset of generation parameters with the chat template's switch, chosen
+/// for a task. Its parameters and switch are already in the task's resolved set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeView {
+    pub name: String,
+    /// Where the mode is defined, for messages: `run.yaml:12`, or a catalog file.
+    pub defined_in: String,
+    /// What chose it, for messages: `--mode`, or the file and line of a `mode:` key.
+    pub chosen_by: String,
+    /// The task itself asked for the mode (its own `mode:`), rather than the run: a task that
+    /// cannot run in a mode is then an error rather than left on its usual route.
+    #[serde(default)]
+    pub by_task: bool,
+    /// The system prompt every request of the mode starts with (families switched there, as
+    /// Magistral), when it has one.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// The model reasons before it answers in this mode: no request may carry a stop string,
+    /// which would end generation inside the reasoning; the task's stop strings apply to the
+    /// answer after it.
+    pub thinks: bool,
+    /// The text that closes the reasoning in an answer the server did not split (`</think>`).
+    pub think_end: String,
 }
 
 /// A running server as the jobs see it.
@@ -125,10 +155,20 @@ pub struct PlanRequest {
     /// The server jobs talk to; `None` when a server backend is asked to plan the server.
     pub server: Option<ServerInfo>,
     pub options: RunOptions,
+    /// What the backend's [`Plan::questions`] printed, by question name, each parsed as JSON:
+    /// the backend is asked again with them until it asks nothing new.
+    #[serde(default)]
+    pub answers: BTreeMap<String, Json>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub struct Plan {
+    /// Commands whose output the backend needs to plan (which of these tasks generate text?):
+    /// the host runs each one not yet in [`PlanRequest::answers`], before anything starts, reads
+    /// its standard output as one JSON document and asks for the plan again with it. A question
+    /// that fails is bad input, as a failed check is.
+    #[serde(default)]
+    pub questions: Vec<ProcessSpec>,
     /// Commands that must succeed before anything starts (is the executable there, does it know
     /// these tasks); a failure is bad input, exit code 2.
     #[serde(default)]

@@ -269,8 +269,7 @@ impl Layer {
             if raw.is_null() {
                 continue;
             }
-            // `stop_strings` is transformers' own name for the stop strings.
-            let known = Key::known(name).or_else(|| (name == "stop_strings").then_some(Key::Stop));
+            let known = Key::known(name).or_else(|| generation_config_name(name));
             let Some(key) = known else {
                 layer.ignored.push(name.clone());
                 continue;
@@ -405,6 +404,17 @@ fn quote_python_literals(text: &str) -> std::borrow::Cow<'_, str> {
         rest = &rest[c.len_utf8()..];
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Keys a `generation_config.json` holds under names of its own: `stop_strings` is transformers'
+/// name for the stop strings, and `default_chat_template_kwargs` the template variables a model
+/// asks to be rendered with (poolside's Laguna ships one).
+fn generation_config_name(name: &str) -> Option<Key> {
+    match name {
+        "stop_strings" => Some(Key::Stop),
+        "default_chat_template_kwargs" => Some(Key::ChatTemplateKwargs),
+        _ => None,
+    }
 }
 
 fn parse_json_object(

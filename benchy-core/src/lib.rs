@@ -26,7 +26,7 @@ pub mod python;
 pub mod sdk;
 pub mod source;
 
-pub use backend::{Backend, BackendError, Plan, PlanRequest, RunView};
+pub use backend::{Backend, BackendError, ModeView, Plan, PlanRequest, RunView};
 pub use diagnostic::{Diagnostic, Level};
 pub use environment::PythonEnv;
 pub use layer::{Artifact, Entry, Layer, LayerError, SourceRef, Strictness};
@@ -34,5 +34,5 @@ pub use merge::{Resolved, ResolvedParam, merge};
 pub use normalize::normalize;
 pub use params::{InvalidParam, Key, ParamValue};
 pub use problem::Problem;
-pub use process::{EnvValue, Expectation, Expected, Listen, ProcessSpec, Role};
+pub use process::{AnswerStops, EnvValue, Expectation, Expected, Listen, ProcessSpec, Role};
 pub use source::{ConfigSource, ModelRef, SourceError, SourceReply, SourceRequest};

@@ -13,6 +13,11 @@ use serde_json::{Map, Value as Json};
 use crate::merge::Resolved;
 use crate::params::Key;
 
+/// Request fields only chat completions act on: the chat template's variables and the reasoning
+/// effort (rendered by the template, or Harmony's system prompt for gpt-oss). vLLM accepts them
+/// on `/v1/completions` as well and ignores them there without a word.
+pub const CHAT_ONLY_FIELDS: [&str; 2] = ["chat_template_kwargs", "reasoning_effort"];
+
 impl Key {
     /// The key's name in an OpenAI-style request body, or `None` for `do_sample`, which the API
     /// does not have (the temperature carries it).

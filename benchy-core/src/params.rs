@@ -23,13 +23,16 @@ pub enum Key {
     DoSample,
     Seed,
     Stop,
+    /// The variables a chat template is rendered with (`{"enable_thinking": false}`): the switch
+    /// that chooses a thinking model's mode. Only chat requests render a template.
+    ChatTemplateKwargs,
     /// Any other key from a user's own layer (YAML, `--set`), sent to every consumer as written.
     Extra(String),
 }
 
 impl Key {
     /// Every known key, in display order.
-    pub const KNOWN: [Key; 11] = [
+    pub const KNOWN: [Key; 12] = [
         Key::Temperature,
         Key::TopP,
         Key::TopK,
@@ -41,6 +44,7 @@ impl Key {
         Key::DoSample,
         Key::Seed,
         Key::Stop,
+        Key::ChatTemplateKwargs,
     ];
 
     /// The key as written in a Hugging Face `generation_config.json` and in benchy's configs.
@@ -57,6 +61,7 @@ impl Key {
             Key::DoSample => "do_sample",
             Key::Seed => "seed",
             Key::Stop => "stop",
+            Key::ChatTemplateKwargs => "chat_template_kwargs",
             Key::Extra(name) => name,
         }
     }
@@ -182,6 +187,7 @@ impl Key {
                 }
                 Ok(ParamValue::Strings(strings))
             }
+            Key::ChatTemplateKwargs => check_template_kwargs(raw).map_err(invalid),
             Key::Extra(name) if Key::REQUEST_FIELDS.contains(&name.as_str()) => Err(invalid(
                 "not a generation parameter: it is a field of the request itself, which the \
                  evaluator sets",
@@ -253,6 +259,27 @@ fn check_extra(raw: &Json) -> Result<ParamValue, &'static str> {
         v if v.is_array() || scalar(v) => Ok(ParamValue::Json(raw.clone())),
         _ => Err("must be a finite number, string or boolean"),
     }
+}
+
+/// A chat template's variables: a mapping of names to values (the template reads them as
+/// Jinja variables, so a name must be one).
+fn check_template_kwargs(raw: &Json) -> Result<ParamValue, &'static str> {
+    let Json::Object(kwargs) = raw else {
+        return Err("must be a mapping of template variables, as in {enable_thinking: false}");
+    };
+    let is_name = |name: &str| {
+        name.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if !kwargs.keys().all(|name| is_name(name)) {
+        return Err("holds a name that is not a template variable (letters, digits and `_`)");
+    }
+    if kwargs.values().any(Json::is_null) {
+        return Err("holds a null; leave the variable out to use the template's default");
+    }
+    Ok(ParamValue::Json(raw.clone()))
 }
 
 /// A checked parameter value.
@@ -375,6 +402,13 @@ mod tests {
         assert!(bad(Key::DoSample, json!("yes")).contains("true or false"));
         assert!(bad(Key::Stop, json!([1, 2])).contains("strings"));
         assert!(bad(Key::Temperature, json!({"value": 1})).contains("number"));
+        assert!(bad(Key::ChatTemplateKwargs, json!(true)).contains("mapping"));
+        assert!(bad(Key::ChatTemplateKwargs, json!({"enable-thinking": true})).contains("name"));
+        assert!(bad(Key::ChatTemplateKwargs, json!({"x": null})).contains("null"));
+        assert_eq!(
+            ok(Key::ChatTemplateKwargs, json!({"enable_thinking": false})),
+            ParamValue::Json(json!({"enable_thinking": false}))
+        );
     }
 
     #[test]

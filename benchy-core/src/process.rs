@@ -120,6 +120,23 @@ pub struct Expectation {
     /// each with its rule. Any other field is a deviation.
     #[serde(default)]
     pub scoring: BTreeMap<String, Expected>,
+    /// The system message every chat generation request must start with (a mode's system
+    /// prompt); `None`: no rule on the messages.
+    #[serde(default)]
+    pub system: Option<String>,
+    /// Stop strings the host applies to each answer after its reasoning, because the requests
+    /// of a thinking mode carry none (a stop string would end generation inside the reasoning,
+    /// and servers match them against the whole output).
+    #[serde(default)]
+    pub answer_stops: Option<AnswerStops>,
+}
+
+/// Where an answer is cut: at the first of `stops` after the reasoning, which ends at the last
+/// `think_end` in the answer (or is not in it at all, when the server split it off).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerStops {
+    pub stops: Vec<String>,
+    pub think_end: String,
 }
 
 /// A rule for one key's value in a request.

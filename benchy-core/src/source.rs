@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
-use crate::layer::{Layer, LayerError};
+use crate::layer::{Artifact, Layer, LayerError};
 use crate::problem::Problem;
 
 /// What a source is asked to resolve.
@@ -70,6 +70,11 @@ pub struct SourceReply {
     /// `None` when the source has nothing for this model (a repo without a
     /// `generation_config.json`, say); the run continues with the other layers.
     pub layer: Option<Layer>,
+    /// The model's chat template, when the source reads the model's own files: the template's
+    /// text as the artifact's `text` (taken out of `tokenizer_config.json` or
+    /// `chat_template.json` when it was found there), so modes can be checked against it.
+    #[serde(default)]
+    pub chat_template: Option<Artifact>,
     /// Messages not tied to a layer (why there is none, a fallback that was taken).
     #[serde(default)]
     pub diagnostics: Vec<Diagnostic>,

@@ -16,11 +16,21 @@ use crate::util::bad_input::{BadInput, bad_input};
 
 const PRECEDENCE_HELP: &str = "\
 Generation parameters are merged from these layers, later ones winning key by key:
-  1. each --source SPEC, in the order given (default: hf, the model's generation_config.json)
+  1. each --source SPEC, in the order given (default: hf, the model's generation_config.json);
+     a mode's preset sits just above the model's own generation_config.json
   2. the run config's `generation:` block
   3. the task's own `generation:` block
   4. --set KEY=VALUE flags
 An explicit null in a YAML layer or --set removes a key set by an earlier layer.";
+
+const MODES_HELP: &str = "\
+A mode is a thinking model's preset with the chat template switch that chooses it
+(`chat_template_kwargs: {enable_thinking: false}`, a `system_prompt`, a `reasoning_effort`).
+A run config defines its own under `modes:` and chooses one with `mode:` (a task may choose its
+own); --mode chooses over both. Names the run config does not define come from benchy's catalog
+of known families (Qwen3, Qwen3.5, Qwen3.6/3.8, DeepSeek-R1, gpt-oss, SmolLM3, Gemma 4,
+Magistral), matched by the repository's name. Tasks in a mode that generate text go over chat
+completions; see docs/user-guide.md, \"Thinking models\".";
 
 const PLUGINS_HELP: &str = "\
 Plugins are found, in this order (the first to provide a name wins):
@@ -558,6 +568,11 @@ pub enum ConfigCommand {
     #[command(after_help = PRECEDENCE_HELP)]
     Explain(ExplainArgs),
 
+    /// List the modes a model has (the run config's and the catalog's), where each comes from,
+    /// its switch and preset, and what the model's chat template reads
+    #[command(after_help = MODES_HELP)]
+    Modes(ExplainArgs),
+
     /// Print every effective setting from the settings files, with the file and line it came
     /// from (or `default`)
     #[command(after_help = SETTINGS_HELP)]
@@ -610,6 +625,12 @@ pub struct ResolveArgs {
     /// repeatable, added to the run config's and the settings' `require_sources`
     #[arg(long = "require-source", value_name = "SCHEME")]
     pub require_sources: Vec<String>,
+
+    /// Run every task in this mode of the model (a thinking model's preset with its chat
+    /// template switch), over the run config's `mode:`; its requests go over chat completions.
+    /// `benchy config modes -c RUN.yaml` lists the modes a model has
+    #[arg(long, value_name = "NAME")]
+    pub mode: Option<String>,
 }
 
 impl ResolveArgs {
@@ -620,6 +641,7 @@ impl ResolveArgs {
             sets: self.sets.clone(),
             offline: self.offline,
             require_sources: self.require_sources.clone(),
+            mode: self.mode.clone(),
         }
     }
 

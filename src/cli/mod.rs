@@ -97,7 +97,10 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Some(Command::Report(args)) => report::run(&args, settings),
         Some(Command::Status(args)) => status::run(&args, settings),
         Some(Command::Config(ConfigCommand::Explain(args))) => {
-            explain::run(&args, &loaded(), settings)
+            explain::EXPLAIN.run(&args, &loaded(), settings)
+        }
+        Some(Command::Config(ConfigCommand::Modes(args))) => {
+            explain::MODES.run(&args, &loaded(), settings)
         }
         Some(Command::Eval(args)) => eval::run(&args, &loaded(), settings),
         Some(Command::Serve(args)) => serve::run(&args, &loaded(), settings),

@@ -27,6 +27,13 @@ impl CheckCache {
         }
     }
 
+    /// Where backends' questions are remembered with their answers, by the same rule.
+    pub fn answers(home: &Path) -> CheckCache {
+        CheckCache {
+            dir: home.join("cache").join("answers"),
+        }
+    }
+
     /// The mark `check` leaves when it passes: its name is the hash of everything the check
     /// depends on, computed once (it walks the task folders).
     pub fn mark(&self, check: &ProcessSpec) -> Mark {
@@ -52,10 +59,24 @@ impl Mark {
 
     /// Remembers that the check passed (a cache that cannot be written only costs a rerun).
     pub fn remember(&self) {
+        self.keep(&format!("{}\n", self.name));
+    }
+
+    /// The answer a question gave before with nothing it depends on changed.
+    pub fn answer(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&std::fs::read(&self.path).ok()?).ok()
+    }
+
+    /// Remembers a question's answer.
+    pub fn remember_answer(&self, answer: &serde_json::Value) {
+        self.keep(&answer.to_string());
+    }
+
+    fn keep(&self, text: &str) {
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let _ = std::fs::write(&self.path, format!("{}\n", self.name));
+        let _ = crate::util::atomic::write_atomic(&self.path, text.as_bytes());
     }
 }
 

@@ -10,6 +10,7 @@ pub mod envs;
 pub mod eval;
 pub mod planning;
 pub mod plugins;
+pub mod questions;
 pub mod serve;
 pub mod server;
 pub mod status;

@@ -1,12 +1,14 @@
 //! Asking backends for plans: the run as backends see it, the server a run launches (planned
 //! by the provider's server backend), and the jobs (planned by the task backend).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use benchy_core::backend::{ModelView, ProviderView, RunOptions, ServerInfo, TaskView};
 use benchy_core::{Backend, Plan, PlanRequest, ProcessSpec, Resolved, Role, RunView};
+use serde_json::Value as Json;
 
 use crate::envs::{EnvInfo, EnvStore, availability_check};
 use crate::plugin::Registry;
@@ -23,6 +25,7 @@ pub fn run_view(resolution: &Resolution, only: &[String]) -> RunView {
     view.resolved = resolution.run.clone();
     for (task, resolved) in view.tasks.iter_mut().zip(&resolution.tasks) {
         task.resolved = resolved.resolved.clone();
+        task.mode = resolved.mode.as_ref().map(|m| m.view());
     }
     view.tasks
         .retain(|t| only.is_empty() || only.contains(&t.name));
@@ -44,6 +47,7 @@ pub fn config_view(config: &RunConfig) -> RunView {
             defaults: task.defaults.clone(),
             output_folder: task.output_folder().to_owned(),
             resolved: Resolved::default(),
+            mode: None,
         })
         .collect();
     RunView {
@@ -135,6 +139,7 @@ impl ServerPlan {
             run: view.clone(),
             server: None,
             options: options.clone(),
+            answers: BTreeMap::new(),
         })?;
         register_secrets(&plan);
         let spec = plan
@@ -151,17 +156,20 @@ impl ServerPlan {
     }
 }
 
-/// The task backend's plan of the jobs of `view` against `server`.
+/// The task backend's plan of the jobs of `view` against `server`, given the answers to its
+/// questions so far (the plan may ask more: see [`crate::ops::questions`]).
 pub fn plan_jobs(
     backend: &Arc<dyn Backend>,
     view: &RunView,
     server: &ServerInfo,
     options: &RunOptions,
+    answers: &BTreeMap<String, Json>,
 ) -> Result<Plan> {
     let plan = backend.plan(&PlanRequest {
         run: view.clone(),
         server: Some(server.clone()),
         options: options.clone(),
+        answers: answers.clone(),
     })?;
     register_secrets(&plan);
     Ok(plan)

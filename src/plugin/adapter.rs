@@ -232,6 +232,7 @@ mod tests {
                     Ok(SourceReply {
                         layer: Some(layer),
                         diagnostics: vec![Diagnostic::info("echoed")],
+                        chat_template: None,
                     })
                 }
             }

@@ -4,5 +4,6 @@
 //! independent verdicts, kept apart.
 
 pub mod audit;
+pub mod rendered;
 pub mod verification;
 pub mod wire_audit;

@@ -182,7 +182,12 @@ pub(crate) async fn handle(
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             call_response(&shared, seq, Outcome::Answered(parts.status));
-            let body = if inspected {
+            let body = if inspected && reshaped(&shared, seq, &parts) {
+                match reshape(&shared, seq, &mut parts.headers, body).await {
+                    Some(body) => body,
+                    None => return Ok(plain(StatusCode::BAD_GATEWAY, "upstream body failed\n")),
+                }
+            } else if inspected {
                 ProxyBody::Tapped(body, Tap::new(shared.inspector.clone(), seq))
             } else {
                 ProxyBody::Stream(body)
@@ -240,6 +245,54 @@ fn call_inspector(shared: &Shared, seen: &Seen<'_>) {
             "inspector panicked; request forwarded all the same"
         );
     }
+}
+
+/// Whether this answer is reshaped: a successful JSON answer (not an event stream) the
+/// inspector asks for.
+fn reshaped(shared: &Shared, seq: u64, parts: &http::response::Parts) -> bool {
+    let streamed = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    parts.status.is_success()
+        && !streamed
+        && catch_unwind(AssertUnwindSafe(|| shared.inspector.reshapes(seq))).unwrap_or(false)
+}
+
+/// The answer read whole, shown to the inspector as it came, and sent as the inspector
+/// reshaped it (its length set again); `None` when the upstream's body failed.
+async fn reshape(
+    shared: &Arc<Shared>,
+    seq: u64,
+    headers: &mut http::HeaderMap,
+    body: Incoming,
+) -> Option<ProxyBody> {
+    let bytes = match read_capped(body, shared.max_inspect_bytes).await {
+        Read::Complete(bytes) => bytes,
+        Read::TooLarge(body) => return Some(body),
+        Read::Failed(e) => {
+            tracing::debug!(seq, error = %e, "response body failed while reading it");
+            shared.inspector.response_end(seq, false);
+            return None;
+        }
+    };
+    let inspector = &shared.inspector;
+    let reshaped = catch_unwind(AssertUnwindSafe(|| {
+        inspector.response_data(seq, &bytes);
+        inspector.response_end(seq, true);
+        inspector.reshape(seq, &bytes)
+    }));
+    let body = match reshaped {
+        Ok(Some(new)) => Bytes::from(new),
+        Ok(None) => bytes,
+        Err(_) => {
+            shared.counters.inspector_panics.fetch_add(1, Relaxed);
+            bytes
+        }
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    Some(ProxyBody::full(body))
 }
 
 fn call_response(shared: &Shared, seq: u64, outcome: Outcome) {

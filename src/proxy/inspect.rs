@@ -72,4 +72,17 @@ pub trait Inspect: Send + Sync + 'static {
     /// Called once when that body has ended: whole, or cut off (the upstream broke off, or the
     /// client went away).
     fn response_end(&self, _seq: u64, _whole: bool) {}
+
+    /// Whether the answer to request `seq` is to be reshaped before the client sees it. The
+    /// proxy then reads the whole response (a JSON one, up to the inspection cap), hands it to
+    /// [`Inspect::response_data`] and [`Inspect::response_end`] as it came, and sends what
+    /// [`Inspect::reshape`] makes of it instead. A streamed response is never reshaped.
+    fn reshapes(&self, _seq: u64) -> bool {
+        false
+    }
+
+    /// The response body to send instead of `body`; `None` sends it as it came.
+    fn reshape(&self, _seq: u64, _body: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }

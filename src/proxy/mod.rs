@@ -2,7 +2,9 @@
 //! It forwards every HTTP/1.1 request to the upstream unchanged, streams responses back as they
 //! are produced, and hands each completions request body to an [`Inspect`] hook before
 //! forwarding it, so benchy proves which generation parameters actually reached the server
-//! ([`crate::proof::audit`]). Nothing here logs or stores an `Authorization` header or a body.
+//! ([`crate::proof::audit`]). An answer the inspector asks to reshape (a thinking mode's stop
+//! strings, applied after the reasoning) is read whole and sent as reshaped. Nothing here logs
+//! or stores an `Authorization` header or a body.
 //!
 //! This module is the listener: it binds loopback, accepts connections, serves each with
 //! hyper's HTTP/1.1 server, and shuts down gracefully within a bound.

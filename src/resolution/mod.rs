@@ -3,22 +3,26 @@
 //! the `--source` flags, else the `sources` setting, else the default source.
 
 pub mod explain;
+pub mod modes;
 pub(crate) mod sets;
+pub mod template;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
 use benchy_core::{
-    ConfigSource, Diagnostic, Layer, ModelRef, Resolved, SourceError, SourceRequest, merge,
-    normalize,
+    Artifact, ConfigSource, Diagnostic, Layer, ModelRef, Resolved, SourceError, SourceRequest,
+    merge, normalize,
 };
 
 use crate::plugin::Registry;
+use crate::run_config::modes::ChosenMode;
 use crate::run_config::{ModelLocation, RunConfig};
 use crate::settings::Settings;
 use crate::util::bad_input::bad_input;
 use crate::util::env_vars::{EnvVars, env_flag};
+use modes::ResolvedMode;
 
 /// The layers of a run and what they resolve to.
 #[derive(Debug)]
@@ -35,12 +39,18 @@ pub struct Resolution {
     pub tasks: Vec<TaskResolution>,
     /// What sources and normalization had to say.
     pub diagnostics: Vec<Diagnostic>,
+    /// The model's chat template, when a source read it.
+    pub chat_template: Option<Artifact>,
+    /// The run's mode: `--mode`, else the run config's `mode:`.
+    pub mode: Option<ResolvedMode>,
 }
 
 #[derive(Debug)]
 pub struct TaskResolution {
     pub name: String,
     pub resolved: Resolved,
+    /// The task's mode: `--mode`, else its own `mode:`, else the run's.
+    pub mode: Option<ResolvedMode>,
 }
 
 /// What the user asked of a resolution: `--source`, `--set`, `--offline`, `--require-source`.
@@ -54,6 +64,8 @@ pub struct ResolveOptions {
     pub offline: bool,
     /// Source schemes whose failure stops the run.
     pub require_sources: Vec<String>,
+    /// `--mode`: the mode every task runs in, over the run config's choices.
+    pub mode: Option<String>,
 }
 
 /// A `--source` spec with the source that answers it.
@@ -77,42 +89,67 @@ pub fn resolve(
 ) -> Result<Resolution> {
     let config = RunConfig::load(config)?;
     let cli_layer = sets::parse_sets(&options.sets)?;
+    let flag = options.mode.as_ref().map(|name| ChosenMode {
+        name: name.clone(),
+        chosen_by: "--mode".into(),
+    });
+    let mode = modes::resolve_choice(&config, flag.as_ref().or(config.mode.as_ref()), false)?;
     let specs = source_specs(&options.sources, registry, settings)?;
     let mut diagnostics = config.notes.clone();
     let mut source_layers = Vec::new();
+    let mut chat_template = None;
     for spec in specs {
-        if let Some(layer) = ask(&spec, &config, options, settings, &mut diagnostics)? {
+        let Some(reply) = ask(&spec, &config, options, settings, &mut diagnostics)? else {
+            continue;
+        };
+        if let Some(layer) = reply.layer {
             diagnostics.extend(layer.diagnostics.iter().cloned());
             source_layers.push(layer);
         }
+        chat_template = chat_template.or(reply.chat_template);
     }
-    let base: Vec<&Layer> = source_layers
-        .iter()
-        .chain(config.generation.as_ref())
-        .collect();
-    let run = normalize(merge(base.iter().copied().chain(cli_layer.as_ref())));
-    let tasks: Vec<TaskResolution> = config
-        .tasks
-        .iter()
-        .map(|task| TaskResolution {
+    let merged = |mode: Option<&ResolvedMode>, task: Option<&Layer>| {
+        let layers = modes::with_mode(&source_layers, mode);
+        normalize(merge(
+            layers
+                .into_iter()
+                .chain(config.generation.as_ref())
+                .chain(task)
+                .chain(cli_layer.as_ref()),
+        ))
+    };
+    let run = merged(mode.as_ref(), None);
+    let mut tasks = Vec::new();
+    for task in &config.tasks {
+        let by_task = flag.is_none() && task.mode.is_some();
+        let choice = flag
+            .as_ref()
+            .or(task.mode.as_ref())
+            .or(config.mode.as_ref());
+        let mode = modes::resolve_choice(&config, choice, by_task)?;
+        tasks.push(TaskResolution {
             name: task.name.clone(),
-            resolved: normalize(merge(
-                base.iter()
-                    .copied()
-                    .chain(task.generation.as_ref())
-                    .chain(cli_layer.as_ref()),
-            )),
-        })
-        .collect();
+            resolved: merged(mode.as_ref(), task.generation.as_ref()),
+            mode,
+        });
+    }
     diagnostics.extend(run.notes.iter().cloned());
     diagnostics.extend(task_notes(&run, &tasks));
-    Ok(Resolution {
+    let resolution = Resolution {
         config,
         source_layers,
         cli_layer,
         run,
         tasks,
         diagnostics,
+        chat_template,
+        mode,
+    };
+    modes::check_against_template(&resolution)?;
+    let note = modes::switch_note(&resolution);
+    Ok(Resolution {
+        diagnostics: resolution.diagnostics.into_iter().chain(note).collect(),
+        ..resolution
     })
 }
 
@@ -165,14 +202,14 @@ fn source_specs(sources: &[String], registry: &Registry, settings: &Settings) ->
         .collect()
 }
 
-/// One source's layer; an unavailable source is a warning unless it is required.
+/// One source's answer; an unavailable source is a warning unless it is required.
 fn ask(
     spec: &Spec,
     config: &RunConfig,
     options: &ResolveOptions,
     settings: &Settings,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Result<Option<Layer>> {
+) -> Result<Option<benchy_core::SourceReply>> {
     let request = SourceRequest {
         spec: spec.spec.clone(),
         scheme: spec.scheme.clone(),
@@ -182,9 +219,9 @@ fn ask(
         offline: options.offline || env_flag(EnvVars::HF_HUB_OFFLINE),
     };
     match spec.source.resolve(&request) {
-        Ok(reply) => {
-            diagnostics.extend(reply.diagnostics);
-            Ok(reply.layer)
+        Ok(mut reply) => {
+            diagnostics.append(&mut reply.diagnostics);
+            Ok(Some(reply))
         }
         Err(SourceError::Unavailable(problem)) => {
             let setting = settings.require_sources();
@@ -223,11 +260,11 @@ fn model_ref(config: &RunConfig) -> ModelRef {
 
 /// The layers of `resolution` that apply to the run, for showing precedence.
 pub fn describe_layers(resolution: &Resolution) -> Vec<String> {
-    let mut names: Vec<String> = resolution
-        .source_layers
-        .iter()
-        .map(|l| l.source.to_string())
-        .collect();
+    let mut names: Vec<String> =
+        modes::with_mode(&resolution.source_layers, resolution.mode.as_ref())
+            .iter()
+            .map(|l| l.source.to_string())
+            .collect();
     names.extend(
         resolution
             .config

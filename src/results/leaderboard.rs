@@ -378,6 +378,7 @@ mod tests {
             task_name: None,
             primary_metric: None,
             num_fewshot: None,
+            mode: None,
             state,
             results: results
                 .into_iter()

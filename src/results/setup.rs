@@ -1,7 +1,8 @@
 //! What decides a run's numbers besides the model: its generation parameters (value and source
 //! of every key, run-wide and where a task's own set differs) and the settings around them
 //! (the task backend, the version of every tool the backends and the server recorded,
-//! `--limit`, few-shot, chat mode, the server's context length). The leaderboard keeps runs
+//! `--limit`, few-shot, chat mode, the mode a thinking model ran in, the server's context
+//! length). The leaderboard keeps runs
 //! whose setups agree in one row and tells rows apart by where they differ; `compare` lists
 //! where two runs differ. Values compare as written; sources only say where a value came from.
 
@@ -91,6 +92,7 @@ impl Setup {
                 setup.put(key, plain(text(shots)));
             }
         }
+        setup.modes(run);
         for (tool, version) in &run.versions {
             setup.put(
                 Key::run(Kind::Setting, &format!("{tool} version")),
@@ -109,6 +111,27 @@ impl Setup {
             }
         }
         setup
+    }
+
+    /// The mode the run's tasks ran in: one setting when they share it, else one per task, so
+    /// two modes of one model are two setups.
+    fn modes(&mut self, run: &StoredRun) {
+        let modes: BTreeSet<Option<&String>> = run.tasks.iter().map(|t| t.mode.as_ref()).collect();
+        if let [Some(mode)] = modes.iter().collect::<Vec<_>>().as_slice() {
+            self.put(Key::run(Kind::Setting, "mode"), plain((*mode).clone()));
+            return;
+        }
+        if modes.len() < 2 {
+            return;
+        }
+        for task in &run.tasks {
+            let key = Key {
+                task: Some(task.name.clone()),
+                ..Key::run(Kind::Setting, "mode")
+            };
+            let mode = task.mode.clone().unwrap_or_else(|| NONE.to_owned());
+            self.put(key, plain(mode));
+        }
     }
 
     /// The keys where `task`'s own set differs from the run's.
@@ -251,6 +274,7 @@ mod tests {
                     task_name: None,
                     primary_metric: None,
                     num_fewshot: None,
+                    mode: None,
                     state: TaskState::Done,
                     results: Vec::new(),
                 })

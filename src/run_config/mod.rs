@@ -12,9 +12,11 @@
 //! belong to another machine (the Python tool's files carry `/home/...`): they are kept as
 //! written here and checked by the command that needs them.
 
+pub mod catalog;
 pub mod inputs;
 mod lookup;
 mod model;
+pub mod modes;
 mod provider;
 mod raw;
 mod task;
@@ -28,6 +30,7 @@ use benchy_core::source::read_text_file;
 use benchy_source_yaml::yaml::{self, GenerationMapping, YamlError};
 use serde_json::{Map, Value as Json};
 
+use modes::{ChosenMode, Mode};
 use raw::RawRunConfig;
 
 use crate::util::secrets;
@@ -48,6 +51,10 @@ pub struct RunConfig {
     pub require_sources: Vec<String>,
     /// What reading it had to say without failing (a file found that everyone may write).
     pub notes: Vec<Diagnostic>,
+    /// The mode every task runs in unless it chooses its own (`mode:`).
+    pub mode: Option<ChosenMode>,
+    /// The run config's own modes (`modes:`); [`RunConfig::modes`] adds the catalog's.
+    pub modes: Vec<Mode>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +115,8 @@ pub struct Task {
     pub primary_metric: Option<String>,
     /// The task's own `generation:` block as a layer, checked when the file was read.
     pub generation: Option<Layer>,
+    /// The task's own mode, over the run config's.
+    pub mode: Option<ChosenMode>,
 }
 
 impl Task {
@@ -202,6 +211,8 @@ impl RunConfig {
             generation,
             require_sources: raw.require_sources,
             notes,
+            mode: modes::chosen(raw.mode.as_ref(), &origin),
+            modes: modes::read_modes(&raw.modes, &origin)?,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! The run-config files as written: serde's view of them, before any check. Unknown keys are
 //! errors (`deny_unknown_fields`), with the line they are on.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 use serde_saphyr::Spanned;
@@ -23,6 +25,40 @@ pub(super) struct RawRunConfig {
     pub(super) generation: Option<GenerationMapping>,
     #[serde(default)]
     pub(super) require_sources: Vec<String>,
+    /// The mode every task runs in unless it names its own.
+    #[serde(default)]
+    pub(super) mode: Option<Spanned<String>>,
+    /// The run config's own modes, by name; they beat the catalog's.
+    #[serde(default)]
+    pub(super) modes: BTreeMap<String, Spanned<RawMode>>,
+}
+
+/// A mode as written in a run config's `modes:` or a catalog file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMode {
+    /// The chat template's variables that choose the mode.
+    #[serde(default)]
+    pub(super) chat_template_kwargs: Option<Spanned<Json>>,
+    /// The mode's preset.
+    #[serde(default)]
+    pub(super) generation: Option<GenerationMapping>,
+    #[serde(default)]
+    pub(super) system_prompt: Option<String>,
+    /// The request field some families (gpt-oss) are switched by.
+    #[serde(default)]
+    pub(super) reasoning_effort: Option<Spanned<String>>,
+    /// Whether the model reasons before answering in this mode.
+    #[serde(default)]
+    pub(super) thinks: Option<bool>,
+    /// What closes the reasoning in an answer (`</think>` when not given).
+    #[serde(default)]
+    pub(super) think_end: Option<String>,
+    /// The model card the preset was read from, and when (a catalog's presets name both).
+    #[serde(default)]
+    pub(super) card: Option<String>,
+    #[serde(default)]
+    pub(super) read: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +131,9 @@ pub(super) struct RawTask {
     pub(super) output: Option<RawOutput>,
     #[serde(default)]
     pub(super) generation: Option<GenerationMapping>,
+    /// The task's own mode, over the run config's.
+    #[serde(default)]
+    pub(super) mode: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

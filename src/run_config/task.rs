@@ -68,6 +68,7 @@ pub(super) fn load_task(
         primary_metric: raw.output.as_ref().and_then(|o| o.primary_metric.clone()),
         output_subdirectory: raw.output.and_then(|o| o.subdirectory),
         generation,
+        mode: super::modes::chosen(raw.mode.as_ref(), &defined_in.display().to_string()),
     })
 }
 

@@ -1,4 +1,5 @@
-//! Short client commands (a scheduler's `sbatch`, `squeue`, `scancel`): run to their end with
+//! Short client commands (a scheduler's `sbatch`, `squeue`, `scancel`, a backend's questions):
+//! run to their end with
 //! their output captured, in a process group of their own (a Ctrl-C at the terminal is benchy's
 //! to handle, and benchy may still need to run `scancel` after one), and killed when they take
 //! longer than they may.
@@ -8,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use benchy_core::ProcessSpec;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -41,8 +43,31 @@ pub async fn run_client(
     limit: Duration,
 ) -> Result<ClientOutput> {
     let mut command = Command::new(program);
+    command.args(args);
+    capture(command, program, stdin, limit).await
+}
+
+/// Runs a backend's short command (a question) to its end with its output captured, in its
+/// folder and with its environment, and waits for it up to `limit`.
+pub async fn run_spec(spec: &ProcessSpec, limit: Duration) -> Result<ClientOutput> {
+    let program = Path::new(&spec.program);
+    let mut command = Command::new(program);
     command
-        .args(args)
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, &v.value)));
+    if let Some(dir) = &spec.cwd {
+        command.current_dir(dir);
+    }
+    capture(command, program, None, limit).await
+}
+
+async fn capture(
+    mut command: Command,
+    program: &Path,
+    stdin: Option<&str>,
+    limit: Duration,
+) -> Result<ClientOutput> {
+    command
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -16,7 +16,7 @@ mod listener;
 pub mod log_tail;
 pub(crate) mod port;
 mod progress;
-mod readiness;
+pub(crate) mod readiness;
 pub mod server;
 pub mod server_url;
 

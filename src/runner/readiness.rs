@@ -173,7 +173,7 @@ impl Probe {
 /// `Authorization: Bearer $OPENAI_API_KEY` when it is set: a server started with an API key
 /// (vLLM's `--api-key`) answers its model list only with it, and lm-eval's requests carry the
 /// same header from the same variable.
-fn bearer_header() -> reqwest::header::HeaderMap {
+pub(crate) fn bearer_header() -> reqwest::header::HeaderMap {
     let mut headers = reqwest::header::HeaderMap::new();
     let key = std::env::var(EnvVars::OPENAI_API_KEY).unwrap_or_default();
     if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))

@@ -31,6 +31,8 @@ pub const RUN_RECORD: &str = "run.json";
 pub const RUN_CONFIG: &str = "run_config.yaml";
 /// The model's own generation config, as the highest source that read one found it.
 pub const MODEL_GENERATION_CONFIG: &str = "generation_config.json";
+/// The model's chat template, as a source read it.
+pub const MODEL_CHAT_TEMPLATE: &str = "chat_template.jinja";
 /// Every resolved value with its source, the run's and each task's.
 pub const RESOLVED: &str = "resolved_generation.json";
 /// A model's results: run task -> evaluated task -> metric -> value and stderr.

@@ -51,6 +51,8 @@ pub struct StoredTask {
     /// `output.primary_metric`: `metric,filter` or a bare metric name.
     pub primary_metric: Option<String>,
     pub num_fewshot: Option<Json>,
+    /// The mode it ran in, when it had one.
+    pub mode: Option<String>,
     pub state: TaskState,
     /// Evaluated task -> metrics, in the results file's order.
     pub results: Vec<(String, Metrics)>,
@@ -297,6 +299,7 @@ impl Found {
                         .and_then(|t| t.output.as_ref())
                         .and_then(|o| o.primary_metric.clone()),
                     num_fewshot: task.and_then(|t| t.defaults.get("num_fewshot").cloned()),
+                    mode: task.and_then(|t| t.mode.clone()),
                     name,
                     results: evaluated,
                 }
@@ -513,6 +516,7 @@ struct ConfigTask {
     task_name: Option<String>,
     defaults: Map<String, Json>,
     output: Option<ConfigOutput>,
+    mode: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,8 +11,8 @@ use benchy_core::source::file_kind;
 use serde_json::{Map, Value as Json, json};
 
 use super::layout::{
-    ATTEMPTS, LOCK, MODEL_GENERATION_CONFIG, RESOLVED, RESULTS, RUN_CONFIG, RUN_RECORD, SUMMARY,
-    relative_paths,
+    ATTEMPTS, LOCK, MODEL_CHAT_TEMPLATE, MODEL_GENERATION_CONFIG, RESOLVED, RESULTS, RUN_CONFIG,
+    RUN_RECORD, SUMMARY, relative_paths,
 };
 use super::run_record::{LayerRecord, RunRecord};
 use super::summary;
@@ -120,6 +120,9 @@ impl RunFolder {
                 artifact.text.as_bytes(),
             )?;
         }
+        if let Some(template) = &resolution.chat_template {
+            write_atomic(&self.path(MODEL_CHAT_TEMPLATE), template.text.as_bytes())?;
+        }
         write_json(&self.path(RESOLVED), &resolved_json(resolution, view))
     }
 
@@ -171,6 +174,7 @@ fn effective_config(resolution: &Resolution, view: &RunView) -> String {
                 "tokenizer_backend": t.tokenizer_backend,
                 "defaults": t.defaults,
                 "output": {"subdirectory": t.output_folder, "primary_metric": primary_metric(&t.name)},
+                "mode": t.mode.as_ref().map(|m| &m.name),
             })
         })
         .collect();
@@ -199,11 +203,24 @@ fn resolved_json(resolution: &Resolution, view: &RunView) -> Json {
     let tasks: Map<String, Json> = view
         .tasks
         .iter()
-        .map(|t| (t.name.clone(), t.resolved.to_json()))
+        .map(|t| {
+            let mut resolved = t.resolved.to_json();
+            if let Some(mode) = &t.mode {
+                resolved["mode"] = json!(mode);
+            }
+            (t.name.clone(), resolved)
+        })
         .collect();
+    let mut modes: Vec<&benchy_core::Layer> = Vec::new();
+    for mode in resolution.tasks.iter().filter_map(|t| t.mode.as_ref()) {
+        if !modes.iter().any(|l| l.source == mode.mode.layer.source) {
+            modes.push(&mode.mode.layer);
+        }
+    }
     let layers: Vec<LayerRecord> = resolution
         .source_layers
         .iter()
+        .chain(modes)
         .chain(resolution.config.generation.iter())
         .chain(resolution.cli_layer.iter())
         .map(LayerRecord::from)
@@ -213,5 +230,6 @@ fn resolved_json(resolution: &Resolution, view: &RunView) -> Json {
         "tasks": tasks,
         "layers": layers,
         "notes": resolution.diagnostics,
+        "chat_template": resolution.chat_template.as_ref().map(|t| &t.origin),
     })
 }

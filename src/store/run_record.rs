@@ -14,6 +14,7 @@ use serde_json::{Map, Value as Json};
 use super::schema::KILLED;
 pub use super::schema::Status;
 use crate::envs::EnvInfo;
+use crate::proof::rendered::Rendered;
 use crate::proof::verification::Verification;
 use crate::proof::wire_audit::{AuditMode, WireAudit};
 use crate::runner::server::RunningServer;
@@ -52,6 +53,9 @@ pub struct RunRecord {
     /// What the auditing proxies saw of every job's requests (`None` with `--audit off`); the
     /// whole audit is in `wire_audit.json`.
     pub audit: Option<AuditRecord>,
+    /// The modes the tasks ran in, each with its switch and what the server rendered in it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<ModeRecord>,
     pub notes: Vec<Diagnostic>,
     /// The run tasks done in an earlier attempt with the same inputs, not run in this one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -60,6 +64,27 @@ pub struct RunRecord {
     /// `outputs` naming the folder its outputs were moved to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Json>,
+}
+
+/// A mode of the run: what chose it, its switch and preset's source, the tasks that ran in it,
+/// and the prompt the server rendered for a sample request in it.
+#[derive(Debug, Serialize)]
+pub struct ModeRecord {
+    pub name: String,
+    pub defined_in: String,
+    pub chosen_by: String,
+    pub tasks: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_template_kwargs: Option<Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    pub thinks: bool,
+    /// What the server rendered for a sample request in the mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<Rendered>,
+    /// Why the server could not be asked to render it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_rendered: Option<String>,
 }
 
 /// The wire audit's verdicts, the run's and each job's.

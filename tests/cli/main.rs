@@ -16,6 +16,7 @@ mod hf;
 mod hostile;
 mod layout;
 mod misuse;
+mod modes;
 mod plugins;
 mod promise;
 mod reference;

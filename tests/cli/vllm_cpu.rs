@@ -284,13 +284,7 @@ generation:
         "two demo-mc questions of three choices: {params:#?}"
     );
     // the run's own proof, from the auditing proxy between lm-eval and vLLM
-    let audit: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("wire_audit.json")).unwrap())
-            .unwrap();
-    assert_eq!(
-        audit["verdict"], "2 of 2 generation requests carried exactly the resolved set",
-        "{audit:#}"
-    );
+    let audit = two_generation_requests_exactly(&dir);
     assert_eq!(record["audit"]["verdict"], audit["verdict"]);
     // the server held only what both tasks agree on, and the answers took demo-gen's budget
     let defaults = &record["backends"]["vllm"]["server_defaults"];
@@ -350,4 +344,106 @@ fn a_cap_the_server_applies_on_its_own_is_caught_as_a_wire_audit_deviation() {
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(record["failed_tasks"], serde_json::json!(["demo-gen"]));
+}
+
+/// Qwen3's way of switching thinking, as a chat template of the tiny model: a closed, empty
+/// reasoning block when `enable_thinking` is false.
+const SWITCHING_TEMPLATE: &str = "{%- for message in messages %}{{- '<|im_start|>' + \
+    message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{%- endfor %}{%- if \
+    add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- if enable_thinking is defined \
+    and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- endif %}";
+
+/// The tiny model in thinking mode on the real vLLM: its chat template (given an
+/// `enable_thinking` switch) renders the mode, as the server shows through `/tokenize`, and the
+/// flipped switch renders the instruct prompt; demo-gen goes over chat with the switch in every
+/// request and no stop string, demo-mc stays on completions, and the server holds the switch as
+/// its default (vLLM 0.31 has the flag).
+#[test]
+fn a_thinking_mode_on_vllm_renders_the_switch_and_sends_no_stop() {
+    let t = tiny_example();
+    let model = t.path().join("tiny-thinking");
+    std::fs::create_dir(&model).unwrap();
+    for entry in std::fs::read_dir(tiny_model()).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(entry.path(), model.join(entry.file_name())).unwrap();
+    }
+    let tokenizer = model.join("tokenizer_config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tokenizer).unwrap()).unwrap();
+    config["chat_template"] = serde_json::json!(SWITCHING_TEMPLATE);
+    std::fs::remove_file(&tokenizer).unwrap();
+    std::fs::write(&tokenizer, config.to_string()).unwrap();
+    let run_config = std::fs::read_to_string(t.path().join("run.yaml")).unwrap();
+    let run_config = run_config.replace(
+        &format!("\"{}/.benchy/models/tiny-llama\"", repo_root().display()),
+        &format!("\"{}\"", model.display()),
+    );
+    t.write(
+        "run.yaml",
+        &format!(
+            "{run_config}\nmode: thinking\nmodes:\n  thinking:\n    chat_template_kwargs: \
+             {{enable_thinking: true}}\n    generation: {{max_new_tokens: 8}}\n"
+        ),
+    );
+    let run = t.spawn(&TINY_EVAL).wait(Duration::from_secs(1200));
+    run.expect_code(0);
+    let dir = t.path().join("out/r/tiny-thinking");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let mode = &record["modes"][0];
+    let thinking = mode["rendered"]["prompt"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{mode:#}"));
+    let instruct = mode["rendered"]["flipped"][0]["prompt"].as_str().unwrap();
+    assert!(thinking.contains("<|im_start|>assistant"), "{thinking}");
+    assert!(!thinking.contains("</think>"), "{thinking}");
+    assert!(instruct.contains("<think>\n\n</think>"), "{instruct}");
+    let server = &record["server"]["command"];
+    assert!(
+        server
+            .as_str()
+            .unwrap()
+            .contains(r#"--default-chat-template-kwargs '{"enable_thinking":true}'"#),
+        "{server}"
+    );
+    let audit = two_generation_requests_exactly(&dir);
+    let chat = audit["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["tasks"] == serde_json::json!(["demo-gen"]))
+        .unwrap();
+    assert_eq!(
+        chat["report"]["by_path"]["/v1/chat/completions"]["generation"], 2,
+        "{chat:#}"
+    );
+    assert_eq!(
+        chat["report"]["expects"]["generation"]["stop"],
+        serde_json::json!({"exactly": []})
+    );
+    // vLLM's own log: the chat requests had no stop string
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    let generation: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("params: SamplingParams(").nth(1))
+        .filter(|p| p.contains("logprobs=None"))
+        .collect();
+    assert_eq!(generation.len(), 2, "{log}");
+    assert!(
+        generation.iter().all(|p| p.contains("stop=[]")),
+        "{generation:#?}"
+    );
+}
+
+/// The run's `wire_audit.json`, whose verdict is that both demo-gen requests carried exactly the
+/// resolved set.
+fn two_generation_requests_exactly(dir: &std::path::Path) -> serde_json::Value {
+    let audit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("wire_audit.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        audit["verdict"], "2 of 2 generation requests carried exactly the resolved set",
+        "{audit:#}"
+    );
+    audit
 }

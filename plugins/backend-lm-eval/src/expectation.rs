@@ -6,8 +6,12 @@
 //! default 1234) and every other `--gen_kwargs` key as written; a scoring request is always
 //! `temperature: 0, max_tokens: 1, logprobs: 1, seed, echo: true`.
 
-use benchy_core::{Expectation, Expected, Key, ParamValue, Resolved};
+use benchy_core::backend::TaskView;
+use benchy_core::openai::CHAT_ONLY_FIELDS;
+use benchy_core::{AnswerStops, Expectation, Expected, Key, ParamValue, Resolved};
 use serde_json::json;
+
+use crate::routes::Route;
 
 /// lm-eval's own seed when none is resolved (`seed=1234` in lm_eval/models/api_models.py).
 pub const DEFAULT_SEED: i64 = 1234;
@@ -45,5 +49,30 @@ pub fn expectation(resolved: &Resolved) -> Expectation {
         ("max_tokens".to_owned(), Expected::Exactly(json!(1))),
         ("seed".to_owned(), Expected::Exactly(json!(seed))),
     ]);
+    expects
+}
+
+/// What the requests of a job of `task` on `route` carry: over completions, no chat-only field;
+/// over chat, the mode's system prompt first; in a thinking mode, no stop string at all (lm-eval
+/// sends `until` as `stop`, here empty, and adds no end-of-sequence string on the chat route:
+/// it has no tokenizer there), the task's stop strings going to the answer instead.
+pub fn for_job(task: &TaskView, route: &Route) -> Expectation {
+    let mut expects = expectation(&task.resolved);
+    if !route.is_chat() {
+        for field in CHAT_ONLY_FIELDS {
+            expects.generation.remove(field);
+        }
+    }
+    expects.system = route.mode().and_then(|m| m.system_prompt.clone());
+    if let (Some(stops), Some(mode)) = (route.answer_stops(), route.mode()) {
+        expects.added.remove("stop");
+        expects
+            .generation
+            .insert("stop".into(), Expected::Exactly(json!([])));
+        expects.answer_stops = Some(AnswerStops {
+            stops: stops.to_vec(),
+            think_end: mode.think_end.clone(),
+        });
+    }
     expects
 }

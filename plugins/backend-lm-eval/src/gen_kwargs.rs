@@ -4,9 +4,11 @@
 //! `max_tokens` and `until` into `stop`, and passes every other key into the request body as
 //! written). Values are already normalized: `do_sample` has become an explicit temperature.
 
-use serde_json::{Map, Value as Json};
+use serde_json::{Map, Value as Json, json};
 
+use benchy_core::backend::TaskView;
 use benchy_core::merge::Resolved;
+use benchy_core::openai::CHAT_ONLY_FIELDS;
 use benchy_core::params::Key;
 
 /// lm-eval's `--gen_kwargs`: every resolved key, renamed where lm-eval's names differ.
@@ -26,6 +28,22 @@ pub fn gen_kwargs(resolved: &Resolved) -> Map<String, Json> {
             (name.to_owned(), param.value.to_json())
         })
         .collect()
+}
+
+/// What a generating task's process sends: over completions, no chat-only field (no template
+/// renders there); in a thinking mode, no stop string (one would end generation inside the
+/// reasoning: the host applies them to the answer instead).
+pub fn sent(task: &TaskView, chat: bool) -> Map<String, Json> {
+    let mut kwargs = gen_kwargs(&task.resolved);
+    if !chat {
+        for field in CHAT_ONLY_FIELDS {
+            kwargs.remove(field);
+        }
+    }
+    if chat && task.mode.as_ref().is_some_and(|m| m.thinks) {
+        kwargs.insert("until".into(), json!([]));
+    }
+    kwargs
 }
 
 #[cfg(test)]

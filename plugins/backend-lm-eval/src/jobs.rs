@@ -1,23 +1,25 @@
 //! Planning: the run's tasks grouped into lm-eval processes, and each process's command line.
 //!
 //! Tasks share one process when everything that shapes the process is equal: the same lm-eval
-//! and folder, include path, settings and resolved parameters. lm-eval spends seconds indexing
-//! its tasks on every start, so sharing is worth it; different parameter sets must be separate
-//! processes because `--gen_kwargs` applies to every task of a process.
+//! and folder, include path, settings, route, mode and resolved parameters. lm-eval spends
+//! seconds indexing its tasks on every start, so sharing is worth it; different parameter sets
+//! must be separate processes because `--gen_kwargs` applies to every task of a process.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json, json};
 
-use benchy_core::backend::{PlanRequest, ServerInfo, TaskView};
+use benchy_core::backend::{ModeView, PlanRequest, RunView, ServerInfo, TaskView};
 use benchy_core::process::{EnvValue, ProcessSpec, Role};
 use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 
 use crate::executable::LmEval;
-use crate::expectation::expectation;
-use crate::gen_kwargs::gen_kwargs;
+use crate::expectation::for_job;
+use crate::gen_kwargs::sent;
+use crate::routes::{Route, route};
 use crate::settings::TaskSettings;
+use crate::task_types::TaskTypes;
 
 /// One lm-eval process and the run tasks it covers.
 #[derive(Debug)]
@@ -28,26 +30,32 @@ pub struct Job<'a> {
     pub tokenizer_backend: Option<String>,
     pub gen_kwargs: Map<String, Json>,
     pub seed: Option<i64>,
+    pub route: Route,
     pub tasks: Vec<&'a TaskView>,
 }
 
-/// Groups tasks into jobs, keeping the run config's order.
+/// Groups tasks into jobs, keeping the run config's order; `types` is what lm-eval said of the
+/// tasks whose route depends on it.
 pub fn group<'a>(
-    tasks: &'a [TaskView],
+    run: &'a RunView,
     locate: impl Fn(&TaskView) -> Result<LmEval, BackendError>,
+    types: &TaskTypes,
 ) -> Result<Vec<Job<'a>>, BackendError> {
     let mut jobs: Vec<Job<'a>> = Vec::new();
-    for task in tasks {
+    for task in &run.tasks {
+        let lm_eval = locate(task)?;
+        let route = route(task, run.use_chat_completions, types, &lm_eval)?;
         let candidate = Job {
-            lm_eval: locate(task)?,
             settings: TaskSettings::from_task(task)?,
             include_path: task.include_path.clone(),
             tokenizer_backend: task.tokenizer_backend.clone(),
-            gen_kwargs: gen_kwargs(&task.resolved),
+            gen_kwargs: sent(task, route.is_chat()),
             seed: match task.resolved.get(&Key::Seed) {
                 Some(ParamValue::Int(seed)) => Some(*seed),
                 _ => None,
             },
+            lm_eval,
+            route,
             tasks: vec![task],
         };
         match jobs
@@ -68,6 +76,12 @@ impl<'a> Job<'a> {
             && self.include_path == other.include_path
             && self.tokenizer_backend == other.tokenizer_backend
             && self.gen_kwargs == other.gen_kwargs
+            && self.route == other.route
+    }
+
+    /// The mode of a chat job's tasks (they share it: a mode is in their parameters and route).
+    fn mode(&self) -> Option<&ModeView> {
+        self.route.mode()
     }
 
     /// `a+b` from the covered tasks' folder names: the job's name in logs and file names.
@@ -102,7 +116,7 @@ impl<'a> Job<'a> {
         server: &ServerInfo,
         diagnostics: &mut Vec<Diagnostic>,
     ) -> ProcessSpec {
-        let chat = request.run.use_chat_completions;
+        let chat = self.route.is_chat();
         let model_args = self.model_args(request, server, chat, diagnostics);
         let mut args: Vec<String> = vec![
             "run".into(),
@@ -153,6 +167,9 @@ impl<'a> Job<'a> {
         if chat {
             args.push("--apply_chat_template".into());
         }
+        if let Some(prompt) = self.mode().and_then(|m| m.system_prompt.as_ref()) {
+            args.extend(["--system_instruction".into(), prompt.clone()]);
+        }
         let mut env = BTreeMap::new();
         if let Some(devices) = &self.settings.cuda_devices {
             env.insert("CUDA_VISIBLE_DEVICES".to_owned(), EnvValue::plain(devices));
@@ -160,7 +177,7 @@ impl<'a> Job<'a> {
         ProcessSpec {
             env,
             cwd: self.cwd(),
-            expects: Some(expectation(&self.tasks[0].resolved)),
+            expects: Some(for_job(self.tasks[0], &self.route)),
             tasks: self.tasks.iter().map(|t| t.name.clone()).collect(),
             output_dir: Some(self.output_dir(&request.options.run_dir)),
             ..ProcessSpec::new(
@@ -238,6 +255,11 @@ impl<'a> Job<'a> {
         }
         if let Some(timeout) = self.settings.timeout {
             args.insert("timeout".into(), json!(timeout));
+        }
+        // lm-eval scores the text after the last `think_end_token` (postprocess_generated_text
+        // in lm_eval/models/utils.py): the answer alone, when the server did not split it off.
+        if let Some(mode) = self.mode().filter(|m| m.thinks) {
+            args.insert("think_end_token".into(), json!(mode.think_end));
         }
         args
     }

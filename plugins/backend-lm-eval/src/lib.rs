@@ -7,17 +7,21 @@ mod expectation;
 mod gen_kwargs;
 mod jobs;
 mod results;
+mod routes;
 mod settings;
+mod task_types;
+mod thinking;
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use benchy_core::backend::{Backend, CollectRequest, Collected, Plan, PlanRequest, TaskView};
+use benchy_core::backend::{Backend, CollectRequest, Collected, Plan, PlanRequest};
 use benchy_core::process::{ProcessSpec, Role};
 use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 
 use executable::locate;
+use task_types::TaskTypes;
 
 #[derive(Debug, Default)]
 pub struct LmEvalBackend;
@@ -35,18 +39,31 @@ impl Backend for LmEvalBackend {
                  one; set the provider config's `backend` to a server backend",
             )
         })?;
-        if request.run.use_chat_completions {
-            chat_stops_fit(&request.run.tasks)?;
-        }
         let home = &request.options.home;
-        let jobs = jobs::group(&request.run.tasks, |task| locate(task, home))?;
+        let types = TaskTypes::read(&request.answers);
+        let questions = routes::questions(&request.run, |t| locate(t, home), &types)?;
+        if !questions.is_empty() {
+            return Ok(Plan {
+                questions,
+                ..Plan::default()
+            });
+        }
+        let jobs = jobs::group(&request.run, |task| locate(task, home), &types)?;
+        chat_stops_fit(&jobs)?;
         let mut plan = Plan {
             checks: validation_checks(&jobs),
             ..Plan::default()
         };
         for job in &jobs {
+            plan.diagnostics.extend(route_note(job, &request.run));
             plan.processes
                 .push(job.spec(request, server, &mut plan.diagnostics));
+            if let Some(stops) = job.route.answer_stops() {
+                for task in &job.tasks {
+                    plan.diagnostics
+                        .extend(thinking::notes(task, &job.lm_eval, &types, stops));
+                }
+            }
         }
         record_executables(&jobs, &mut plan);
         if request
@@ -60,12 +77,6 @@ impl Backend for LmEvalBackend {
             plan.diagnostics.push(Diagnostic::info(
                 "lm-eval sends seed 1234 (its default) with every request of tasks whose \
                  parameters set no seed; set `seed` to choose it",
-            ));
-        }
-        if request.run.use_chat_completions {
-            plan.diagnostics.push(Diagnostic::info(
-                "chat requests (local-chat-completions): multiple-choice tasks cannot run this \
-                 way, lm-eval scores log-likelihoods through completions only",
             ));
         }
         Ok(plan)
@@ -95,14 +106,38 @@ impl Backend for LmEvalBackend {
     }
 }
 
+/// Which way a job's requests go, when that depended on a mode or on chat requests.
+fn route_note(job: &jobs::Job<'_>, run: &benchy_core::RunView) -> Option<Diagnostic> {
+    let chat = run.use_chat_completions;
+    if !job.tasks.iter().any(|t| routes::depends_on_types(t, chat)) {
+        return None;
+    }
+    let route = match job.route.mode() {
+        Some(mode) => format!(
+            "chat completions in mode `{}`, its switch in every request",
+            mode.name
+        ),
+        None if job.route.is_chat() => "chat completions".to_owned(),
+        None => "completions: its tasks only score log-likelihoods".to_owned(),
+    };
+    Some(Diagnostic::info(format!(
+        "lm-eval[{}]: {route}",
+        job.slug()
+    )))
+}
+
 /// The most stop strings lm-eval's chat requests carry: `LocalChatCompletion._create_payload`
 /// sends `stop[:4]` (lm_eval/models/openai_completions.py, 0.4.13), the OpenAI API's limit.
 const CHAT_STOPS: usize = 4;
 
 /// On the chat route, a task's resolved stop strings must fit in what lm-eval sends: more would
-/// be cut silently, and the audit would fail the run only afterwards.
-fn chat_stops_fit(tasks: &[TaskView]) -> Result<(), BackendError> {
-    for task in tasks {
+/// be cut silently, and the audit would fail the run only afterwards. (A thinking mode sends
+/// none.)
+fn chat_stops_fit(jobs: &[jobs::Job<'_>]) -> Result<(), BackendError> {
+    let chat = jobs
+        .iter()
+        .filter(|j| j.route.is_chat() && j.route.answer_stops().is_none());
+    for task in chat.flat_map(|j| &j.tasks) {
         if let Some(ParamValue::Strings(stops)) = task.resolved.get(&Key::Stop)
             && stops.len() > CHAT_STOPS
         {

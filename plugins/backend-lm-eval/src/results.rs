@@ -16,7 +16,8 @@ use benchy_core::backend::{Metric, ProcessOutcome, RunView, Sampling, TaskResult
 use benchy_core::source::read_text_file;
 use benchy_core::{BackendError, Diagnostic};
 
-use crate::gen_kwargs::gen_kwargs;
+use crate::gen_kwargs::sent;
+use crate::routes::depends_on_types;
 
 /// Keys of a `results.<task>` entry that are not metrics.
 const NOT_METRICS: &[&str] = &["alias", "name", "sample_len", " "];
@@ -115,7 +116,8 @@ pub fn read(
             name: name.clone(),
             sampling,
             metrics: metrics(entry),
-            sent_generation: generates.then(|| gen_kwargs(&owner.resolved)),
+            sent_generation: generates
+                .then(|| sent(owner, depends_on_types(owner, run.use_chat_completions))),
             recorded_generation: config
                 .and_then(|c| c.get("generation_kwargs"))
                 .and_then(Json::as_object)

@@ -127,6 +127,7 @@ mod tests {
             defaults: defaults.as_object().unwrap().clone(),
             output_folder: "spanish".into(),
             resolved: Default::default(),
+            mode: None,
         }
     }
 

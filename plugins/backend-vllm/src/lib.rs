@@ -73,10 +73,12 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
     let mut plan = Plan::default();
     let env = environment::requested(&settings, &origin)?;
     let (program, mut args) = launch_command(run, &settings, env.as_ref());
+    let version = vllm_version(&program, env.as_ref());
     args.extend(provider_flags(&settings));
     args.extend(generation_flags(run, &mut plan));
+    args.extend(template_flags(run, version.as_deref(), &mut plan));
     args.extend(settings.extra_args.iter().cloned());
-    if let Some(version) = vllm_version(&program, env.as_ref()) {
+    if let Some(version) = version {
         plan.versions.insert("vllm".into(), version);
     }
     plan.environments.extend(env);
@@ -181,6 +183,7 @@ fn provider_flags(settings: &ProviderSettings) -> Vec<String> {
             "--max-num-batched-tokens",
             number(settings.max_num_batched_tokens),
         ),
+        ("--reasoning-parser", settings.reasoning_parser.clone()),
     ]);
     let mut args: Vec<String> = valued
         .into_iter()
@@ -223,6 +226,41 @@ fn generation_flags(run: &RunView, plan: &mut Plan) -> Vec<String> {
         // lm-eval reads the server's tokenizer from `/tokenizer_info` instead of downloading it
         // (FrontendArgs.enable_tokenizer_info_endpoint in vllm/entrypoints/launchers/cli_args.py).
         "--enable-tokenizer-info-endpoint".to_owned(),
+    ]
+}
+
+/// The first vLLM with `--default-chat-template-kwargs` (PR #31343; absent from 0.13.0's
+/// `vllm/entrypoints/openai/cli_args.py`, present in 0.14.0's).
+const TEMPLATE_KWARGS_SINCE: [u64; 3] = [0, 14, 0];
+
+/// The chat template's variables every task agrees on, as the server's default: the same
+/// switch each chat request carries, so a request that somehow lacks it is rendered alike. Only
+/// where the version has the flag; otherwise each request carries them alone, which the note says.
+fn template_flags(run: &RunView, version: Option<&str>, plan: &mut Plan) -> Vec<String> {
+    let Some(kwargs) = server_defaults::template_defaults(run) else {
+        return Vec::new();
+    };
+    let since = |v: &str| {
+        let parts: Vec<u64> = v
+            .split(['.', '+'])
+            .take(3)
+            .map_while(|p| p.parse().ok())
+            .collect();
+        parts.as_slice() >= TEMPLATE_KWARGS_SINCE.as_slice()
+    };
+    if !version.is_some_and(since) {
+        plan.diagnostics.push(Diagnostic::info(format!(
+            "vLLM {} has no --default-chat-template-kwargs (0.14.0 and later): the chat template \
+             variables {kwargs} travel in each request only",
+            version.unwrap_or("of an unknown version")
+        )));
+        return Vec::new();
+    }
+    plan.record
+        .insert("default_chat_template_kwargs".into(), kwargs.clone());
+    vec![
+        "--default-chat-template-kwargs".to_owned(),
+        kwargs.to_string(),
     ]
 }
 

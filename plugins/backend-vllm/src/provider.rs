@@ -19,7 +19,7 @@ pub const DEFAULT_STARTUP_TIMEOUT_SECS: f64 = 900.0;
 pub const DEFAULT_COMMAND: [&str; 2] = ["vllm", "serve"];
 
 /// Every key a provider config may hold: the Python tool's keys first, then benchy's own.
-pub const KNOWN_KEYS: [&str; 24] = [
+pub const KNOWN_KEYS: [&str; 25] = [
     "host",
     "port",
     "tensor_parallel_size",
@@ -44,6 +44,7 @@ pub const KNOWN_KEYS: [&str; 24] = [
     "stop_grace",
     "vllm_package",
     "vllm_requirements",
+    "reasoning_parser",
 ];
 
 /// A checked provider config.
@@ -61,6 +62,8 @@ pub struct ProviderSettings {
     pub kv_cache_memory: Option<String>,
     pub max_num_seqs: Option<u64>,
     pub max_num_batched_tokens: Option<u64>,
+    /// `--reasoning-parser`: the server splits a thinking model's reasoning off its answer.
+    pub reasoning_parser: Option<String>,
     pub trust_remote_code: bool,
     pub hf_cache: Option<PathBuf>,
     /// `None` when absent or empty (the Python tool's configs write `hf_token: ""`).
@@ -126,6 +129,7 @@ impl ProviderSettings {
             kv_cache_memory: r.kv_cache_memory()?,
             max_num_seqs: r.count("max_num_seqs")?,
             max_num_batched_tokens: r.count("max_num_batched_tokens")?,
+            reasoning_parser: r.string("reasoning_parser")?,
             trust_remote_code: r.bool("trust_remote_code")?.unwrap_or(false),
             hf_cache: r.string("hf_cache")?.map(|p| paths::expand(&p, dir)),
             hf_token: r.string("hf_token")?.filter(|t| !t.trim().is_empty()),

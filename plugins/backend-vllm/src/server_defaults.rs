@@ -87,6 +87,22 @@ pub fn server_defaults(run: &RunView) -> ServerDefaults {
     defaults
 }
 
+/// The chat template variables every task of `run` resolves alike, when they have any.
+pub fn template_defaults(run: &RunView) -> Option<Json> {
+    let sets: Vec<(&str, &Resolved)> = run
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), &t.resolved))
+        .collect();
+    if sets.is_empty() {
+        return run
+            .resolved
+            .get(&Key::ChatTemplateKwargs)
+            .map(|v| v.to_json());
+    }
+    agreed_value(&Key::ChatTemplateKwargs, &sets).ok()
+}
+
 /// The value every set gives `key`, or which sets differ.
 fn agreed_value(key: &Key, sets: &[(&str, &Resolved)]) -> Result<Json, String> {
     let values: Vec<(&str, Option<Json>)> = sets
@@ -125,6 +141,7 @@ fn vllm_default_name(key: &Key) -> Result<&'static str, &'static str> {
         Key::MaxNewTokens => Ok("max_new_tokens"),
         Key::DoSample => Err("sent as the temperature"),
         Key::Seed | Key::Stop | Key::Extra(_) => Err("no server default in vLLM; sent per request"),
+        Key::ChatTemplateKwargs => Err("the template's variables; sent in each chat request"),
     }
 }
 
@@ -160,6 +177,7 @@ mod tests {
             defaults: Map::new(),
             output_folder: (*name).to_owned(),
             resolved: resolved.clone(),
+            mode: None,
         };
         RunView {
             config_path: PathBuf::from("run.yaml"),

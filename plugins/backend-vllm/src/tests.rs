@@ -51,6 +51,7 @@ fn plan(settings: Json) -> Result<Plan, BackendError> {
         run: run(settings),
         server: None,
         options: options(),
+        answers: Default::default(),
     })
 }
 
@@ -290,6 +291,7 @@ fn asked_to_run_tasks_it_says_it_is_a_server_backend() {
             max_model_len: None,
         }),
         options: options(),
+        answers: Default::default(),
     };
     let err = VllmBackend.plan(&request).unwrap_err();
     assert!(

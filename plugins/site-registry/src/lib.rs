@@ -64,7 +64,7 @@ impl ConfigSource for SiteRegistry {
         });
         Ok(SourceReply {
             layer: Some(layer),
-            diagnostics: Vec::new(),
+            ..SourceReply::default()
         })
     }
 }

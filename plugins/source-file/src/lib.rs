@@ -33,7 +33,7 @@ impl ConfigSource for FileSource {
         });
         Ok(SourceReply {
             layer: Some(layer),
-            diagnostics: Vec::new(),
+            ..SourceReply::default()
         })
     }
 }

@@ -228,7 +228,7 @@ impl<'a> HubClient<'a> {
                 .read_to_vec()
                 .map_err(|e| match e {
                     ureq::Error::BodyExceedsLimit(_) => HubError::NotAHub(format!(
-                        "{current} sent more than {MAX_TEXT_FILE_BYTES} bytes: not a generation config"
+                        "{current} sent more than {MAX_TEXT_FILE_BYTES} bytes, more than a config file holds"
                     )),
                     other => network(&current, &other),
                 })?;

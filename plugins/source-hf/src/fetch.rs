@@ -1,4 +1,4 @@
-//! Getting `generation_config.json` of a repo at a revision: from the cache when that is final,
+//! Getting one file of a repo at a revision (`generation_config.json`, the chat template): from the cache when that is final,
 //! from the Hub otherwise, and from the cache again when the Hub cannot answer. The order of
 //! steps is huggingface_hub 2.4.0's `file_download.py::_hf_hub_download_to_cache_dir`:
 //!
@@ -23,10 +23,10 @@ use crate::client::{FileMetadata, HubClient, HubError};
 use crate::settings::HubSettings;
 use crate::urls::resolve_url;
 
-/// The file the `hf` source reads.
+/// The file the `hf` source reads its layer from.
 pub const FILENAME: &str = "generation_config.json";
 
-/// What the Hub (or the cache standing in for it) has for the repo at the revision.
+/// What the Hub (or the cache standing in for it) has of the file for the repo at the revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The file's bytes at `commit`.
@@ -35,7 +35,7 @@ pub enum Outcome {
         bytes: Vec<u8>,
         notes: Vec<Diagnostic>,
     },
-    /// The repo has no `generation_config.json` at this revision.
+    /// The repo has no such file at this revision.
     NoFile {
         commit: Option<String>,
         notes: Vec<Diagnostic>,
@@ -51,11 +51,12 @@ pub enum FetchError {
     Unavailable(String),
 }
 
-/// Resolves `repo_id` at `revision`; with `offline`, makes no request at all.
+/// `filename` of `repo_id` at `revision`; with `offline`, makes no request at all.
 pub fn fetch(
     settings: &HubSettings,
     repo_id: &str,
     revision: &str,
+    filename: &str,
     offline: bool,
 ) -> Result<Outcome, FetchError> {
     check_revision(revision)?;
@@ -66,7 +67,7 @@ pub fn fetch(
             cache.dir().display()
         ))
     };
-    let cached = cache.lookup(revision, FILENAME).map_err(unreadable)?;
+    let cached = cache.lookup(revision, filename).map_err(unreadable)?;
     if offline || (is_commit_sha(revision) && cached != Cached::Nothing) {
         return match cached {
             Cached::File { commit, bytes } => Ok(Outcome::File {
@@ -80,7 +81,7 @@ pub fn fetch(
             }),
             Cached::Nothing => Err(FetchError::Unavailable(format!(
                 "offline (--offline or HF_HUB_OFFLINE) and the Hugging Face cache has no \
-                 {FILENAME} for {repo_id}@{revision} (looked in {}); run once online or point \
+                 {filename} for {repo_id}@{revision} (looked in {}); run once online or point \
                  HF_HUB_CACHE at a cache that has it",
                 cache.dir().display()
             ))),
@@ -88,13 +89,14 @@ pub fn fetch(
     }
 
     let client = HubClient::new(settings);
-    let url = resolve_url(&settings.endpoint, repo_id, revision, FILENAME);
+    let url = resolve_url(&settings.endpoint, repo_id, revision, filename);
     let place = Place {
         settings,
         cache: &cache,
         client: &client,
         repo_id,
         revision,
+        filename,
         url: &url,
     };
     // With a cached copy to fall back on, a single attempt; without one, retries.
@@ -104,7 +106,7 @@ pub fn fetch(
             let mut notes = Vec::new();
             if let Some(commit) = &commit {
                 let written = cache
-                    .mark_missing(commit, FILENAME)
+                    .mark_missing(commit, filename)
                     .and_then(|()| cache.write_ref(revision, commit));
                 notes.extend(place.cache_write_warning(written));
             }
@@ -126,6 +128,7 @@ struct Place<'a> {
     client: &'a HubClient<'a>,
     repo_id: &'a str,
     revision: &'a str,
+    filename: &'a str,
     url: &'a str,
 }
 
@@ -133,17 +136,17 @@ impl Place<'_> {
     /// The Hub named the commit and blob: use what the cache has, download the rest.
     fn complete(&self, metadata: FileMetadata, cached: Cached) -> Result<Outcome, FetchError> {
         let FileMetadata { commit, etag, .. } = &metadata;
-        if let Ok(Cached::File { bytes, .. }) = self.cache.at_commit(commit, FILENAME) {
+        if let Ok(Cached::File { bytes, .. }) = self.cache.at_commit(commit, self.filename) {
             let notes = self.cache_write_warning(self.cache.write_ref(self.revision, commit));
             return Ok(self.file(commit, bytes, notes));
         }
         if self.cache.has_blob(etag) {
             let linked = self
                 .cache
-                .link_snapshot(commit, FILENAME, etag)
+                .link_snapshot(commit, self.filename, etag)
                 .and_then(|()| self.cache.write_ref(self.revision, commit));
             if linked.is_ok()
-                && let Ok(Cached::File { bytes, .. }) = self.cache.at_commit(commit, FILENAME)
+                && let Ok(Cached::File { bytes, .. }) = self.cache.at_commit(commit, self.filename)
             {
                 return Ok(self.file(commit, bytes, Vec::new()));
             }
@@ -155,7 +158,7 @@ impl Place<'_> {
         let stored = self
             .cache
             .store_blob(etag, &bytes)
-            .and_then(|()| self.cache.link_snapshot(commit, FILENAME, etag))
+            .and_then(|()| self.cache.link_snapshot(commit, self.filename, etag))
             .and_then(|()| self.cache.write_ref(self.revision, commit));
         let notes = self.cache_write_warning(stored);
         Ok(self.file(commit, bytes, notes))
@@ -173,7 +176,10 @@ impl Place<'_> {
     /// there is none and what to do.
     fn fall_back(&self, cached: Cached, error: &HubError) -> Result<Outcome, FetchError> {
         let Place {
-            repo_id, revision, ..
+            repo_id,
+            revision,
+            filename,
+            ..
         } = *self;
         let endpoint = &self.settings.endpoint;
         let because = format!("could not check {repo_id}@{revision} on {endpoint}: {error}");
@@ -187,7 +193,7 @@ impl Place<'_> {
             }),
             Cached::Missing { commit } => Ok(Outcome::NoFile {
                 notes: vec![Diagnostic::warning(format!(
-                    "hf: {because}; the cache says it has no {FILENAME} at commit {commit}"
+                    "hf: {because}; the cache says it has no {filename} at commit {commit}"
                 ))],
                 commit: Some(commit),
             }),
@@ -227,8 +233,9 @@ impl Place<'_> {
                 status: 401 | 403, ..
             } => format!("{endpoint} refused {repo_id}@{revision} ({error}): check HF_TOKEN"),
             _ => format!(
-                "could not fetch {FILENAME} of {repo_id}@{revision} from {endpoint} ({error}) \
+                "could not fetch {} of {repo_id}@{revision} from {endpoint} ({error}) \
                  and the Hugging Face cache at {} has no copy",
+                self.filename,
                 self.cache.dir().display()
             ),
         }
@@ -240,7 +247,8 @@ impl Place<'_> {
         match written {
             Ok(()) => Vec::new(),
             Err(e) => vec![Diagnostic::warning(format!(
-                "hf: could not write {FILENAME} of {} to the Hugging Face cache at {}: {e}",
+                "hf: could not write {} of {} to the Hugging Face cache at {}: {e}",
+                self.filename,
                 self.repo_id,
                 self.cache.dir().display()
             ))],

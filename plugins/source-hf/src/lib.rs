@@ -34,6 +34,7 @@ pub mod env_vars;
 pub mod fetch;
 mod repo_id;
 pub mod settings;
+pub mod template;
 pub mod urls;
 
 use std::path::Path;
@@ -83,7 +84,7 @@ impl ConfigSource for HfSource {
             )));
         }
         if let Some(dir) = &request.model.local_dir {
-            return from_model_dir(dir);
+            return from_model_dir(dir).map(|reply| with_template(reply, template::from_dir(dir)));
         }
         let repo_id = request.model.name.as_str();
         check_repo_id(repo_id)
@@ -97,36 +98,52 @@ impl ConfigSource for HfSource {
             .revision
             .as_deref()
             .unwrap_or(DEFAULT_REVISION);
-        match fetch(&settings, repo_id, revision, request.offline) {
-            Ok(Outcome::File {
-                commit,
-                bytes,
-                notes,
-            }) => {
-                let file = HubFile {
-                    label: format!("hf:{repo_id}@{commit}/{FILENAME}"),
-                    source: SourceRef::new("hf", format!("{repo_id}@{commit}")),
-                    url: resolve_url(&settings.endpoint, repo_id, &commit, FILENAME),
-                    revision: Some(commit),
-                };
-                Ok(file.reply(bytes, notes))
-            }
-            Ok(Outcome::NoFile { commit, mut notes }) => {
-                let at = match commit {
-                    Some(commit) => format!("{revision} (commit {commit})"),
-                    None => revision.to_owned(),
-                };
-                notes.push(Diagnostic::info(format!(
-                    "hf: {repo_id} has no {FILENAME} at {at}; continuing with the other layers"
-                )));
-                Ok(SourceReply {
-                    layer: None,
-                    diagnostics: notes,
-                })
-            }
-            Err(FetchError::Input(message)) => Err(SourceError::input(message)),
-            Err(FetchError::Unavailable(message)) => Err(SourceError::unavailable(message)),
+        let (reply, commit) = generation_config(&settings, repo_id, revision, request.offline)?;
+        // At the commit the generation config was read at, so a cached answer costs nothing.
+        let at = commit.as_deref().unwrap_or(revision);
+        let template = template::from_hub(&settings, repo_id, at, request.offline);
+        Ok(with_template(reply, template))
+    }
+}
+
+/// The layer of the repo's `generation_config.json` at `revision`, and the commit it was read
+/// at when the Hub (or its cache) named one.
+fn generation_config(
+    settings: &HubSettings,
+    repo_id: &str,
+    revision: &str,
+    offline: bool,
+) -> Result<(SourceReply, Option<String>), SourceError> {
+    match fetch(settings, repo_id, revision, FILENAME, offline) {
+        Ok(Outcome::File {
+            commit,
+            bytes,
+            notes,
+        }) => {
+            let file = HubFile {
+                label: format!("hf:{repo_id}@{commit}/{FILENAME}"),
+                source: SourceRef::new("hf", format!("{repo_id}@{commit}")),
+                url: resolve_url(&settings.endpoint, repo_id, &commit, FILENAME),
+                revision: Some(commit.clone()),
+            };
+            Ok((file.reply(bytes, notes), Some(commit)))
         }
+        Ok(Outcome::NoFile { commit, mut notes }) => {
+            let at = match &commit {
+                Some(commit) => format!("{revision} (commit {commit})"),
+                None => revision.to_owned(),
+            };
+            notes.push(Diagnostic::info(format!(
+                "hf: {repo_id} has no {FILENAME} at {at}; continuing with the other layers"
+            )));
+            let reply = SourceReply {
+                diagnostics: notes,
+                ..SourceReply::default()
+            };
+            Ok((reply, commit))
+        }
+        Err(FetchError::Input(message)) => Err(SourceError::input(message)),
+        Err(FetchError::Unavailable(message)) => Err(SourceError::unavailable(message)),
     }
 }
 
@@ -146,11 +163,11 @@ fn from_model_dir(dir: &Path) -> Result<SourceReply, SourceError> {
             Ok(file.reply(bytes, Vec::new()))
         }
         Ok(None) => Ok(SourceReply {
-            layer: None,
             diagnostics: vec![Diagnostic::info(format!(
                 "hf: the model directory {} has no {FILENAME}; continuing with the other layers",
                 dir.display()
             ))],
+            ..SourceReply::default()
         }),
         Err(e) => Err(SourceError::unavailable(format!("{shown}: {e}"))),
     }
@@ -199,6 +216,17 @@ impl HubFile {
         SourceReply {
             layer,
             diagnostics: notes,
+            ..SourceReply::default()
         }
     }
+}
+
+/// `reply` with the model's chat template and what reading it had to say.
+fn with_template(
+    mut reply: SourceReply,
+    (template, notes): (Option<Artifact>, Vec<Diagnostic>),
+) -> SourceReply {
+    reply.chat_template = template;
+    reply.diagnostics.extend(notes);
+    reply
 }

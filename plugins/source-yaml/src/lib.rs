@@ -22,7 +22,7 @@ impl ConfigSource for YamlSource {
         let layer = yaml::yaml_file_layer(&text, std::path::Path::new(&origin))?;
         Ok(SourceReply {
             layer: Some(layer),
-            diagnostics: Vec::new(),
+            ..SourceReply::default()
         })
     }
 }

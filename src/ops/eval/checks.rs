@@ -17,6 +17,7 @@ use super::Suite;
 use super::model::Decisions;
 use crate::ops::check_cache::CheckCache;
 use crate::ops::planning::plan_jobs;
+use crate::ops::questions::settled;
 use crate::runner::jobs::{self, EndedEarly, JobPolicy};
 use crate::runner::log_tail::format_tail;
 use crate::runner::{Interrupted, Runner};
@@ -145,7 +146,14 @@ impl Suite<'_> {
             ..first.view.clone()
         };
         let template = first.server.template(&view)?;
-        Ok(plan_jobs(&self.backend, &view, &template, &first.options)?.checks)
+        let plan = plan_jobs(
+            &self.backend,
+            &view,
+            &template,
+            &first.options,
+            &self.answers,
+        )?;
+        Ok(settled(plan, &self.answers)?.checks)
     }
 }
 

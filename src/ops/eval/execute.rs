@@ -11,8 +11,10 @@ use serde_json::{Map, Value as Json};
 use super::Suite;
 use super::checks::Checked;
 use super::model::Model;
+use super::rendering;
 use crate::ops::budget;
 use crate::ops::planning::{plan_jobs, served_names};
+use crate::ops::questions::settled;
 use crate::ops::server::Starting;
 use crate::proof::wire_audit::{AuditMode, JobAudits, WireAudit};
 use crate::runner::jobs::{EndedEarly, JobPolicy, JobsReport};
@@ -76,6 +78,7 @@ impl Attempt<'_, '_> {
             backends,
             verification: Vec::new(),
             audit: None,
+            modes: Vec::new(),
             notes: model.resolution.diagnostics.clone(),
             done_before: self.done.iter().map(|c| c.task.clone()).collect(),
             attempts,
@@ -209,6 +212,10 @@ impl Attempt<'_, '_> {
             Some(max_len) => budget::check(&self.view, max_len, "as the server reports it"),
             None => Ok(()),
         };
+        if started.is_ok() {
+            record.modes = rendering::modes(&self.view, &server.info).await;
+            rendering::say_ignored(record);
+        }
         let started = match started {
             Ok(()) => self.start_jobs_audit(&server).await,
             Err(err) => Err(err),
@@ -264,7 +271,15 @@ impl Attempt<'_, '_> {
         server: &RunningServer,
     ) -> Result<(Vec<ProcessSpec>, Option<JobAudits>)> {
         let options = &self.model.options;
-        let mut jobs = plan_jobs(&self.suite.backend, &self.view, &server.info, options)?.processes;
+        let answers = &self.suite.answers;
+        let plan = plan_jobs(
+            &self.suite.backend,
+            &self.view,
+            &server.info,
+            options,
+            answers,
+        )?;
+        let mut jobs = settled(plan, answers)?.processes;
         let audits = match self.suite.args.audit {
             AuditMode::Off => None,
             AuditMode::On | AuditMode::Warn => {

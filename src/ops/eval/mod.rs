@@ -15,15 +15,18 @@ mod execute;
 mod model;
 pub mod options;
 mod preflight;
+mod rendering;
 mod submit;
 mod suite;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
 use benchy_core::Backend;
+use serde_json::Value as Json;
 
 use crate::envs::EnvStore;
 use crate::plugin::Registry;
@@ -65,4 +68,6 @@ struct Suite<'a> {
     dir: PathBuf,
     /// In the order the run configs were given.
     models: Vec<Model>,
+    /// The task backend's questions, answered before anything started.
+    answers: BTreeMap<String, Json>,
 }

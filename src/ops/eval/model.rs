@@ -2,6 +2,7 @@
 //! its server, its jobs as planned against the server as it will be, its run folder, and for
 //! each task what decides its numbers (the fingerprint resume compares).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ops::budget;
 use crate::ops::planning::{plan_jobs, run_view};
+use crate::ops::questions::Answers;
 use crate::ops::server::Server;
 use crate::plugin::Registry;
 use crate::resolution::Resolution;
@@ -31,6 +33,8 @@ pub(super) struct Planning<'a> {
     /// The suite's options, `run_dir` its folder `<output-dir>/<run-id>`; each model gets them
     /// with its own folder in that one.
     pub options: &'a RunOptions,
+    /// The task backend's questions answered so far, shared by the suite's models.
+    pub answers: &'a RefCell<Answers>,
 }
 
 /// A model's tasks, each with what resume decided for it.
@@ -68,7 +72,12 @@ impl Model {
         if let Some(max_len) = template.max_model_len {
             budget::check(&view, max_len, "the provider's max_model_len")?;
         }
-        let job_plan = plan_jobs(planning.backend, &view, &template, &options)?;
+        let job_plan = planning
+            .answers
+            .borrow_mut()
+            .plan(&options.home, |answers| {
+                plan_jobs(planning.backend, &view, &template, &options, answers)
+            })?;
         let folder = RunFolder {
             dir: options.run_dir.clone(),
         };
@@ -149,6 +158,7 @@ impl Model {
                 let values = json!({
                     "model": model,
                     "generation": generation,
+                    "mode": task.mode,
                     "task": task_settings(task),
                     "options": options,
                     "versions": versions,

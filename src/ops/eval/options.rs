@@ -60,6 +60,7 @@ impl EvalOptions {
                     sets,
                     offline,
                     require_sources,
+                    mode,
                 },
             server_url,
             backend,
@@ -81,7 +82,7 @@ impl EvalOptions {
             Arg::Text("-c".to_owned()),
             Arg::Config,
         ];
-        let valued: [(&str, Vec<String>); 13] = [
+        let valued: [(&str, Vec<String>); 14] = [
             ("--run-id", vec![run_id.to_owned()]),
             ("--output-dir", vec![output_dir]),
             ("--executor", vec!["local".to_owned()]),
@@ -89,6 +90,7 @@ impl EvalOptions {
             ("--source", sources.clone()),
             ("--set", sets.clone()),
             ("--require-source", require_sources.clone()),
+            ("--mode", mode.iter().cloned().collect()),
             (
                 "--server-url",
                 server_url.iter().map(|u| u.root().to_owned()).collect(),

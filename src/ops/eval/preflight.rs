@@ -2,6 +2,7 @@
 //! models at a time, since a Hub lookup waits on the network), every model planned, and the
 //! flags checked. Bad input anywhere stops the suite here, naming the file.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use benchy_core::backend::RunOptions;
 use super::model::{Model, Planning};
 use super::{EvalOptions, Suite};
 use crate::envs::EnvStore;
+use crate::ops::questions::Answers;
 use crate::plugin::Registry;
 use crate::plugin::manifest::Kind;
 use crate::resolution::{Resolution, resolve};
@@ -48,12 +50,14 @@ impl<'a> Suite<'a> {
             log_samples: args.log_samples,
             home: benchy_home(),
         };
+        let answers = RefCell::new(Answers::default());
         let planning = Planning {
             registry,
             backend: &backend,
             backend_name: &args.backend,
             server_url: args.server_url.as_ref(),
             options: &options,
+            answers: &answers,
         };
         let mut models = Vec::new();
         for resolution in resolutions {
@@ -78,6 +82,7 @@ impl<'a> Suite<'a> {
             run_id,
             dir,
             models,
+            answers: answers.into_inner().known,
         })
     }
 }

@@ -10,6 +10,7 @@
 //! deviations for a serialisable report; it never keeps a prompt, an answer or a header.
 
 mod answer;
+mod reshape;
 mod scan;
 
 use std::collections::{BTreeMap, HashMap};
@@ -175,6 +176,9 @@ pub struct Answers {
     /// response held.
     pub completion_tokens: u64,
     pub completion_tokens_max: u64,
+    /// In a thinking mode: answers cut at one of the task's stop strings after their reasoning
+    /// (the requests carry none).
+    pub cut_at_stop: u64,
 }
 
 /// What [`Audit::report`] returns.
@@ -300,6 +304,11 @@ impl Audit {
         }
     }
 
+    /// The stop strings applied to answers, in a thinking mode.
+    fn answer_stops(&self) -> Option<&benchy_core::AnswerStops> {
+        self.expects.as_ref()?.answer_stops.as_ref()
+    }
+
     /// A snapshot of everything counted so far.
     pub fn report(&self) -> AuditReport {
         self.lock().clone()
@@ -333,6 +342,11 @@ impl Audit {
             Some(expects) => check(expects, kind, &members, seq, path),
             None => Vec::new(),
         };
+        if kind == Kind::Generation
+            && let Some(system) = self.expects.as_ref().and_then(|e| e.system.as_deref())
+        {
+            deviations.extend(system_deviation(seq, path, body, system));
+        }
         if kind == Kind::Generation
             && self.expects.is_some()
             && let Some(short) = picked.prompt.and_then(too_short)
@@ -393,6 +407,29 @@ impl Audit {
         s.capped_answers += 1;
         s.record_late(capped, pending.deviated);
     }
+}
+
+/// The deviation of a chat request whose first message is not the mode's system prompt.
+fn system_deviation(seq: u64, path: &str, body: &[u8], system: &str) -> Option<Deviation> {
+    let request: Value = serde_json::from_slice(body).ok()?;
+    let first = request.get("messages").and_then(|m| m.get(0));
+    let sent = first
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+        .and_then(|m| m.get("content"));
+    let problem = match sent {
+        Some(Value::String(text)) if text == system => return None,
+        Some(_) => Mismatch::Different,
+        None => Mismatch::Missing,
+    };
+    Some(Deviation {
+        seq,
+        path: path.to_owned(),
+        kind: Kind::Generation,
+        key: "system message".to_owned(),
+        problem,
+        expected: Some(Expected::Exactly(json!(system))),
+        got: sent.cloned(),
+    })
 }
 
 /// What a prompt that is too short to be one arrived as: `"1 token"`, `"no text"`.
@@ -544,6 +581,17 @@ impl Inspect for Audit {
         if whole {
             self.read_answer(seq, pending);
         }
+    }
+
+    /// A generation answer of a thinking mode gets the task's stop strings after its reasoning.
+    fn reshapes(&self, seq: u64) -> bool {
+        self.answer_stops().is_some() && self.pending().contains_key(&seq)
+    }
+
+    fn reshape(&self, _seq: u64, body: &[u8]) -> Option<Vec<u8>> {
+        let (body, cut) = reshape::cut_answers(body, self.answer_stops()?)?;
+        self.lock().answers.cut_at_stop += cut;
+        Some(body)
     }
 }
 
@@ -705,6 +753,7 @@ mod tests {
                 ("max_tokens".into(), exactly(json!(1))),
                 ("seed".into(), exactly(json!(1234))),
             ]),
+            ..Expectation::default()
         }))
     }
 
@@ -1047,7 +1096,8 @@ mod tests {
                 cut: 2,
                 empty: 0,
                 completion_tokens: 38,
-                completion_tokens_max: 32
+                completion_tokens_max: 32,
+                cut_at_stop: 0
             }
         );
         assert_eq!(r.generation.matched, 3);

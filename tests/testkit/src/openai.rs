@@ -1,8 +1,9 @@
 //! A recording OpenAI-compatible server on 127.0.0.1, answering what lm-eval's
 //! `local-completions` and `local-chat-completions` models ask of vLLM: `/health`,
-//! `/v1/models`, `/tokenizer_info`, `/tokenize`, `/detokenize`, `/v1/completions` (generation,
-//! and `echo` + `logprobs` scoring) and `/v1/chat/completions`. It records every request body, so
-//! a test can assert the exact parameters each request carried.
+//! `/v1/models`, `/tokenizer_info`, `/tokenize` (of a prompt, or of chat messages rendered by a
+//! template of its own that reads `enable_thinking`), `/detokenize`, `/v1/completions`
+//! (generation, and `echo` + `logprobs` scoring) and `/v1/chat/completions`. It records every
+//! request body, so a test can assert the exact parameters each request carried.
 //!
 //! The shapes follow vLLM's OpenAI server and what lm-eval reads from it
 //! (lm_eval/models/openai_completions.py `parse_logprobs`: `len(prompt) + 1` token log-probs
@@ -221,7 +222,10 @@ fn handle(state: &State, request: &Request) -> Reply {
                    "chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"}),
         ),
         ("POST", "/tokenize") => {
-            let tokens = encode(body["prompt"].as_str().unwrap_or(""));
+            let tokens = match body.get("messages") {
+                Some(_) => encode(&rendered(&body)),
+                None => encode(body["prompt"].as_str().unwrap_or("")),
+            };
             json_reply(
                 200,
                 json!({"count": tokens.len(), "max_model_len": options.max_model_len, "tokens": tokens}),
@@ -259,6 +263,23 @@ fn handle(state: &State, request: &Request) -> Reply {
             json!({"error": {"message": format!("no route {path}")}}),
         ),
     }
+}
+
+/// A chat request rendered by the server's template: each message as `<|role|>content`, then the
+/// assistant's turn, closed at once (`<think>\n\n</think>`) when `enable_thinking` is false, as
+/// Qwen3's template does.
+fn rendered(body: &Json) -> String {
+    let mut text = String::new();
+    for message in body["messages"].as_array().into_iter().flatten() {
+        let role = message["role"].as_str().unwrap_or_default();
+        let content = message["content"].as_str().unwrap_or_default();
+        text += &format!("<|{role}|>{content}\n");
+    }
+    text += "<|assistant|>";
+    if body["chat_template_kwargs"]["enable_thinking"] == json!(false) {
+        text += "<think>\n\n</think>\n\n";
+    }
+    text
 }
 
 /// Counts a completion and, with `die_after`, dies once enough were answered.

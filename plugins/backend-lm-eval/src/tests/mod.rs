@@ -1,6 +1,7 @@
 //! The lm-eval backend's planning and results reading, checked on data alone: no Python, no
 //! lm-eval (the CLI tests run the real one).
 
+mod modes;
 mod plan;
 mod results;
 
@@ -30,6 +31,7 @@ fn task(name: &str, task_name: &str, defaults: Json, resolved: Resolved) -> Task
         defaults: defaults.as_object().cloned().unwrap_or_default(),
         output_folder: name.into(),
         resolved,
+        mode: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Planning: which tasks share a process, and each process's exact command line.
 
+use std::collections::BTreeMap;
+
 use benchy_core::backend::PlanRequest;
 use benchy_core::process::Role;
 use benchy_core::{BackendError, Key, ParamValue};
@@ -8,8 +10,26 @@ use serde_json::json;
 use super::*;
 use crate::executable::LmEval;
 use crate::jobs::group;
+use crate::task_types::TaskTypes;
 
-fn lm_eval() -> LmEval {
+/// What the task-types question answers for lm-eval `/venv/bin/lm_eval` and the tasks' include
+/// path `/tasks`: each task name with its output type.
+pub(super) fn answered(tasks: &[(&str, &str)]) -> BTreeMap<String, Json> {
+    let tasks: serde_json::Map<String, Json> = tasks
+        .iter()
+        .map(|(name, output_type)| {
+            let leaf = json!({"task": name, "output_type": output_type,
+                              "until": ["Question:", "\n\n"], "max_gen_toks": 256});
+            ((*name).to_owned(), json!([leaf]))
+        })
+        .collect();
+    BTreeMap::from([(
+        "lm-eval task types [test]".to_owned(),
+        json!({"program": "/venv/bin/lm_eval", "include": "/tasks", "tasks": tasks}),
+    )])
+}
+
+pub(super) fn lm_eval() -> LmEval {
     LmEval {
         program: PathBuf::from("/venv/bin/lm_eval"),
         origin: "test".into(),
@@ -22,8 +42,9 @@ fn plan(view: RunView) -> Vec<benchy_core::ProcessSpec> {
         run: view,
         server: Some(server()),
         options: options(),
+        answers: Default::default(),
     };
-    let jobs = group(&request.run.tasks, |_| Ok(lm_eval())).unwrap();
+    let jobs = group(&request.run, |_| Ok(lm_eval()), &Default::default()).unwrap();
     let mut diagnostics = Vec::new();
     jobs.iter()
         .map(|job| job.spec(&request, &server(), &mut diagnostics))
@@ -127,8 +148,10 @@ fn options_and_settings_become_flags() {
             limit: Some(0.5),
             ..options()
         },
+        answers: answered(&[("g", "generate_until")]),
     };
-    let jobs = group(&request.run.tasks, |_| Ok(lm_eval())).unwrap();
+    let types = TaskTypes::read(&request.answers);
+    let jobs = group(&request.run, |_| Ok(lm_eval()), &types).unwrap();
     let spec = jobs[0].spec(&request, &server(), &mut Vec::new());
     let args = &spec.args;
     assert_eq!(arg(args, "--model"), Some("local-chat-completions"));
@@ -166,8 +189,9 @@ fn a_whole_limit_is_an_integer_and_the_tokenizer_can_be_the_models() {
             limit: Some(10.0),
             ..options()
         },
+        answers: Default::default(),
     };
-    let jobs = group(&request.run.tasks, |_| Ok(lm_eval())).unwrap();
+    let jobs = group(&request.run, |_| Ok(lm_eval()), &Default::default()).unwrap();
     let mut diagnostics = Vec::new();
     let spec = jobs[0].spec(&request, &server(), &mut diagnostics);
     assert_eq!(arg(&spec.args, "--limit"), Some("10"));
@@ -195,6 +219,7 @@ fn the_backend_plans_checks_and_refuses_to_be_a_server() {
             run: view,
             server: None,
             options: options(),
+            answers: Default::default(),
         },
     );
     assert!(
@@ -211,7 +236,7 @@ fn unknown_defaults_are_bad_input_naming_the_task() {
         json!({"num_concurent": 2}),
         sampling(),
     )]);
-    let err = group(&view.tasks, |_| Ok(lm_eval())).unwrap_err();
+    let err = group(&view, |_| Ok(lm_eval()), &Default::default()).unwrap_err();
     assert!(
         err.to_string()
             .contains("task `gen`: unknown key `num_concurent`"),
@@ -223,12 +248,12 @@ fn unknown_defaults_are_bad_input_naming_the_task() {
 fn one_validation_check_per_lm_eval_and_include_path() {
     let mut other = task("other", "o", json!({}), sampling());
     other.include_path = Some(PathBuf::from("/elsewhere"));
-    let tasks = vec![
+    let view = run(vec![
         task("gen", "benchy_demo_gen", json!({}), sampling()),
         task("mc", "benchy_demo_mc", json!({"batch_size": 2}), sampling()),
         other,
-    ];
-    let jobs = group(&tasks, |_| Ok(lm_eval())).unwrap();
+    ]);
+    let jobs = group(&view, |_| Ok(lm_eval()), &Default::default()).unwrap();
     let checks = crate::validation_checks(&jobs);
     assert_eq!(checks.len(), 2);
     assert_eq!(
@@ -254,25 +279,19 @@ fn more_stop_strings_than_chat_requests_carry_are_refused() {
         let strings = (0..n).map(|i| format!("s{i}")).collect();
         resolved(&[(Key::Stop, ParamValue::Strings(strings))])
     };
-    let request = |n: usize| {
+    let types = TaskTypes::read(&answered(&[("benchy_demo_gen", "generate_until")]));
+    let fits = |n: usize| {
         let mut view = run(vec![task("gen", "benchy_demo_gen", json!({}), stops(n))]);
         view.use_chat_completions = true;
-        PlanRequest {
-            run: view,
-            server: Some(server()),
-            options: options(),
-        }
+        let jobs = group(&view, |_| Ok(lm_eval()), &types).unwrap();
+        crate::chat_stops_fit(&jobs)
     };
-    let refused = benchy_core::Backend::plan(&crate::LmEvalBackend, &request(5));
+    let refused = fits(5);
     assert!(
         matches!(&refused, Err(BackendError::Input(p))
             if p.message.starts_with("task `gen`: 5 stop strings (from test:x)")
                 && p.message.contains("stop[:4]")),
         "{refused:?}"
     );
-    let four = benchy_core::Backend::plan(&crate::LmEvalBackend, &request(4));
-    assert!(
-        !matches!(&four, Err(BackendError::Input(p)) if p.message.contains("stop strings")),
-        "{four:?}"
-    );
+    assert_eq!(fits(4), Ok(()));
 }

@@ -1,0 +1,128 @@
+//! A backend's questions: short commands whose output it needs before it can plan (which of
+//! these tasks generate text?). They run before anything starts, each at most once per suite,
+//! and an answer is remembered across runs as a passing check is, until what it depends on
+//! changes. The backend is asked again with every answer until it asks nothing new.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use benchy_core::{Plan, ProcessSpec};
+use serde_json::Value as Json;
+
+use crate::ops::check_cache::CheckCache;
+use crate::runner;
+use crate::runner::client::run_spec;
+use crate::util::bad_input::BadInput;
+use crate::util::stdio::errln;
+
+/// How long a question may take when its backend does not say.
+const QUESTION_LIMIT: Duration = Duration::from_secs(300);
+
+/// How many rounds of questions a plan may take: a backend asks what it needs, then plans.
+const ROUNDS: usize = 3;
+
+/// The answers of a suite's questions, by question name.
+#[derive(Debug, Default)]
+pub struct Answers {
+    pub known: BTreeMap<String, Json>,
+}
+
+impl Answers {
+    /// The plan `ask` makes once every question it asks is answered: its questions run (or are
+    /// remembered) between rounds.
+    pub fn plan(
+        &mut self,
+        home: &Path,
+        mut ask: impl FnMut(&BTreeMap<String, Json>) -> Result<Plan>,
+    ) -> Result<Plan> {
+        for _ in 0..ROUNDS {
+            let plan = ask(&self.known)?;
+            let open: Vec<&ProcessSpec> = plan
+                .questions
+                .iter()
+                .filter(|q| !self.known.contains_key(&q.name))
+                .collect();
+            if open.is_empty() {
+                return Ok(plan);
+            }
+            for question in open {
+                let answer = answer(question, home)?;
+                self.known.insert(question.name.clone(), answer);
+            }
+        }
+        anyhow::bail!("the task backend kept asking questions after {ROUNDS} rounds of answers")
+    }
+}
+
+/// `plan` when every question it asks is answered in `answers`: after preflight, a backend has
+/// nothing left to ask, and a plan made on a guess must not run.
+pub fn settled(plan: Plan, answers: &BTreeMap<String, Json>) -> Result<Plan> {
+    match plan
+        .questions
+        .iter()
+        .find(|q| !answers.contains_key(&q.name))
+    {
+        None => Ok(plan),
+        Some(question) => anyhow::bail!(
+            "the task backend asked `{}` after its questions were answered before the start",
+            question.name
+        ),
+    }
+}
+
+/// One question's answer: remembered, or asked now (before any runtime exists).
+fn answer(question: &ProcessSpec, home: &Path) -> Result<Json> {
+    let mark = CheckCache::answers(home).mark(question);
+    if let Some(answer) = mark.answer() {
+        return Ok(answer);
+    }
+    errln!("{}: asking {}", question.name, question.program);
+    let limit = question
+        .timeout_secs
+        .map_or(QUESTION_LIMIT, Duration::from_secs_f64);
+    let output = runner::runtime()?.block_on(run_spec(question, limit))?;
+    let parsed = serde_json::from_str::<Json>(output.stdout.trim());
+    match parsed {
+        Ok(answer) if output.success() => {
+            mark.remember_answer(&answer);
+            Ok(answer)
+        }
+        _ => Err(BadInput(format!(
+            "{} failed ({}) for task(s) {}:\n  $ {}\n{}",
+            question.name,
+            output.exit(),
+            question.tasks.join(", "),
+            shown(question),
+            tail(&output.stderr)
+        ))
+        .into()),
+    }
+}
+
+/// The question's command line, a script argument shown as `<script>`.
+fn shown(question: &ProcessSpec) -> String {
+    let args = question.args.iter().map(|a| {
+        if a.contains('\n') {
+            "<script>"
+        } else {
+            a.as_str()
+        }
+    });
+    std::iter::once(question.program.as_str())
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The last lines of a question's error output, indented.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(15);
+    lines[start..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
