@@ -194,6 +194,10 @@ pub struct Plan {
     /// unused), under the backend's name.
     #[serde(default)]
     pub record: Map<String, Json>,
+    /// How each task scores, by task name, where the backend knows before it runs: a task that
+    /// only scores log-likelihoods does not sample, so the host never repeats it.
+    #[serde(default)]
+    pub task_kinds: BTreeMap<String, Sampling>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,6 +272,19 @@ pub struct TaskResult {
     /// generating task makes the task "not recorded", which fails the run.
     #[serde(default)]
     pub recorded_generation: Option<Map<String, Json>>,
+    /// The dataset it was evaluated on, as its tool names it, when it says.
+    #[serde(default)]
+    pub dataset: Option<DatasetRef>,
+}
+
+/// A task's dataset: a Hugging Face Hub id (`openai/gsm8k`) or whatever else the tool loads from
+/// (a loader name such as `json`), its configuration and its revision.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatasetRef {
+    pub path: String,
+    pub name: Option<String>,
+    pub revision: Option<String>,
 }
 
 /// Whether a task generates text (and so uses the sampling parameters).
@@ -289,6 +306,10 @@ pub struct Metric {
     pub filter: Option<String>,
     pub value: Json,
     pub stderr: Option<f64>,
+    /// Each sample's score, in the evaluator's order of samples, when it kept them (lm-eval's
+    /// `--log_samples`): what `pass@k` over repeats needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<f64>,
 }
 
 /// Why a backend failed.

@@ -184,6 +184,10 @@ pub enum Command {
     /// error bars, and per model the parameters with their sources and the verdicts
     Report(ReportArgs),
 
+    /// Write runs' results in another tool's format
+    #[command(subcommand)]
+    Export(ExportCommand),
+
     /// Where a run stands, model by task: done, failed, running, pending or missing, from the
     /// run records and (for a Slurm array) the scheduler's states
     #[command(after_help = STATUS_HELP)]
@@ -354,6 +358,13 @@ pub struct EvalArgs {
     #[arg(long = "log-samples")]
     pub log_samples: bool,
 
+    /// Run each task that generates text K times, repeat i sending seed s+i-1 (s the resolved
+    /// seed, else 1234) in every request; a cell is the mean over the repeats ± their standard
+    /// deviation. Over the run config's `repeats:`. Tasks that only score log-likelihoods run
+    /// once
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::run_config::MAX_REPEATS)))]
+    pub repeats: Option<u32>,
+
     /// How many of a model's jobs (groups of tasks with different parameters) run at once: a
     /// count, or auto (all side by side, up to 4). Default: the `jobs` setting, else auto
     #[arg(long, value_name = "N|auto")]
@@ -482,6 +493,28 @@ impl ScoringArgs {
             scale_100: self.scale_100.clone(),
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The Hugging Face Hub's model evaluation results: per model,
+    /// DIR/<model>/.eval_results/<task>.yaml, one per finished task whose dataset is a Hub
+    /// dataset (the task's own, or its run config's `hub_dataset: org/name`), its notes carrying
+    /// the resolved parameters with their sources, the mode and the repeats. Copy the folder
+    /// into the model's repository in a pull request (https://huggingface.co/docs/hub/eval-results)
+    HfEvalResults(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Run folders, run-id folders or output folders (default: the `output_dir` setting); a
+    /// later run of a model replaces an earlier one's files
+    #[arg(value_name = "RUN")]
+    pub paths: Vec<PathBuf>,
+
+    /// The folder to write into
+    #[arg(short = 'o', long = "out", value_name = "DIR", required = true)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -20,9 +20,10 @@ use crate::settings::Settings;
 use crate::util::bad_input::bad_input;
 use crate::util::notes;
 use crate::util::secrets;
-use args::{Cli, Command, ConfigCommand};
+use args::{Cli, Command, ConfigCommand, ExportCommand};
 use commands::{
-    compare, completions, config_show, envs, eval, explain, plugins, report, results, serve, status,
+    compare, completions, config_show, envs, eval, explain, export, plugins, report, results,
+    serve, status,
 };
 
 /// The `benchy` command: parses the command line, runs the command, and turns its outcome into
@@ -95,6 +96,9 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Some(Command::Results(args)) => results::run(&args, settings),
         Some(Command::Compare(args)) => compare::run(&args, settings),
         Some(Command::Report(args)) => report::run(&args, settings),
+        Some(Command::Export(ExportCommand::HfEvalResults(args))) => {
+            export::hf_eval_results(&args, settings)
+        }
         Some(Command::Status(args)) => status::run(&args, settings),
         Some(Command::Config(ConfigCommand::Explain(args))) => {
             explain::EXPLAIN.run(&args, &loaded(), settings)

@@ -25,11 +25,14 @@ const ROUNDS: usize = 3;
 
 /// The answers of a suite's questions, by question name.
 #[derive(Debug, Default)]
-pub struct Answers {
+pub struct BackendAnswers {
     pub known: BTreeMap<String, Json>,
+    /// How many were asked now, and how many answered from what was remembered.
+    pub asked: usize,
+    pub remembered: usize,
 }
 
-impl Answers {
+impl BackendAnswers {
     /// The plan `ask` makes once every question it asks is answered: its questions run (or are
     /// remembered) between rounds.
     pub fn plan(
@@ -48,7 +51,12 @@ impl Answers {
                 return Ok(plan);
             }
             for question in open {
-                let answer = answer(question, home)?;
+                let (answer, remembered) = answer(question, home)?;
+                if remembered {
+                    self.remembered += 1;
+                } else {
+                    self.asked += 1;
+                }
                 self.known.insert(question.name.clone(), answer);
             }
         }
@@ -72,11 +80,16 @@ pub fn settled(plan: Plan, answers: &BTreeMap<String, Json>) -> Result<Plan> {
     }
 }
 
-/// One question's answer: remembered, or asked now (before any runtime exists).
-fn answer(question: &ProcessSpec, home: &Path) -> Result<Json> {
+/// One question's answer, and whether it was remembered rather than asked now (before any
+/// runtime exists).
+fn answer(question: &ProcessSpec, home: &Path) -> Result<(Json, bool)> {
     let mark = CheckCache::answers(home).mark(question);
     if let Some(answer) = mark.answer() {
-        return Ok(answer);
+        errln!(
+            "{}: answered before with the same program, arguments and files; not asked again",
+            question.name
+        );
+        return Ok((answer, true));
     }
     errln!("{}: asking {}", question.name, question.program);
     let limit = question
@@ -87,7 +100,7 @@ fn answer(question: &ProcessSpec, home: &Path) -> Result<Json> {
     match parsed {
         Ok(answer) if output.success() => {
             mark.remember_answer(&answer);
-            Ok(answer)
+            Ok((answer, false))
         }
         _ => Err(BadInput(format!(
             "{} failed ({}) for task(s) {}:\n  $ {}\n{}",

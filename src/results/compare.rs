@@ -35,6 +35,9 @@ pub struct MetricRow {
     pub combined_stderr: Option<f64>,
     /// `|difference| > 2 × combined_stderr`; unknown without standard errors.
     pub significant: Option<bool>,
+    /// The share of the task's answers cut at the token budget, in A and in B, when counted.
+    pub cut_a: Option<f64>,
+    pub cut_b: Option<f64>,
 }
 
 impl MetricRow {
@@ -50,6 +53,8 @@ impl MetricRow {
             difference: None,
             combined_stderr: None,
             significant: None,
+            cut_a: None,
+            cut_b: None,
         };
         weigh(&mut row);
         row
@@ -93,10 +98,15 @@ impl<'a> Comparison<'a> {
                 key,
             })
             .collect();
+        let mut metrics = metric_rows(a, b);
+        for row in &mut metrics {
+            row.cut_a = cut_share(a, &row.task);
+            row.cut_b = cut_share(b, &row.task);
+        }
         Comparison {
             a,
             b,
-            metrics: metric_rows(a, b),
+            metrics,
             differences,
         }
     }
@@ -125,6 +135,7 @@ impl<'a> Comparison<'a> {
                 "B",
                 "B - A",
                 "beyond 2 SE",
+                "answers cut",
             ],
             &self.metrics.iter().map(metric_cells).collect::<Vec<_>>(),
         );
@@ -226,7 +237,17 @@ fn metric_cells(row: &MetricRow) -> Vec<String> {
         row.difference
             .map_or_else(|| "-".to_owned(), |d| format!("{d:+.4}")),
         significant.to_owned(),
+        cut_cell(row.cut_a, row.cut_b),
     ]
+}
+
+/// `0% -> 23%`, or nothing when neither run counted the task's answers.
+fn cut_cell(a: Option<f64>, b: Option<f64>) -> String {
+    if a.is_none() && b.is_none() {
+        return String::new();
+    }
+    let share = |s: Option<f64>| s.map_or_else(|| "-".to_owned(), |s| format!("{:.0}%", s * 100.0));
+    format!("{} -> {}", share(a), share(b))
 }
 
 /// A metric's place: the run task, the evaluated task, the metric.
@@ -244,6 +265,12 @@ fn metrics_of(run: &StoredRun) -> impl Iterator<Item = (MetricKey<'_>, MetricVal
             })
         })
     })
+}
+
+/// The share of `task`'s answers cut at the token budget in `run`, when they were counted.
+fn cut_share(run: &StoredRun, task: &str) -> Option<f64> {
+    let answers = run.task(task)?.answers.as_ref()?;
+    (answers.counts.answers > 0).then(|| answers.counts.cut_share())
 }
 
 /// Every metric of either run, in A's order and then those only B has.
@@ -325,6 +352,7 @@ mod tests {
         Some(MetricValue {
             value: Some(value),
             stderr,
+            repeats: None,
         })
     }
 

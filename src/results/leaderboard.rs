@@ -51,6 +51,8 @@ pub struct Cell {
     pub value: MetricValue,
     pub scaled: bool,
     pub state: TaskState,
+    /// The share of its answers cut at the token budget, when the wire audit counted them.
+    pub cut_share: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -180,6 +182,11 @@ impl<'a> Leaderboard<'a> {
             value,
             scaled,
             state: stored.state,
+            cut_share: stored
+                .answers
+                .as_ref()
+                .filter(|a| a.counts.answers > 0)
+                .map(|a| a.counts.cut_share()),
         })
     }
 
@@ -302,6 +309,7 @@ fn scale(value: MetricValue, scaled: bool) -> MetricValue {
     MetricValue {
         value: value.value.map(|v| v / 100.0),
         stderr: value.stderr.map(|s| s / 100.0),
+        ..value
     }
 }
 
@@ -365,6 +373,7 @@ mod tests {
         MetricValue {
             value: Some(value),
             stderr: Some(stderr),
+            repeats: None,
         }
     }
 
@@ -379,6 +388,10 @@ mod tests {
             primary_metric: None,
             num_fewshot: None,
             mode: None,
+            answers: None,
+            datasets: Default::default(),
+            hub_dataset: None,
+            finished_at: None,
             state,
             results: results
                 .into_iter()

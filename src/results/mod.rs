@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod compare;
+pub mod export;
 pub mod find;
 pub mod leaderboard;
 pub mod render;

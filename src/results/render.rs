@@ -8,9 +8,11 @@ use serde_json::{Map, Value as Json, json};
 
 use super::leaderboard::{Cell, Leaderboard, Row};
 use crate::store::read::{MetricValue, TaskState};
+use crate::store::summary::CUT_FLAG;
 use crate::util::table;
 
-/// `0.5123 ± 0.0200`, `0.5123`, or what became of the task.
+/// `0.5123 ± 0.0200`, `0.5123`, or what became of the task; `(3 repeats)` over repeats, and
+/// `cut 23%` when more than [`CUT_FLAG`] of its answers were cut at the token budget.
 pub fn cell_text(cell: Option<&Cell>) -> String {
     let Some(cell) = cell else {
         return "-".to_owned();
@@ -22,6 +24,12 @@ pub fn cell_text(cell: Option<&Cell>) -> String {
         };
     };
     let mut text = table::value(value, cell.value.stderr);
+    if let Some(repeats) = cell.value.repeats {
+        text += &format!(" ({repeats} repeats)");
+    }
+    if let Some(cut) = cell.cut_share.filter(|c| *c > CUT_FLAG) {
+        text += &format!(" cut {:.0}%", cut * 100.0);
+    }
     if cell.state == TaskState::Failed {
         text += " (failed)";
     }
@@ -163,6 +171,11 @@ fn record(board: &Leaderboard, row: &Row) -> Map<String, Json> {
         let value = cell.as_ref().map_or_else(MetricValue::default, |c| c.value);
         out.insert(format!("{task}_score"), json!(value.value));
         out.insert(format!("{task}_stderr"), json!(value.stderr));
+        out.insert(format!("{task}_repeats"), json!(value.repeats));
+        out.insert(
+            format!("{task}_cut_share"),
+            json!(cell.as_ref().and_then(|c| c.cut_share)),
+        );
         out.insert(
             format!("{task}_metric"),
             json!(cell.as_ref().and_then(|c| c.metric.as_ref())),
@@ -269,9 +282,11 @@ mod tests {
             value: MetricValue {
                 value,
                 stderr: Some(0.01),
+                repeats: None,
             },
             scaled: false,
             state,
+            cut_share: None,
         };
         assert_eq!(cell_text(None), "-");
         assert_eq!(
@@ -282,6 +297,23 @@ mod tests {
             cell_text(Some(&cell(Some(0.5), TaskState::Failed))),
             "0.5000 ± 0.0100 (failed)"
         );
+        let repeated = Cell {
+            value: MetricValue {
+                repeats: Some(3),
+                ..cell(Some(0.5), TaskState::Done).value
+            },
+            cut_share: Some(0.23),
+            ..cell(Some(0.5), TaskState::Done)
+        };
+        assert_eq!(
+            cell_text(Some(&repeated)),
+            "0.5000 ± 0.0100 (3 repeats) cut 23%"
+        );
+        let barely = Cell {
+            cut_share: Some(0.04),
+            ..cell(Some(0.5), TaskState::Done)
+        };
+        assert_eq!(cell_text(Some(&barely)), "0.5000 ± 0.0100");
         assert_eq!(
             cell_text(Some(&cell(None, TaskState::Interrupted))),
             "interrupted"

@@ -275,6 +275,10 @@ mod tests {
                     primary_metric: None,
                     num_fewshot: None,
                     mode: None,
+                    answers: None,
+                    datasets: Default::default(),
+                    hub_dataset: None,
+                    finished_at: None,
                     state: TaskState::Done,
                     results: Vec::new(),
                 })

@@ -32,6 +32,7 @@ use serde_json::{Map, Value as Json};
 
 use modes::{ChosenMode, Mode};
 use raw::RawRunConfig;
+use serde_saphyr::Spanned;
 
 use crate::util::secrets;
 
@@ -55,6 +56,8 @@ pub struct RunConfig {
     pub mode: Option<ChosenMode>,
     /// The run config's own modes (`modes:`); [`RunConfig::modes`] adds the catalog's.
     pub modes: Vec<Mode>,
+    /// `repeats:`: how many times each generating task runs.
+    pub repeats: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +120,11 @@ pub struct Task {
     pub generation: Option<Layer>,
     /// The task's own mode, over the run config's.
     pub mode: Option<ChosenMode>,
+    /// The task's own `repeats:`, over the run config's.
+    pub repeats: Option<u32>,
+    /// `hub_dataset` (`org/name`) and `hub_dataset_revision`: the Hub dataset a task on local
+    /// files stands for, in exported results.
+    pub hub_dataset: Option<(String, Option<String>)>,
 }
 
 impl Task {
@@ -213,6 +221,7 @@ impl RunConfig {
             notes,
             mode: modes::chosen(raw.mode.as_ref(), &origin),
             modes: modes::read_modes(&raw.modes, &origin)?,
+            repeats: repeats(raw.repeats.as_ref(), &origin)?,
         })
     }
 }
@@ -228,6 +237,29 @@ fn generation_layer(
             yaml::mapping_layer(mapping, source, origin).map(Some)
         }
         _ => Ok(None),
+    }
+}
+
+/// The most repeats a task may have: enough for pass@k at any k people report, few enough that a
+/// typo (`repeats: 1000`) is caught before it costs a thousand runs.
+pub const MAX_REPEATS: u32 = 64;
+
+/// A `repeats:` value: a whole number from 1 to [`MAX_REPEATS`].
+fn repeats(raw: Option<&Spanned<Json>>, origin: &str) -> Result<Option<u32>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    match raw.value.as_u64() {
+        Some(n) if (1..=u64::from(MAX_REPEATS)).contains(&n) => Ok(Some(n as u32)),
+        _ => Err(ConfigError::Invalid {
+            origin: origin.to_owned(),
+            line: Some(raw.referenced.line()),
+            key: "repeats".into(),
+            problem: format!(
+                "{} is not a number of repeats: give a whole number from 1 to {MAX_REPEATS}",
+                raw.value
+            ),
+        }),
     }
 }
 

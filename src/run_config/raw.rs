@@ -31,6 +31,9 @@ pub(super) struct RawRunConfig {
     /// The run config's own modes, by name; they beat the catalog's.
     #[serde(default)]
     pub(super) modes: BTreeMap<String, Spanned<RawMode>>,
+    /// How many times each generating task runs, each time with its own seed.
+    #[serde(default)]
+    pub(super) repeats: Option<Spanned<Json>>,
 }
 
 /// A mode as written in a run config's `modes:` or a catalog file.
@@ -134,6 +137,14 @@ pub(super) struct RawTask {
     /// The task's own mode, over the run config's.
     #[serde(default)]
     pub(super) mode: Option<Spanned<String>>,
+    /// The task's own repeats, over the run config's.
+    #[serde(default)]
+    pub(super) repeats: Option<Spanned<Json>>,
+    /// The Hugging Face Hub dataset a task on local files stands for, for exported results.
+    #[serde(default)]
+    pub(super) hub_dataset: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) hub_dataset_revision: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -55,6 +55,7 @@ pub(super) fn load_task(
         SourceRef::new("task", name.clone()),
         &defined_in.display().to_string(),
     )?;
+    let hub_dataset = hub_dataset(&raw, &defined_in)?;
     let task_dir = parent_dir(&defined_in).to_owned();
     let mut defaults = raw.defaults.unwrap_or_default();
     defaults.extend(task_defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -69,7 +70,36 @@ pub(super) fn load_task(
         output_subdirectory: raw.output.and_then(|o| o.subdirectory),
         generation,
         mode: super::modes::chosen(raw.mode.as_ref(), &defined_in.display().to_string()),
+        repeats: super::repeats(raw.repeats.as_ref(), &defined_in.display().to_string())?,
+        hub_dataset,
     })
+}
+
+/// `hub_dataset` as `org/name`, with its revision.
+fn hub_dataset(
+    raw: &RawTask,
+    defined_in: &Path,
+) -> Result<Option<(String, Option<String>)>, ConfigError> {
+    let Some(id) = &raw.hub_dataset else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = id.value.split('/').collect();
+    let fine = parts.len() == 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && unsafe_path_part(p).is_none());
+    if !fine {
+        return Err(ConfigError::Invalid {
+            origin: defined_in.display().to_string(),
+            line: Some(id.referenced.line()),
+            key: "hub_dataset".into(),
+            problem: format!(
+                "{:?} is not a Hub dataset id: write it as `org/name`",
+                id.value
+            ),
+        });
+    }
+    Ok(Some((id.value.clone(), raw.hub_dataset_revision.clone())))
 }
 
 /// A task's name and `output.subdirectory` each name one folder inside the run folder.

@@ -14,7 +14,10 @@ use sha2::{Digest, Sha256};
 
 use crate::util::atomic::{read_state_checked, write_json};
 
+use benchy_core::backend::DatasetRef;
+
 use super::layout::COMPLETION;
+use super::run_record::TaskAnswers;
 
 /// What decides a task's numbers, and where each generation value came from (the sources are
 /// shown when something changed; they do not change numbers, so they are not fingerprinted).
@@ -38,6 +41,12 @@ pub struct Completion {
     pub inputs: Inputs,
     /// The task's entry of `results.json` (evaluated task -> metric -> value and stderr).
     pub results: Json,
+    /// What its answers said, when it generated text and the wire was audited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<TaskAnswers>,
+    /// Its datasets, by evaluated task, as its tool named them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub datasets: BTreeMap<String, DatasetRef>,
 }
 
 /// What a run does with a task.
@@ -202,6 +211,8 @@ mod tests {
             fingerprint: inputs.fingerprint(),
             inputs: inputs.clone(),
             results: json!({}),
+            answers: None,
+            datasets: BTreeMap::new(),
         }
     }
 

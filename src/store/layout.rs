@@ -31,6 +31,11 @@ pub const RUN_RECORD: &str = "run.json";
 pub const RUN_CONFIG: &str = "run_config.yaml";
 /// The model's own generation config, as the highest source that read one found it.
 pub const MODEL_GENERATION_CONFIG: &str = "generation_config.json";
+/// The name of repeat `index` (from 1) of a task, or of its folder: `gen.repeat-2`.
+pub fn repeat_name(task: &str, index: u32) -> String {
+    format!("{task}.repeat-{index}")
+}
+
 /// The model's chat template, as a source read it.
 pub const MODEL_CHAT_TEMPLATE: &str = "chat_template.jinja";
 /// Every resolved value with its source, the run's and each task's.

@@ -6,6 +6,7 @@
 pub mod completion;
 pub mod layout;
 pub mod read;
+pub mod repeats;
 pub mod run_folder;
 pub mod run_lock;
 pub mod run_record;

@@ -18,10 +18,12 @@ const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 use super::layout::{COMPLETION, RESOLVED, RESULTS, RUN_CONFIG, RUN_RECORD, SUITE_RECORD};
 use super::run_lock::RunLock;
+pub use super::run_record::TaskAnswers;
 use super::schema::KILLED;
 pub use super::schema::{MetricValue, ModelStatus, TaskState};
 use super::suite_record::{ModelEntry, SuiteRecord};
 use crate::util::stdio::errln;
+pub use benchy_core::backend::DatasetRef;
 
 /// The state `word` names, if any.
 fn parse<T: DeserializeOwned>(word: &str) -> Option<T> {
@@ -53,6 +55,14 @@ pub struct StoredTask {
     pub num_fewshot: Option<Json>,
     /// The mode it ran in, when it had one.
     pub mode: Option<String>,
+    /// What its answers said, when it generated text and the wire was audited.
+    pub answers: Option<TaskAnswers>,
+    /// Its datasets by evaluated task, as its tool named them, and the Hub dataset the run
+    /// config says it stands for (`hub_dataset`, with its revision).
+    pub datasets: BTreeMap<String, DatasetRef>,
+    pub hub_dataset: Option<(String, Option<String>)>,
+    /// When it finished, as its completion record says.
+    pub finished_at: Option<String>,
     pub state: TaskState,
     /// Evaluated task -> metrics, in the results file's order.
     pub results: Vec<(String, Metrics)>,
@@ -300,6 +310,22 @@ impl Found {
                         .and_then(|o| o.primary_metric.clone()),
                     num_fewshot: task.and_then(|t| t.defaults.get("num_fewshot").cloned()),
                     mode: task.and_then(|t| t.mode.clone()),
+                    answers: record
+                        .answers
+                        .get(&name)
+                        .cloned()
+                        .or_else(|| completion.as_ref().and_then(|c| c.answers.clone())),
+                    datasets: record
+                        .datasets
+                        .get(&name)
+                        .cloned()
+                        .or_else(|| completion.as_ref().map(|c| c.datasets.clone()))
+                        .unwrap_or_default(),
+                    hub_dataset: task.and_then(|t| {
+                        let id = t.hub_dataset.clone()?;
+                        Some((id, t.hub_dataset_revision.clone()))
+                    }),
+                    finished_at: completion.as_ref().and_then(|c| c.finished_at.clone()),
                     name,
                     results: evaluated,
                 }
@@ -403,6 +429,10 @@ pub fn evaluated_metrics(evaluated: &Json) -> Vec<(String, Metrics)> {
                     let value = MetricValue {
                         value: number(m.get("value")),
                         stderr: number(m.get("stderr")),
+                        repeats: m
+                            .get("repeats")
+                            .and_then(Json::as_array)
+                            .map(|r| r.len() as u32),
                     };
                     (key.clone(), value)
                 })
@@ -465,6 +495,8 @@ struct Record {
     versions: BTreeMap<String, String>,
     verification: Vec<Verdict>,
     audit: Option<Audit>,
+    answers: BTreeMap<String, TaskAnswers>,
+    datasets: BTreeMap<String, BTreeMap<String, DatasetRef>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -517,6 +549,8 @@ struct ConfigTask {
     defaults: Map<String, Json>,
     output: Option<ConfigOutput>,
     mode: Option<String>,
+    hub_dataset: Option<String>,
+    hub_dataset_revision: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -533,6 +567,9 @@ struct ConfigOutput {
 struct Completion {
     status: String,
     results: Json,
+    answers: Option<TaskAnswers>,
+    datasets: BTreeMap<String, DatasetRef>,
+    finished_at: Option<String>,
 }
 
 /// What a suite says of one of its models, and the suite's run id and start.

@@ -154,14 +154,9 @@ impl RunFolder {
 /// The run config as it takes effect: the provider's values with the overrides applied, every
 /// task expanded from its file, and the run's own generation block. YAML, like its input.
 fn effective_config(resolution: &Resolution, view: &RunView) -> String {
-    let primary_metric = |name: &str| {
-        resolution
-            .config
-            .tasks
-            .iter()
-            .find(|t| t.name == name)
-            .and_then(|t| t.primary_metric.clone())
-    };
+    let config_task = |name: &str| resolution.config.tasks.iter().find(|t| t.name == name);
+    let primary_metric = |name: &str| config_task(name).and_then(|t| t.primary_metric.clone());
+    let hub_dataset = |name: &str| config_task(name).and_then(|t| t.hub_dataset.clone());
     let tasks: Vec<Json> = view
         .tasks
         .iter()
@@ -175,6 +170,8 @@ fn effective_config(resolution: &Resolution, view: &RunView) -> String {
                 "defaults": t.defaults,
                 "output": {"subdirectory": t.output_folder, "primary_metric": primary_metric(&t.name)},
                 "mode": t.mode.as_ref().map(|m| &m.name),
+                "hub_dataset": hub_dataset(&t.name).map(|(id, _)| id),
+                "hub_dataset_revision": hub_dataset(&t.name).and_then(|(_, r)| r),
             })
         })
         .collect();

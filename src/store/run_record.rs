@@ -8,18 +8,20 @@ use std::path::PathBuf;
 
 use benchy_core::backend::{ProcessOutcome, RunOptions};
 use benchy_core::{Diagnostic, Layer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
+use super::repeats::Repeated;
 use super::schema::KILLED;
 pub use super::schema::Status;
 use crate::envs::EnvInfo;
+use crate::proof::audit::Answers;
 use crate::proof::rendered::Rendered;
 use crate::proof::verification::Verification;
 use crate::proof::wire_audit::{AuditMode, WireAudit};
 use crate::runner::server::RunningServer;
 use crate::util::time::stamp;
-use benchy_core::backend::{Collected, Sampling};
+use benchy_core::backend::{Collected, DatasetRef, Sampling};
 
 #[derive(Debug, Serialize)]
 pub struct RunRecord {
@@ -56,6 +58,15 @@ pub struct RunRecord {
     /// The modes the tasks ran in, each with its switch and what the server rendered in it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub modes: Vec<ModeRecord>,
+    /// What each generating task's answers said, from the wire audit.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub answers: BTreeMap<String, TaskAnswers>,
+    /// The tasks that ran as repeats, each repeat's name and seed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<Repeated>,
+    /// Each task's datasets, by evaluated task, as its tool named them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub datasets: BTreeMap<String, BTreeMap<String, DatasetRef>>,
     pub notes: Vec<Diagnostic>,
     /// The run tasks done in an earlier attempt with the same inputs, not run in this one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -64,6 +75,19 @@ pub struct RunRecord {
     /// `outputs` naming the folder its outputs were moved to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Json>,
+}
+
+/// What a task's answers said, and where its token budget came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskAnswers {
+    #[serde(flatten)]
+    pub counts: Answers,
+    /// The budget's source: the resolved `max_new_tokens`'s, or `the task's own`.
+    pub budget_source: String,
+    /// Tasks whose answers these are too: they shared one process.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
 }
 
 /// A mode of the run: what chose it, its switch and preset's source, the tasks that ran in it,
@@ -102,6 +126,35 @@ pub struct JobVerdict {
 }
 
 impl RunRecord {
+    /// The repeated tasks, and each one as failed when one of its repeats failed (what reads
+    /// the record back knows the task, not its repeats).
+    /// The datasets `collected` names, under their run task (a repeat's under its task).
+    pub fn note_datasets(&mut self, collected: &Collected, repeated: &[Repeated]) {
+        for result in &collected.results {
+            let Some(dataset) = &result.dataset else {
+                continue;
+            };
+            let task = repeated
+                .iter()
+                .find(|r| r.repeats.contains(&result.task))
+                .map_or(&result.task, |r| &r.task);
+            self.datasets
+                .entry(task.clone())
+                .or_default()
+                .insert(result.name.clone(), dataset.clone());
+        }
+    }
+
+    pub fn note_repeats(&mut self, repeated: &[Repeated]) {
+        for task in repeated {
+            let failed = task.repeats.iter().any(|r| self.failed_tasks.contains(r));
+            if failed && !self.failed_tasks.contains(&task.task) {
+                self.failed_tasks.push(task.task.clone());
+            }
+        }
+        self.repeats = repeated.to_vec();
+    }
+
     /// Verifies every evaluated task (a group's aggregate has nothing of its own to verify) into
     /// this record: each verdict is kept, a failed one fails its task, and a task of the run without
     /// any result fails too. Returns the verdicts' lines, for the terminal.

@@ -89,9 +89,12 @@ impl std::fmt::Display for TaskState {
     }
 }
 
-/// One metric's value and standard error; a value that is not a number is kept as `None`.
+/// One metric's value and standard error; a value that is not a number is kept as `None`. Over
+/// repeats, the value is their mean, the error their standard deviation, and `repeats` how many.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricValue {
     pub value: Option<f64>,
     pub stderr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<u32>,
 }

@@ -27,7 +27,13 @@ pub fn results_json(results: &[TaskResult]) -> Json {
         let metrics: Map<String, Json> = result
             .metrics
             .iter()
-            .map(|m| (metric_key(m), json!({"value": m.value, "stderr": m.stderr})))
+            .map(|m| {
+                let mut entry = json!({"value": m.value, "stderr": m.stderr});
+                if !m.samples.is_empty() {
+                    entry["samples"] = json!(m.samples);
+                }
+                (metric_key(m), entry)
+            })
             .collect();
         let task = out
             .entry(result.task.clone())
@@ -83,11 +89,62 @@ pub fn results_table(results: &Json) -> String {
 pub fn summary_markdown(model: &str, record: &RunRecord, results: &Json) -> String {
     let table = table::markdown(&HEADER, &rows(results));
     format!(
-        "# {model} — run {}\n\nStatus: {}\n\n{table}\n{}",
+        "# {model} — run {}\n\nStatus: {}\n\n{table}\n{}{}",
         record.run_id,
         record.status.as_str(),
-        sampling_note(record)
+        sampling_note(record),
+        answers_note(record)
     )
+}
+
+/// The share of cut answers above which a task is flagged.
+pub const CUT_FLAG: f64 = 0.05;
+
+/// What the answers said, a line per task (not per repeat), a task over [`CUT_FLAG`] flagged;
+/// and each repeated task's repeats and seeds.
+fn answers_note(record: &RunRecord) -> String {
+    let is_repeat = |name: &str| {
+        record
+            .repeats
+            .iter()
+            .any(|r| r.repeats.iter().any(|n| n == name))
+    };
+    let mut out = String::new();
+    for (task, answers) in record.answers.iter().filter(|(t, _)| !is_repeat(t)) {
+        let counts = &answers.counts;
+        let flag = if counts.cut_share() > CUT_FLAG {
+            " **flagged: over 5 % of its answers were cut and score as wrong**"
+        } else {
+            ""
+        };
+        out += &format!(
+            "\n- {task}: {} of {} answers cut at max_tokens {} ({}), {} empty; completion \
+             tokens p50 {} p90 {} max {}{flag}",
+            counts.cut,
+            counts.answers,
+            counts
+                .budget
+                .map_or_else(|| "-".to_owned(), |b| b.to_string()),
+            answers.budget_source,
+            counts.empty,
+            counts.completion_tokens_p50,
+            counts.completion_tokens_p90,
+            counts.completion_tokens_max
+        );
+    }
+    if !out.is_empty() {
+        out = format!("\nAnswers:\n{out}\n");
+    }
+    for repeated in &record.repeats {
+        let seeds: Vec<String> = repeated.seeds.iter().map(ToString::to_string).collect();
+        out += &format!(
+            "\n{}: the mean of {} repeats ± their standard deviation (seeds {}).\n",
+            repeated.task,
+            repeated.repeats.len(),
+            seeds.join(", ")
+        );
+    }
+    out
 }
 
 /// One line per kind of task: generating tasks carried the resolved parameters (verified),

@@ -103,6 +103,28 @@ pub(crate) fn read_json(path: &Path) -> Json {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `eval` of the test's run config against the already running `server`, two examples a task,
+/// into `out/<run_id>`.
+pub(crate) fn eval_into(
+    env: &TestEnv,
+    server: &RecordingOpenAi,
+    run_id: &str,
+    extra: &[&str],
+) -> Run {
+    let url = server.base_url();
+    let mut args = vec!["eval", "-c", "run.yaml", "--source", "hf", "--limit", "2"];
+    args.extend([
+        "--run-id",
+        run_id,
+        "--output-dir",
+        "out",
+        "--server-url",
+        &url,
+    ]);
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
 /// The recording server, serving the test's model under its short name.
 pub(crate) fn recording_server() -> RecordingOpenAi {
     RecordingOpenAi::start(OpenAiOptions {

@@ -4,6 +4,7 @@ mod harness;
 #[path = "../support/workspace_builds.rs"]
 mod workspace_builds;
 
+mod answers;
 mod backends;
 mod bad_input;
 mod before_start;

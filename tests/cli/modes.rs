@@ -8,7 +8,7 @@ use benchy_testkit::StandInHub;
 use benchy_testkit::openai::{OpenAiOptions, RecordingOpenAi};
 use serde_json::{Value as Json, json};
 
-use crate::eval::{eval_env, fake_provider, read_json, run_dir};
+use crate::eval::{eval_env, eval_into as eval_as, fake_provider, read_json, run_dir};
 use crate::harness::{TestEnv, says};
 
 /// The part of Qwen3's chat template that reads the switch: a closed, empty reasoning block
@@ -52,27 +52,6 @@ fn server() -> RecordingOpenAi {
 
 fn eval(env: &TestEnv, server: &RecordingOpenAi, extra: &[&str]) -> crate::harness::Run {
     eval_as(env, server, "r", extra)
-}
-
-/// `eval` of the run into `out/<run_id>`.
-fn eval_as(
-    env: &TestEnv,
-    server: &RecordingOpenAi,
-    run_id: &str,
-    extra: &[&str],
-) -> crate::harness::Run {
-    let url = server.base_url();
-    let mut args = vec!["eval", "-c", "run.yaml", "--source", "hf", "--limit", "2"];
-    args.extend([
-        "--run-id",
-        run_id,
-        "--output-dir",
-        "out",
-        "--server-url",
-        &url,
-    ]);
-    args.extend_from_slice(extra);
-    env.run(&args)
 }
 
 /// The bodies of the requests sent to `path`.

@@ -307,6 +307,22 @@ generation:
         .unwrap();
     let answers = &gen_job["report"]["answers"];
     assert_eq!(answers["answers"], 2, "{answers}");
+    // the task's own record of its answers: the demo-gen budget of 16 and where it came from
+    let counted = &record["answers"]["demo-gen"];
+    assert_eq!(counted["answers"], 2, "{counted}");
+    assert_eq!(counted["budget"], 16, "{counted}");
+    assert!(
+        counted["budget_source"]
+            .as_str()
+            .unwrap()
+            .starts_with("task:demo-gen"),
+        "{counted}"
+    );
+    assert_eq!(
+        counted["cut"].as_u64().unwrap() + counted["stopped"].as_u64().unwrap(),
+        2,
+        "{counted}"
+    );
     assert!(
         answers["completion_tokens_max"].as_u64().unwrap() > 3,
         "answers past the run's budget of 3: {answers}"

@@ -17,9 +17,9 @@ use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 use crate::executable::LmEval;
 use crate::expectation::for_job;
 use crate::gen_kwargs::sent;
-use crate::routes::{Route, route};
+use crate::routes::{Route, leaves, route};
 use crate::settings::TaskSettings;
-use crate::task_types::TaskTypes;
+use crate::task_types::{Leaf, TaskTypes};
 
 /// One lm-eval process and the run tasks it covers.
 #[derive(Debug)]
@@ -31,6 +31,11 @@ pub struct Job<'a> {
     pub gen_kwargs: Map<String, Json>,
     pub seed: Option<i64>,
     pub route: Route,
+    /// Whether a task of the job generates text, when lm-eval said: a job holds at most one
+    /// task that does, so each one's answers are its own.
+    pub generates: Option<bool>,
+    /// Its tasks are known to lm-eval (it was asked): no `validate` check is needed.
+    pub asked: bool,
     pub tasks: Vec<&'a TaskView>,
 }
 
@@ -44,8 +49,11 @@ pub fn group<'a>(
     let mut jobs: Vec<Job<'a>> = Vec::new();
     for task in &run.tasks {
         let lm_eval = locate(task)?;
-        let route = route(task, run.use_chat_completions, types, &lm_eval)?;
+        let leaves = leaves(task, types, &lm_eval)?;
+        let route = route(task, run.use_chat_completions, leaves)?;
         let candidate = Job {
+            generates: leaves.map(|l| l.iter().any(Leaf::generates)),
+            asked: leaves.is_some(),
             settings: TaskSettings::from_task(task)?,
             include_path: task.include_path.clone(),
             tokenizer_backend: task.tokenizer_backend.clone(),
@@ -62,7 +70,11 @@ pub fn group<'a>(
             .iter_mut()
             .find(|job| job.shares_process_with(&candidate))
         {
-            Some(job) => job.tasks.push(task),
+            Some(job) => {
+                job.tasks.push(task);
+                job.generates = job.generates.max(candidate.generates);
+                job.asked &= candidate.asked;
+            }
             None => jobs.push(candidate),
         }
     }
@@ -77,6 +89,7 @@ impl<'a> Job<'a> {
             && self.tokenizer_backend == other.tokenizer_backend
             && self.gen_kwargs == other.gen_kwargs
             && self.route == other.route
+            && !(self.generates == Some(true) && other.generates == Some(true))
     }
 
     /// The mode of a chat job's tasks (they share it: a mode is in their parameters and route).

@@ -8,6 +8,7 @@ mod gen_kwargs;
 mod jobs;
 mod results;
 mod routes;
+mod samples;
 mod settings;
 mod task_types;
 mod thinking;
@@ -16,7 +17,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use benchy_core::backend::{Backend, CollectRequest, Collected, Plan, PlanRequest};
+use benchy_core::backend::{
+    Backend, CollectRequest, Collected, Plan, PlanRequest, RunView, Sampling, TaskView,
+};
 use benchy_core::process::{ProcessSpec, Role};
 use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 
@@ -52,6 +55,7 @@ impl Backend for LmEvalBackend {
         chat_stops_fit(&jobs)?;
         let mut plan = Plan {
             checks: validation_checks(&jobs),
+            task_kinds: task_kinds(&request.run, |t| locate(t, home), &types)?,
             ..Plan::default()
         };
         for job in &jobs {
@@ -106,8 +110,28 @@ impl Backend for LmEvalBackend {
     }
 }
 
+/// How each task scores, where lm-eval said.
+fn task_kinds(
+    run: &RunView,
+    locate: impl Fn(&TaskView) -> Result<executable::LmEval, BackendError>,
+    types: &TaskTypes,
+) -> Result<BTreeMap<String, Sampling>, BackendError> {
+    let mut kinds = BTreeMap::new();
+    for task in &run.tasks {
+        if let Some(leaves) = routes::leaves(task, types, &locate(task)?)? {
+            let kind = if leaves.iter().any(task_types::Leaf::generates) {
+                Sampling::Generate
+            } else {
+                Sampling::LoglikelihoodOnly
+            };
+            kinds.insert(task.name.clone(), kind);
+        }
+    }
+    Ok(kinds)
+}
+
 /// Which way a job's requests go, when that depended on a mode or on chat requests.
-fn route_note(job: &jobs::Job<'_>, run: &benchy_core::RunView) -> Option<Diagnostic> {
+fn route_note(job: &jobs::Job<'_>, run: &RunView) -> Option<Diagnostic> {
     let chat = run.use_chat_completions;
     if !job.tasks.iter().any(|t| routes::depends_on_types(t, chat)) {
         return None;
@@ -189,7 +213,8 @@ fn record_executables(jobs: &[jobs::Job<'_>], plan: &mut Plan) {
 fn validation_checks(jobs: &[jobs::Job<'_>]) -> Vec<ProcessSpec> {
     type CheckKey<'a> = (&'a executable::LmEval, Option<&'a std::path::PathBuf>);
     let mut groups: Vec<(CheckKey<'_>, Vec<&str>, Vec<String>)> = Vec::new();
-    for job in jobs {
+    // lm-eval was asked about these tasks already, which found any name it does not know
+    for job in jobs.iter().filter(|j| !j.asked) {
         let key = (&job.lm_eval, job.include_path.as_ref());
         let index = match groups.iter().position(|(k, _, _)| *k == key) {
             Some(index) => index,

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
-use benchy_core::backend::{Metric, ProcessOutcome, RunView, Sampling, TaskResult, TaskView};
+use benchy_core::backend::{
+    DatasetRef, Metric, ProcessOutcome, RunView, Sampling, TaskResult, TaskView,
+};
 use benchy_core::source::read_text_file;
 use benchy_core::{BackendError, Diagnostic};
 
@@ -39,7 +41,7 @@ pub fn find_results_file(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Every file under `dir`; links are not followed, so a link loop cannot make it endless.
-fn walk(dir: &Path) -> Vec<PathBuf> {
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return files;
@@ -111,20 +113,39 @@ pub fn read(
             None => Sampling::Aggregate,
         };
         let generates = sampling == Sampling::Generate;
+        let mut metrics = metrics(entry);
+        if let Some(dir) = results_file.parent() {
+            crate::samples::scores(dir, name, &mut metrics);
+        }
         out.push(TaskResult {
             task: owner.name.clone(),
             name: name.clone(),
             sampling,
-            metrics: metrics(entry),
+            metrics,
             sent_generation: generates
                 .then(|| sent(owner, depends_on_types(owner, run.use_chat_completions))),
             recorded_generation: config
                 .and_then(|c| c.get("generation_kwargs"))
                 .and_then(Json::as_object)
                 .cloned(),
+            dataset: config.and_then(dataset),
         });
     }
     Ok(out)
+}
+
+/// The dataset an lm-eval task's config names: `dataset_path`, `dataset_name`, and the revision
+/// of its `dataset_kwargs`.
+fn dataset(config: &Json) -> Option<DatasetRef> {
+    let text = |v: &Json| v.as_str().map(str::to_owned);
+    Some(DatasetRef {
+        path: text(config.get("dataset_path")?)?,
+        name: config.get("dataset_name").and_then(text),
+        revision: config
+            .get("dataset_kwargs")
+            .and_then(|k| k.get("revision"))
+            .and_then(text),
+    })
 }
 
 /// A task name and, when it is a group, every task under it.
@@ -168,6 +189,7 @@ fn metrics(entry: &Json) -> Vec<Metric> {
                 filter: Some(filter.to_owned()),
                 value: value.clone(),
                 stderr,
+                samples: Vec::new(),
             })
         })
         .collect()

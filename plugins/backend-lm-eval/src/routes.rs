@@ -3,7 +3,9 @@
 //! (`local-chat-completions` with the model's chat template rendered, the mode's switch inside
 //! every request); a task that only scores log-likelihoods stays on completions, in a job of its
 //! own, since lm-eval's chat model cannot score them. Which task is which, lm-eval's own task
-//! files say ([`crate::task_types`]).
+//! files say ([`crate::task_types`]): it is asked about every task whenever it can be (its
+//! program is a Python entry script), which also finds a task name it does not know; a task
+//! whose route depends on the answer cannot run without one.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ use benchy_core::process::ProcessSpec;
 use benchy_core::{BackendError, Key, ParamValue};
 
 use crate::executable::LmEval;
-use crate::task_types::{Leaf, TaskTypes, question};
+use crate::task_types::{Leaf, TaskTypes, askable, question};
 
 /// The way a job's requests go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,32 +60,39 @@ pub fn depends_on_types(task: &TaskView, run_chat: bool) -> bool {
     run_chat || task.mode.is_some()
 }
 
-/// The route of `task`, which `lm_eval` runs.
+/// What lm-eval said of `task`: its tasks, or `None` when it could not be asked; a name it does
+/// not know is bad input.
+pub fn leaves<'t>(
+    task: &TaskView,
+    types: &'t TaskTypes,
+    lm_eval: &LmEval,
+) -> Result<Option<&'t [Leaf]>, BackendError> {
+    match types.of(lm_eval, task.include_path.as_ref(), &task.task_name) {
+        Some(Some(leaves)) => Ok(Some(leaves)),
+        Some(None) => Err(BackendError::input(format!(
+            "task `{}`: lm-eval ({}) has no task `{}`",
+            task.name,
+            lm_eval.program.display(),
+            task.task_name
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The route of `task`, whose lm-eval tasks are `leaves` (when lm-eval could be asked).
 pub fn route(
     task: &TaskView,
     run_chat: bool,
-    types: &TaskTypes,
-    lm_eval: &LmEval,
+    leaves: Option<&[Leaf]>,
 ) -> Result<Route, BackendError> {
     if !depends_on_types(task, run_chat) {
         return Ok(Route::Completions);
     }
-    let leaves = match types.of(lm_eval, task.include_path.as_ref(), &task.task_name) {
-        Some(Some(leaves)) => leaves,
-        Some(None) => {
-            return Err(BackendError::input(format!(
-                "task `{}`: lm-eval ({}) has no task `{}`",
-                task.name,
-                lm_eval.program.display(),
-                task.task_name
-            )));
-        }
-        None => {
-            return Err(BackendError::failed(format!(
-                "task `{}`: planned before lm-eval said which of its tasks generate text",
-                task.name
-            )));
-        }
+    let Some(leaves) = leaves else {
+        return Err(BackendError::failed(format!(
+            "task `{}`: planned before lm-eval said which of its tasks generate text",
+            task.name
+        )));
     };
     let generating = leaves.iter().filter(|l| l.generates()).count();
     match (generating, &task.mode) {
@@ -138,8 +147,9 @@ fn mixed(task: &TaskView, leaves: &[Leaf]) -> BackendError {
     ))
 }
 
-/// The questions to ask before planning: for each lm-eval and include path, the tasks whose
-/// route depends on lm-eval's answer and that it was not asked about yet.
+/// The questions to ask before planning: for each lm-eval that can be asked and each include
+/// path, the tasks it was not asked about yet. A task whose route depends on the answer, with an
+/// lm-eval that cannot be asked, is bad input.
 pub fn questions(
     run: &RunView,
     locate: impl Fn(&TaskView) -> Result<LmEval, BackendError>,
@@ -148,14 +158,15 @@ pub fn questions(
     type Group<'a> = (Vec<&'a str>, Vec<String>);
     let mut open: BTreeMap<(LmEval, Option<PathBuf>), Group<'_>> = BTreeMap::new();
     for task in &run.tasks {
-        if !depends_on_types(task, run.use_chat_completions) {
+        let lm_eval = locate(task)?;
+        let known = types.of(&lm_eval, task.include_path.as_ref(), &task.task_name);
+        if known.is_some() {
             continue;
         }
-        let lm_eval = locate(task)?;
-        if types
-            .of(&lm_eval, task.include_path.as_ref(), &task.task_name)
-            .is_some()
-        {
+        if !askable(&lm_eval) {
+            if depends_on_types(task, run.use_chat_completions) {
+                question(&lm_eval, None, &[], Vec::new())?;
+            }
             continue;
         }
         let (names, run_tasks) = open

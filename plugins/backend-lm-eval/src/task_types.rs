@@ -129,6 +129,11 @@ pub fn question(
     })
 }
 
+/// Whether lm-eval can be asked: its program is a Python entry script (a stand-in script is not).
+pub fn askable(lm_eval: &LmEval) -> bool {
+    interpreter(&lm_eval.program).is_ok()
+}
+
 /// The Python that runs lm-eval: its entry script's `#!` line, else the `python3` beside it.
 fn interpreter(program: &Path) -> Result<String, BackendError> {
     let first = std::fs::read(program)
@@ -160,8 +165,8 @@ fn interpreter(program: &Path) -> Result<String, BackendError> {
     }
     Err(BackendError::input(format!(
         "{} is not lm-eval's Python entry script, so benchy cannot ask lm-eval which tasks \
-         generate text (a run in a mode, or with use_chat_completions, needs to know): point \
-         BENCHY_LM_EVAL at the `lm_eval` of a Python environment",
+         generate text (a run in a mode, with use_chat_completions or with repeats needs to \
+         know): point BENCHY_LM_EVAL at the `lm_eval` of a Python environment",
         program.display()
     )))
 }

@@ -118,9 +118,11 @@ fn result(task: &TaskView, outcome: &ProcessOutcome) -> Result<TaskResult, Backe
             filter: None,
             value: json!(if text.is_empty() { 0 } else { 1 }),
             stderr: None,
+            samples: Vec::new(),
         }],
         sent_generation: Some(task.resolved.openai_params()),
         recorded_generation: Some(sent),
+        dataset: None,
     })
 }
 

@@ -21,6 +21,7 @@ pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<
         run_id: args.run_id.clone(),
         output_dir: args.output_dir.clone(),
         log_samples: args.log_samples,
+        repeats: args.repeats,
         jobs: args.jobs,
         dry_run: args.dry_run,
         check: args.check,

@@ -7,6 +7,7 @@ pub mod config_show;
 pub mod envs;
 pub mod eval;
 pub mod explain;
+pub mod export;
 pub mod plugins;
 pub mod report;
 pub mod results;

@@ -45,13 +45,15 @@ impl Suite<'_> {
         let runner = Runner::new()?;
         let checked = self.run_checks(&runner, &self.decisions()).await?;
         let tasks: usize = self.models.iter().map(|m| m.view.tasks.len()).sum();
+        // lm-eval's answers about its tasks check them too
+        let (asked, remembered) = (self.answers.asked, self.answers.remembered);
         outln!(
             "checked {} and {}: {} ran, {} passed before and were not run again; nothing was \
              started",
             counted(self.models.len(), "model"),
             counted(tasks, "task"),
-            counted(checked.outcomes.len(), "check"),
-            checked.notes.len()
+            counted(checked.outcomes.len() + asked, "check"),
+            checked.notes.len() + remembered
         );
         Ok(ExitCode::SUCCESS)
     }
@@ -151,9 +153,9 @@ impl Suite<'_> {
             &view,
             &template,
             &first.options,
-            &self.answers,
+            &self.answers.known,
         )?;
-        Ok(settled(plan, &self.answers)?.checks)
+        Ok(settled(plan, &self.answers.known)?.checks)
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 use super::Suite;
 use super::checks::Checked;
 use super::model::Model;
-use super::rendering;
+use super::{answers, rendering};
 use crate::ops::budget;
 use crate::ops::planning::{plan_jobs, served_names};
 use crate::ops::questions::settled;
@@ -22,6 +22,7 @@ use crate::runner::server::RunningServer;
 use crate::runner::{self, Interrupted, Runner};
 use crate::store::completion::{self, Completion};
 use crate::store::layout::WIRE_AUDIT;
+use crate::store::repeats;
 use crate::store::run_record::{AuditRecord, LayerRecord, RunRecord, ServerRecord, Status};
 use crate::store::summary;
 use crate::util::atomic::write_json;
@@ -79,6 +80,9 @@ impl Attempt<'_, '_> {
             verification: Vec::new(),
             audit: None,
             modes: Vec::new(),
+            answers: Default::default(),
+            repeats: Vec::new(),
+            datasets: Default::default(),
             notes: model.resolution.diagnostics.clone(),
             done_before: self.done.iter().map(|c| c.task.clone()).collect(),
             attempts,
@@ -108,7 +112,7 @@ impl Attempt<'_, '_> {
         }
         record.notes.extend(checked.notes.iter().cloned());
         let all = RunView {
-            tasks: self.model.all_tasks.clone(),
+            tasks: self.model.config_tasks.clone(),
             ..self.model.view.clone()
         };
         folder.write_inputs(&self.model.resolution, &all)?;
@@ -192,6 +196,8 @@ impl Attempt<'_, '_> {
                 fingerprint: inputs.fingerprint(),
                 inputs,
                 results: results.clone(),
+                answers: record.answers.get(&task.name).cloned(),
+                datasets: record.datasets.get(&task.name).cloned().unwrap_or_default(),
             };
             completion::write(&self.model.folder.path(&task.output_folder), &completion)?;
         }
@@ -240,8 +246,11 @@ impl Attempt<'_, '_> {
             .runner
             .run_jobs(&jobs, policy, &folder.dir, Some(&mut server))
             .await;
+        let mut audited = Vec::new();
         if let Some(audits) = audits {
-            self.keep_audit(audits.finish(self.suite.args.audit).await, record)?;
+            let audit = audits.finish(self.suite.args.audit).await;
+            self.keep_audit(&audit, record)?;
+            audited = audit.jobs;
         }
         self.stop_server(&mut server, record).await;
         let report = report?;
@@ -260,6 +269,12 @@ impl Attempt<'_, '_> {
         for line in record.verify(&results, &tasks, &self.suite.args.backend) {
             errln!("{}", secrets::mask(&line));
         }
+        let repeated = &self.model.repeated;
+        record.answers = answers::per_task(&audited, &results, &self.view);
+        answers::with_repeats(&mut record.answers, repeated, &self.done);
+        notes::print(&answers::lines(&record.answers, repeated));
+        record.note_repeats(repeated);
+        record.note_datasets(&results, repeated);
         *collected = Some(results);
         ended_early(report.ended_early, &server)
     }
@@ -271,7 +286,7 @@ impl Attempt<'_, '_> {
         server: &RunningServer,
     ) -> Result<(Vec<ProcessSpec>, Option<JobAudits>)> {
         let options = &self.model.options;
-        let answers = &self.suite.answers;
+        let answers = &self.suite.answers.known;
         let plan = plan_jobs(
             &self.suite.backend,
             &self.view,
@@ -291,8 +306,8 @@ impl Attempt<'_, '_> {
 
     /// `wire_audit.json`, the verdicts in the record and on stderr, and (with `--audit on`) a
     /// failed task for every job whose requests deviated.
-    fn keep_audit(&self, audit: WireAudit, record: &mut RunRecord) -> Result<()> {
-        write_json(&self.model.folder.path(WIRE_AUDIT), &audit)?;
+    fn keep_audit(&self, audit: &WireAudit, record: &mut RunRecord) -> Result<()> {
+        write_json(&self.model.folder.path(WIRE_AUDIT), audit)?;
         for job in &audit.jobs {
             self.runner
                 .say(&format!("{}: wire audit: {}", job.name, job.verdict));
@@ -305,7 +320,7 @@ impl Attempt<'_, '_> {
             }
             record.fail_tasks(&job.tasks, failure);
         }
-        record.audit = Some(AuditRecord::from(&audit));
+        record.audit = Some(AuditRecord::from(audit));
         Ok(())
     }
 
@@ -452,5 +467,5 @@ pub(super) fn with_done(model: &Model, done: &[Completion], new: &Json) -> Json 
             merged.insert(task.name.clone(), value.clone());
         }
     }
-    Json::Object(merged)
+    Json::Object(repeats::combine(merged, &model.repeated))
 }

@@ -9,6 +9,7 @@
 //! such plan over every model's tasks), and once the server is ready, against the server as it
 //! is (those are the jobs that run).
 
+mod answers;
 mod checks;
 mod dry_run;
 mod execute;
@@ -16,19 +17,19 @@ mod model;
 pub mod options;
 mod preflight;
 mod rendering;
+mod repeats;
 mod submit;
 mod suite;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
 use benchy_core::Backend;
-use serde_json::Value as Json;
 
 use crate::envs::EnvStore;
+use crate::ops::questions::BackendAnswers;
 use crate::plugin::Registry;
 use crate::runner;
 use crate::settings::{Jobs, Settings};
@@ -69,5 +70,5 @@ struct Suite<'a> {
     /// In the order the run configs were given.
     models: Vec<Model>,
     /// The task backend's questions, answered before anything started.
-    answers: BTreeMap<String, Json>,
+    answers: BackendAnswers,
 }

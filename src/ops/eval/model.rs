@@ -13,16 +13,20 @@ use benchy_core::{Backend, Plan, RunView};
 use serde_json::{Map, Value as Json, json};
 use sha2::{Digest, Sha256};
 
+use super::repeats;
 use crate::ops::budget;
 use crate::ops::planning::{plan_jobs, run_view};
-use crate::ops::questions::Answers;
+use crate::ops::questions::BackendAnswers;
 use crate::ops::server::Server;
 use crate::plugin::Registry;
 use crate::resolution::Resolution;
 use crate::run_config::ModelLocation;
 use crate::runner::server_url::ServerUrl;
 use crate::store::completion::{self, Completion, Decision, Inputs};
+use crate::store::repeats::Repeated;
 use crate::store::run_folder::RunFolder;
+use crate::store::schema::TaskState;
+use crate::util::notes;
 
 /// What every model of a suite is planned with.
 pub(super) struct Planning<'a> {
@@ -34,7 +38,9 @@ pub(super) struct Planning<'a> {
     /// with its own folder in that one.
     pub options: &'a RunOptions,
     /// The task backend's questions answered so far, shared by the suite's models.
-    pub answers: &'a RefCell<Answers>,
+    pub answers: &'a RefCell<BackendAnswers>,
+    /// `--repeats`, over the run configs'.
+    pub repeats: Option<u32>,
 }
 
 /// A model's tasks, each with what resume decided for it.
@@ -45,9 +51,13 @@ pub(super) struct Model {
     pub resolution: Resolution,
     /// The run as backends see it, with the tasks `--task` selected.
     pub view: RunView,
-    /// Every task of the run config, selected or not: what the folder's inputs and results
-    /// hold, since a run of some tasks keeps what the others finished.
+    /// Every task of the run config, selected or not, each repeated task as its repeats: what
+    /// the folder's results hold, since a run of some tasks keeps what the others finished.
     pub all_tasks: Vec<TaskView>,
+    /// Every task of the run config as written (its inputs keep these).
+    pub config_tasks: Vec<TaskView>,
+    /// The tasks that run as repeats.
+    pub repeated: Vec<Repeated>,
     pub options: RunOptions,
     pub server: Server,
     /// The task backend's plan against the server as it will be: its diagnostics, what
@@ -61,8 +71,8 @@ pub(super) struct Model {
 impl Model {
     /// Plans the model of `resolution` with the tasks named in `only` (all when empty).
     pub fn prepare(resolution: Resolution, only: &[String], planning: &Planning) -> Result<Model> {
-        let view = run_view(&resolution, only);
-        let all_tasks = run_view(&resolution, &[]).tasks;
+        let mut view = run_view(&resolution, only);
+        let config_tasks = run_view(&resolution, &[]).tasks;
         let options = RunOptions {
             run_dir: planning.options.run_dir.join(&view.model.short_name),
             ..planning.options.clone()
@@ -72,12 +82,32 @@ impl Model {
         if let Some(max_len) = template.max_model_len {
             budget::check(&view, max_len, "the provider's max_model_len")?;
         }
-        let job_plan = planning
-            .answers
-            .borrow_mut()
-            .plan(&options.home, |answers| {
-                plan_jobs(planning.backend, &view, &template, &options, answers)
-            })?;
+        let plan = |view: &RunView| {
+            planning
+                .answers
+                .borrow_mut()
+                .plan(&options.home, |answers| {
+                    plan_jobs(planning.backend, view, &template, &options, answers)
+                })
+        };
+        let mut job_plan = plan(&view)?;
+        let counts = repeat_counts(&resolution, planning.repeats);
+        let count = |name: &str| counts.get(name).copied().unwrap_or(1);
+        let mut all_tasks = config_tasks.clone();
+        let mut repeated = Vec::new();
+        if counts.values().any(|k| *k > 1) {
+            let all = RunView {
+                tasks: config_tasks.clone(),
+                ..view.clone()
+            };
+            let kinds = plan(&all)?.task_kinds;
+            let (tasks, of, notes) = repeats::expand(view.tasks, count, &kinds)?;
+            notes::print(&notes);
+            view.tasks = tasks;
+            (all_tasks, repeated, _) = repeats::expand(config_tasks.clone(), count, &kinds)?;
+            repeats::check_any_repeats(&of, true)?;
+            job_plan = plan(&view)?;
+        }
         let folder = RunFolder {
             dir: options.run_dir.clone(),
         };
@@ -85,6 +115,8 @@ impl Model {
             resolution,
             view,
             all_tasks,
+            config_tasks,
+            repeated,
             options,
             server,
             job_plan,
@@ -93,6 +125,14 @@ impl Model {
         };
         model.inputs = model.task_inputs(planning);
         Ok(model)
+    }
+
+    /// Each task's state by `state` of its runs (a repeated task's repeats folded into it).
+    pub fn states(&self, state: impl Fn(&TaskView) -> TaskState) -> BTreeMap<String, TaskState> {
+        let states = self.view.tasks.iter().map(|t| (t.name.clone(), state(t)));
+        repeats::fold_states(states.collect(), &self.repeated)
+            .into_iter()
+            .collect()
     }
 
     /// The model's short name, which its folder has.
@@ -198,6 +238,20 @@ impl Model {
             "files": files,
         })
     }
+}
+
+/// How many times each task of `resolution` runs: `--repeats`, else its own `repeats:`, else
+/// the run config's, else once.
+fn repeat_counts(resolution: &Resolution, flag: Option<u32>) -> BTreeMap<String, u32> {
+    let config = &resolution.config;
+    config
+        .tasks
+        .iter()
+        .map(|t| {
+            let k = flag.or(t.repeats).or(config.repeats).unwrap_or(1);
+            (t.name.clone(), k)
+        })
+        .collect()
 }
 
 /// The task's settings that decide its numbers.

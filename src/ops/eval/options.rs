@@ -26,6 +26,8 @@ pub struct EvalOptions {
     pub run_id: Option<String>,
     pub output_dir: Option<PathBuf>,
     pub log_samples: bool,
+    /// `--repeats`: how many times each generating task runs, over the run configs'.
+    pub repeats: Option<u32>,
     /// How many of a model's jobs run at once; the `jobs` setting when `None`.
     pub jobs: Option<Jobs>,
     /// Show what would run; start nothing.
@@ -69,6 +71,7 @@ impl EvalOptions {
             run_id: _,
             output_dir: _,
             log_samples,
+            repeats,
             jobs,
             dry_run: _,
             check: _,
@@ -82,7 +85,7 @@ impl EvalOptions {
             Arg::Text("-c".to_owned()),
             Arg::Config,
         ];
-        let valued: [(&str, Vec<String>); 14] = [
+        let valued: [(&str, Vec<String>); 15] = [
             ("--run-id", vec![run_id.to_owned()]),
             ("--output-dir", vec![output_dir]),
             ("--executor", vec!["local".to_owned()]),
@@ -98,6 +101,10 @@ impl EvalOptions {
             ("--backend", vec![backend.clone()]),
             ("--task", tasks.clone()),
             ("--limit", limit.iter().map(ToString::to_string).collect()),
+            (
+                "--repeats",
+                repeats.iter().map(ToString::to_string).collect(),
+            ),
             ("--jobs", jobs.iter().map(ToString::to_string).collect()),
             ("--audit", vec![audit.as_str().to_owned()]),
         ];

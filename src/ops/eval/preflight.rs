@@ -8,12 +8,17 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
-use benchy_core::backend::RunOptions;
+use std::sync::Arc;
+
+use benchy_core::Backend;
+use benchy_core::backend::{RunOptions, ServerInfo, TaskView};
+use benchy_core::process::PORT_PLACEHOLDER;
 
 use super::model::{Model, Planning};
 use super::{EvalOptions, Suite};
 use crate::envs::EnvStore;
-use crate::ops::questions::Answers;
+use crate::ops::planning::{plan_jobs, run_view};
+use crate::ops::questions::BackendAnswers;
 use crate::plugin::Registry;
 use crate::plugin::manifest::Kind;
 use crate::resolution::{Resolution, resolve};
@@ -50,7 +55,7 @@ impl<'a> Suite<'a> {
             log_samples: args.log_samples,
             home: benchy_home(),
         };
-        let answers = RefCell::new(Answers::default());
+        let answers = RefCell::new(ask_once(&backend, &resolutions, &options)?);
         let planning = Planning {
             registry,
             backend: &backend,
@@ -58,6 +63,7 @@ impl<'a> Suite<'a> {
             server_url: args.server_url.as_ref(),
             options: &options,
             answers: &answers,
+            repeats: args.repeats,
         };
         let mut models = Vec::new();
         for resolution in resolutions {
@@ -82,9 +88,44 @@ impl<'a> Suite<'a> {
             run_id,
             dir,
             models,
-            answers: answers.into_inner().known,
+            answers: answers.into_inner(),
         })
     }
+}
+
+/// The task backend's questions about every task of the suite, asked once for all of them (an
+/// evaluator that takes seconds to start is asked once, not once per model); each model's plan
+/// then finds its answers among them. The plan is against no server yet: only its questions
+/// count here.
+fn ask_once(
+    backend: &Arc<dyn Backend>,
+    resolutions: &[Resolution],
+    options: &RunOptions,
+) -> Result<BackendAnswers> {
+    let mut answers = BackendAnswers::default();
+    let Some(first) = resolutions.first() else {
+        return Ok(answers);
+    };
+    // every task once by its evaluator's name is all a question needs
+    let mut view = run_view(first, &[]);
+    view.tasks = resolutions
+        .iter()
+        .flat_map(|r| run_view(r, &[]).tasks)
+        .enumerate()
+        .map(|(i, task)| TaskView {
+            name: format!("{} ({i})", task.name),
+            ..task
+        })
+        .collect();
+    let server = ServerInfo {
+        base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
+        model: view.model.short_name.clone(),
+        max_model_len: None,
+    };
+    answers.plan(&options.home, |known| {
+        plan_jobs(backend, &view, &server, options, known)
+    })?;
+    Ok(answers)
 }
 
 /// Every run config's parameters, in the order given, [`RESOLVING_AT_ONCE`] at a time; the

@@ -242,12 +242,7 @@ impl ModelOutcome {
     fn all_done(model: &Model, done: &[Completion]) -> ModelOutcome {
         ModelOutcome {
             status: ModelStatus::Ok,
-            tasks: model
-                .view
-                .tasks
-                .iter()
-                .map(|t| (t.name.clone(), TaskState::Done))
-                .collect(),
+            tasks: model.states(|_| TaskState::Done),
             results: with_done(model, done, &Json::Null),
             error: None,
         }
@@ -256,12 +251,7 @@ impl ModelOutcome {
     fn failed(model: &Model, error: anyhow::Error) -> ModelOutcome {
         ModelOutcome {
             status: ModelStatus::Failed,
-            tasks: model
-                .view
-                .tasks
-                .iter()
-                .map(|t| (t.name.clone(), TaskState::NotRun))
-                .collect(),
+            tasks: model.states(|_| TaskState::NotRun),
             results: Json::Null,
             error: Some(error),
         }
@@ -295,7 +285,7 @@ impl ModelOutcome {
                 Status::Interrupted => ModelStatus::Interrupted,
                 Status::Failed | Status::Running => ModelStatus::Failed,
             },
-            tasks: model.view.tasks.iter().map(state).collect(),
+            tasks: model.states(|t| state(t).1),
             results,
             error: ended.err(),
         }

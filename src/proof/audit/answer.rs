@@ -1,5 +1,6 @@
 //! What a completions or chat completions response says of its answers: each choice's finish
-//! reason and how much text it holds, and the server's token counts (`usage`). A response body
+//! reason, how much text it holds and how much reasoning the server split off it, and the
+//! server's token counts (`usage`). A response body
 //! is one JSON object, or a stream of server-sent events (`data: {...}` chunks, `data: [DONE]`)
 //! whose deltas make up the same thing.
 
@@ -13,6 +14,10 @@ pub(super) struct Answer {
     pub choices: Vec<Choice>,
     /// `usage.completion_tokens`, when the server said (a stream says it only when asked).
     pub completion_tokens: Option<u64>,
+    /// `usage.prompt_tokens`, when the server said.
+    pub prompt_tokens: Option<u64>,
+    /// `usage.completion_tokens_details.reasoning_tokens`, when the server counted them.
+    pub reasoning_tokens: Option<u64>,
 }
 
 /// One choice of a response.
@@ -22,6 +27,9 @@ pub(super) struct Choice {
     pub finish_reason: Option<String>,
     /// Characters of the answer's text (`text`, `message.content`, the deltas').
     pub chars: usize,
+    /// Characters of the reasoning the server split off (`message.reasoning`, or the older
+    /// `reasoning_content`).
+    pub reasoning_chars: usize,
 }
 
 impl Answer {
@@ -57,12 +65,22 @@ struct RawChoice {
 #[serde(default)]
 struct Message {
     content: Option<Value>,
+    reasoning: Option<Value>,
+    reasoning_content: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Usage {
     completion_tokens: Option<u64>,
+    prompt_tokens: Option<u64>,
+    completion_tokens_details: Option<Details>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Details {
+    reasoning_tokens: Option<u64>,
 }
 
 /// Reads a whole response body; `None` when it is neither one JSON object nor an event stream
@@ -96,15 +114,20 @@ impl Answer {
                 self.choices.resize_with(raw.index + 1, Choice::default);
             }
             let choice = &mut self.choices[raw.index];
-            let content = raw.message.or(raw.delta).and_then(|m| m.content);
-            choice.chars +=
-                raw.text.as_deref().map_or(0, chars) + content.as_ref().map_or(0, text_chars);
+            let message = raw.message.or(raw.delta).unwrap_or_default();
+            let reasoning = message.reasoning.or(message.reasoning_content);
+            choice.chars += raw.text.as_deref().map_or(0, chars)
+                + message.content.as_ref().map_or(0, text_chars);
+            choice.reasoning_chars += reasoning.as_ref().map_or(0, text_chars);
             if raw.finish_reason.is_some() {
                 choice.finish_reason = raw.finish_reason;
             }
         }
-        if let Some(tokens) = body.usage.and_then(|u| u.completion_tokens) {
-            self.completion_tokens = Some(tokens);
+        if let Some(usage) = body.usage {
+            self.completion_tokens = usage.completion_tokens.or(self.completion_tokens);
+            self.prompt_tokens = usage.prompt_tokens.or(self.prompt_tokens);
+            let details = usage.completion_tokens_details.unwrap_or_default();
+            self.reasoning_tokens = details.reasoning_tokens.or(self.reasoning_tokens);
         }
     }
 }
@@ -136,6 +159,7 @@ mod tests {
             {"index": 1, "text": "Lyon and", "finish_reason": "length"}],
             "usage": {"prompt_tokens": 9, "completion_tokens": 7}}"#;
         let answer = parse(body).unwrap();
+        assert_eq!(answer.prompt_tokens, Some(9));
         assert_eq!(answer.choices.len(), 2);
         assert_eq!(answer.choices[1].chars, 8);
         assert_eq!(answer.cut(), 1);
@@ -145,12 +169,14 @@ mod tests {
     #[test]
     fn a_streamed_chat_response_adds_up_its_deltas() {
         let body = b"data: {\"choices\": [{\"index\": 0, \"delta\": {\"role\": \"assistant\"}}]}\n\n\
+            data: {\"choices\": [{\"index\": 0, \"delta\": {\"reasoning\": \"hm\"}}]}\n\n\
             data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"Par\"}}]}\n\n\
             data: {\"choices\": [{\"index\": 0, \"delta\": {\"content\": \"is\"}, \"finish_reason\": \"length\"}]}\n\n\
             data: {\"choices\": [], \"usage\": {\"completion_tokens\": 2}}\n\n\
             data: [DONE]\n\n";
         let answer = parse(body).unwrap();
         assert_eq!(answer.choices[0].chars, 5);
+        assert_eq!(answer.choices[0].reasoning_chars, 2);
         assert_eq!(answer.choices[0].finish_reason.as_deref(), Some("length"));
         assert_eq!(answer.completion_tokens, Some(2));
     }

@@ -10,11 +10,16 @@
 //! deviations for a serialisable report; it never keeps a prompt, an answer or a header.
 
 mod answer;
+mod answers;
 mod reshape;
 mod scan;
 
+pub use answers::Answers;
+use answers::Samples;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use benchy_core::process::is_neutral;
 use benchy_core::{Expectation, Expected};
@@ -161,26 +166,6 @@ pub struct ValueCount {
     pub requests: u64,
 }
 
-/// What the generation answers said, as they passed: how each ended and how long it was.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Answers {
-    /// Answers read (choices of the generation responses).
-    pub answers: u64,
-    /// Ended by a stop string or the end of sequence (`finish_reason: "stop"`).
-    pub stopped: u64,
-    /// Ended at the token limit (`finish_reason: "length"`).
-    pub cut: u64,
-    /// With no text.
-    pub empty: u64,
-    /// The generated tokens the server counted (`usage.completion_tokens`), and the most one
-    /// response held.
-    pub completion_tokens: u64,
-    pub completion_tokens_max: u64,
-    /// In a thinking mode: answers cut at one of the task's stop strings after their reasoning
-    /// (the requests carry none).
-    pub cut_at_stop: u64,
-}
-
 /// What [`Audit::report`] returns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AuditReport {
@@ -255,6 +240,8 @@ pub struct Audit {
     state: Mutex<AuditReport>,
     /// The generation requests whose answers are still coming, by request number.
     pending: Mutex<HashMap<u64, Pending>>,
+    /// Each answer's tokens and time, for the percentiles.
+    samples: Mutex<Samples>,
 }
 
 /// A generation request whose answer is being read.
@@ -265,6 +252,8 @@ struct Pending {
     budget: Option<u64>,
     /// Whether the request itself already deviated (and was counted so).
     deviated: bool,
+    /// When the proxy forwarded it.
+    sent: Instant,
     /// The answer so far; `None` once it grew past [`MAX_ANSWER_BYTES`].
     body: Option<Vec<u8>>,
 }
@@ -301,6 +290,7 @@ impl Audit {
             }),
             expects,
             pending: Mutex::new(HashMap::new()),
+            samples: Mutex::new(Samples::default()),
         }
     }
 
@@ -311,7 +301,10 @@ impl Audit {
 
     /// A snapshot of everything counted so far.
     pub fn report(&self) -> AuditReport {
-        self.lock().clone()
+        let mut report = self.lock().clone();
+        let samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        report.answers = report.answers.with_percentiles(&samples);
+        report
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, AuditReport> {
@@ -381,7 +374,12 @@ impl Audit {
         let Some(answer) = pending.body.as_deref().and_then(answer::parse) else {
             return;
         };
-        self.lock().answers.add(&answer);
+        let seconds = pending.sent.elapsed().as_secs_f64();
+        let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+        self.lock()
+            .answers
+            .add(&mut samples, &answer, seconds, pending.budget);
+        drop(samples);
         let (Some(budget), cut, Some(produced)) = (
             pending.budget,
             answer.cut() as u64,
@@ -535,6 +533,7 @@ impl Inspect for Audit {
                 path: seen.path.to_owned(),
                 budget: verdict.budget,
                 deviated: !verdict.deviations.is_empty(),
+                sent: Instant::now(),
                 body: Some(Vec::new()),
             };
             self.pending().insert(seen.seq, pending);
@@ -592,24 +591,6 @@ impl Inspect for Audit {
         let (body, cut) = reshape::cut_answers(body, self.answer_stops()?)?;
         self.lock().answers.cut_at_stop += cut;
         Some(body)
-    }
-}
-
-impl Answers {
-    /// Adds one response's answers.
-    fn add(&mut self, answer: &answer::Answer) {
-        let reason = |r: &str| {
-            let ended = |c: &&answer::Choice| c.finish_reason.as_deref() == Some(r);
-            answer.choices.iter().filter(ended).count() as u64
-        };
-        self.answers += answer.choices.len() as u64;
-        self.stopped += reason("stop");
-        self.cut += reason("length");
-        self.empty += answer.choices.iter().filter(|c| c.chars == 0).count() as u64;
-        if let Some(tokens) = answer.completion_tokens {
-            self.completion_tokens += tokens;
-            self.completion_tokens_max = self.completion_tokens_max.max(tokens);
-        }
     }
 }
 
@@ -1088,18 +1069,27 @@ mod tests {
         a.response_end(4, false);
         let r = a.report();
         assert_eq!(r.capped_answers, 1);
+        let counted = Answers {
+            seconds_p50: 0.0,
+            seconds_p90: 0.0,
+            ..r.answers.clone()
+        };
         assert_eq!(
-            r.answers,
+            counted,
             Answers {
+                requests: 3,
                 answers: 3,
                 stopped: 1,
                 cut: 2,
-                empty: 0,
                 completion_tokens: 38,
+                completion_tokens_p50: 3,
+                completion_tokens_p90: 32,
                 completion_tokens_max: 32,
-                cut_at_stop: 0
+                budget: Some(32),
+                ..Answers::default()
             }
         );
+        assert!(r.answers.seconds_p90 >= r.answers.seconds_p50);
         assert_eq!(r.generation.matched, 3);
         assert_eq!(r.generation.mismatched, 1);
         assert_eq!(

@@ -248,13 +248,17 @@ fn handle(state: &State, request: &Request) -> Reply {
                 .as_u64()
                 .or(body["max_tokens"].as_u64());
             let (text, finish, tokens) = answer(options, options.completion.trim(), budget);
-            let reply = json_reply(
-                200,
-                json!({"id": "chatcmpl-testkit", "object": "chat.completion", "model": options.model,
-                       "choices": [{"index": 0, "finish_reason": finish,
-                                    "message": {"role": "assistant", "content": text}}],
-                       "usage": {"completion_tokens": tokens}}),
-            );
+            let reply = if body["stream"] == json!(true) {
+                streamed(&text, finish, tokens)
+            } else {
+                json_reply(
+                    200,
+                    json!({"id": "chatcmpl-testkit", "object": "chat.completion", "model": options.model,
+                           "choices": [{"index": 0, "finish_reason": finish,
+                                        "message": {"role": "assistant", "content": text}}],
+                           "usage": {"completion_tokens": tokens}}),
+                )
+            };
             finish_completion(state);
             reply
         }
@@ -327,10 +331,12 @@ fn completion(options: &OpenAiOptions, body: &Json) -> Reply {
     } else {
         tokens * prompts.len() as u64
     };
+    let prompt_tokens: usize = prompts.iter().map(Vec::len).sum();
     json_reply(
         200,
         json!({"id": "cmpl-testkit", "object": "text_completion", "model": options.model,
-               "choices": choices, "usage": {"completion_tokens": generated}}),
+               "choices": choices,
+               "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": generated}}),
     )
 }
 
@@ -405,6 +411,30 @@ fn decode(ids: &[u64]) -> String {
     ids.iter()
         .filter_map(|&id| u32::try_from(id).ok().and_then(char::from_u32))
         .collect()
+}
+
+/// A chat answer as vLLM streams it: server-sent events, the role, the text a character at a
+/// time, the finish reason, the usage, then `[DONE]`.
+fn streamed(text: &str, finish: &str, tokens: u64) -> Reply {
+    let chunk = |delta: Json, finish: Json| {
+        json!({"id": "chatcmpl-testkit", "object": "chat.completion.chunk",
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut events = vec![chunk(json!({"role": "assistant"}), Json::Null)];
+    events.extend(
+        text.chars()
+            .map(|c| chunk(json!({"content": c.to_string()}), Json::Null)),
+    );
+    events.push(chunk(json!({}), json!(finish)));
+    events.push(json!({"id": "chatcmpl-testkit", "choices": [],
+                       "usage": {"completion_tokens": tokens}}));
+    let mut body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    body += "data: [DONE]\n\n";
+    Reply::Full {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/event-stream".into())],
+        body: body.into_bytes(),
+    }
 }
 
 fn json_reply(status: u16, body: Json) -> Reply {

@@ -2,7 +2,7 @@
 //! questions asked before planning.
 
 use benchy_core::backend::{ModeView, PlanRequest};
-use benchy_core::{Backend, BackendError, Expected, Key, ParamValue, Plan};
+use benchy_core::{BackendError, Expected, Key, ParamValue};
 use serde_json::json;
 
 use super::plan::{answered, lm_eval};
@@ -166,36 +166,44 @@ fn a_mode_s_system_prompt_starts_every_request() {
 }
 
 #[test]
-fn before_lm_eval_has_said_which_tasks_generate_the_plan_is_a_question() {
+fn lm_eval_is_asked_about_every_task_when_it_can_be_and_a_mode_needs_it() {
     let dir = tempfile::tempdir().unwrap();
     let program = dir.path().join("lm_eval");
-    std::fs::write(&program, "#!/opt/venv/bin/python3\n").unwrap();
-    let view = run(vec![
-        in_mode("gen", "gsm8k", mode("instruct", false, false)),
-        task("plain", "arc_easy", json!({}), sampling()),
-    ]);
-    let questions = crate::routes::questions(
-        &view,
-        |_| {
+    let at = |program: &std::path::Path| {
+        let program = program.to_owned();
+        move |_: &TaskView| {
             Ok(crate::executable::LmEval {
                 program: program.clone(),
                 origin: "test".into(),
                 cwd: None,
             })
-        },
-        &TaskTypes::default(),
-    )
-    .unwrap();
-    assert_eq!(questions.len(), 1);
+        }
+    };
+    let view = run(vec![
+        in_mode("gen", "gsm8k", mode("instruct", false, false)),
+        task("plain", "arc_easy", json!({}), sampling()),
+    ]);
+    std::fs::write(&program, "#!/opt/venv/bin/python3\n").unwrap();
+    let questions = crate::routes::questions(&view, at(&program), &TaskTypes::default()).unwrap();
+    assert_eq!(
+        questions.len(),
+        1,
+        "one question per lm-eval and include path"
+    );
     let q = &questions[0];
     assert_eq!(q.program, "/opt/venv/bin/python3");
-    assert_eq!(q.args[2], "gsm8k", "only the task in a mode is asked about");
+    assert_eq!(q.args[2], "gsm8k,arc_easy");
     assert_eq!(q.args[3], "/tasks");
-    assert_eq!(q.tasks, ["gen"]);
+    assert_eq!(q.tasks, ["gen", "plain"]);
+    // a stand-in that is no Python entry script: the plain task is planned without asking, the
+    // task in a mode cannot be
+    std::fs::write(&program, "#!/bin/sh\nexit 0\n").unwrap();
     let plain = run(vec![task("plain", "arc_easy", json!({}), sampling())]);
-    let planned: Result<Plan, BackendError> = crate::LmEvalBackend.plan(&request(&plain));
+    let asked = crate::routes::questions(&plain, at(&program), &TaskTypes::default()).unwrap();
+    assert!(asked.is_empty());
+    let refused = crate::routes::questions(&view, at(&program), &TaskTypes::default());
     assert!(
-        planned.map_or(true, |p| p.questions.is_empty()),
-        "a run with no mode and no chat asks nothing"
+        matches!(&refused, Err(BackendError::Input(p)) if p.message.contains("not lm-eval's Python entry script")),
+        "{refused:?}"
     );
 }

@@ -295,3 +295,26 @@ fn more_stop_strings_than_chat_requests_carry_are_refused() {
     );
     assert_eq!(fits(4), Ok(()));
 }
+
+/// Where lm-eval said which tasks generate, a process holds at most one that does: its answers
+/// (counted by the auditing proxy per process) are then that task's own.
+#[test]
+fn generating_tasks_never_share_a_process_but_a_scoring_task_joins_one() {
+    let view = run(vec![
+        task("one", "benchy_demo_gen", json!({}), sampling()),
+        task("two", "other_gen", json!({}), sampling()),
+        task("mc", "benchy_demo_mc", json!({}), sampling()),
+    ]);
+    let types = TaskTypes::read(&answered(&[
+        ("benchy_demo_gen", "generate_until"),
+        ("other_gen", "generate_until"),
+        ("benchy_demo_mc", "multiple_choice"),
+    ]));
+    let jobs = group(&view, |_| Ok(lm_eval()), &types).unwrap();
+    let slugs: Vec<String> = jobs.iter().map(|j| j.slug()).collect();
+    assert_eq!(slugs, ["one+mc", "two"]);
+    assert!(
+        crate::validation_checks(&jobs).is_empty(),
+        "lm-eval was asked about every task already"
+    );
+}
