@@ -93,6 +93,8 @@ struct State {
     faults: VecDeque<Fault>,
     latency: Duration,
     log: Vec<Recorded>,
+    /// Only Hub requests for files of this name are logged (all are answered).
+    watched: Option<String>,
     commits_made: u64,
     hub_url: String,
     cdn_url: String,
@@ -220,6 +222,18 @@ impl StandInHub {
         self.state.lock().unwrap().latency = latency;
     }
 
+    /// Logs only the Hub's requests for files named `file` (and the CDN's) from now on; the
+    /// others are answered as before, unseen by [`StandInHub::requests`] and the counts. For tests about one file's
+    /// protocol that should not change when the source starts reading another file too.
+    pub fn watch(&self, file: &str) {
+        self.state.lock().unwrap().watched = Some(format!("/{file}"));
+    }
+
+    /// Logs every request again (undoes [`StandInHub::watch`]).
+    pub fn watch_all(&self) {
+        self.state.lock().unwrap().watched = None;
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().log.clone()
@@ -284,12 +298,16 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn answer(state: &Mutex<State>, sleeper: &Stopper, origin: Origin, request: &Request) -> Reply {
     let (reply, wait) = {
         let mut state = state.lock().unwrap();
-        state.log.push(Recorded {
-            origin,
-            method: request.method.clone(),
-            path: request.target.clone(),
-            headers: request.headers.clone(),
-        });
+        let watched = state.watched.as_deref();
+        let seen = origin == Origin::Cdn || watched.is_none_or(|f| request.target.ends_with(f));
+        if seen {
+            state.log.push(Recorded {
+                origin,
+                method: request.method.clone(),
+                path: request.target.clone(),
+                headers: request.headers.clone(),
+            });
+        }
         let mut wait = state.latency;
         let reply = match take_fault(&mut state, &request.method) {
             Some(FaultKind::Status(status)) => Some(error(status, None, "injected fault")),

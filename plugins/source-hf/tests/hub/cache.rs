@@ -33,6 +33,12 @@ fn concurrent_cold_resolutions_each_succeed_and_leave_one_whole_blob() {
     assert_eq!(
         files,
         [
+            // the chat template is looked for in three files the repo does not have
+            ".no_exist".to_owned(),
+            format!(".no_exist/{commit}"),
+            format!(".no_exist/{commit}/chat_template.jinja"),
+            format!(".no_exist/{commit}/chat_template.json"),
+            format!(".no_exist/{commit}/tokenizer_config.json"),
             "blobs".to_owned(),
             format!("blobs/{etag}"),
             "refs".to_owned(),

@@ -7,6 +7,7 @@ mod errors;
 mod faults;
 mod interop;
 mod protocol;
+mod template;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ pub struct Env {
 impl Env {
     pub fn start() -> Env {
         let hub = StandInHub::start();
+        // These tests are about the generation config's protocol; the chat-template lookups
+        // that follow it have theirs in `template`.
+        hub.watch(GEN);
         let dir = tempfile::tempdir().unwrap();
         let settings = HubSettings {
             endpoint: hub.url(),
