@@ -34,6 +34,7 @@ mod settings;
 // The plugin host.
 pub mod plugin;
 // Leaves.
+pub mod cache;
 pub mod proxy;
 pub mod util;
 

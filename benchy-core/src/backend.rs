@@ -198,6 +198,12 @@ pub struct Plan {
     /// only scores log-likelihoods does not sample, so the host never repeats it.
     #[serde(default)]
     pub task_kinds: BTreeMap<String, Sampling>,
+    /// For a server: what of it decides its answers besides the model (its data type, context
+    /// length, quantization, chat template, default parameters; not what only changes its
+    /// speed). Two servers with equal identities answer a request alike: a response cache files
+    /// answers under it.
+    #[serde(default)]
+    pub output_identity: Map<String, Json>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

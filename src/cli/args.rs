@@ -188,6 +188,11 @@ pub enum Command {
     #[command(subcommand)]
     Export(ExportCommand),
 
+    /// The response cache (`<benchy home>/cache`, or the `cache_dir` setting): what it holds,
+    /// and removing from it
+    #[command(subcommand)]
+    Cache(CacheCommand),
+
     /// Where a run stands, model by task: done, failed, running, pending or missing, from the
     /// run records and (for a Slurm array) the scheduler's states
     #[command(after_help = STATUS_HELP)]
@@ -390,6 +395,14 @@ pub struct EvalArgs {
     #[arg(long, value_enum, value_name = "MODE", default_value_t = AuditArg::On)]
     pub audit: AuditArg,
 
+    /// The response cache (`<benchy home>/cache`, or the `cache_dir` setting): `on` answers a
+    /// request asked before from it and
+    /// keeps every new answer, `read` only answers, `write` only keeps, `off` neither. Default:
+    /// the `cache` setting, else on; with --rerun, write (a rerun wants new answers). Greedy and
+    /// seeded requests only; the audit checks every request either way
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub cache: Option<CacheArg>,
+
     /// Where the models run: `local` (here, one after another) or `slurm` (one job array, an
     /// array task per model). Default: the `[executor] kind` setting, else local
     #[arg(long, value_enum, value_name = "KIND")]
@@ -421,6 +434,26 @@ pub enum AuditArg {
     Warn,
     /// No proxy: jobs talk to the server directly.
     Off,
+}
+
+/// `--cache`: how the response cache is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CacheArg {
+    On,
+    Read,
+    Write,
+    Off,
+}
+
+impl From<CacheArg> for crate::cache::Mode {
+    fn from(arg: CacheArg) -> crate::cache::Mode {
+        match arg {
+            CacheArg::On => crate::cache::Mode::On,
+            CacheArg::Read => crate::cache::Mode::Read,
+            CacheArg::Write => crate::cache::Mode::Write,
+            CacheArg::Off => crate::cache::Mode::Off,
+        }
+    }
 }
 
 impl From<AuditArg> for AuditMode {
@@ -493,6 +526,23 @@ impl ScoringArgs {
             scale_100: self.scale_100.clone(),
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Entries, size and hits, by model
+    Stats,
+    /// Remove the answers not used for a while, or those of one model
+    Prune {
+        /// Remove the answers not used for this long: 30d, 12h, 90m
+        #[arg(long = "older-than", value_name = "AGE")]
+        older_than: Option<String>,
+        /// Remove only the answers of this model (`org/name` or a path, as run configs name it)
+        #[arg(long, value_name = "NAME")]
+        model: Option<String>,
+    },
+    /// Remove every answer
+    Clear,
 }
 
 #[derive(Debug, Subcommand)]
@@ -617,8 +667,8 @@ Settings files, strongest first (each key from the strongest file that sets it):
   1. benchy.toml in the current folder, then in each parent folder
   2. the user's file (on Linux ~/.config/benchy/config.toml)
   3. the file BENCHY_CONFIG names (a site's settings)
-Flags win over every file. Keys: sources, output_dir, jobs, plugin_path, require_sources,
-[executor] kind and the Slurm executor's keys (partition, account, qos, time, gpus, gres,
+Flags win over every file. Keys: sources, output_dir, jobs, cache (on, read, write, off),
+cache_dir, cache_size (\"10G\"), plugin_path, require_sources, [executor] kind and the Slurm executor's keys (partition, account, qos, time, gpus, gres,
 cpus_per_task, memory, constraint, max_parallel, requeue, sbatch, setup), [leaderboard] tasks
 and scale_100, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the lm-eval executable is
 [env] BENCHY_LM_EVAL). Relative paths are relative to the file.";

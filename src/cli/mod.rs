@@ -22,8 +22,8 @@ use crate::util::notes;
 use crate::util::secrets;
 use args::{Cli, Command, ConfigCommand, ExportCommand};
 use commands::{
-    compare, completions, config_show, envs, eval, explain, export, plugins, report, results,
-    serve, status,
+    cache, compare, completions, config_show, envs, eval, explain, export, plugins, report,
+    results, serve, status,
 };
 
 /// The `benchy` command: parses the command line, runs the command, and turns its outcome into
@@ -99,6 +99,7 @@ fn dispatch(cli: Cli, settings: &Settings) -> Result<ExitCode> {
         Some(Command::Export(ExportCommand::HfEvalResults(args))) => {
             export::hf_eval_results(&args, settings)
         }
+        Some(Command::Cache(command)) => cache::run(&command, settings),
         Some(Command::Status(args)) => status::run(&args, settings),
         Some(Command::Config(ConfigCommand::Explain(args))) => {
             explain::EXPLAIN.run(&args, &loaded(), settings)

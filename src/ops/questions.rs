@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 use crate::ops::check_cache::CheckCache;
 use crate::runner;
 use crate::runner::client::run_spec;
+use crate::store::run_record::QuestionRecord;
 use crate::util::bad_input::BadInput;
 use crate::util::stdio::errln;
 
@@ -27,9 +28,8 @@ const ROUNDS: usize = 3;
 #[derive(Debug, Default)]
 pub struct BackendAnswers {
     pub known: BTreeMap<String, Json>,
-    /// How many were asked now, and how many answered from what was remembered.
-    pub asked: usize,
-    pub remembered: usize,
+    /// Each question as the run records it: asked now, or answered from what was remembered.
+    pub records: Vec<QuestionRecord>,
 }
 
 impl BackendAnswers {
@@ -52,15 +52,22 @@ impl BackendAnswers {
             }
             for question in open {
                 let (answer, remembered) = answer(question, home)?;
-                if remembered {
-                    self.remembered += 1;
-                } else {
-                    self.asked += 1;
-                }
+                self.records.push(QuestionRecord {
+                    name: question.name.clone(),
+                    command: shown(question),
+                    tasks: question.tasks.clone(),
+                    remembered,
+                });
                 self.known.insert(question.name.clone(), answer);
             }
         }
         anyhow::bail!("the task backend kept asking questions after {ROUNDS} rounds of answers")
+    }
+
+    /// How many questions were asked now, and how many answered from what was remembered.
+    pub fn counts(&self) -> (usize, usize) {
+        let remembered = self.records.iter().filter(|r| r.remembered).count();
+        (self.records.len() - remembered, remembered)
     }
 }
 

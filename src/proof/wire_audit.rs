@@ -10,8 +10,11 @@ use anyhow::{Context, Result, bail};
 use benchy_core::{Expectation, Expected, ProcessSpec, Resolved};
 use serde::Serialize;
 
+use crate::cache::Cache;
+use crate::cache::inspect::{CacheCounts, JobCache};
+use crate::cache::key::Scope;
 use crate::proof::audit::{Audit, AuditReport, Checked, checked_line};
-use crate::proxy::Proxy;
+use crate::proxy::{Chain, Inspect, Proxy};
 use crate::runner::server_url::root_of;
 
 /// What a run does with the audit.
@@ -41,6 +44,18 @@ impl AuditMode {
 #[derive(Debug, Default)]
 pub struct JobAudits {
     jobs: Vec<Running>,
+    /// The response cache each proxy consults, when the run has one.
+    cache: Option<CacheUse>,
+}
+
+/// The cache a run's proxies share, and what their answers are filed under.
+#[derive(Clone, Debug)]
+pub struct CacheUse {
+    pub cache: Arc<Cache>,
+    pub scope: Scope,
+    /// The model's name and the run's, kept with each answer filed.
+    pub model: String,
+    pub run: String,
 }
 
 #[derive(Debug)]
@@ -49,6 +64,7 @@ struct Running {
     tasks: Vec<String>,
     proxy: Proxy,
     audit: Arc<Audit>,
+    cache: Option<Arc<JobCache>>,
 }
 
 /// One job's audit, as `wire_audit.json` keeps it.
@@ -58,6 +74,9 @@ pub struct JobAudit {
     pub tasks: Vec<String>,
     pub verdict: String,
     pub report: AuditReport,
+    /// What the response cache did for the job, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheCounts>,
 }
 
 /// `wire_audit.json`: every job's audit.
@@ -75,8 +94,15 @@ impl JobAudits {
     /// the proxy's wherever it appears in the job's arguments and environment. A job with an
     /// expectation that names the server nowhere is an error: it would bypass its proxy, and
     /// its audit would pass on no request at all.
-    pub async fn start(jobs: &mut [ProcessSpec], api_base: &str) -> Result<JobAudits> {
-        let mut audits = JobAudits::default();
+    pub async fn start(
+        jobs: &mut [ProcessSpec],
+        api_base: &str,
+        cache: Option<CacheUse>,
+    ) -> Result<JobAudits> {
+        let mut audits = JobAudits {
+            cache,
+            ..JobAudits::default()
+        };
         let server = root_of(api_base);
         for job in jobs.iter_mut() {
             let proxy = audits
@@ -104,7 +130,19 @@ impl JobAudits {
         api_base: &str,
     ) -> Result<String> {
         let audit = Arc::new(Audit::new(expects));
-        let proxy = Proxy::start(root_of(api_base), audit.clone())
+        let cache = self.cache.as_ref().map(|c| {
+            Arc::new(JobCache::new(
+                c.cache.clone(),
+                c.scope.clone(),
+                &c.model,
+                &c.run,
+            ))
+        });
+        let inspector: Arc<dyn Inspect> = match &cache {
+            Some(cache) => Arc::new(Chain(vec![audit.clone(), cache.clone()])),
+            None => audit.clone(),
+        };
+        let proxy = Proxy::start(root_of(api_base), inspector)
             .await
             .context("cannot start the auditing proxy")?;
         let url = proxy.url();
@@ -113,6 +151,7 @@ impl JobAudits {
             tasks: tasks.to_vec(),
             proxy,
             audit,
+            cache,
         });
         Ok(url)
     }
@@ -128,6 +167,7 @@ impl JobAudits {
                 tasks: job.tasks,
                 verdict: report.verdict(),
                 report,
+                cache: job.cache.map(|c| c.counts()),
             });
         }
         WireAudit {
@@ -245,7 +285,7 @@ mod tests {
             expects,
             ..job(&["--base_url=http://other:8000/v1"], &[])
         }];
-        let err = JobAudits::start(&mut jobs, "http://127.0.0.1:8000/v1")
+        let err = JobAudits::start(&mut jobs, "http://127.0.0.1:8000/v1", None)
             .await
             .unwrap_err()
             .to_string();
@@ -254,7 +294,7 @@ mod tests {
             "{err}"
         );
         let mut unchecked = [job(&["--base_url=http://other:8000/v1"], &[])];
-        let audits = JobAudits::start(&mut unchecked, "http://127.0.0.1:8000/v1").await;
+        let audits = JobAudits::start(&mut unchecked, "http://127.0.0.1:8000/v1", None).await;
         audits.unwrap().finish(AuditMode::On).await;
     }
 }

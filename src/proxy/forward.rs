@@ -88,6 +88,7 @@ pub(crate) struct Counters {
     pub(crate) too_large: AtomicU64,
     pub(crate) no_answer: AtomicU64,
     pub(crate) inspector_panics: AtomicU64,
+    pub(crate) answered: AtomicU64,
 }
 
 /// What every request handler of one listener shares.
@@ -130,6 +131,9 @@ pub(crate) async fn handle(
             Read::Complete(bytes) => {
                 shared.counters.inspected.fetch_add(1, Relaxed);
                 inspect_body(&shared, seq, &parts.method, parts.uri.path(), &bytes).await;
+                if let Some(answer) = call_answer(&shared, seq) {
+                    return Ok(answered(&shared, seq, answer));
+                }
                 ProxyBody::full(bytes)
             }
             Read::TooLarge(body) => {
@@ -277,11 +281,23 @@ async fn reshape(
             return None;
         }
     };
+    Some(ProxyBody::full(deliver(shared, seq, headers, bytes, true)))
+}
+
+/// A whole answer shown to the inspector as it came, and the body to send: as the inspector
+/// reshaped it (when `reshape`), its length set again.
+fn deliver(
+    shared: &Shared,
+    seq: u64,
+    headers: &mut http::HeaderMap,
+    bytes: Bytes,
+    reshape: bool,
+) -> Bytes {
     let inspector = &shared.inspector;
     let reshaped = catch_unwind(AssertUnwindSafe(|| {
         inspector.response_data(seq, &bytes);
         inspector.response_end(seq, true);
-        inspector.reshape(seq, &bytes)
+        reshape.then(|| inspector.reshape(seq, &bytes)).flatten()
     }));
     let body = match reshaped {
         Ok(Some(new)) => Bytes::from(new),
@@ -292,7 +308,44 @@ async fn reshape(
         }
     };
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    Some(ProxyBody::full(body))
+    body
+}
+
+/// The answer the inspector gives request `seq` itself, when it does.
+fn call_answer(shared: &Shared, seq: u64) -> Option<super::inspect::Answer> {
+    catch_unwind(AssertUnwindSafe(|| shared.inspector.answer(seq))).unwrap_or_else(|_| {
+        shared.counters.inspector_panics.fetch_add(1, Relaxed);
+        None
+    })
+}
+
+/// The response to a request the inspector answered: the response hooks see it as an
+/// upstream's answer, reshaped where the inspector asks.
+fn answered(shared: &Shared, seq: u64, answer: super::inspect::Answer) -> Response<ProxyBody> {
+    shared.counters.answered.fetch_add(1, Relaxed);
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    call_response(shared, seq, Outcome::Answered(status));
+    let mut response = Response::new(ProxyBody::Full(None));
+    *response.status_mut() = status;
+    let content_type = answer
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+        .unwrap_or(HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    let reshape =
+        catch_unwind(AssertUnwindSafe(|| shared.inspector.reshapes(seq))).unwrap_or(false);
+    let body = deliver(
+        shared,
+        seq,
+        response.headers_mut(),
+        Bytes::from(answer.body),
+        reshape,
+    );
+    *response.body_mut() = ProxyBody::full(body);
+    response
 }
 
 fn call_response(shared: &Shared, seq: u64, outcome: Outcome) {

@@ -1,5 +1,7 @@
 //! The per-request hook: what the proxy tells an inspector about each request and its response.
 
+use std::sync::Arc;
+
 use http::{Method, StatusCode};
 
 /// What the proxy knows about one request when it hands it to the inspector, just before
@@ -84,5 +86,66 @@ pub trait Inspect: Send + Sync + 'static {
     /// The response body to send instead of `body`; `None` sends it as it came.
     fn reshape(&self, _seq: u64, _body: &[u8]) -> Option<Vec<u8>> {
         None
+    }
+
+    /// An answer to give request `seq` (already seen by [`Inspect::request`]) instead of
+    /// forwarding it: the response hooks are then called with it as with an upstream's.
+    fn answer(&self, _seq: u64) -> Option<Answer> {
+        None
+    }
+}
+
+/// An answer an inspector gives in the upstream's place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Several inspectors as one: each sees every request and response, in order; the first that
+/// answers a request answers it, and reshapes apply one after the other.
+pub struct Chain(pub Vec<Arc<dyn Inspect>>);
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Chain({} inspectors)", self.0.len())
+    }
+}
+
+impl Inspect for Chain {
+    fn request(&self, seen: &Seen<'_>) {
+        self.0.iter().for_each(|i| i.request(seen));
+    }
+
+    fn response(&self, seq: u64, outcome: Outcome) {
+        self.0.iter().for_each(|i| i.response(seq, outcome));
+    }
+
+    fn response_data(&self, seq: u64, data: &[u8]) {
+        self.0.iter().for_each(|i| i.response_data(seq, data));
+    }
+
+    fn response_end(&self, seq: u64, whole: bool) {
+        self.0.iter().for_each(|i| i.response_end(seq, whole));
+    }
+
+    fn reshapes(&self, seq: u64) -> bool {
+        self.0.iter().any(|i| i.reshapes(seq))
+    }
+
+    fn reshape(&self, seq: u64, body: &[u8]) -> Option<Vec<u8>> {
+        let mut current: Option<Vec<u8>> = None;
+        for inspector in &self.0 {
+            let input = current.as_deref().unwrap_or(body);
+            if let Some(next) = inspector.reshape(seq, input) {
+                current = Some(next);
+            }
+        }
+        current
+    }
+
+    fn answer(&self, seq: u64) -> Option<Answer> {
+        self.0.iter().find_map(|i| i.answer(seq))
     }
 }

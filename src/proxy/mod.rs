@@ -3,8 +3,9 @@
 //! are produced, and hands each completions request body to an [`Inspect`] hook before
 //! forwarding it, so benchy proves which generation parameters actually reached the server
 //! ([`crate::proof::audit`]). An answer the inspector asks to reshape (a thinking mode's stop
-//! strings, applied after the reasoning) is read whole and sent as reshaped. Nothing here logs
-//! or stores an `Authorization` header or a body.
+//! strings, applied after the reasoning) is read whole and sent as reshaped, and a request the
+//! inspector answers itself (from a cache) is not forwarded at all. Nothing here logs or stores
+//! an `Authorization` header or a body.
 //!
 //! This module is the listener: it binds loopback, accepts connections, serves each with
 //! hyper's HTTP/1.1 server, and shuts down gracefully within a bound.
@@ -14,7 +15,7 @@ mod forward;
 mod headers;
 mod inspect;
 
-pub use inspect::{Inspect, Outcome, Payload, Seen};
+pub use inspect::{Answer, Chain, Inspect, Outcome, Payload, Seen};
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -76,6 +77,8 @@ pub struct ProxyStats {
     pub no_answer: u64,
     /// Inspector calls that panicked (their requests were forwarded all the same).
     pub inspector_panics: u64,
+    /// Requests the inspector answered itself, not forwarded.
+    pub answered: u64,
 }
 
 /// What [`Proxy::shutdown`] found.
@@ -175,6 +178,7 @@ impl Proxy {
             too_large: c.too_large.load(Relaxed),
             no_answer: c.no_answer.load(Relaxed),
             inspector_panics: c.inspector_panics.load(Relaxed),
+            answered: c.answered.load(Relaxed),
         }
     }
 

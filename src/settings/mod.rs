@@ -28,6 +28,7 @@ pub use self::read::read_executor_file;
 pub use self::read::{LEADERBOARD_KEYS, TOP_KEYS};
 
 use crate::plugin::builtins::DEFAULT_SOURCE;
+use crate::util::env_vars::benchy_home;
 
 /// Where runs are kept when neither `--output-dir` nor `output_dir` says.
 pub const DEFAULT_OUTPUT_DIR: &str = "outputs/benchmark_outputs";
@@ -103,6 +104,12 @@ pub struct Settings {
     pub output_dir: Option<Setting<PathBuf>>,
     /// `--jobs` when none is given.
     pub jobs: Option<Setting<Jobs>>,
+    /// `--cache` when none is given.
+    pub cache: Option<Setting<crate::cache::Mode>>,
+    /// The response cache's folder (relative paths are relative to the file).
+    pub cache_dir: Option<Setting<PathBuf>>,
+    /// The most bytes of answers the response cache keeps.
+    pub cache_size: Option<Setting<u64>>,
     /// Plugin directories, searched after `BENCHY_PLUGIN_PATH`.
     pub plugin_path: Option<Setting<Vec<PathBuf>>>,
     /// Source schemes whose failure stops a run, added to `--require-source` and the run
@@ -152,6 +159,9 @@ impl Settings {
             sources: self.sources.or(weaker.sources),
             output_dir: self.output_dir.or(weaker.output_dir),
             jobs: self.jobs.or(weaker.jobs),
+            cache: self.cache.or(weaker.cache),
+            cache_dir: self.cache_dir.or(weaker.cache_dir),
+            cache_size: self.cache_size.or(weaker.cache_size),
             plugin_path: self.plugin_path.or(weaker.plugin_path),
             require_sources: self.require_sources.or(weaker.require_sources),
             executor: self.executor.over(weaker.executor),
@@ -179,6 +189,23 @@ impl Settings {
 
     pub fn jobs(&self) -> Setting<Jobs> {
         Setting::or_default(&self.jobs, Jobs::default)
+    }
+
+    /// The response cache's mode when `--cache` says nothing (`on` by default).
+    pub fn cache(&self) -> Setting<crate::cache::Mode> {
+        Setting::or_default(&self.cache, crate::cache::Mode::default)
+    }
+
+    /// The response cache's folder: `<benchy home>/cache` by default.
+    pub fn cache_dir(&self) -> Setting<PathBuf> {
+        Setting::or_default(
+            &self.cache_dir,
+            || crate::cache::default_dir(&benchy_home()),
+        )
+    }
+
+    pub fn cache_size(&self) -> Setting<u64> {
+        Setting::or_default(&self.cache_size, || crate::cache::DEFAULT_LIMIT)
     }
 
     pub fn plugin_path(&self) -> Setting<Vec<PathBuf>> {
@@ -214,6 +241,9 @@ impl Settings {
             entry("sources", &self.sources()),
             entry("output_dir", &self.output_dir()),
             entry("jobs", &self.jobs()),
+            entry("cache", &self.cache()),
+            entry("cache_dir", &self.cache_dir()),
+            entry("cache_size", &self.cache_size()),
             entry("plugin_path", &self.plugin_path()),
             entry("require_sources", &self.require_sources()),
             entry("executor.kind", &self.executor_kind()),

@@ -24,6 +24,9 @@ pub const TOP_KEYS: &[&str] = &[
     "sources",
     "output_dir",
     "jobs",
+    "cache",
+    "cache_dir",
+    "cache_size",
     "plugin_path",
     "require_sources",
     "executor",
@@ -38,6 +41,28 @@ const ENV_VALUE_KEYS: &[&str] = &["value", "relative"];
 
 type Key<'i> = Spanned<Cow<'i, str>>;
 type Value<'i> = Spanned<DeValue<'i>>;
+
+/// `10G`, `500M`, `64K`, `1T` or plain bytes.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&text[..i], &text[i..]),
+        None => (text, ""),
+    };
+    let shift = match unit
+        .to_ascii_uppercase()
+        .trim_end_matches('B')
+        .trim_end_matches('I')
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return None,
+    };
+    number.trim().parse::<u64>().ok()?.checked_mul(1 << shift)
+}
 
 /// The settings one file holds.
 pub fn read(path: &Path) -> Result<Settings> {
@@ -137,6 +162,13 @@ impl Reader<'_> {
                     self.settings.output_dir = Some(self.at(key, self.path(name, value)?));
                 }
                 "jobs" => self.settings.jobs = Some(self.at(key, self.jobs(name, value)?)),
+                "cache" => self.settings.cache = Some(self.at(key, self.cache_mode(name, value)?)),
+                "cache_dir" => {
+                    self.settings.cache_dir = Some(self.at(key, self.path(name, value)?));
+                }
+                "cache_size" => {
+                    self.settings.cache_size = Some(self.at(key, self.size(name, value)?));
+                }
                 "plugin_path" => {
                     let dirs = self.texts(name, value)?;
                     let dirs = dirs.iter().map(|d| relative_to(self.path, d)).collect();
@@ -356,6 +388,34 @@ impl Reader<'_> {
             .and_then(|n| u16::try_from(n).ok())
             .filter(|&n| n >= 1)
             .ok_or_else(|| self.bad(key, value, "a whole number from 1 to 65535"))
+    }
+
+    /// `on`, `read`, `write` or `off`.
+    fn cache_mode(&self, key: &str, value: &Value) -> Result<crate::cache::Mode> {
+        value
+            .get_ref()
+            .as_str()
+            .and_then(|mode| mode.parse().ok())
+            .ok_or_else(|| self.bad(key, value, "\"on\", \"read\", \"write\" or \"off\""))
+    }
+
+    /// Bytes: a whole number, or one with a `K`, `M`, `G` or `T` suffix (`10G`).
+    fn size(&self, key: &str, value: &Value) -> Result<u64> {
+        let bad = || {
+            self.bad(
+                key,
+                value,
+                "a size such as \"10G\", \"500M\" or a number of bytes",
+            )
+        };
+        match value.get_ref() {
+            DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix())
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(bad),
+            DeValue::String(text) => parse_size(text).ok_or_else(bad),
+            _ => Err(bad()),
+        }
     }
 
     /// `"auto"` or a whole number from 1.

@@ -45,6 +45,10 @@ pub struct RunRecord {
     pub server: Option<ServerRecord>,
     /// The checks that ran before anything started (the evaluator knows the tasks).
     pub checks: Vec<ProcessOutcome>,
+    /// What the task backend asked before it planned (which tasks generate text), once for the
+    /// whole suite.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<QuestionRecord>,
     pub processes: Vec<ProcessOutcome>,
     /// The versions of what ran, by tool: what the backends found (`lm_eval`) and what the
     /// server says of itself (under its process's name, `vllm`).
@@ -77,6 +81,18 @@ pub struct RunRecord {
     pub attempts: Vec<Json>,
 }
 
+/// A question the task backend asked before it planned.
+#[derive(Clone, Debug, Serialize)]
+pub struct QuestionRecord {
+    pub name: String,
+    /// Its command line, a script argument shown as `<script>`.
+    pub command: String,
+    /// The tasks it was about.
+    pub tasks: Vec<String>,
+    /// Answered from an earlier run's answer to the same command and files, not asked now.
+    pub remembered: bool,
+}
+
 /// What a task's answers said, and where its token budget came from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -88,6 +104,15 @@ pub struct TaskAnswers {
     /// Tasks whose answers these are too: they shared one process.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shared_with: Vec<String>,
+    /// How many answers came from the response cache, and the runs that first got them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub from_cache: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cached_from: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A mode of the run: what chose it, its switch and preset's source, the tasks that ran in it,

@@ -8,6 +8,7 @@ mod answers;
 mod backends;
 mod bad_input;
 mod before_start;
+mod cache;
 mod completions;
 mod envs;
 mod eval;

@@ -29,7 +29,8 @@ fn nested(env: &mut TestEnv) {
     );
     let site = env.write(
         "site/site.toml",
-        "jobs = 9\nrequire_sources = [\"hf\"]\nplugin_path = [\"plugins\"]\n",
+        "jobs = 9\nrequire_sources = [\"hf\"]\nplugin_path = [\"plugins\"]\n\
+         cache = \"read\"\ncache_dir = \"answers\"\ncache_size = \"20G\"\n",
     );
     env.env("BENCHY_CONFIG", site.to_str().unwrap());
 }
@@ -56,6 +57,9 @@ fn nearer_files_win_key_by_key_and_show_names_each_file_and_line() {
         "output_dir": {"value": root.join(".config/benchy/runs"), "source": at(".config/benchy/config.toml", 2)},
         "require_sources": {"value": ["hf"], "source": at("site/site.toml", 2)},
         "plugin_path": {"value": [root.join("site/plugins")], "source": at("site/site.toml", 3)},
+        "cache": {"value": "read", "source": at("site/site.toml", 4)},
+        "cache_dir": {"value": root.join("site/answers"), "source": at("site/site.toml", 5)},
+        "cache_size": {"value": 20u64 << 30, "source": at("site/site.toml", 6)},
         "executor.kind": {"value": "local", "source": "default"},
         "leaderboard.tasks": {"value": [], "source": "default"},
         "leaderboard.scale_100": {"value": [], "source": "default"},
@@ -372,6 +376,9 @@ fn a_bad_value_exits_2_naming_file_line_and_key() {
         ("jobs = 0\n", 1, "`jobs`"),
         ("sources = \"hf\"\n", 1, "`sources`"),
         ("output_dir = 5\n", 1, "`output_dir`"),
+        ("cache = \"sometimes\"\n", 1, "`cache`"),
+        ("cache_size = \"lots\"\n", 1, "`cache_size`"),
+        ("cache_dir = []\n", 1, "`cache_dir`"),
         ("\n[alias]\nq = 5\n", 3, "`alias.q`"),
         ("[alias]\nq = \"\"\n", 2, "`alias.q`"),
         ("[executor]\nkind = \"pbs\"\n", 2, "`executor.kind`"),

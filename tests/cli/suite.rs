@@ -150,11 +150,26 @@ fn a_suite_runs_every_model_keeps_its_record_and_a_failing_model_does_not_stop_t
     order.dedup();
     assert_eq!(order, MODELS, "models one after another: {served:?}");
 
-    // One lm-eval check per include path for the whole suite, before anything started.
+    // lm-eval asked once per include path about the whole suite's tasks, before anything
+    // started; every model's record keeps the question.
     let record = read_json(&model_dir(&env, "gamma").join("run.json"));
-    let checks = record["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 2, "{record}");
-    let covered = checks[0]["tasks"].to_string();
+    let questions = record["questions"].as_array().unwrap();
+    assert_eq!(
+        questions.len(),
+        2,
+        "the demo's include path and beta's: {record}"
+    );
+    assert_eq!(
+        run.stderr.matches("lm-eval task types").count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    let demo = questions
+        .iter()
+        .find(|q| q["name"].as_str().unwrap().contains("benchy_demo_gen"))
+        .unwrap_or_else(|| panic!("{record}"));
+    let covered = demo["tasks"].to_string();
     for model in MODELS {
         assert!(
             covered.contains(&format!("models/{model}.yaml")),

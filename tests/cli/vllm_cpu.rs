@@ -144,13 +144,15 @@ pub(crate) const TINY_EVAL: [&str; 9] = [
 
 /// A test folder holding a copy of the shipped example (`configs/examples/tiny-cpu.yaml`, its
 /// provider and the two demo tasks) with every path made absolute, and vLLM logging each
-/// request's effective sampling parameters; benchy's home is the `make setup` one.
+/// request's effective sampling parameters; benchy's home is the `make setup` one, with a
+/// response cache of the test's own (the shared one would answer a second run's requests).
 pub(crate) fn tiny_example() -> TestEnv {
     let root = repo_root();
     tiny_model();
     let mut t = TestEnv::new();
     // the lm-eval `make setup` installed, found the way benchy finds it by default
     t.env("BENCHY_HOME", root.join(".benchy").to_str().unwrap());
+    t.write("benchy.toml", "cache_dir = \"cache\"\n");
     // The shipped provider, plus vLLM's request log, beside a copy of the shipped run config.
     let provider = std::fs::read_to_string(root.join("configs/providers/tiny_cpu.yaml")).unwrap();
     let provider = provider
@@ -328,6 +330,115 @@ generation:
         "answers past the run's budget of 3: {answers}"
     );
     assert_eq!(gen_job["report"]["capped_answers"], 0);
+}
+
+/// How many questions the counting task asks.
+const COUNTING: usize = 80;
+
+/// `tasks/count.yaml`: demo-gen's lm-eval task with [`COUNTING`] questions, in a run config of
+/// its own.
+fn counting_task(t: &TestEnv) {
+    let root = repo_root();
+    let lm_eval = root.join("configs/tasks/lm-eval/benchy_demo_gen.yaml");
+    let task = std::fs::read_to_string(lm_eval).unwrap();
+    t.write(
+        "count/benchy_count.yaml",
+        &task.replace("benchy_demo_gen", "benchy_count"),
+    );
+    let questions: String = (1..=COUNTING)
+        .map(|i| format!("{}\n", serde_json::json!({"question": format!("What is {i}+1?"), "answer": (i + 1).to_string()})))
+        .collect();
+    t.write("count/benchy_count.jsonl", &questions);
+    let demo = std::fs::read_to_string(t.path().join("tasks/demo-gen.yaml")).unwrap();
+    let include = t.path().join("count");
+    let count = demo
+        .replace("name: \"demo-gen\"", "name: \"count\"")
+        .replace("benchy_demo_gen", "benchy_count")
+        .replace("subdirectory: \"demo-gen\"", "subdirectory: \"count\"");
+    let count: String = count
+        .lines()
+        .map(|l| match l.starts_with("include_path:") {
+            true => format!("include_path: \"{}\"\n", include.display()),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    t.write("tasks/count.yaml", &count);
+    let run_config = std::fs::read_to_string(t.path().join("run.yaml")).unwrap();
+    let head = run_config.split("tasks:").next().unwrap();
+    t.write("run.yaml", &format!("{head}tasks:\n  - \"count\"\n"));
+}
+
+/// The generation requests vLLM logged in `log` (it logs each as it arrives).
+fn logged_requests(log: &std::path::Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("params: SamplingParams(")
+        .count()
+}
+
+/// A task SIGKILLed midway on the real vLLM resumes with the answers it had from the response
+/// cache: the resumed server's own log shows only the requests the killed run had no answer to
+/// (those in flight at the kill, at most the task's two at once, among them).
+#[test]
+fn a_killed_task_resumes_on_vllm_asking_only_what_it_had_no_answer_to() {
+    let t = tiny_example();
+    counting_task(&t);
+    let args = [
+        "eval",
+        "-c",
+        "run.yaml",
+        "--output-dir",
+        "out",
+        "--run-id",
+        "k",
+    ];
+    let dir = t.path().join("out/k/tiny-llama");
+    let benchy = t.spawn(&args);
+    let pid = benchy.pid();
+    let halfway = || logged_requests(&dir.join("server.log")) >= COUNTING / 2;
+    assert!(
+        crate::harness::eventually(Duration::from_secs(900), halfway),
+        "the task never got halfway"
+    );
+    let started = descendants(pid);
+    benchy.signal(Signal::SIGKILL);
+    let _ = benchy.wait(Duration::from_secs(60));
+    let gone = || started.iter().all(|&p| !crate::harness::alive(p));
+    assert!(
+        crate::harness::eventually(Duration::from_secs(60), gone),
+        "the killed run's server and lm-eval are stopped by their keepers: {started:?}"
+    );
+    let asked = logged_requests(&dir.join("server.log"));
+    assert!(asked < COUNTING, "killed before the end: {asked}");
+
+    let resumed = t.run(&args);
+    resumed.expect_code(0);
+    let sent = logged_requests(&dir.join("server.log"));
+    assert!(
+        sent >= COUNTING - asked && sent <= COUNTING - asked + 2,
+        "the resumed server was asked {sent}; the killed run had asked {asked} of {COUNTING}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let counted = &record["answers"]["count"];
+    assert_eq!(
+        counted["answers"], COUNTING,
+        "the audit counts every answer: {counted}"
+    );
+    assert_eq!(
+        counted["from_cache"].as_u64().unwrap() as usize,
+        COUNTING - sent,
+        "{counted}"
+    );
+    assert_eq!(
+        counted["cached_from"],
+        serde_json::json!(["k"]),
+        "{counted}"
+    );
+    assert!(
+        dir.join(".attempts/1/server.log").is_file(),
+        "the killed attempt's log is kept"
+    );
 }
 
 /// A provider that plants a cap of its own (its `extra_args` repeat vLLM's

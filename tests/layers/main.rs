@@ -20,7 +20,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("settings and run configs", &["settings", "run_config"]),
     ("the plugin host", &["plugin"]),
-    ("leaves", &["util", "proxy"]),
+    ("leaves", &["util", "proxy", "cache"]),
 ];
 
 /// The only layer whose code may name clap.

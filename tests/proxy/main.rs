@@ -2,6 +2,7 @@
 //! current-thread runtime, as benchy does.
 
 mod audit_e2e;
+mod cache;
 mod common;
 mod faults;
 mod forwarding;

@@ -20,6 +20,7 @@ use benchy_core::{
     Backend, BackendError, Diagnostic, EnvValue, Listen, Plan, PlanRequest, ProcessSpec, PythonEnv,
     Role, RunView,
 };
+use serde_json::{Map, Value as Json};
 
 pub use provider::{DEFAULT_COMMAND, DEFAULT_STARTUP_TIMEOUT_SECS, KNOWN_KEYS, ProviderSettings};
 use server_defaults::server_defaults;
@@ -81,6 +82,7 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
     if let Some(version) = version {
         plan.versions.insert("vllm".into(), version);
     }
+    plan.output_identity = output_identity(&settings, &args);
     plan.environments.extend(env);
     let served_name = run.model.short_name.clone();
     plan.server = Some(ServerInfo {
@@ -227,6 +229,36 @@ fn generation_flags(run: &RunView, plan: &mut Plan) -> Vec<String> {
         // (FrontendArgs.enable_tokenizer_info_endpoint in vllm/entrypoints/launchers/cli_args.py).
         "--enable-tokenizer-info-endpoint".to_owned(),
     ]
+}
+
+/// The flags whose values change what vLLM answers (not only how fast): the context length, the
+/// data type, quantization, the chat template and its default variables, the generation
+/// defaults, the model's revision, and anything else the provider passes on.
+const OUTPUT_FLAGS: [&str; 8] = [
+    "--max-model-len",
+    "--dtype",
+    "--quantization",
+    "--chat-template",
+    "--default-chat-template-kwargs",
+    "--override-generation-config",
+    "--revision",
+    "--tokenizer",
+];
+
+/// What of the server decides its answers besides the model: each of [`OUTPUT_FLAGS`] in its
+/// command line, with its value.
+fn output_identity(settings: &ProviderSettings, args: &[String]) -> Map<String, Json> {
+    let mut identity = Map::new();
+    for (flag, value) in args.iter().zip(args.iter().skip(1)) {
+        if OUTPUT_FLAGS.contains(&flag.as_str()) {
+            identity.insert(flag.clone(), Json::String(value.clone()));
+        }
+    }
+    identity.insert(
+        "trust_remote_code".into(),
+        Json::Bool(settings.trust_remote_code),
+    );
+    identity
 }
 
 /// The first vLLM with `--default-chat-template-kwargs` (PR #31343; absent from 0.13.0's

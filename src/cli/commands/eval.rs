@@ -27,6 +27,7 @@ pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<
         check: args.check,
         rerun: args.rerun,
         audit: args.audit.into(),
+        cache: args.cache.map(Into::into),
         executor: ExecutorOptions {
             kind: args.executor.map(Into::into),
             config: args.executor_config.clone(),

@@ -1,6 +1,7 @@
 //! One thin file per command: its parsed arguments made into the options of the operation
 //! below, the operation run, and what it returns printed.
 
+pub mod cache;
 pub mod compare;
 pub mod completions;
 pub mod config_show;

@@ -42,6 +42,12 @@ pub(super) fn per_task(
                     counts: job.report.answers.clone(),
                     budget_source: budget_source(view, task),
                     shared_with: others.collect(),
+                    from_cache: job.cache.as_ref().map_or(0, |c| c.hits),
+                    cached_from: job
+                        .cache
+                        .as_ref()
+                        .map(|c| c.from_runs.iter().cloned().collect())
+                        .unwrap_or_default(),
                 },
             );
         }
@@ -70,10 +76,16 @@ pub(super) fn with_repeats(
         let Some(first) = each.first() else {
             continue;
         };
+        let mut cached_from: Vec<String> =
+            each.iter().flat_map(|a| a.cached_from.clone()).collect();
+        cached_from.sort();
+        cached_from.dedup();
         let combined = TaskAnswers {
             counts: Answers::combined(each.iter().map(|a| &a.counts)),
             budget_source: first.budget_source.clone(),
             shared_with: Vec::new(),
+            from_cache: each.iter().map(|a| a.from_cache).sum(),
+            cached_from,
         };
         answers.insert(task.task.clone(), combined);
     }
@@ -110,6 +122,13 @@ pub(super) fn lines(
             );
             if !a.shared_with.is_empty() {
                 line += &format!(", counted with {}", a.shared_with.join(", "));
+            }
+            if a.from_cache > 0 {
+                line += &format!(
+                    "; {} answered from the cache (first asked in run {})",
+                    a.from_cache,
+                    a.cached_from.join(", ")
+                );
             }
             if counts.cut_share() > CUT_FLAG {
                 line += &format!(

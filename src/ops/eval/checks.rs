@@ -46,7 +46,7 @@ impl Suite<'_> {
         let checked = self.run_checks(&runner, &self.decisions()).await?;
         let tasks: usize = self.models.iter().map(|m| m.view.tasks.len()).sum();
         // lm-eval's answers about its tasks check them too
-        let (asked, remembered) = (self.answers.asked, self.answers.remembered);
+        let (asked, remembered) = self.answers.counts();
         outln!(
             "checked {} and {}: {} ran, {} passed before and were not run again; nothing was \
              started",
@@ -127,14 +127,11 @@ impl Suite<'_> {
             .iter()
             .zip(decisions)
             .flat_map(|(model, decisions)| {
-                let config = model.resolution.config.path.display().to_string();
+                let config = &model.resolution.config.path;
                 decisions
                     .iter()
                     .filter(|(_, decision)| !decision.is_done())
-                    .map(move |(task, _)| TaskView {
-                        name: format!("{} ({config})", task.name),
-                        ..(*task).clone()
-                    })
+                    .map(move |(task, _)| in_config((*task).clone(), config))
             })
             .collect();
         let Some(first) = self.models.first() else {
@@ -156,6 +153,15 @@ impl Suite<'_> {
             &self.answers.known,
         )?;
         Ok(settled(plan, &self.answers.known)?.checks)
+    }
+}
+
+/// `task` named `task (run config)`, so that among a suite's tasks it is unique and says where
+/// it comes from.
+pub(super) fn in_config(task: TaskView, config: &Path) -> TaskView {
+    TaskView {
+        name: format!("{} ({})", task.name, config.display()),
+        ..task
     }
 }
 

@@ -12,11 +12,12 @@ use super::Suite;
 use super::checks::Checked;
 use super::model::Model;
 use super::{answers, rendering};
+use crate::cache::key::Scope;
 use crate::ops::budget;
 use crate::ops::planning::{plan_jobs, served_names};
 use crate::ops::questions::settled;
 use crate::ops::server::Starting;
-use crate::proof::wire_audit::{AuditMode, JobAudits, WireAudit};
+use crate::proof::wire_audit::{AuditMode, CacheUse, JobAudits, WireAudit};
 use crate::runner::jobs::{EndedEarly, JobPolicy, JobsReport};
 use crate::runner::server::RunningServer;
 use crate::runner::{self, Interrupted, Runner};
@@ -74,6 +75,7 @@ impl Attempt<'_, '_> {
                 .collect(),
             server: None,
             checks: Vec::new(),
+            questions: self.suite.answers.records.clone(),
             processes: Vec::new(),
             versions: model.planned_versions(),
             backends,
@@ -298,10 +300,32 @@ impl Attempt<'_, '_> {
         let audits = match self.suite.args.audit {
             AuditMode::Off => None,
             AuditMode::On | AuditMode::Warn => {
-                Some(JobAudits::start(&mut jobs, &server.info.base_url).await?)
+                let cache = self.cache_use(server);
+                Some(JobAudits::start(&mut jobs, &server.info.base_url, cache).await?)
             }
         };
         Ok((jobs, audits))
+    }
+
+    /// The response cache for this model's jobs, scoped to the model's files and the server;
+    /// none when the cache is off, or when the model is known by its name alone (a Hub model
+    /// no source read at a commit could be other files than the answers were given for).
+    fn cache_use(&self, server: &RunningServer) -> Option<CacheUse> {
+        let cache = self.suite.cache.as_ref()?;
+        let Some(model) = self.model.exact_identity() else {
+            self.runner.say(&format!(
+                "note: the response cache is not used for {}: no source read its files at a \
+                 commit (use the `hf` source, or pin model.revision to a commit)",
+                self.model.view.model.name
+            ));
+            return None;
+        };
+        Some(CacheUse {
+            cache: cache.clone(),
+            scope: Scope::new(&model, &self.model.server_identity(server)),
+            model: self.model.view.model.name.clone(),
+            run: self.suite.run_id.clone(),
+        })
     }
 
     /// `wire_audit.json`, the verdicts in the record and on stderr, and (with `--audit on`) a
@@ -311,6 +335,14 @@ impl Attempt<'_, '_> {
         for job in &audit.jobs {
             self.runner
                 .say(&format!("{}: wire audit: {}", job.name, job.verdict));
+            if let Some(cache) = job.cache.as_ref().filter(|c| c.unfiled > 0) {
+                self.runner.say(&format!(
+                    "warning: {}: {} answers could not be kept in the response cache ({})",
+                    job.name,
+                    cache.unfiled,
+                    cache.unfiled_why.as_deref().unwrap_or("unknown")
+                ));
+            }
             let Some(failure) = job.failure() else {
                 continue;
             };

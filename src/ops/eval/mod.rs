@@ -71,4 +71,8 @@ struct Suite<'a> {
     models: Vec<Model>,
     /// The task backend's questions, answered before anything started.
     answers: BackendAnswers,
+    /// How the response cache is used, where, and its size limit.
+    cache_config: crate::cache::Config,
+    /// The response cache, opened when the suite starts (never for a dry run or a check).
+    cache: Option<Arc<crate::cache::Cache>>,
 }

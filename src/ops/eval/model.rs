@@ -21,6 +21,7 @@ use crate::ops::server::Server;
 use crate::plugin::Registry;
 use crate::resolution::Resolution;
 use crate::run_config::ModelLocation;
+use crate::runner::server::RunningServer;
 use crate::runner::server_url::ServerUrl;
 use crate::store::completion::{self, Completion, Decision, Inputs};
 use crate::store::repeats::Repeated;
@@ -218,7 +219,7 @@ impl Model {
 
     /// The model as its files are: the Hub name with the commit a source read its files at, or
     /// a local folder with a hash of its files.
-    fn identity(&self) -> Json {
+    pub fn identity(&self) -> Json {
         let config = &self.resolution.config.model;
         let read_at = self
             .resolution
@@ -237,6 +238,44 @@ impl Model {
             "read_at": read_at,
             "files": files,
         })
+    }
+}
+
+impl Model {
+    /// The model's identity when it names the files exactly (the commit a source read them
+    /// at, a pinned commit, or a local folder's hash): what a cached answer may be filed under.
+    pub fn exact_identity(&self) -> Option<Json> {
+        let identity = self.identity();
+        let commit = identity["revision"]
+            .as_str()
+            .is_some_and(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()));
+        let exact = commit || !identity["read_at"].is_null() || !identity["files"].is_null();
+        exact.then_some(identity)
+    }
+
+    /// The server as it answers: its backend, version and what of it changes answers (its
+    /// backend says), or an attached server's address and version; with the model's chat
+    /// template, which the server renders.
+    pub fn server_identity(&self, server: &RunningServer) -> Json {
+        let template = self
+            .resolution
+            .chat_template
+            .as_ref()
+            .map(|t| format!("{:x}", Sha256::digest(t.text.as_bytes())));
+        match self.server.launched() {
+            Some(plan) => json!({
+                "backend": plan.backend,
+                "version": server.version,
+                "output": plan.plan.output_identity,
+                "template": template,
+            }),
+            None => json!({
+                "url": server.info.base_url,
+                "model": server.info.model,
+                "version": server.version,
+                "template": template,
+            }),
+        }
     }
 }
 

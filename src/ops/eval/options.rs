@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::cache::Mode as CacheMode;
 use crate::proof::wire_audit::AuditMode;
 use crate::resolution::ResolveOptions;
 use crate::runner::server_url::ServerUrl;
@@ -37,6 +38,8 @@ pub struct EvalOptions {
     /// Run every task again.
     pub rerun: bool,
     pub audit: AuditMode,
+    /// `--cache`: the response cache's mode, over the `cache` setting.
+    pub cache: Option<CacheMode>,
     pub executor: ExecutorOptions,
 }
 
@@ -77,6 +80,7 @@ impl EvalOptions {
             check: _,
             rerun,
             audit,
+            cache,
             executor: _,
         } = self;
         let mut words = vec![
@@ -85,7 +89,7 @@ impl EvalOptions {
             Arg::Text("-c".to_owned()),
             Arg::Config,
         ];
-        let valued: [(&str, Vec<String>); 15] = [
+        let valued: [(&str, Vec<String>); 16] = [
             ("--run-id", vec![run_id.to_owned()]),
             ("--output-dir", vec![output_dir]),
             ("--executor", vec!["local".to_owned()]),
@@ -107,6 +111,10 @@ impl EvalOptions {
             ),
             ("--jobs", jobs.iter().map(ToString::to_string).collect()),
             ("--audit", vec![audit.as_str().to_owned()]),
+            (
+                "--cache",
+                cache.iter().map(|m| m.as_str().to_owned()).collect(),
+            ),
         ];
         for (flag, values) in valued {
             for value in values {

@@ -14,6 +14,7 @@ use benchy_core::Backend;
 use benchy_core::backend::{RunOptions, ServerInfo, TaskView};
 use benchy_core::process::PORT_PLACEHOLDER;
 
+use super::checks::in_config;
 use super::model::{Model, Planning};
 use super::{EvalOptions, Suite};
 use crate::envs::EnvStore;
@@ -89,7 +90,23 @@ impl<'a> Suite<'a> {
             dir,
             models,
             answers: answers.into_inner(),
+            cache_config: crate::cache::Config {
+                mode: cache_mode(args, settings),
+                dir: settings.cache_dir().value,
+                limit: settings.cache_size().value,
+            },
+            cache: None,
         })
+    }
+}
+
+/// `--cache`, else (with `--rerun`, which wants new answers) write only, else the `cache`
+/// setting.
+fn cache_mode(args: &EvalOptions, settings: &Settings) -> crate::cache::Mode {
+    match (args.cache, args.rerun) {
+        (Some(mode), _) => mode,
+        (None, true) => crate::cache::Mode::Write,
+        (None, false) => settings.cache().value,
     }
 }
 
@@ -106,17 +123,8 @@ fn ask_once(
     let Some(first) = resolutions.first() else {
         return Ok(answers);
     };
-    // every task once by its evaluator's name is all a question needs
     let mut view = run_view(first, &[]);
-    view.tasks = resolutions
-        .iter()
-        .flat_map(|r| run_view(r, &[]).tasks)
-        .enumerate()
-        .map(|(i, task)| TaskView {
-            name: format!("{} ({i})", task.name),
-            ..task
-        })
-        .collect();
+    view.tasks = suite_tasks(resolutions);
     let server = ServerInfo {
         base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
         model: view.model.short_name.clone(),
@@ -126,6 +134,22 @@ fn ask_once(
         plan_jobs(backend, &view, &server, options, known)
     })?;
     Ok(answers)
+}
+
+/// Every task of the suite: a single model's by their names (what an error about them says),
+/// several models' each named `task (run config)`, as the checks name them, so a name is unique
+/// and a failure says where to look.
+fn suite_tasks(resolutions: &[Resolution]) -> Vec<TaskView> {
+    let views = resolutions.iter().map(|r| (r, run_view(r, &[]).tasks));
+    if resolutions.len() == 1 {
+        return views.flat_map(|(_, tasks)| tasks).collect();
+    }
+    views
+        .flat_map(|(resolution, tasks)| {
+            let config = &resolution.config.path;
+            tasks.into_iter().map(move |task| in_config(task, config))
+        })
+        .collect()
 }
 
 /// Every run config's parameters, in the order given, [`RESOLVING_AT_ONCE`] at a time; the

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::Result;
 use benchy_core::backend::TaskView;
 use serde_json::Value as Json;
@@ -17,6 +19,7 @@ use super::Suite;
 use super::checks::Checked;
 use super::execute::{Attempt, with_done};
 use super::model::{Decisions, Model};
+use crate::cache::Cache;
 use crate::results::leaderboard::primary_metric;
 use crate::runner::{Runner, Stage};
 use crate::store::completion::{Completion, Decision};
@@ -41,8 +44,11 @@ struct ModelOutcome {
 }
 
 impl Suite<'_> {
-    pub(super) async fn execute(self) -> Result<ExitCode> {
+    pub(super) async fn execute(mut self) -> Result<ExitCode> {
         let runner = Runner::new()?;
+        let (cache, notes) = Cache::open(&self.cache_config);
+        crate::util::notes::print(&notes);
+        self.cache = cache.map(Arc::new);
         // Held for the whole suite: a second run on any of these folders is refused at once.
         let _locks = self
             .models

@@ -52,6 +52,8 @@ pub struct OpenAiOptions {
     /// `--api-key` does (vllm/entrypoints/serve/middleware/authenticate.py guards `/v1`);
     /// anything else gets its 401.
     pub api_key: Option<String>,
+    /// What `GET /version` answers, as vLLM does (`{"version": ...}`); none: a 404.
+    pub version: Option<String>,
 }
 
 impl Default for OpenAiOptions {
@@ -67,6 +69,7 @@ impl Default for OpenAiOptions {
             record_file: None,
             ready_file: None,
             api_key: None,
+            version: None,
         }
     }
 }
@@ -215,6 +218,9 @@ fn handle(state: &State, request: &Request) -> Reply {
                 })
                 .collect();
             json_reply(200, json!({"object": "list", "data": data}))
+        }
+        ("GET", "/version") if options.version.is_some() => {
+            json_reply(200, json!({"version": options.version}))
         }
         ("GET", "/tokenizer_info") => json_reply(
             200,
