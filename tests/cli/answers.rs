@@ -203,23 +203,26 @@ fn three_repeats_send_three_seeds_per_prompt_and_a_killed_run_redoes_only_the_mi
     let table = env.run(&["results", "out"]);
     says(&table.stdout, "(3 repeats)");
 
-    // a repeat whose record is gone runs again, alone
-    std::fs::remove_file(dir.join("gen.repeat-2/completion.json")).unwrap();
-    let before = recording.generation_bodies().len();
-    let again = eval(
-        &env,
-        &recording,
-        "r",
-        &["--task", "gen", "--task", "mc", "--repeats", "3"],
-    );
-    again.expect_code(0);
-    says(&again.stderr, "gen.repeat-1: done, skipped");
-    says(&again.stderr, "gen.repeat-3: done, skipped");
-    let resent: Vec<i64> = recording.generation_bodies()[before..]
-        .iter()
-        .filter(|b| b["echo"] != json!(true))
-        .map(|b| b["seed"].as_i64().unwrap())
-        .collect();
+    // a repeat whose record is gone runs again, alone: answered from the response cache
+    // (its questions were asked with their seeds), and with `--cache write` from the server
+    let rerun_repeat_2 = |extra: &[&str]| {
+        std::fs::remove_file(dir.join("gen.repeat-2/completion.json")).unwrap();
+        let before = recording.generation_bodies().len();
+        let mut args = vec!["--task", "gen", "--task", "mc", "--repeats", "3"];
+        args.extend_from_slice(extra);
+        let again = eval(&env, &recording, "r", &args);
+        again.expect_code(0);
+        says(&again.stderr, "gen.repeat-1: done, skipped");
+        says(&again.stderr, "gen.repeat-3: done, skipped");
+        recording.generation_bodies()[before..]
+            .iter()
+            .filter(|b| b["echo"] != json!(true))
+            .map(|b| b["seed"].as_i64().unwrap())
+            .collect::<Vec<i64>>()
+    };
+    let cached = rerun_repeat_2(&[]);
+    assert_eq!(cached, [0i64; 0], "repeat 2 came from the cache: {cached:?}");
+    let resent = rerun_repeat_2(&["--cache", "write"]);
     assert_eq!(
         resent,
         [1235, 1235],
