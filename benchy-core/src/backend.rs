@@ -131,6 +131,18 @@ pub struct ServerInfo {
     pub model: String,
     /// The server's maximum context length, when known.
     pub max_model_len: Option<u64>,
+    /// How many requests the server batches at once, when its backend knows (vLLM's
+    /// `max_num_seqs`): jobs keep that many in flight unless their tasks say otherwise.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+}
+
+/// A number of requests in flight, and where it comes from (for `--dry-run` and the record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub requests: u64,
+    /// `the provider's max_num_seqs (configs/providers/tiny_cpu.yaml)`, say.
+    pub source: String,
 }
 
 /// Options of this run that shape the processes.
@@ -147,6 +159,32 @@ pub struct RunOptions {
     /// `benchy envs` keep Python environments.
     #[serde(default)]
     pub home: PathBuf,
+    /// The most requests one job keeps in flight when its task sets no number (the
+    /// `max_concurrent` setting), with where it is set.
+    #[serde(default)]
+    pub max_concurrent: Option<Capacity>,
+}
+
+impl RunOptions {
+    /// Requests in flight for a job whose task sets no number: the server's capacity, capped by
+    /// [`RunOptions::max_concurrent`]; the cap alone when the capacity is not known.
+    pub fn requests_in_flight(&self, server: &ServerInfo) -> Option<Capacity> {
+        match (&server.capacity, &self.max_concurrent) {
+            (Some(capacity), Some(cap)) if cap.requests < capacity.requests => Some(Capacity {
+                requests: cap.requests,
+                source: format!(
+                    "{}, below the server's capacity {} ({})",
+                    cap.source, capacity.requests, capacity.source
+                ),
+            }),
+            (Some(capacity), _) => Some(capacity.clone()),
+            (None, Some(cap)) => Some(Capacity {
+                requests: cap.requests,
+                source: format!("{}; the server's capacity is not known", cap.source),
+            }),
+            (None, None) => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

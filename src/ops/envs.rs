@@ -34,6 +34,7 @@ pub fn wanted(configs: &[PathBuf], registry: &Registry) -> Result<Wanted> {
             limit: None,
             log_samples: false,
             home: benchy_home(),
+            max_concurrent: None,
         };
         let server = ServerPlan::new(registry, &view, &options)?;
         for env in server.plan.environments {

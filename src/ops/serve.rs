@@ -49,6 +49,7 @@ pub fn run(options: &ServeOptions, registry: &Registry, settings: &Settings) -> 
         limit: None,
         log_samples: false,
         home: benchy_home(),
+        max_concurrent: None,
     };
     let server = Server::plan(registry, &view, &run_options, options.server_url.as_ref())?;
     if let Some(plan) = server.launched() {

@@ -72,6 +72,7 @@ impl Server {
                 base_url: url.api_base(),
                 model: view.model.short_name.clone(),
                 max_model_len: None,
+                capacity: None,
             }),
         }
     }

@@ -129,6 +129,7 @@ impl Runner {
                 .served()
                 .and_then(|s| s.max_model_len)
                 .or(template.and_then(|t| t.max_model_len)),
+            capacity: template.and_then(|t| t.capacity.clone()),
         };
         let version = match &listen.version_path {
             Some(path) => probe.server_version(path).await,
@@ -169,6 +170,7 @@ impl Runner {
                 .as_ref()
                 .map_or_else(|| models[0].clone(), |s| s.id.clone()),
             max_model_len: served.and_then(|s| s.max_model_len),
+            capacity: None,
         };
         let version = probe.server_version("/version").await;
         Ok(self.running(info, version, started_at, None, None))

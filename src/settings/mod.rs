@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use benchy_core::Diagnostic;
+use benchy_core::backend::Capacity;
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -32,6 +33,9 @@ use crate::util::env_vars::benchy_home;
 
 /// Where runs are kept when neither `--output-dir` nor `output_dir` says.
 pub const DEFAULT_OUTPUT_DIR: &str = "outputs/benchmark_outputs";
+/// Requests in flight per job at most, when no setting says: vLLM's own default batch on a GPU
+/// (`max_num_seqs` 256), so a provider's capacity up to it is used as it is.
+pub const DEFAULT_MAX_CONCURRENT: u64 = 256;
 
 /// Where a setting's value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +114,9 @@ pub struct Settings {
     pub cache_dir: Option<Setting<PathBuf>>,
     /// The most bytes of answers the response cache keeps.
     pub cache_size: Option<Setting<u64>>,
+    /// The most requests a job keeps in flight when its task sets no `num_concurrent`: the
+    /// server's capacity is used up to this.
+    pub max_concurrent: Option<Setting<u64>>,
     /// Plugin directories, searched after `BENCHY_PLUGIN_PATH`.
     pub plugin_path: Option<Setting<Vec<PathBuf>>>,
     /// Source schemes whose failure stops a run, added to `--require-source` and the run
@@ -162,6 +169,7 @@ impl Settings {
             cache: self.cache.or(weaker.cache),
             cache_dir: self.cache_dir.or(weaker.cache_dir),
             cache_size: self.cache_size.or(weaker.cache_size),
+            max_concurrent: self.max_concurrent.or(weaker.max_concurrent),
             plugin_path: self.plugin_path.or(weaker.plugin_path),
             require_sources: self.require_sources.or(weaker.require_sources),
             executor: self.executor.over(weaker.executor),
@@ -208,6 +216,19 @@ impl Settings {
         Setting::or_default(&self.cache_size, || crate::cache::DEFAULT_LIMIT)
     }
 
+    pub fn max_concurrent(&self) -> Setting<u64> {
+        Setting::or_default(&self.max_concurrent, || DEFAULT_MAX_CONCURRENT)
+    }
+
+    /// The `max_concurrent` setting as jobs are planned with it, naming where it is set.
+    pub fn concurrency_cap(&self) -> Capacity {
+        let setting = self.max_concurrent();
+        Capacity {
+            requests: setting.value,
+            source: format!("the max_concurrent setting ({})", setting.origin),
+        }
+    }
+
     pub fn plugin_path(&self) -> Setting<Vec<PathBuf>> {
         Setting::or_default(&self.plugin_path, Vec::new)
     }
@@ -244,6 +265,7 @@ impl Settings {
             entry("cache", &self.cache()),
             entry("cache_dir", &self.cache_dir()),
             entry("cache_size", &self.cache_size()),
+            entry("max_concurrent", &self.max_concurrent()),
             entry("plugin_path", &self.plugin_path()),
             entry("require_sources", &self.require_sources()),
             entry("executor.kind", &self.executor_kind()),

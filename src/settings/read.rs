@@ -27,6 +27,7 @@ pub const TOP_KEYS: &[&str] = &[
     "cache",
     "cache_dir",
     "cache_size",
+    "max_concurrent",
     "plugin_path",
     "require_sources",
     "executor",
@@ -168,6 +169,10 @@ impl Reader<'_> {
                 }
                 "cache_size" => {
                     self.settings.cache_size = Some(self.at(key, self.size(name, value)?));
+                }
+                "max_concurrent" => {
+                    let count = u64::from(self.count(name, value)?);
+                    self.settings.max_concurrent = Some(self.at(key, count));
                 }
                 "plugin_path" => {
                     let dirs = self.texts(name, value)?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use benchy_testkit::openai::{EOS, OpenAiOptions, RecordingOpenAi};
 use serde_json::{Value as Json, json};
 
-use crate::harness::{Run, TestEnv, alive, descendants, eventually, repo_root};
+use crate::harness::{Run, TestEnv, alive, descendants, eventually, repo_root, says};
 use crate::workspace_builds::binary;
 
 /// Bounds a hang; not a timing. lm-eval spends ~7 s indexing its tasks on every start.
@@ -659,4 +659,46 @@ fn the_wire_audit_catches_a_parameter_the_task_file_sneaks_in() {
     let off = env.path().join("out/off/model");
     assert!(off.join("run.json").is_file());
     assert!(!off.join("wire_audit.json").exists(), "no proxy, no audit");
+}
+
+/// Requests in flight: the server's capacity (the provider's `max_num_seqs`), under the
+/// `max_concurrent` setting, shown with where the number comes from and kept in the record.
+#[test]
+fn requests_in_flight_are_the_servers_capacity_under_the_setting_and_recorded() {
+    let provider = fake_provider(&[]) + "max_num_seqs: 8\n";
+    let env = eval_env(&provider);
+    let args = eval_args(&["--task", "gen", "--dry-run"]);
+    let planned = env.run(&args);
+    planned.expect_code(0);
+    says(
+        &planned.stderr,
+        "lm-eval[gen]: 8 requests in flight (num_concurrent): the provider's max_num_seqs (",
+    );
+    says(&planned.stdout, r#""num_concurrent":8"#);
+
+    env.write("benchy.toml", "max_concurrent = 3\n");
+    let capped = env.run(&args);
+    capped.expect_code(0);
+    says(
+        &capped.stderr,
+        "3 requests in flight (num_concurrent): the max_concurrent setting (",
+    );
+    says(&capped.stderr, "benchy.toml:1), below the server's capacity 8");
+
+    let ran = env.run(&eval_args(&["--task", "gen"]));
+    ran.expect_code(0);
+    let record = read_json(&run_dir(&env).join("run.json"));
+    assert_eq!(
+        record["backends"]["lm-eval"]["num_concurrent"]["gen"]["requests"],
+        json!(3),
+        "{:#}",
+        record["backends"]
+    );
+    assert_eq!(record["options"]["max_concurrent"]["requests"], json!(3));
+
+    env.write("benchy.toml", "max_concurrent = 0\n");
+    let refused = env.run(&args);
+    refused.expect_code(2);
+    says(&refused.stderr, "benchy.toml");
+    says(&refused.stderr, "max_concurrent");
 }

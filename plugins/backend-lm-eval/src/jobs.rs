@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json, json};
 
-use benchy_core::backend::{ModeView, PlanRequest, RunView, ServerInfo, TaskView};
+use benchy_core::backend::{Capacity, ModeView, PlanRequest, RunView, ServerInfo, TaskView};
 use benchy_core::process::{EnvValue, ProcessSpec, Role};
 use benchy_core::{BackendError, Diagnostic, Key, ParamValue};
 
@@ -122,6 +122,25 @@ impl<'a> Job<'a> {
             .or_else(|| self.include_path.clone())
     }
 
+    /// Requests in flight, with where the number comes from: the task's `num_concurrent`, else
+    /// the server's capacity under the host's cap (one prompt per request, so the server's
+    /// batching fills the device), else lm-eval's own default of one.
+    pub fn concurrency(&self, request: &PlanRequest, server: &ServerInfo) -> Capacity {
+        if let Some(requests) = self.settings.num_concurrent {
+            return Capacity {
+                requests,
+                source: format!("task `{}`: defaults.num_concurrent", self.tasks[0].name),
+            };
+        }
+        request
+            .options
+            .requests_in_flight(server)
+            .unwrap_or_else(|| Capacity {
+                requests: 1,
+                source: "lm-eval's default; the server's capacity is not known".into(),
+            })
+    }
+
     /// The `lm_eval run` process for this job.
     pub fn spec(
         &self,
@@ -221,7 +240,8 @@ impl<'a> Job<'a> {
             "completions"
         };
         args.insert("base_url".into(), json!(format!("{base}/{endpoint}")));
-        args.insert("num_concurrent".into(), json!(self.settings.num_concurrent));
+        let in_flight = self.concurrency(request, server).requests;
+        args.insert("num_concurrent".into(), json!(in_flight));
         args.insert("max_retries".into(), json!(self.settings.max_retries));
         if !chat {
             // The server's own tokenizer, through /tokenize: the ids sent are the ids vLLM

@@ -15,7 +15,7 @@ mod thinking;
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use serde_json::{Map, Value as Json, json};
 
 use benchy_core::backend::{
     Backend, CollectRequest, Collected, Plan, PlanRequest, RunView, Sampling, TaskView,
@@ -58,8 +58,17 @@ impl Backend for LmEvalBackend {
             task_kinds: task_kinds(&request.run, |t| locate(t, home), &types)?,
             ..Plan::default()
         };
+        let mut in_flight = Map::new();
         for job in &jobs {
             plan.diagnostics.extend(route_note(job, &request.run));
+            let concurrency = job.concurrency(request, server);
+            plan.diagnostics.push(Diagnostic::info(format!(
+                "lm-eval[{}]: {} requests in flight (num_concurrent): {}",
+                job.slug(),
+                concurrency.requests,
+                concurrency.source
+            )));
+            in_flight.insert(job.slug(), json!(concurrency));
             plan.processes
                 .push(job.spec(request, server, &mut plan.diagnostics));
             if let Some(stops) = job.route.answer_stops() {
@@ -70,6 +79,7 @@ impl Backend for LmEvalBackend {
             }
         }
         record_executables(&jobs, &mut plan);
+        plan.record.insert("num_concurrent".into(), Json::Object(in_flight));
         if request
             .run
             .tasks

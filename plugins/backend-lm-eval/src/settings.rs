@@ -12,8 +12,9 @@ use benchy_core::backend::TaskView;
 pub struct TaskSettings {
     /// `--batch_size`: prompts per request (lm-eval packs them into one completions call).
     pub batch_size: String,
-    /// `num_concurrent` model argument: requests in flight.
-    pub num_concurrent: u64,
+    /// `num_concurrent` model argument: requests in flight, when the task sets it (else the
+    /// server's capacity, see `Job::concurrency`).
+    pub num_concurrent: Option<u64>,
     /// `max_retries` model argument: attempts per request (lm-eval counts the first one).
     pub max_retries: u64,
     pub trust_remote_code: bool,
@@ -55,7 +56,7 @@ impl TaskSettings {
         let field = Field { task, defaults };
         Ok(TaskSettings {
             batch_size: field.text("batch_size")?.unwrap_or_else(|| "1".to_owned()),
-            num_concurrent: field.count("num_concurrent")?.unwrap_or(1),
+            num_concurrent: field.positive("num_concurrent")?,
             max_retries: field.count("max_retries")?.unwrap_or(3),
             trust_remote_code: field.flag("trust_remote_code")?.unwrap_or(false),
             log_samples: field.flag("log_samples")?.unwrap_or(false),
@@ -102,6 +103,14 @@ impl Field<'_> {
         }
     }
 
+    /// A whole number of at least 1.
+    fn positive(&self, key: &str) -> Result<Option<u64>, BackendError> {
+        match self.count(key)? {
+            Some(0) => Err(self.invalid(key, "at least 1 (requests in flight)")),
+            n => Ok(n),
+        }
+    }
+
     fn flag(&self, key: &str) -> Result<Option<bool>, BackendError> {
         match self.defaults.get(key) {
             None | Some(Json::Null) => Ok(None),
@@ -140,7 +149,7 @@ mod tests {
         })))
         .unwrap();
         assert_eq!(settings.batch_size, "10");
-        assert_eq!(settings.num_concurrent, 20);
+        assert_eq!(settings.num_concurrent, Some(20));
         assert!(settings.cache_requests && settings.trust_remote_code);
         assert_eq!(settings.cuda_devices.as_deref(), Some("2"));
     }

@@ -13,7 +13,7 @@ pub mod server_defaults;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use benchy_core::backend::{CollectRequest, Collected, ServerInfo};
+use benchy_core::backend::{Capacity, CollectRequest, Collected, ServerInfo};
 use benchy_core::process::PORT_PLACEHOLDER;
 use benchy_core::python::installed_version;
 use benchy_core::{
@@ -89,6 +89,10 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
         base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
         model: served_name.clone(),
         max_model_len: settings.max_model_len,
+        capacity: settings.max_num_seqs.map(|requests| Capacity {
+            requests,
+            source: format!("the provider's max_num_seqs ({origin})"),
+        }),
     });
     plan.processes.push(ProcessSpec {
         env: server_env(&settings),

@@ -43,6 +43,7 @@ fn options() -> RunOptions {
         limit: None,
         log_samples: false,
         home: PathBuf::from("/home/benchy"),
+        max_concurrent: None,
     }
 }
 
@@ -124,6 +125,9 @@ fn the_reference_provider_maps_to_vllm_flags() {
     let server = plan.server.unwrap();
     assert_eq!(server.base_url, "http://127.0.0.1:{port}/v1");
     assert_eq!(server.max_model_len, Some(8192));
+    let capacity = server.capacity.expect("max_num_seqs is the server's capacity");
+    assert_eq!(capacity.requests, 256);
+    assert!(capacity.source.starts_with("the provider's max_num_seqs ("), "{capacity:?}");
     // the defaults, and seed, which has no server default in vLLM: the plan says both and
     // keeps them in its record
     let said: Vec<&str> = plan
@@ -289,6 +293,7 @@ fn asked_to_run_tasks_it_says_it_is_a_server_backend() {
             base_url: "http://127.0.0.1:9/v1".into(),
             model: "Model-7B".into(),
             max_model_len: None,
+            capacity: None,
         }),
         options: options(),
         answers: Default::default(),

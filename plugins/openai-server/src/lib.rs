@@ -112,6 +112,7 @@ impl Backend for OpenAiServer {
                 base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
                 model: served,
                 max_model_len: None,
+                capacity: None,
             }),
             diagnostics: vec![Diagnostic::info(
                 "openai-server cannot give the server benchy's parameters as defaults: \

@@ -55,6 +55,7 @@ impl<'a> Suite<'a> {
             limit,
             log_samples: args.log_samples,
             home: benchy_home(),
+            max_concurrent: Some(settings.concurrency_cap()),
         };
         let answers = RefCell::new(ask_once(&backend, &resolutions, &options)?);
         let planning = Planning {
@@ -129,6 +130,7 @@ fn ask_once(
         base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
         model: view.model.short_name.clone(),
         max_model_len: None,
+        capacity: None,
     };
     answers.plan(&options.home, |known| {
         plan_jobs(backend, &view, &server, options, known)

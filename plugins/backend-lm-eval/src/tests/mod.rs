@@ -57,6 +57,7 @@ fn options() -> RunOptions {
         limit: None,
         log_samples: false,
         home: PathBuf::from("/nonexistent-home"),
+        max_concurrent: None,
     }
 }
 
@@ -65,6 +66,7 @@ fn server() -> ServerInfo {
         base_url: "http://127.0.0.1:8000/v1".into(),
         model: "Model".into(),
         max_model_len: Some(512),
+        capacity: None,
     }
 }
 

@@ -318,3 +318,57 @@ fn generating_tasks_never_share_a_process_but_a_scoring_task_joins_one() {
         "lm-eval was asked about every task already"
     );
 }
+
+#[test]
+fn requests_in_flight_are_the_tasks_else_the_servers_capacity_under_the_cap() {
+    use benchy_core::backend::Capacity;
+    let capacity = |requests, source: &str| Capacity {
+        requests,
+        source: source.into(),
+    };
+    let in_flight = |defaults: Json, server_capacity: Option<Capacity>, cap: Option<Capacity>| {
+        let server = ServerInfo {
+            capacity: server_capacity,
+            ..server()
+        };
+        let request = PlanRequest {
+            run: run(vec![task("gen", "g", defaults, sampling())]),
+            server: Some(server.clone()),
+            options: RunOptions {
+                max_concurrent: cap,
+                ..options()
+            },
+            answers: Default::default(),
+        };
+        let jobs = group(&request.run, |_| Ok(lm_eval()), &Default::default()).unwrap();
+        let spec = jobs[0].spec(&request, &server, &mut Vec::new());
+        let sent = json_arg(&spec.args, "--model_args")["num_concurrent"].clone();
+        let said = jobs[0].concurrency(&request, &server);
+        assert_eq!(sent, json!(said.requests), "what is sent is what is said");
+        (said.requests, said.source)
+    };
+    let provider = || Some(capacity(8, "the provider's max_num_seqs (p.yaml)"));
+    let cap = |n| Some(capacity(n, "the max_concurrent setting (default)"));
+    let (n, source) = in_flight(json!({}), provider(), cap(256));
+    assert_eq!((n, source.as_str()), (8, "the provider's max_num_seqs (p.yaml)"));
+    let (n, source) = in_flight(json!({}), provider(), cap(4));
+    assert_eq!(n, 4);
+    assert!(source.contains("below the server's capacity 8"), "{source}");
+    let (n, source) = in_flight(json!({}), None, cap(256));
+    assert_eq!(n, 256);
+    assert!(source.ends_with("the server's capacity is not known"), "{source}");
+    let (n, source) = in_flight(json!({"num_concurrent": 20}), provider(), cap(4));
+    assert_eq!((n, source.as_str()), (20, "task `gen`: defaults.num_concurrent"));
+    assert_eq!(in_flight(json!({}), None, None).0, 1, "lm-eval's own default");
+}
+
+#[test]
+fn no_requests_in_flight_is_bad_input_naming_the_task() {
+    let view = run(vec![task("gen", "g", json!({"num_concurrent": 0}), sampling())]);
+    let err = group(&view, |_| Ok(lm_eval()), &Default::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("task `gen`: `defaults.num_concurrent` must be at least 1"),
+        "{err}"
+    );
+}
