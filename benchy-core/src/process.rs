@@ -230,6 +230,18 @@ pub struct Listen {
     /// run record keeps under the process's name; `None` when the server has no such endpoint.
     #[serde(default)]
     pub version_path: Option<String>,
+    /// The start-up's phases as the server's log shows them, in the order they happen: the host
+    /// notes when each marker first appears and keeps the phases' times in the run record.
+    #[serde(default)]
+    pub startup_phases: Vec<StartupPhase>,
+}
+
+/// A phase of a server's start-up, ended by the first log line that contains `marker`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartupPhase {
+    /// What the time up to the marker was spent on: `weights loaded`, `compilation`.
+    pub name: String,
+    pub marker: String,
 }
 
 impl ProcessSpec {

@@ -420,6 +420,7 @@ mod tests {
             chat: None,
             versions: BTreeMap::new(),
             max_model_len: None,
+            startup: None,
             params: BTreeMap::from([(
                 "temperature".to_owned(),
                 Param {

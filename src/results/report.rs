@@ -162,13 +162,18 @@ fn row_section(board: &Leaderboard, index: usize, row: &Row, out: &Path) -> Stri
     );
     for &index in &row.runs {
         let run = &board.runs[index];
+        let startup = run
+            .startup
+            .as_ref()
+            .map_or_else(String::new, |s| format!("; server start-up {s}"));
         let _ = writeln!(
             html,
-            "<li>run <a href=\"{}\">{}</a>: {}{}</li>",
+            "<li>run <a href=\"{}\">{}</a>: {}{}{}</li>",
             escape(&link(&run.dir, out)),
             escape(&run.run_id),
             run.status,
-            escape(&failures(run))
+            escape(&failures(run)),
+            escape(&startup)
         );
     }
     html += "</ul>\n";

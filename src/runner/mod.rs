@@ -19,6 +19,7 @@ mod progress;
 pub(crate) mod readiness;
 pub mod server;
 pub mod server_url;
+pub mod startup;
 
 use std::process::ExitStatus;
 

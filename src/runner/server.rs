@@ -19,6 +19,7 @@ use super::log_tail::{format_tail, latest_line};
 use super::port::{self, is_loopback};
 use super::progress::{Console, Progress};
 use super::readiness::{POLL_INTERVAL, Probe, ProbeState};
+use super::startup::{PhaseWatch, StartupLedger};
 use super::{Runner, describe_status};
 use crate::runner::server_url::ServerUrl;
 use crate::util::secrets;
@@ -41,6 +42,8 @@ pub struct RunningServer {
     pub ready_at: SystemTime,
     /// The server's log, when benchy started it.
     pub log: Option<PathBuf>,
+    /// How long each phase of its start took, when benchy started it.
+    pub startup: Option<StartupLedger>,
     /// `None` when benchy attached to a server it did not start.
     launched: Option<Launched>,
     interrupts: Interrupts,
@@ -69,6 +72,7 @@ struct Watched<'a> {
     launched: &'a mut Launched,
     port: u16,
     log: &'a Path,
+    phases: &'a mut PhaseWatch,
 }
 
 impl Runner {
@@ -107,10 +111,12 @@ impl Runner {
             true,
         )?;
         let deadline = spec.timeout_secs.map(Duration::from_secs_f64);
+        let mut phases = PhaseWatch::new(&log, &listen.startup_phases);
         let watched = Watched {
             launched: &mut launched,
             port,
             log: &log,
+            phases: &mut phases,
         };
         let waited = self
             .wait_ready(&mut probe, deadline, &spec.name, Some(watched))
@@ -119,6 +125,7 @@ impl Runner {
             self.stop_launched(&mut launched).await;
             return Err(self.not_ready_error(not_ready, &spec, &log));
         }
+        let startup = phases.ledger();
         let info = ServerInfo {
             base_url: template.map_or_else(
                 || format!("{root}/v1"),
@@ -135,7 +142,9 @@ impl Runner {
             Some(path) => probe.server_version(path).await,
             None => None,
         };
-        Ok(self.running(info, version, started_at, Some(log), Some(launched)))
+        let mut server = self.running(info, version, started_at, Some(log), Some(launched));
+        server.startup = Some(startup);
+        Ok(server)
     }
 
     /// Waits until the server at `url` (its root or its `/v1` API root) serves one of `models`
@@ -227,6 +236,9 @@ impl Runner {
                 },
                 (ProbeState::NotReady(why), _) => last = why,
             }
+            if let Some(w) = watched.as_mut() {
+                w.phases.look();
+            }
             progress.update(watched.as_ref().and_then(|w| latest_line(w.log)));
         }
         self.say_ready(progress, name, watched.as_ref());
@@ -281,6 +293,7 @@ impl Runner {
             started_at,
             ready_at: SystemTime::now(),
             log,
+            startup: None,
             launched,
             interrupts: self.interrupts.clone(),
             console: self.console.clone(),

@@ -22,7 +22,9 @@ pub use super::run_record::TaskAnswers;
 use super::schema::KILLED;
 pub use super::schema::{MetricValue, ModelStatus, TaskState};
 use super::suite_record::{ModelEntry, SuiteRecord};
+use crate::runner::startup::StartupLedger;
 use crate::util::stdio::errln;
+use crate::util::time::seconds_between;
 pub use benchy_core::backend::DatasetRef;
 
 /// The state `word` names, if any.
@@ -114,6 +116,8 @@ pub struct StoredRun {
     /// `server` when no backend recorded it).
     pub versions: BTreeMap<String, String>,
     pub max_model_len: Option<u64>,
+    /// The launched server's start-up in one line, with its share of the model's wall time.
+    pub startup: Option<String>,
     /// The run's resolved parameters, and each task's.
     pub params: Params,
     pub task_params: BTreeMap<String, Params>,
@@ -252,6 +256,7 @@ impl Found {
             chat: config.use_chat_completions,
             versions,
             max_model_len: record.server.as_ref().and_then(|s| s.max_model_len),
+            startup: startup_line(&record),
             params: resolved.resolved,
             task_params: resolved.tasks,
             tasks,
@@ -479,6 +484,17 @@ fn parent_name(dir: &Path) -> String {
     dir.parent().map(folder_name).unwrap_or_default()
 }
 
+/// The launched server's start-up as the run record keeps it, in one line.
+fn startup_line(record: &Record) -> Option<String> {
+    let ledger = record.server.as_ref()?.startup.as_ref()?;
+    let wall = record
+        .started_at
+        .as_deref()
+        .zip(record.finished_at.as_deref())
+        .and_then(|(start, end)| seconds_between(start, end));
+    Some(ledger.describe(wall))
+}
+
 /// The parts of `run.json` read back (see `run_record.rs`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -489,6 +505,7 @@ struct Record {
     backend: Option<String>,
     options: Option<Options>,
     started_at: Option<String>,
+    finished_at: Option<String>,
     failures: Vec<String>,
     failed_tasks: Vec<String>,
     server: Option<Server>,
@@ -510,6 +527,7 @@ struct Options {
 struct Server {
     version: Option<String>,
     max_model_len: Option<u64>,
+    startup: Option<StartupLedger>,
 }
 
 #[derive(Debug, Default, Deserialize)]

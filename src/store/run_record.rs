@@ -20,6 +20,7 @@ use crate::proof::rendered::Rendered;
 use crate::proof::verification::Verification;
 use crate::proof::wire_audit::{AuditMode, WireAudit};
 use crate::runner::server::RunningServer;
+use crate::runner::startup::StartupLedger;
 use crate::util::time::stamp;
 use benchy_core::backend::{Collected, DatasetRef, Sampling};
 
@@ -320,6 +321,9 @@ pub struct ServerRecord {
     pub max_model_len: Option<u64>,
     pub version: Option<String>,
     pub log: Option<PathBuf>,
+    /// Its start, phase by phase, when benchy launched it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup: Option<StartupLedger>,
     /// How it ended, when benchy stopped it or it died.
     pub ended: Option<String>,
 }
@@ -333,6 +337,7 @@ impl ServerRecord {
         self.model = Some(server.info.model.clone());
         self.max_model_len = server.info.max_model_len;
         self.version.clone_from(&server.version);
+        self.startup.clone_from(&server.startup);
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json, json};
 use super::run_record::RunRecord;
 use crate::proof::verification::Check;
 use crate::util::table;
+use crate::util::time::seconds_between;
 
 const HEADER: [&str; 4] = ["task", "metric", "value", "± stderr"];
 
@@ -89,12 +90,25 @@ pub fn results_table(results: &Json) -> String {
 pub fn summary_markdown(model: &str, record: &RunRecord, results: &Json) -> String {
     let table = table::markdown(&HEADER, &rows(results));
     format!(
-        "# {model} — run {}\n\nStatus: {}\n\n{table}\n{}{}",
+        "# {model} — run {}\n\nStatus: {}\n\n{table}\n{}{}{}",
         record.run_id,
         record.status.as_str(),
         sampling_note(record),
-        answers_note(record)
+        answers_note(record),
+        startup_note(record)
     )
+}
+
+/// The launched server's start-up, phase by phase, with its share of the model's wall time.
+fn startup_note(record: &RunRecord) -> String {
+    let Some(ledger) = record.server.as_ref().and_then(|s| s.startup.as_ref()) else {
+        return String::new();
+    };
+    let wall = record
+        .finished_at
+        .as_deref()
+        .and_then(|end| seconds_between(&record.started_at, end));
+    format!("\nServer start-up: {}.\n", ledger.describe(wall))
 }
 
 /// The share of cut answers above which a task is flagged.

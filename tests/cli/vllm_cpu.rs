@@ -226,6 +226,43 @@ generation:
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(record["status"], "ok");
+    // the start-up ledger: vLLM's phases as its log showed them (no compilation: the tiny
+    // provider runs eager), adding up to the start, and its share in the summary
+    let startup = &record["server"]["startup"];
+    let phases: Vec<&str> = startup["phases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a ledger: {record:#}"))
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "process start to engine start",
+            "weights loaded",
+            "KV cache allocation",
+            "graph capture and warm-up",
+            "ready"
+        ]
+    );
+    let sum: f64 = startup["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["seconds"].as_f64().unwrap())
+        .sum();
+    let total = startup["seconds"].as_f64().unwrap();
+    assert!((sum - total).abs() < 0.01 && total > 1.0, "{startup}");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("Server start-up: "), "{summary}");
+    assert!(summary.contains(" of the model's "), "its share: {summary}");
+    // requests in flight: the tiny provider's max_num_seqs
+    assert_eq!(
+        record["backends"]["lm-eval"]["num_concurrent"]["demo-gen"]["requests"],
+        8,
+        "{:#}",
+        record["backends"]["lm-eval"]
+    );
     assert_eq!(
         record["versions"],
         serde_json::json!({"lm_eval": "0.4.13", "vllm": "0.31.0"}),

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use benchy_core::backend::{Capacity, CollectRequest, Collected, ServerInfo};
-use benchy_core::process::PORT_PLACEHOLDER;
+use benchy_core::process::{PORT_PLACEHOLDER, StartupPhase};
 use benchy_core::python::installed_version;
 use benchy_core::{
     Backend, BackendError, Diagnostic, EnvValue, Listen, Plan, PlanRequest, ProcessSpec, PythonEnv,
@@ -32,6 +32,23 @@ pub const SERVER_LOG: &str = "server.log";
 const CUDA_VISIBLE_DEVICES: &str = "CUDA_VISIBLE_DEVICES";
 const HF_HOME: &str = "HF_HOME";
 const HF_TOKEN: &str = "HF_TOKEN";
+/// Where vLLM keeps what it compiles (`vllm/envs.py`, default `~/.cache/vllm`).
+const VLLM_CACHE_ROOT: &str = "VLLM_CACHE_ROOT";
+
+/// vLLM's start-up as its log shows it, each phase ended by the line vLLM logs when it is done
+/// (read in vLLM 0.31 and 0.32: `v1/engine/core.py`, `model_loader/default_loader.py`,
+/// `compilation/monitor.py`, `v1/core/kv_cache_utils.py`). A phase a start skips (compilation
+/// with `enforce_eager`) has no line and no entry in the ledger.
+const STARTUP_PHASES: [(&str, &str); 5] = [
+    ("process start to engine start", "Initializing a V1 LLM engine"),
+    ("weights loaded", "Loading weights took"),
+    ("compilation", "s in total"),
+    ("KV cache allocation", "KV cache size: "),
+    (
+        "graph capture and warm-up",
+        "init engine (profile, create kv cache, warmup model) took",
+    ),
+];
 
 #[derive(Debug, Default)]
 pub struct VllmBackend;
@@ -52,7 +69,7 @@ impl Backend for VllmBackend {
                  chooses the server)",
             ));
         }
-        plan_server(&request.run)
+        plan_server(&request.run, &request.options.home)
     }
 
     /// A server leaves no results of its own.
@@ -61,7 +78,7 @@ impl Backend for VllmBackend {
     }
 }
 
-fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
+fn plan_server(run: &RunView, home: &Path) -> Result<Plan, BackendError> {
     let provider = run.provider.as_ref().ok_or_else(|| {
         BackendError::input(format!(
             "{}: no vLLM provider: add `vllm: {{provider_config: NAME}}` (a file in a \
@@ -79,6 +96,7 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
     args.extend(generation_flags(run, &mut plan));
     args.extend(template_flags(run, version.as_deref(), &mut plan));
     args.extend(settings.extra_args.iter().cloned());
+    let compile_cache = compile_cache(home, version.as_deref());
     if let Some(version) = version {
         plan.versions.insert("vllm".into(), version);
     }
@@ -95,7 +113,7 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
         }),
     });
     plan.processes.push(ProcessSpec {
-        env: server_env(&settings),
+        env: server_env(&settings, &compile_cache),
         listen: Some(Listen {
             host: settings.host.clone(),
             preferred_port: settings.port,
@@ -103,6 +121,13 @@ fn plan_server(run: &RunView) -> Result<Plan, BackendError> {
             models_path: "/v1/models".to_owned(),
             model: served_name,
             version_path: Some("/version".to_owned()),
+            startup_phases: STARTUP_PHASES
+                .iter()
+                .map(|(name, marker)| StartupPhase {
+                    name: (*name).to_owned(),
+                    marker: (*marker).to_owned(),
+                })
+                .collect(),
         }),
         timeout_secs: Some(settings.startup_timeout),
         stop_grace_secs: settings.stop_grace,
@@ -315,12 +340,28 @@ fn absolute(dir: &Path) -> PathBuf {
 
 /// Devices, caches and the token go to the server's environment, never its command line, so
 /// they do not show in `ps` or the log.
-fn server_env(settings: &ProviderSettings) -> BTreeMap<String, EnvValue> {
-    let mut env: BTreeMap<String, EnvValue> = settings
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), EnvValue::plain(v)))
-        .collect();
+/// The folder vLLM compiles into, kept under benchy's home per vLLM version so that a model's
+/// second start loads what its first compiled.
+fn compile_cache(home: &Path, version: Option<&str>) -> PathBuf {
+    home.join("vllm-cache")
+        .join(version.unwrap_or("unknown-version"))
+}
+
+fn server_env(settings: &ProviderSettings, compile_cache: &Path) -> BTreeMap<String, EnvValue> {
+    let mut env: BTreeMap<String, EnvValue> = BTreeMap::from([
+        // Log lines reach the log as they are written: the start-up ledger dates them.
+        ("PYTHONUNBUFFERED".to_owned(), EnvValue::plain("1")),
+        (
+            VLLM_CACHE_ROOT.to_owned(),
+            EnvValue::plain(compile_cache.display().to_string()),
+        ),
+    ]);
+    env.extend(
+        settings
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), EnvValue::plain(v))),
+    );
     if let Some(devices) = &settings.cuda_devices {
         env.insert(CUDA_VISIBLE_DEVICES.to_owned(), EnvValue::plain(devices));
     }

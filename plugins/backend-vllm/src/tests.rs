@@ -1,6 +1,6 @@
 //! The provider-to-flags mapping, checked on the plan alone (the CLI tests start real servers).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use benchy_core::backend::{ModelView, ProviderView, RunOptions};
 use benchy_core::{Key, Layer, ParamValue, SourceRef, merge, normalize};
@@ -113,7 +113,19 @@ fn the_reference_provider_maps_to_vllm_flags() {
     assert!(!spec.display_command().contains("hf_secret"));
     assert_eq!(spec.timeout_secs, Some(900.0));
     assert_eq!(spec.stop_grace_secs, 30.0);
+    // what vLLM compiles is kept under benchy's home, one folder per vLLM version, and its log
+    // is unbuffered so the start-up ledger can date its phases
+    let cache = &spec.env["VLLM_CACHE_ROOT"].value;
+    assert!(cache.starts_with("/home/benchy/vllm-cache/"), "{cache}");
+    assert_eq!(spec.env["PYTHONUNBUFFERED"], EnvValue::plain("1"));
     let listen = spec.listen.as_ref().unwrap();
+    let phases: Vec<&str> = listen
+        .startup_phases
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(phases[0], "process start to engine start");
+    assert!(phases.contains(&"compilation"), "{phases:?}");
     assert_eq!(
         (
             listen.host.as_str(),
@@ -259,7 +271,7 @@ fn a_local_model_is_passed_as_an_absolute_directory_without_revision() {
     let mut view = run(json!({}));
     view.model.local_dir = Some(dir.path().join("."));
     view.model.short_name = "tiny".into();
-    let plan = plan_server(&view).unwrap();
+    let plan = plan_server(&view, Path::new("/home/benchy")).unwrap();
     let args = &plan.processes[0].args;
     let canonical = dir.path().canonicalize().unwrap();
     assert_eq!(args[..3], ["serve", "--model", canonical.to_str().unwrap()]);
@@ -281,7 +293,7 @@ fn bad_provider_input_is_input_error() {
     let mut view = run(json!({}));
     view.provider = None;
     assert!(
-        matches!(plan_server(&view), Err(BackendError::Input(p)) if p.message.contains("no vLLM provider"))
+        matches!(plan_server(&view, Path::new("/home/benchy")), Err(BackendError::Input(p)) if p.message.contains("no vLLM provider"))
     );
 }
 

@@ -95,6 +95,7 @@ impl Backend for OpenAiServer {
                 models_path: settings.models_path,
                 model: served.clone(),
                 version_path: settings.version_path,
+                startup_phases: Vec::new(),
             }),
             timeout_secs: Some(settings.startup_timeout),
             stop_grace_secs: settings.stop_grace,
