@@ -56,6 +56,20 @@ pub struct ProcessSpec {
     /// this; a job without one is only counted.
     #[serde(default)]
     pub expects: Option<Expectation>,
+    /// For a server: the devices it needs of the node, when the host shares a node's devices
+    /// out to servers side by side (see [`DeviceNeed`]); `None` runs it alone.
+    #[serde(default)]
+    pub devices: Option<DeviceNeed>,
+}
+
+/// How many of the node's devices a server needs, and how it is told which ones it got: the
+/// host sets `variable` to the granted ids joined by `separator` (`CUDA_VISIBLE_DEVICES=2,3`;
+/// on vLLM's CPU build the ids are CPU cores, one per rank: `VLLM_CPU_OMP_THREADS_BIND=0|1`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceNeed {
+    pub count: usize,
+    pub variable: String,
+    pub separator: String,
 }
 
 /// The fields of a completions or chat completions request that do not change what is
@@ -269,6 +283,7 @@ impl ProcessSpec {
             output_dir: None,
             depends_on: Vec::new(),
             expects: None,
+            devices: None,
         }
     }
 

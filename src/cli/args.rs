@@ -403,6 +403,13 @@ pub struct EvalArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub cache: Option<CacheArg>,
 
+    /// The node's devices a suite's servers share, e.g. `0,1,2,3`: models run side by side on
+    /// disjoint sets (each server's tensor × pipeline × data parallel size; its own
+    /// CUDA_VISIBLE_DEVICES, or on vLLM's CPU build its own CPU cores). Default: the `gpus`
+    /// setting, else CUDA_VISIBLE_DEVICES, else `nvidia-smi -L`; with none, one model at a time
+    #[arg(long, value_name = "IDS")]
+    pub gpus: Option<String>,
+
     /// Where the models run: `local` (here, one after another) or `slurm` (one job array, an
     /// array task per model). Default: the `[executor] kind` setting, else local
     #[arg(long, value_enum, value_name = "KIND")]

@@ -60,7 +60,7 @@ pub fn run(options: &ServeOptions, registry: &Registry, settings: &Settings) -> 
         let runner = Runner::new()?;
         let envs = EnvStore::new(&benchy_home());
         let running = server
-            .start(&envs, &runner, &log_dir, &names, |_| Ok(()))
+            .start(&envs, &runner, &log_dir, &names, None, |_| Ok(()))
             .await?;
         if options.audit {
             return serve_audited(running, &resolution.run, &log_dir).await;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use benchy_core::backend::{RunOptions, ServerInfo};
-use benchy_core::{ProcessSpec, RunView};
+use benchy_core::{EnvValue, ProcessSpec, RunView};
 use serde_json::{Value as Json, json};
 
 use super::planning::ServerPlan;
@@ -89,20 +89,33 @@ impl Server {
         }
     }
 
+    /// How many of a node's devices a launched server needs: `Some(None)` for the whole node (a
+    /// server that does not say, or pins its own); `None` for a server benchy does not launch.
+    pub fn device_need(&self) -> Option<Option<usize>> {
+        self.launched()
+            .map(|plan| plan.spec.devices.as_ref().map(|need| need.count))
+    }
+
     /// Gets the server ready for the model served as one of `names`: a launched one's
-    /// environments are built when missing and it is started with its log in `log_dir`; a given
-    /// one is waited for. `starting` hears what is about to be made ready first.
+    /// environments are built when missing and it is started on `devices` (when the node's
+    /// devices are shared out) with its log in `log_dir`; a given one is waited for. `starting`
+    /// hears what is about to be made ready first.
     pub async fn start(
         &self,
         envs: &EnvStore,
         runner: &Runner,
         log_dir: &Path,
         names: &[String],
+        devices: Option<&[String]>,
         starting: impl FnOnce(Starting<'_>) -> Result<()>,
     ) -> Result<RunningServer> {
         match self {
             Server::Launched(plan) => {
-                let (spec, built) = plan.prepare(envs, runner).await?;
+                let (mut spec, built) = plan.prepare(envs, runner).await?;
+                if let (Some(need), Some(devices)) = (&spec.devices, devices) {
+                    let ids = devices.join(&need.separator);
+                    spec.env.insert(need.variable.clone(), EnvValue::plain(ids));
+                }
                 starting(Starting::Launch {
                     backend: &plan.backend,
                     spec: &spec,

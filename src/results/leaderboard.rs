@@ -421,6 +421,7 @@ mod tests {
             versions: BTreeMap::new(),
             max_model_len: None,
             startup: None,
+            devices: Vec::new(),
             params: BTreeMap::from([(
                 "temperature".to_owned(),
                 Param {

@@ -263,6 +263,7 @@ mod tests {
             versions: BTreeMap::from([("lm_eval".to_owned(), "0.4.13".to_owned())]),
             max_model_len: None,
             startup: None,
+            devices: Vec::new(),
             task_params: tasks
                 .iter()
                 .map(|t| (t.to_string(), params.clone()))

@@ -66,6 +66,8 @@ pub struct ModelStanding {
     pub tasks: Vec<(String, Standing)>,
     /// Its job, as the scheduler names and states it (`12_0 RUNNING`), when one runs it.
     pub job: Option<String>,
+    /// The node's devices its server holds or held (`0,1`), when a suite shared them out.
+    pub devices: String,
 }
 
 impl ModelStanding {
@@ -94,6 +96,7 @@ impl ModelStanding {
             model: short_name,
             tasks,
             job,
+            devices: run.map(|r| r.devices.join(",")).unwrap_or_default(),
         }
     }
 
@@ -113,10 +116,14 @@ fn table(models: &[ModelStanding]) -> String {
         }
     }
     let jobs = models.iter().any(|m| m.job.is_some());
+    let devices = models.iter().any(|m| !m.devices.is_empty());
     let mut header = vec!["model"];
     header.extend(&tasks);
     if jobs {
         header.push("job");
+    }
+    if devices {
+        header.push("devices");
     }
     let rows: Vec<Vec<String>> = models
         .iter()
@@ -128,6 +135,9 @@ fn table(models: &[ModelStanding]) -> String {
             }));
             if jobs {
                 row.push(m.job.clone().unwrap_or_default());
+            }
+            if devices {
+                row.push(m.devices.clone());
             }
             row
         })

@@ -55,6 +55,8 @@ struct Launched {
     name: String,
     child: GroupChild,
     grace: Duration,
+    /// Its port, held from other servers of this process while it runs.
+    _port: port::Held,
 }
 
 /// Why a server did not become ready.
@@ -90,7 +92,8 @@ impl Runner {
             .listen
             .as_ref()
             .with_context(|| format!("the server `{}` has no readiness probe", spec.name))?;
-        let port = self.choose_port(&spec.name, listen)?;
+        let held = self.choose_port(&spec.name, listen)?;
+        let port = held.0;
         let spec = with_port(spec, port);
         let log = open_log(log_dir, &spec)?;
         self.console
@@ -100,6 +103,7 @@ impl Runner {
             name: spec.name.clone(),
             child: GroupChild::spawn(&spec, &log)?,
             grace: Duration::from_secs_f64(spec.stop_grace_secs),
+            _port: held,
         };
         let root = format!("http://127.0.0.1:{port}");
         let models = vec![listen.model.clone()];
@@ -186,7 +190,7 @@ impl Runner {
     }
 
     /// The port the server will bind: the provider's when free, else a free one, said in a line.
-    fn choose_port(&self, name: &str, listen: &Listen) -> Result<u16> {
+    fn choose_port(&self, name: &str, listen: &Listen) -> Result<port::Held> {
         let choice = port::choose(&listen.host, listen.preferred_port)?;
         if let Some(note) = &choice.note {
             self.console.line(&format!("{name}: {note}"));
@@ -198,7 +202,7 @@ impl Runner {
                 listen.host
             ));
         }
-        Ok(choice.port)
+        Ok(port::Held(choice.port))
     }
 
     /// Probes every [`POLL_INTERVAL`] until the server is ready, the deadline passes, benchy is

@@ -141,7 +141,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("server.log");
         std::fs::write(&log, "# benchy started\n").unwrap();
-        let phases = [phase("engine start", "Initializing"), phase("weights", "Loading weights")];
+        let phases = [
+            phase("engine start", "Initializing"),
+            phase("weights", "Loading weights"),
+        ];
         let mut watch = PhaseWatch::new(&log, &phases);
         let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         write!(file, "INFO Loading wei").unwrap();
@@ -153,7 +156,11 @@ mod tests {
         watch.look();
         let ledger = watch.ledger();
         let names: Vec<&str> = ledger.phases.iter().map(|p| p.phase.as_str()).collect();
-        assert_eq!(names, ["weights", "engine start", "ready"], "in the order seen");
+        assert_eq!(
+            names,
+            ["weights", "engine start", "ready"],
+            "in the order seen"
+        );
         let sum: f64 = ledger.phases.iter().map(|p| p.seconds).sum();
         assert!((sum - ledger.seconds).abs() < 1e-6, "{ledger:?}");
         let shown = StartupLedger {
@@ -161,7 +168,10 @@ mod tests {
             ..ledger
         }
         .describe(Some(120.0));
-        assert!(shown.starts_with("30.0 s of the model's 120.0 s (25 %): weights "), "{shown}");
+        assert!(
+            shown.starts_with("30.0 s of the model's 120.0 s (25 %): weights "),
+            "{shown}"
+        );
     }
 
     #[test]

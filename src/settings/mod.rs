@@ -117,6 +117,8 @@ pub struct Settings {
     /// The most requests a job keeps in flight when its task sets no `num_concurrent`: the
     /// server's capacity is used up to this.
     pub max_concurrent: Option<Setting<u64>>,
+    /// `--gpus` when none is given: the node's devices a suite's servers share.
+    pub gpus: Option<Setting<String>>,
     /// Plugin directories, searched after `BENCHY_PLUGIN_PATH`.
     pub plugin_path: Option<Setting<Vec<PathBuf>>>,
     /// Source schemes whose failure stops a run, added to `--require-source` and the run
@@ -170,6 +172,7 @@ impl Settings {
             cache_dir: self.cache_dir.or(weaker.cache_dir),
             cache_size: self.cache_size.or(weaker.cache_size),
             max_concurrent: self.max_concurrent.or(weaker.max_concurrent),
+            gpus: self.gpus.or(weaker.gpus),
             plugin_path: self.plugin_path.or(weaker.plugin_path),
             require_sources: self.require_sources.or(weaker.require_sources),
             executor: self.executor.over(weaker.executor),
@@ -266,6 +269,7 @@ impl Settings {
             entry("cache_dir", &self.cache_dir()),
             entry("cache_size", &self.cache_size()),
             entry("max_concurrent", &self.max_concurrent()),
+            entry("gpus", &Setting::or_default(&self.gpus, String::new)),
             entry("plugin_path", &self.plugin_path()),
             entry("require_sources", &self.require_sources()),
             entry("executor.kind", &self.executor_kind()),

@@ -28,6 +28,7 @@ pub const TOP_KEYS: &[&str] = &[
     "cache_dir",
     "cache_size",
     "max_concurrent",
+    "gpus",
     "plugin_path",
     "require_sources",
     "executor",
@@ -173,6 +174,10 @@ impl Reader<'_> {
                 "max_concurrent" => {
                     let count = u64::from(self.count(name, value)?);
                     self.settings.max_concurrent = Some(self.at(key, count));
+                }
+                "gpus" => {
+                    let ids = self.device_ids(name, value)?;
+                    self.settings.gpus = Some(self.at(key, ids));
                 }
                 "plugin_path" => {
                     let dirs = self.texts(name, value)?;
@@ -393,6 +398,23 @@ impl Reader<'_> {
             .and_then(|n| u16::try_from(n).ok())
             .filter(|&n| n >= 1)
             .ok_or_else(|| self.bad(key, value, "a whole number from 1 to 65535"))
+    }
+
+    /// Device ids: `"0,1,2,3"`, or a list of numbers (checked when a run uses them).
+    fn device_ids(&self, key: &str, value: &Value) -> Result<String> {
+        let bad = || self.bad(key, value, "device ids such as \"0,1,2,3\" or [0, 1, 2, 3]");
+        match value.get_ref() {
+            DeValue::String(text) => Ok(text.to_string()),
+            DeValue::Array(items) => items
+                .iter()
+                .map(|item| match item.get_ref() {
+                    DeValue::Integer(n) => Ok(n.as_str().to_owned()),
+                    _ => Err(bad()),
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(|ids| ids.join(",")),
+            _ => Err(bad()),
+        }
     }
 
     /// `on`, `read`, `write` or `off`.

@@ -118,6 +118,8 @@ pub struct StoredRun {
     pub max_model_len: Option<u64>,
     /// The launched server's start-up in one line, with its share of the model's wall time.
     pub startup: Option<String>,
+    /// The node's devices its server held, when a suite shared them out.
+    pub devices: Vec<String>,
     /// The run's resolved parameters, and each task's.
     pub params: Params,
     pub task_params: BTreeMap<String, Params>,
@@ -257,6 +259,11 @@ impl Found {
             versions,
             max_model_len: record.server.as_ref().and_then(|s| s.max_model_len),
             startup: startup_line(&record),
+            devices: record
+                .server
+                .as_ref()
+                .and_then(|s| s.devices.clone())
+                .unwrap_or_default(),
             params: resolved.resolved,
             task_params: resolved.tasks,
             tasks,
@@ -528,6 +535,7 @@ struct Server {
     version: Option<String>,
     max_model_len: Option<u64>,
     startup: Option<StartupLedger>,
+    devices: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

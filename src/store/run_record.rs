@@ -321,6 +321,9 @@ pub struct ServerRecord {
     pub max_model_len: Option<u64>,
     pub version: Option<String>,
     pub log: Option<PathBuf>,
+    /// The node's devices it ran on, when a suite shared them out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devices: Option<Vec<String>>,
     /// Its start, phase by phase, when benchy launched it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub startup: Option<StartupLedger>,

@@ -53,6 +53,9 @@ pub struct ModelEntry {
     /// Each run task's primary metric and its value, for the summary's table.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<String, Cell>,
+    /// The node's devices its server holds (or held), when the suite shared them out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
 }
 
 impl ModelEntry {

@@ -221,7 +221,10 @@ fn three_repeats_send_three_seeds_per_prompt_and_a_killed_run_redoes_only_the_mi
             .collect::<Vec<i64>>()
     };
     let cached = rerun_repeat_2(&[]);
-    assert_eq!(cached, [0i64; 0], "repeat 2 came from the cache: {cached:?}");
+    assert_eq!(
+        cached, [0i64; 0],
+        "repeat 2 came from the cache: {cached:?}"
+    );
     let resent = rerun_repeat_2(&["--cache", "write"]);
     assert_eq!(
         resent,

@@ -42,6 +42,8 @@ fn generations(server: &RecordingOpenAi) -> usize {
 #[test]
 fn a_task_killed_midway_resumes_sending_only_what_was_not_answered() {
     let env = eval_env(&fake_provider(&[]));
+    // one request in flight: the kill finds some questions answered and the others not asked
+    env.write("benchy.toml", "max_concurrent = 1\n");
     let slow = server(400, None);
     let url = slow.base_url();
     let running = env.spawn(&args(&url, "r", &[]));

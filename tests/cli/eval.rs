@@ -683,7 +683,10 @@ fn requests_in_flight_are_the_servers_capacity_under_the_setting_and_recorded() 
         &capped.stderr,
         "3 requests in flight (num_concurrent): the max_concurrent setting (",
     );
-    says(&capped.stderr, "benchy.toml:1), below the server's capacity 8");
+    says(
+        &capped.stderr,
+        "benchy.toml:1), below the server's capacity 8",
+    );
 
     let ran = env.run(&eval_args(&["--task", "gen"]));
     ran.expect_code(0);

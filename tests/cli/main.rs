@@ -19,6 +19,7 @@ mod hostile;
 mod layout;
 mod misuse;
 mod modes;
+mod packing;
 mod plugins;
 mod promise;
 mod reference;

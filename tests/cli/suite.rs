@@ -19,7 +19,7 @@ const MODELS: [&str; 3] = ["alpha", "beta", "gamma"];
 /// Three models (`models/<name>.yaml`, each its own model folder) with the demo tasks `gen` and
 /// `gen-override` (two parameter sets, so two lm-eval processes each), served by recording
 /// servers that append every request to `requests.jsonl`.
-fn suite_env(extra_provider_flags: &[&str]) -> TestEnv {
+pub(crate) fn suite_env(extra_provider_flags: &[&str]) -> TestEnv {
     let mut env = TestEnv::new();
     env.env("BENCHY_LM_EVAL", lm_eval().to_str().unwrap());
     let record = env.path().join("requests.jsonl").display().to_string();
@@ -60,7 +60,7 @@ fn eval_under<'a>(config: &'a str, run_id: &'a str) -> Vec<&'a str> {
 }
 
 /// `benchy eval` of the suite's folder, as [`eval_args_of`] gives it.
-fn suite_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn suite_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     eval_args_of("models/", extra)
 }
 

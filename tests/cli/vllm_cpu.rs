@@ -258,8 +258,7 @@ generation:
     assert!(summary.contains(" of the model's "), "its share: {summary}");
     // requests in flight: the tiny provider's max_num_seqs
     assert_eq!(
-        record["backends"]["lm-eval"]["num_concurrent"]["demo-gen"]["requests"],
-        8,
+        record["backends"]["lm-eval"]["num_concurrent"]["demo-gen"]["requests"], 8,
         "{:#}",
         record["backends"]["lm-eval"]
     );

@@ -79,7 +79,8 @@ impl Backend for LmEvalBackend {
             }
         }
         record_executables(&jobs, &mut plan);
-        plan.record.insert("num_concurrent".into(), Json::Object(in_flight));
+        plan.record
+            .insert("num_concurrent".into(), Json::Object(in_flight));
         if request
             .run
             .tasks

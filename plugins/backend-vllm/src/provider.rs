@@ -19,7 +19,7 @@ pub const DEFAULT_STARTUP_TIMEOUT_SECS: f64 = 900.0;
 pub const DEFAULT_COMMAND: [&str; 2] = ["vllm", "serve"];
 
 /// Every key a provider config may hold: the Python tool's keys first, then benchy's own.
-pub const KNOWN_KEYS: [&str; 25] = [
+pub const KNOWN_KEYS: [&str; 27] = [
     "host",
     "port",
     "tensor_parallel_size",
@@ -45,6 +45,8 @@ pub const KNOWN_KEYS: [&str; 25] = [
     "vllm_package",
     "vllm_requirements",
     "reasoning_parser",
+    "pipeline_parallel_size",
+    "data_parallel_size",
 ];
 
 /// A checked provider config.
@@ -53,6 +55,8 @@ pub struct ProviderSettings {
     pub host: String,
     pub port: Option<u16>,
     pub tensor_parallel_size: Option<u64>,
+    pub pipeline_parallel_size: Option<u64>,
+    pub data_parallel_size: Option<u64>,
     pub max_model_len: Option<u64>,
     pub gpu_memory_utilization: Option<f64>,
     pub enforce_eager: bool,
@@ -122,6 +126,8 @@ impl ProviderSettings {
             host: r.string("host")?.unwrap_or_else(|| "127.0.0.1".to_owned()),
             port: r.port()?,
             tensor_parallel_size: r.count("tensor_parallel_size")?,
+            pipeline_parallel_size: r.count("pipeline_parallel_size")?,
+            data_parallel_size: r.count("data_parallel_size")?,
             max_model_len: r.count("max_model_len")?,
             gpu_memory_utilization: r.fraction("gpu_memory_utilization")?,
             enforce_eager: r.bool("enforce_eager")?.unwrap_or(false),

@@ -137,9 +137,14 @@ fn the_reference_provider_maps_to_vllm_flags() {
     let server = plan.server.unwrap();
     assert_eq!(server.base_url, "http://127.0.0.1:{port}/v1");
     assert_eq!(server.max_model_len, Some(8192));
-    let capacity = server.capacity.expect("max_num_seqs is the server's capacity");
+    let capacity = server
+        .capacity
+        .expect("max_num_seqs is the server's capacity");
     assert_eq!(capacity.requests, 256);
-    assert!(capacity.source.starts_with("the provider's max_num_seqs ("), "{capacity:?}");
+    assert!(
+        capacity.source.starts_with("the provider's max_num_seqs ("),
+        "{capacity:?}"
+    );
     // the defaults, and seed, which has no server default in vLLM: the plan says both and
     // keeps them in its record
     let said: Vec<&str> = plan

@@ -28,6 +28,7 @@ pub fn run(args: &EvalArgs, registry: &Registry, settings: &Settings) -> Result<
         rerun: args.rerun,
         audit: args.audit.into(),
         cache: args.cache.map(Into::into),
+        gpus: args.gpus.clone(),
         executor: ExecutorOptions {
             kind: args.executor.map(Into::into),
             config: args.executor_config.clone(),

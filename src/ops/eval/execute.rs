@@ -38,6 +38,8 @@ pub(super) struct Attempt<'s, 'a> {
     pub model: &'s Model,
     /// The model's run with only the tasks this attempt runs.
     pub view: RunView,
+    /// The node's devices its server runs on, when a suite shares them out.
+    pub devices: Option<Vec<String>>,
     /// The tasks done before, with their records.
     pub done: Vec<Completion>,
     pub runner: &'s Runner,
@@ -366,6 +368,7 @@ impl Attempt<'_, '_> {
                 self.runner,
                 &folder.dir,
                 &names,
+                self.devices.as_deref(),
                 |starting| {
                     record.server = Some(match starting {
                         Starting::Launch {
@@ -379,6 +382,7 @@ impl Attempt<'_, '_> {
                                 backend: Some(backend.to_owned()),
                                 command: Some(secrets::shown_command(spec)),
                                 log: Some(folder.path(&spec.log_file)),
+                                devices: self.devices.clone(),
                                 ..ServerRecord::default()
                             }
                         }

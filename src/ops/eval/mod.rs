@@ -11,10 +11,12 @@
 
 mod answers;
 mod checks;
+mod devices;
 mod dry_run;
 mod execute;
 mod model;
 pub mod options;
+mod packing;
 mod preflight;
 mod rendering;
 mod repeats;
@@ -75,4 +77,6 @@ struct Suite<'a> {
     cache_config: crate::cache::Config,
     /// The response cache, opened when the suite starts (never for a dry run or a check).
     cache: Option<Arc<crate::cache::Cache>>,
+    /// The node's devices, when known: the models' servers share them out.
+    devices: Option<devices::NodeDevices>,
 }

@@ -40,6 +40,8 @@ pub struct EvalOptions {
     pub audit: AuditMode,
     /// `--cache`: the response cache's mode, over the `cache` setting.
     pub cache: Option<CacheMode>,
+    /// `--gpus`: the node's devices the suite's servers share; the `gpus` setting when `None`.
+    pub gpus: Option<String>,
     pub executor: ExecutorOptions,
 }
 
@@ -81,6 +83,8 @@ impl EvalOptions {
             rerun,
             audit,
             cache,
+            // An array task is one model on the devices Slurm gave it: nothing to share out.
+            gpus: _,
             executor: _,
         } = self;
         let mut words = vec![

@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 
 use super::Suite;
 use super::checks::Checked;
+use super::devices::Pool;
 use super::execute::{Attempt, with_done};
 use super::model::{Decisions, Model};
 use crate::cache::Cache;
@@ -33,7 +34,7 @@ use crate::util::stdio::{errln, outln};
 use crate::util::time::now;
 
 /// What became of one model.
-struct ModelOutcome {
+pub(super) struct ModelOutcome {
     status: ModelStatus,
     /// Each run task: done, failed, interrupted or not run.
     tasks: BTreeMap<String, TaskState>,
@@ -45,6 +46,7 @@ struct ModelOutcome {
 
 impl Suite<'_> {
     pub(super) async fn execute(mut self) -> Result<ExitCode> {
+        self.packing()?;
         let runner = Runner::new()?;
         let (cache, notes) = Cache::open(&self.cache_config);
         crate::util::notes::print(&notes);
@@ -58,41 +60,95 @@ impl Suite<'_> {
         // Read once the folders are held, so no other run changes them before their models run.
         let decisions = self.decisions();
         let checked = self.run_checks(&runner, &decisions).await?;
+        let packing = self.packing()?;
         if let [model] = self.models.as_slice() {
             let decisions = decisions.into_iter().next().unwrap_or_default();
-            let outcome = self.run_model(model, decisions, &runner, &checked).await;
+            let devices = packing.and_then(|d| Pool::new(d).take(model.server.device_need()?));
+            let outcome = self
+                .run_model(model, decisions, &runner, &checked, devices)
+                .await;
             return outcome.error.map_or(Ok(ExitCode::SUCCESS), Err);
         }
-        self.run_all(&runner, &checked, decisions).await
+        let mut record = self.new_record();
+        record.write(&self.dir)?;
+        let interrupted = match packing {
+            Some(devices) => {
+                self.run_packed(devices, &runner, &checked, decisions, &mut record)
+                    .await?
+            }
+            None => {
+                self.run_in_turn(&runner, &checked, decisions, &mut record)
+                    .await?
+            }
+        };
+        self.run_ended(record, &runner, interrupted)
     }
 
-    /// Every model in turn, with the suite's record kept as it goes.
-    async fn run_all(
+    /// Every model in turn, with the suite's record kept as it goes; the error of an interrupt,
+    /// which starts no other model.
+    async fn run_in_turn(
         &self,
         runner: &Runner,
         checked: &Checked,
         decisions: Vec<Decisions<'_>>,
-    ) -> Result<ExitCode> {
-        let mut record = self.new_record();
-        record.write(&self.dir)?;
+        record: &mut SuiteRecord,
+    ) -> Result<Option<anyhow::Error>> {
         let since = Instant::now();
         for (i, (model, decisions)) in self.models.iter().zip(decisions).enumerate() {
-            let entry = &mut record.models[i];
-            entry.status = ModelStatus::Running;
-            entry.started_at = Some(now());
-            record.write(&self.dir)?;
+            self.note_start(record, i, None)?;
             let done = decisions.iter().filter(|(_, d)| d.is_done()).count();
             runner.set_stage(Some(self.stage(i, model, done, since)));
-            let mut outcome = self.run_model(model, decisions, runner, checked).await;
+            let outcome = self
+                .run_model(model, decisions, runner, checked, None)
+                .await;
             runner.set_stage(None);
-            if outcome.status == ModelStatus::Interrupted {
-                let error = outcome.error.take();
-                note_outcome(&mut record.models[i], model, outcome);
-                self.end(&mut record, runner, Status::Interrupted)?;
-                return Err(error.unwrap_or_else(|| anyhow::anyhow!("interrupted")));
+            if let Some(interrupt) = self.note_end(record, i, outcome)? {
+                return Ok(Some(interrupt));
             }
-            note_outcome(&mut record.models[i], model, outcome);
-            record.write(&self.dir)?;
+        }
+        Ok(None)
+    }
+
+    /// A model's entry says it runs (on `devices`, when the node's are shared out).
+    pub(super) fn note_start(
+        &self,
+        record: &mut SuiteRecord,
+        i: usize,
+        devices: Option<&[String]>,
+    ) -> Result<()> {
+        let entry = &mut record.models[i];
+        entry.status = ModelStatus::Running;
+        entry.started_at = Some(now());
+        entry.devices = devices.map(<[String]>::to_vec).unwrap_or_default();
+        record.write(&self.dir).map(drop)
+    }
+
+    /// A model's entry says what became of it; the error of an interrupt, when it was one.
+    pub(super) fn note_end(
+        &self,
+        record: &mut SuiteRecord,
+        i: usize,
+        mut outcome: ModelOutcome,
+    ) -> Result<Option<anyhow::Error>> {
+        let interrupt = (outcome.status == ModelStatus::Interrupted).then(|| {
+            let error = outcome.error.take();
+            error.unwrap_or_else(|| anyhow::anyhow!("interrupted"))
+        });
+        note_outcome(&mut record.models[i], &self.models[i], outcome);
+        record.write(&self.dir)?;
+        Ok(interrupt)
+    }
+
+    /// The suite's end: its record's status, and the error saying which models did not finish.
+    fn run_ended(
+        &self,
+        mut record: SuiteRecord,
+        runner: &Runner,
+        interrupted: Option<anyhow::Error>,
+    ) -> Result<ExitCode> {
+        if let Some(error) = interrupted {
+            self.end(&mut record, runner, Status::Interrupted)?;
+            return Err(error);
         }
         let failed: Vec<&str> = record
             .models
@@ -155,6 +211,7 @@ impl Suite<'_> {
                         .map(|t| (t.name.clone(), TaskState::Pending))
                         .collect(),
                     values: BTreeMap::new(),
+                    devices: Vec::new(),
                 })
                 .collect(),
         }
@@ -175,12 +232,13 @@ impl Suite<'_> {
     /// attempt, with what an earlier attempt left moved aside first: the folders of the tasks
     /// that run again and the model's own files, never another task's folder (a task done
     /// before, or one `--task` left out, stays as it is).
-    async fn run_model(
+    pub(super) async fn run_model(
         &self,
         model: &Model,
         decisions: Decisions<'_>,
         runner: &Runner,
         checked: &Checked,
+        devices: Option<Vec<String>>,
     ) -> ModelOutcome {
         let (mut done, mut to_run) = (Vec::new(), Vec::new());
         for (task, decision) in decisions {
@@ -214,6 +272,7 @@ impl Suite<'_> {
             },
             done,
             runner,
+            devices,
         };
         let previous = match model.folder.set_aside(&keep) {
             Ok(previous) => previous,

@@ -350,21 +350,39 @@ fn requests_in_flight_are_the_tasks_else_the_servers_capacity_under_the_cap() {
     let provider = || Some(capacity(8, "the provider's max_num_seqs (p.yaml)"));
     let cap = |n| Some(capacity(n, "the max_concurrent setting (default)"));
     let (n, source) = in_flight(json!({}), provider(), cap(256));
-    assert_eq!((n, source.as_str()), (8, "the provider's max_num_seqs (p.yaml)"));
+    assert_eq!(
+        (n, source.as_str()),
+        (8, "the provider's max_num_seqs (p.yaml)")
+    );
     let (n, source) = in_flight(json!({}), provider(), cap(4));
     assert_eq!(n, 4);
     assert!(source.contains("below the server's capacity 8"), "{source}");
     let (n, source) = in_flight(json!({}), None, cap(256));
     assert_eq!(n, 256);
-    assert!(source.ends_with("the server's capacity is not known"), "{source}");
+    assert!(
+        source.ends_with("the server's capacity is not known"),
+        "{source}"
+    );
     let (n, source) = in_flight(json!({"num_concurrent": 20}), provider(), cap(4));
-    assert_eq!((n, source.as_str()), (20, "task `gen`: defaults.num_concurrent"));
-    assert_eq!(in_flight(json!({}), None, None).0, 1, "lm-eval's own default");
+    assert_eq!(
+        (n, source.as_str()),
+        (20, "task `gen`: defaults.num_concurrent")
+    );
+    assert_eq!(
+        in_flight(json!({}), None, None).0,
+        1,
+        "lm-eval's own default"
+    );
 }
 
 #[test]
 fn no_requests_in_flight_is_bad_input_naming_the_task() {
-    let view = run(vec![task("gen", "g", json!({"num_concurrent": 0}), sampling())]);
+    let view = run(vec![task(
+        "gen",
+        "g",
+        json!({"num_concurrent": 0}),
+        sampling(),
+    )]);
     let err = group(&view, |_| Ok(lm_eval()), &Default::default()).unwrap_err();
     assert!(
         err.to_string()

@@ -17,6 +17,8 @@
 //! | `FAKE_IGNORE_TERM` | `1`: say so on SIGTERM and keep running (only SIGKILL ends it) |
 //! | `FAKE_DIE_AFTER` | seconds after start, print a message and exit with code 4 |
 //! | `FAKE_READY_FILE` | `/health` answers 503 until this file exists |
+//! | `FAKE_START_MS` | wait this long before listening, as a server loading a model does |
+//! | `FAKE_SPAN_FILE` | append `start <pid> <unix ms> <CUDA_VISIBLE_DEVICES>` when it starts and `stop <pid> <unix ms>` on SIGTERM |
 //!
 //! Like vLLM, it answers `/v1/...` only with the bearer token in `VLLM_API_KEY` when that is
 //! set in its environment.
@@ -51,7 +53,18 @@ fn main() -> ExitCode {
     if let Some(file) = env("FAKE_PID_FILE") {
         write_pids(&file, &children);
     }
-    watch_term(term, env("FAKE_IGNORE_TERM").as_deref() == Some("1"));
+    let span = env("FAKE_SPAN_FILE");
+    if let Some(file) = &span {
+        let devices = env("CUDA_VISIBLE_DEVICES").unwrap_or_else(|| "-".to_owned());
+        note_span(
+            file,
+            &format!("start {} {} {devices}", std::process::id(), unix_ms()),
+        );
+    }
+    watch_term(term, env("FAKE_IGNORE_TERM").as_deref() == Some("1"), span);
+    if let Some(ms) = env("FAKE_START_MS").and_then(|s| s.parse().ok()) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
     if let Some(seconds) = env("FAKE_DIE_AFTER").and_then(|s| s.parse::<f64>().ok()) {
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs_f64(seconds));
@@ -122,8 +135,8 @@ fn write_pids(file: &str, children: &[Child]) {
     std::fs::rename(&temp, file).expect("move the pid file");
 }
 
-/// SIGTERM: exit 0 saying so, or (ignoring it) say so and go on.
-fn watch_term(term: SigSet, ignore: bool) {
+/// SIGTERM: exit 0 saying so (noting the end of its span), or (ignoring it) say so and go on.
+fn watch_term(term: SigSet, ignore: bool, span: Option<String>) {
     std::thread::spawn(move || {
         loop {
             if term.wait().is_err() {
@@ -132,9 +145,30 @@ fn watch_term(term: SigSet, ignore: bool) {
             if ignore {
                 println!("fake server: ignoring SIGTERM");
             } else {
+                if let Some(file) = &span {
+                    note_span(file, &format!("stop {} {}", std::process::id(), unix_ms()));
+                }
                 println!("fake server: SIGTERM, exiting");
                 std::process::exit(0);
             }
         }
     });
+}
+
+/// One line appended whole: servers side by side share the file.
+fn note_span(file: &str, line: &str) {
+    use std::io::Write;
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .expect("open the span file");
+    out.write_all(format!("{line}\n").as_bytes())
+        .expect("write the span file");
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
