@@ -610,3 +610,68 @@ fn two_generation_requests_exactly(dir: &std::path::Path) -> serde_json::Value {
     );
     audit
 }
+
+/// Two tiny models side by side, each vLLM server on a core of its own (`--gpus 0,1` names
+/// this machine's two cores; on vLLM's CPU build a server's devices are the cores its rank binds
+/// to, `VLLM_CPU_OMP_THREADS_BIND`): both serve at once, each bound where it was told, and
+/// both models finish.
+#[test]
+fn two_tiny_models_are_served_at_once_on_a_core_each() {
+    let t = tiny_example();
+    let model = tiny_model();
+    for name in ["tiny-a", "tiny-b"] {
+        std::os::unix::fs::symlink(&model, t.path().join(name)).unwrap();
+        t.write(
+            &format!("suite/{name}.yaml"),
+            &format!(
+                "model:\n  name: ../{name}\nvllm:\n  provider_config: tiny_cpu\n\
+                 tasks:\n  - demo-gen\n"
+            ),
+        );
+    }
+    let args = [
+        "eval",
+        "-c",
+        "suite/",
+        "--limit",
+        "2",
+        "--output-dir",
+        "out",
+        "--run-id",
+        "r",
+        "--gpus",
+        "0,1",
+    ];
+    let benchy = t.spawn(&args);
+    let pid = benchy.pid();
+    let run = benchy.wait(Duration::from_secs(1200));
+    run.expect_code(0);
+    assert!(descendants(pid).is_empty());
+    let record = |name: &str| -> serde_json::Value {
+        let path = t.path().join(format!("out/r/{name}/run.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (a, b) = (record("tiny-a"), record("tiny-b"));
+    for (name, run, core) in [("tiny-a", &a, "0"), ("tiny-b", &b, "1")] {
+        assert_eq!(run["status"], "ok", "{run:#}");
+        assert_eq!(run["server"]["devices"], serde_json::json!([core]));
+        let log =
+            std::fs::read_to_string(t.path().join(format!("out/r/{name}/server.log"))).unwrap();
+        assert!(
+            log.contains(&format!("VLLM_CPU_OMP_THREADS_BIND='{core}'")),
+            "{name} bound to core {core}"
+        );
+    }
+    // both were ready before either stopped (to the second: RFC 3339 stamps in UTC compare as
+    // text up to there)
+    let at =
+        |run: &serde_json::Value, key: &str| run["server"][key].as_str().unwrap()[..19].to_owned();
+    assert!(
+        at(&a, "ready_at") < at(&b, "stopped_at") && at(&b, "ready_at") < at(&a, "stopped_at"),
+        "served at once: a {}..{}, b {}..{}",
+        at(&a, "ready_at"),
+        at(&a, "stopped_at"),
+        at(&b, "ready_at"),
+        at(&b, "stopped_at")
+    );
+}
