@@ -676,7 +676,7 @@ Settings files, strongest first (each key from the strongest file that sets it):
   3. the file BENCHY_CONFIG names (a site's settings)
 Flags win over every file. Keys: sources, output_dir, jobs, cache (on, read, write, off),
 cache_dir, cache_size (\"10G\"), max_concurrent (requests in flight per job at most, default
-256), plugin_path, require_sources, [executor] kind and the Slurm executor's keys (partition,
+256), gpus (the node's devices a suite's servers share, \"0,1,2,3\"), plugin_path, require_sources, [executor] kind and the Slurm executor's keys (partition,
 account, qos, time, gpus, gres,
 cpus_per_task, memory, constraint, max_parallel, requeue, sbatch, setup), [leaderboard] tasks
 and scale_100, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the lm-eval executable is
