@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use benchy_testkit::openai::{EOS, OpenAiOptions, RecordingOpenAi};
+use benchy_testkit::openai::{OpenAiOptions, RecordingOpenAi};
 use serde_json::{Value as Json, json};
 
 use crate::harness::{Run, TestEnv, alive, descendants, eventually, repo_root, says};
@@ -190,15 +190,18 @@ fn every_request_carries_the_resolved_parameters_and_the_record_proves_it() {
 
     // The model's sampling values beat the task YAML's own greedy defaults (do_sample: false,
     // temperature: 0.0, max_gen_toks: 32 stays: nothing resolved sets a length for `gen`);
-    // the run's min_p reaches every request; lm-eval adds its default seed, and the server's
-    // end-of-sequence token to the task's stop strings (one request at a time).
+    // the run's min_p reaches every request; lm-eval adds its default seed. It adds the
+    // server's end-of-sequence token to the task's stop strings only when it sends one request
+    // at a time (api_models.py: `model_call` passes `eos`, `amodel_call` does not): here the
+    // requests go out side by side, up to the `max_concurrent` setting, since the capacity of a
+    // server given by URL is not known.
     let from_model = json!({
-        "model": "model", "max_tokens": 32, "temperature": 0.7, "stop": ["\n", EOS], "seed": 1234,
+        "model": "model", "max_tokens": 32, "temperature": 0.7, "stop": ["\n"], "seed": 1234,
         "top_p": 0.6, "top_k": 20, "min_p": 0.05, "repetition_penalty": 1.05,
     });
     // The task's own block beats the model's and the run's values.
     let overridden = json!({
-        "model": "model", "max_tokens": 8, "temperature": 0.7, "stop": ["\n", EOS], "seed": 1234,
+        "model": "model", "max_tokens": 8, "temperature": 0.7, "stop": ["\n"], "seed": 1234,
         "top_p": 0.6, "top_k": 5, "min_p": 0.05, "repetition_penalty": 1.05,
     });
     assert_eq!(
@@ -548,7 +551,8 @@ fn another_consumers_name_for_a_key_goes_out_once_as_that_key() {
     assert_eq!(generate.len(), 2, "{generate:#?}");
     for body in &generate {
         assert_eq!(body["max_tokens"], 5, "{body}");
-        assert_eq!(body["stop"], json!(["QQ", EOS]), "{body}");
+        // requests side by side: lm-eval adds no end-of-sequence stop (see above)
+        assert_eq!(body["stop"], json!(["QQ"]), "{body}");
         assert!(
             body.get("max_gen_toks").is_none() && body.get("until").is_none(),
             "{body}"

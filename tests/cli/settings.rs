@@ -30,7 +30,8 @@ fn nested(env: &mut TestEnv) {
     let site = env.write(
         "site/site.toml",
         "jobs = 9\nrequire_sources = [\"hf\"]\nplugin_path = [\"plugins\"]\n\
-         cache = \"read\"\ncache_dir = \"answers\"\ncache_size = \"20G\"\n",
+         cache = \"read\"\ncache_dir = \"answers\"\ncache_size = \"20G\"\n\
+         max_concurrent = 64\ngpus = [0, 1]\n",
     );
     env.env("BENCHY_CONFIG", site.to_str().unwrap());
 }
@@ -60,6 +61,8 @@ fn nearer_files_win_key_by_key_and_show_names_each_file_and_line() {
         "cache": {"value": "read", "source": at("site/site.toml", 4)},
         "cache_dir": {"value": root.join("site/answers"), "source": at("site/site.toml", 5)},
         "cache_size": {"value": 20u64 << 30, "source": at("site/site.toml", 6)},
+        "max_concurrent": {"value": 64, "source": at("site/site.toml", 7)},
+        "gpus": {"value": "0,1", "source": at("site/site.toml", 8)},
         "executor.kind": {"value": "local", "source": "default"},
         "leaderboard.tasks": {"value": [], "source": "default"},
         "leaderboard.scale_100": {"value": [], "source": "default"},

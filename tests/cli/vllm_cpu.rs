@@ -414,7 +414,7 @@ fn logged_requests(log: &std::path::Path) -> usize {
 
 /// A task SIGKILLed midway on the real vLLM resumes with the answers it had from the response
 /// cache: the resumed server's own log shows only the requests the killed run had no answer to
-/// (those in flight at the kill, at most the task's two at once, among them).
+/// (those in flight at the kill, at most the provider's `max_num_seqs` of 8 at once, among them).
 #[test]
 fn a_killed_task_resumes_on_vllm_asking_only_what_it_had_no_answer_to() {
     let t = tiny_example();
@@ -451,7 +451,7 @@ fn a_killed_task_resumes_on_vllm_asking_only_what_it_had_no_answer_to() {
     resumed.expect_code(0);
     let sent = logged_requests(&dir.join("server.log"));
     assert!(
-        sent >= COUNTING - asked && sent <= COUNTING - asked + 2,
+        sent >= COUNTING - asked && sent <= COUNTING - asked + 8,
         "the resumed server was asked {sent}; the killed run had asked {asked} of {COUNTING}"
     );
     let record: serde_json::Value =
