@@ -77,6 +77,7 @@ fn models_run_side_by_side_on_disjoint_devices_and_a_resume_runs_only_what_is_mi
         &run.stderr,
         "beta: starting on devices 1 of the node's 2 (--gpus)",
     );
+    says(&run.stderr, "alpha: ok; devices 0 free");
     let lives = spans(&env);
     assert_eq!(lives.len(), 3, "{lives:?}");
     for span in &lives {

@@ -89,6 +89,12 @@ impl Suite<'_> {
                 break;
             };
             pool.give_back(&granted);
+            runner.say(&format!(
+                "{}: {}; devices {} free",
+                self.models[i].short_name(),
+                outcome.status,
+                granted.join(",")
+            ));
             if let Some(interrupt) = self.note_end(record, i, outcome)? {
                 interrupted.get_or_insert(interrupt);
             }

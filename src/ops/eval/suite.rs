@@ -35,7 +35,7 @@ use crate::util::time::now;
 
 /// What became of one model.
 pub(super) struct ModelOutcome {
-    status: ModelStatus,
+    pub(super) status: ModelStatus,
     /// Each run task: done, failed, interrupted or not run.
     tasks: BTreeMap<String, TaskState>,
     /// The model's results, in the form of `results.json`.
