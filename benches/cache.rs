@@ -14,6 +14,9 @@
 //!
 //! `cargo bench --bench cache` prints both tables; the README's cache section quotes them.
 
+#[path = "../tests/support/bench_filter.rs"]
+mod bench_filter;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,10 +31,7 @@ const LOOKUPS: usize = 5_000;
 const QUESTIONS: usize = 200;
 
 fn main() {
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && !"cache".contains(&a))
-    {
+    if bench_filter::asked_for_another("cache") {
         return;
     }
     lookups();

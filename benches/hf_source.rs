@@ -7,6 +7,9 @@
 //! `cargo bench --bench hf_source` (or `make bench`) prints a Markdown table; the README's
 //! Performance section quotes it. Needs the Python environment of `make setup`.
 
+#[path = "../tests/support/bench_filter.rs"]
+mod bench_filter;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,11 +27,7 @@ const RUNS: usize = 60;
 const PYTHON_PROCESS_RUNS: usize = 7;
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument that does not name us means skip.
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && !"hf_source".contains(&a))
-    {
+    if bench_filter::asked_for_another("hf_source") {
         return;
     }
     let hub = StandInHub::start();

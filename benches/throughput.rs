@@ -15,6 +15,9 @@
 //!
 //! Run with `cargo bench --bench throughput`; the README quotes the tables.
 
+#[path = "../tests/support/bench_filter.rs"]
+mod bench_filter;
+
 #[path = "../tests/support/workspace_builds.rs"]
 mod workspace_builds;
 
@@ -32,10 +35,7 @@ const MODELS: usize = 4;
 const QUESTIONS: usize = 96;
 
 fn main() {
-    if std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && !"throughput".contains(&a))
-    {
+    if bench_filter::asked_for_another("throughput") {
         return;
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));

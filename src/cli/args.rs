@@ -410,7 +410,8 @@ pub struct EvalArgs {
     #[arg(long, value_name = "IDS")]
     pub gpus: Option<String>,
 
-    /// Where the models run: `local` (here, one after another) or `slurm` (one job array, an
+    /// Where the models run: `local` (here, one after another, or side by side with --gpus) or
+    /// `slurm` (one job array, an
     /// array task per model). Default: the `[executor] kind` setting, else local
     #[arg(long, value_enum, value_name = "KIND")]
     pub executor: Option<ExecutorArg>,

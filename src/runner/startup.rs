@@ -9,6 +9,8 @@ use benchy_core::process::StartupPhase;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::util::time::seconds_between;
+
 /// One phase and its time: from the previous phase's end (or the launch) to its marker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PhaseTime {
@@ -26,9 +28,12 @@ pub struct StartupLedger {
 }
 
 impl StartupLedger {
-    /// One line for people: the total, its share of the model's `wall` time when known, then
-    /// each phase.
-    pub fn describe(&self, wall: Option<f64>) -> String {
+    /// One line for people: the total, its share of the model's wall time (from `started` to
+    /// `finished`, the run record's stamps) when it has ended, then each phase.
+    pub fn describe(&self, started: Option<&str>, finished: Option<&str>) -> String {
+        let wall = started
+            .zip(finished)
+            .and_then(|(start, end)| seconds_between(start, end));
         let share = wall.filter(|w| *w > 0.0).map_or_else(String::new, |wall| {
             format!(
                 " of the model's {wall:.1} s ({:.0} %)",
@@ -167,7 +172,7 @@ mod tests {
             seconds: 30.0,
             ..ledger
         }
-        .describe(Some(120.0));
+        .describe(Some("2026-01-01T00:00:00Z"), Some("2026-01-01T00:02:00Z"));
         assert!(
             shown.starts_with("30.0 s of the model's 120.0 s (25 %): weights "),
             "{shown}"

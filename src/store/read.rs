@@ -24,7 +24,6 @@ pub use super::schema::{MetricValue, ModelStatus, TaskState};
 use super::suite_record::{ModelEntry, SuiteRecord};
 use crate::runner::startup::StartupLedger;
 use crate::util::stdio::errln;
-use crate::util::time::seconds_between;
 pub use benchy_core::backend::DatasetRef;
 
 /// The state `word` names, if any.
@@ -494,12 +493,7 @@ fn parent_name(dir: &Path) -> String {
 /// The launched server's start-up as the run record keeps it, in one line.
 fn startup_line(record: &Record) -> Option<String> {
     let ledger = record.server.as_ref()?.startup.as_ref()?;
-    let wall = record
-        .started_at
-        .as_deref()
-        .zip(record.finished_at.as_deref())
-        .and_then(|(start, end)| seconds_between(start, end));
-    Some(ledger.describe(wall))
+    Some(ledger.describe(record.started_at.as_deref(), record.finished_at.as_deref()))
 }
 
 /// The parts of `run.json` read back (see `run_record.rs`).

@@ -8,7 +8,6 @@ use serde_json::{Map, Value as Json, json};
 use super::run_record::RunRecord;
 use crate::proof::verification::Check;
 use crate::util::table;
-use crate::util::time::seconds_between;
 
 const HEADER: [&str; 4] = ["task", "metric", "value", "± stderr"];
 
@@ -104,11 +103,14 @@ fn startup_note(record: &RunRecord) -> String {
     let Some(ledger) = record.server.as_ref().and_then(|s| s.startup.as_ref()) else {
         return String::new();
     };
-    let wall = record
-        .finished_at
-        .as_deref()
-        .and_then(|end| seconds_between(&record.started_at, end));
-    format!("\nServer start-up: {}.\n", ledger.describe(wall))
+    let (started, finished) = (
+        Some(record.started_at.as_str()),
+        record.finished_at.as_deref(),
+    );
+    format!(
+        "\nServer start-up: {}.\n",
+        ledger.describe(started, finished)
+    )
 }
 
 /// The share of cut answers above which a task is flagged.

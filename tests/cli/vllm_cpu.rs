@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::eval::read_json;
 use crate::harness::{TestEnv, descendants, http, live_group_members, repo_root};
 
 /// The environment and model `make setup` installs, reached through the `.benchy` link it makes.
@@ -223,8 +224,7 @@ generation:
     assert!(descendants(pid).is_empty());
 
     let dir = t.path().join("out/r/tiny-llama");
-    let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let record = read_json(&dir.join("run.json"));
     assert_eq!(record["status"], "ok");
     // the start-up ledger: vLLM's phases as its log showed them (no compilation: the tiny
     // provider runs eager), adding up to the start, and its share in the summary
@@ -337,12 +337,7 @@ generation:
             .starts_with("tasks differ: demo-gen 16, demo-mc 3"),
         "{defaults}"
     );
-    let gen_job = audit["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["tasks"] == serde_json::json!(["demo-gen"]))
-        .unwrap();
+    let gen_job = demo_gen_job(&audit);
     let answers = &gen_job["report"]["answers"];
     assert_eq!(answers["answers"], 2, "{answers}");
     // the task's own record of its answers: the demo-gen budget of 16 and where it came from
@@ -454,8 +449,7 @@ fn a_killed_task_resumes_on_vllm_asking_only_what_it_had_no_answer_to() {
         sent >= COUNTING - asked && sent <= COUNTING - asked + 8,
         "the resumed server was asked {sent}; the killed run had asked {asked} of {COUNTING}"
     );
-    let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let record = read_json(&dir.join("run.json"));
     let counted = &record["answers"]["count"];
     assert_eq!(
         counted["answers"], COUNTING,
@@ -504,8 +498,7 @@ fn a_cap_the_server_applies_on_its_own_is_caught_as_a_wire_audit_deviation() {
         run.stderr
     );
     let dir = t.path().join("out/r/tiny-llama");
-    let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let record = read_json(&dir.join("run.json"));
     assert_eq!(record["failed_tasks"], serde_json::json!(["demo-gen"]));
 }
 
@@ -531,8 +524,7 @@ fn a_thinking_mode_on_vllm_renders_the_switch_and_sends_no_stop() {
         std::os::unix::fs::symlink(entry.path(), model.join(entry.file_name())).unwrap();
     }
     let tokenizer = model.join("tokenizer_config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&tokenizer).unwrap()).unwrap();
+    let mut config = read_json(&tokenizer);
     config["chat_template"] = serde_json::json!(SWITCHING_TEMPLATE);
     std::fs::remove_file(&tokenizer).unwrap();
     std::fs::write(&tokenizer, config.to_string()).unwrap();
@@ -551,8 +543,7 @@ fn a_thinking_mode_on_vllm_renders_the_switch_and_sends_no_stop() {
     let run = t.spawn(&TINY_EVAL).wait(Duration::from_secs(1200));
     run.expect_code(0);
     let dir = t.path().join("out/r/tiny-thinking");
-    let record: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let record = read_json(&dir.join("run.json"));
     let mode = &record["modes"][0];
     let thinking = mode["rendered"]["prompt"]
         .as_str()
@@ -570,12 +561,7 @@ fn a_thinking_mode_on_vllm_renders_the_switch_and_sends_no_stop() {
         "{server}"
     );
     let audit = two_generation_requests_exactly(&dir);
-    let chat = audit["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["tasks"] == serde_json::json!(["demo-gen"]))
-        .unwrap();
+    let chat = demo_gen_job(&audit);
     assert_eq!(
         chat["report"]["by_path"]["/v1/chat/completions"]["generation"], 2,
         "{chat:#}"
@@ -600,10 +586,18 @@ fn a_thinking_mode_on_vllm_renders_the_switch_and_sends_no_stop() {
 
 /// The run's `wire_audit.json`, whose verdict is that both demo-gen requests carried exactly the
 /// resolved set.
+/// The audit's job of the `demo-gen` task.
+fn demo_gen_job(audit: &serde_json::Value) -> &serde_json::Value {
+    audit["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["tasks"] == serde_json::json!(["demo-gen"]))
+        .unwrap()
+}
+
 fn two_generation_requests_exactly(dir: &std::path::Path) -> serde_json::Value {
-    let audit: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("wire_audit.json")).unwrap())
-            .unwrap();
+    let audit = read_json(&dir.join("wire_audit.json"));
     assert_eq!(
         audit["verdict"], "2 of 2 generation requests carried exactly the resolved set",
         "{audit:#}"
@@ -647,10 +641,7 @@ fn two_tiny_models_are_served_at_once_on_a_core_each() {
     let run = benchy.wait(Duration::from_secs(1200));
     run.expect_code(0);
     assert!(descendants(pid).is_empty());
-    let record = |name: &str| -> serde_json::Value {
-        let path = t.path().join(format!("out/r/{name}/run.json"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let record = |name: &str| read_json(&t.path().join(format!("out/r/{name}/run.json")));
     let (a, b) = (record("tiny-a"), record("tiny-b"));
     for (name, run, core) in [("tiny-a", &a, "0"), ("tiny-b", &b, "1")] {
         assert_eq!(run["status"], "ok", "{run:#}");

@@ -16,20 +16,22 @@ pub struct NodeDevices {
     pub source: String,
 }
 
-/// The node's devices: `flag` (`--gpus`), else `setting`, else `CUDA_VISIBLE_DEVICES`, else
-/// what `nvidia-smi -L` lists when it is installed; `None` when nothing says (servers then run
-/// one at a time). A list with duplicates or non-numbers is bad input naming it and its source.
-pub fn discover(
-    flag: Option<&str>,
-    setting: Option<&Setting<String>>,
-) -> Result<Option<NodeDevices>> {
+/// The devices the user named: `flag` (`--gpus`), else `setting`; read before anything starts
+/// (a dry run and a check refuse a bad list too). A list with duplicates or non-numbers is bad
+/// input naming it and its source.
+pub fn given(flag: Option<&str>, setting: Option<&Setting<String>>) -> Result<Option<NodeDevices>> {
     if let Some(list) = flag {
         return parse(list, "--gpus").map(Some);
     }
-    if let Some(setting) = setting {
-        let source = format!("the gpus setting ({})", setting.origin);
-        return parse(&setting.value, &source).map(Some);
-    }
+    setting
+        .map(|s| parse(&s.value, &format!("the gpus setting ({})", s.origin)))
+        .transpose()
+}
+
+/// The devices this node shows when none were named: `CUDA_VISIBLE_DEVICES`, else what
+/// `nvidia-smi -L` lists when it is installed; `None` when nothing says (servers then run one
+/// at a time). Asked only when a suite is about to run here.
+pub fn of_node() -> Result<Option<NodeDevices>> {
     if let Some(list) = std::env::var("CUDA_VISIBLE_DEVICES")
         .ok()
         .filter(|l| !l.trim().is_empty())

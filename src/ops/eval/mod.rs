@@ -77,6 +77,7 @@ struct Suite<'a> {
     cache_config: crate::cache::Config,
     /// The response cache, opened when the suite starts (never for a dry run or a check).
     cache: Option<Arc<crate::cache::Cache>>,
-    /// The node's devices, when known: the models' servers share them out.
+    /// The node's devices, when the user named them (`--gpus`, the `gpus` setting); else the
+    /// node is asked when the suite runs.
     devices: Option<devices::NodeDevices>,
 }

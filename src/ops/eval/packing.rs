@@ -10,27 +10,32 @@ use futures_util::stream::FuturesUnordered;
 
 use super::Suite;
 use super::checks::Checked;
-use super::devices::{NodeDevices, Pool};
+use super::devices::{NodeDevices, Pool, of_node};
 use super::model::Decisions;
 use crate::runner::Runner;
 use crate::store::suite_record::SuiteRecord;
 use crate::util::bad_input::bad_input;
 
 impl Suite<'_> {
-    /// The node's devices, when the suite shares them out: they are known and benchy launches
-    /// every model's server. A model whose server needs more devices than the node has is bad
-    /// input, before anything starts.
-    pub(super) fn packing(&self) -> Result<Option<&NodeDevices>> {
-        let Some(devices) = &self.devices else {
+    /// The node's devices, when the suite shares them out: benchy launches every model's server
+    /// and the devices are named or the node shows them. A model whose server needs more devices
+    /// than the node has is bad input, before anything starts.
+    pub(super) fn packing(&self) -> Result<Option<NodeDevices>> {
+        let Some(needs) = self
+            .models
+            .iter()
+            .map(|model| Some((model, model.server.device_need()?)))
+            .collect::<Option<Vec<_>>>()
+        else {
             return Ok(None);
         };
-        let mut needs = Vec::new();
-        for model in &self.models {
-            let Some(need) = model.server.device_need() else {
-                return Ok(None);
-            };
-            needs.push((model, need));
-        }
+        let devices = match &self.devices {
+            Some(named) => named.clone(),
+            None => match of_node()? {
+                Some(shown) => shown,
+                None => return Ok(None),
+            },
+        };
         for (model, need) in needs {
             if let Some(need) = need
                 && need > devices.ids.len()

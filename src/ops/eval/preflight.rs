@@ -97,7 +97,7 @@ impl<'a> Suite<'a> {
                 limit: settings.cache_size().value,
             },
             cache: None,
-            devices: super::devices::discover(args.gpus.as_deref(), settings.gpus.as_ref())?,
+            devices: super::devices::given(args.gpus.as_deref(), settings.gpus.as_ref())?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The suite, run: every model's folder taken, the checks run once, then the models one after
-//! another, each with its own server stopped before the next starts. A model that fails does
-//! not stop the next; Ctrl-C stops the current one and starts no other. With more than one
+//! another, each with its own server stopped before the next starts (or side by side on a
+//! node's devices, see `packing.rs`). A model that fails does not stop the next; Ctrl-C stops
+//! the running ones and starts no other. With more than one
 //! model, the suite's record (`suite.json`, `summary.md`) is kept beside the models' folders
 //! and its table printed at the end.
 
@@ -46,7 +47,7 @@ pub(super) struct ModelOutcome {
 
 impl Suite<'_> {
     pub(super) async fn execute(mut self) -> Result<ExitCode> {
-        self.packing()?;
+        let packing = self.packing()?;
         let runner = Runner::new()?;
         let (cache, notes) = Cache::open(&self.cache_config);
         crate::util::notes::print(&notes);
@@ -60,10 +61,10 @@ impl Suite<'_> {
         // Read once the folders are held, so no other run changes them before their models run.
         let decisions = self.decisions();
         let checked = self.run_checks(&runner, &decisions).await?;
-        let packing = self.packing()?;
         if let [model] = self.models.as_slice() {
             let decisions = decisions.into_iter().next().unwrap_or_default();
-            let devices = packing.and_then(|d| Pool::new(d).take(model.server.device_need()?));
+            let need = model.server.device_need();
+            let devices = packing.and_then(|d| Pool::new(&d).take(need?));
             let outcome = self
                 .run_model(model, decisions, &runner, &checked, devices)
                 .await;
@@ -73,7 +74,7 @@ impl Suite<'_> {
         record.write(&self.dir)?;
         let interrupted = match packing {
             Some(devices) => {
-                self.run_packed(devices, &runner, &checked, decisions, &mut record)
+                self.run_packed(&devices, &runner, &checked, decisions, &mut record)
                     .await?
             }
             None => {

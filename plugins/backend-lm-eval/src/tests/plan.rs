@@ -228,18 +228,18 @@ fn the_backend_plans_checks_and_refuses_to_be_a_server() {
     );
 }
 
+/// The error grouping a task `gen` with these `defaults` gives.
+fn defaults_error(defaults: Json) -> String {
+    let view = run(vec![task("gen", "g", defaults, sampling())]);
+    let err = group(&view, |_| Ok(lm_eval()), &Default::default()).unwrap_err();
+    err.to_string()
+}
+
 #[test]
 fn unknown_defaults_are_bad_input_naming_the_task() {
-    let view = run(vec![task(
-        "gen",
-        "g",
-        json!({"num_concurent": 2}),
-        sampling(),
-    )]);
-    let err = group(&view, |_| Ok(lm_eval()), &Default::default()).unwrap_err();
+    let err = defaults_error(json!({"num_concurent": 2}));
     assert!(
-        err.to_string()
-            .contains("task `gen`: unknown key `num_concurent`"),
+        err.contains("task `gen`: unknown key `num_concurent`"),
         "{err}"
     );
 }
@@ -377,16 +377,9 @@ fn requests_in_flight_are_the_tasks_else_the_servers_capacity_under_the_cap() {
 
 #[test]
 fn no_requests_in_flight_is_bad_input_naming_the_task() {
-    let view = run(vec![task(
-        "gen",
-        "g",
-        json!({"num_concurrent": 0}),
-        sampling(),
-    )]);
-    let err = group(&view, |_| Ok(lm_eval()), &Default::default()).unwrap_err();
+    let err = defaults_error(json!({"num_concurrent": 0}));
     assert!(
-        err.to_string()
-            .contains("task `gen`: `defaults.num_concurrent` must be at least 1"),
+        err.contains("task `gen`: `defaults.num_concurrent` must be at least 1"),
         "{err}"
     );
 }
