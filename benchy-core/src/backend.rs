@@ -81,6 +81,13 @@ pub struct TaskView {
     pub include_path: Option<PathBuf>,
     /// How the evaluator tokenizes (`remote`, `huggingface`, `none`), when the task says.
     pub tokenizer_backend: Option<String>,
+    /// An inspect task (`inspect_task`): `/abs/FILE.py@NAME`, `/abs/FILE.py`, or a registered
+    /// task's name.
+    #[serde(default)]
+    pub inspect_task: Option<String>,
+    /// The evaluator task's own arguments (`task_args`), as written.
+    #[serde(default)]
+    pub task_args: Map<String, Json>,
     /// The task's `defaults` with the run's `task_defaults` over them, as written; the task
     /// backend checks them.
     pub defaults: Map<String, Json>,
@@ -319,6 +326,9 @@ pub struct TaskResult {
     /// The dataset it was evaluated on, as its tool names it, when it says.
     #[serde(default)]
     pub dataset: Option<DatasetRef>,
+    /// How many samples were scored, when its tool says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
 }
 
 /// A task's dataset: a Hugging Face Hub id (`openai/gsm8k`) or whatever else the tool loads from

@@ -13,6 +13,7 @@ pub mod abi;
 pub mod backend;
 pub mod diagnostic;
 pub mod environment;
+pub mod json;
 pub mod layer;
 pub mod merge;
 pub mod normalize;

@@ -60,6 +60,11 @@ pub struct ProcessSpec {
     /// out to servers side by side (see [`DeviceNeed`]); `None` runs it alone.
     #[serde(default)]
     pub devices: Option<DeviceNeed>,
+    /// Files the host writes before it starts the process, by absolute path: a configuration
+    /// the tool reads from a file only (inspect's `--generate-config`). Each is also a record
+    /// of what the process was given.
+    #[serde(default)]
+    pub files: BTreeMap<PathBuf, String>,
 }
 
 /// How many of the node's devices a server needs, and how it is told which ones it got: the
@@ -284,6 +289,7 @@ impl ProcessSpec {
             depends_on: Vec::new(),
             expects: None,
             devices: None,
+            files: BTreeMap::new(),
         }
     }
 

@@ -57,9 +57,53 @@ pub fn installed_version(program: &Path, name: &str) -> Option<String> {
     None
 }
 
+/// The Python that runs a Python tool's entry script (`<venv>/bin/lm_eval`): its `#!` line,
+/// else the `python3` beside it; `None` for a program that is not one (a stand-in script).
+pub fn entry_script_python(program: &Path) -> Option<String> {
+    let first = std::fs::read(program).ok().and_then(|bytes| {
+        let line = bytes.split(|b| *b == b'\n').next()?.to_vec();
+        String::from_utf8(line).ok()
+    })?;
+    let shebang: Vec<&str> = first
+        .strip_prefix("#!")
+        .map(|s| s.split_whitespace().collect())
+        .unwrap_or_default();
+    let named = match shebang.as_slice() {
+        [env, python] if env.ends_with("/env") => Some((*python).to_owned()),
+        [python, ..] => Some((*python).to_owned()),
+        [] => None,
+    };
+    if let Some(python) = named.filter(|p| {
+        p.rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("python"))
+    }) {
+        return Some(python);
+    }
+    let beside = program.with_file_name("python3");
+    beside.is_file().then(|| beside.display().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_script_runs_with_the_python_its_first_line_names() {
+        let dir = std::env::temp_dir().join(format!("benchy-core-entry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("lm_eval");
+        std::fs::write(&program, "#!/opt/venv/bin/python3\nimport lm_eval\n").unwrap();
+        assert_eq!(
+            entry_script_python(&program).as_deref(),
+            Some("/opt/venv/bin/python3")
+        );
+        std::fs::write(&program, "#!/usr/bin/env python3\n").unwrap();
+        assert_eq!(entry_script_python(&program).as_deref(), Some("python3"));
+        std::fs::write(&program, "#!/bin/sh\nexit 1\n").unwrap();
+        assert_eq!(entry_script_python(&program), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_version_is_read_from_the_metadata_beside_the_program() {

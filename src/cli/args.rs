@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
-use crate::plugin::builtins::DEFAULT_TASK_BACKEND;
 use crate::proof::wire_audit::AuditMode;
 use crate::resolution::ResolveOptions;
 use crate::results::scoring::ScoringOptions;
@@ -313,6 +312,13 @@ The default backend runs the lm-eval that BENCHY_LM_EVAL names (in the environme
 `[env] BENCHY_LM_EVAL` in a settings file: `benchy config show`), else the task's
 `lm_eval_path`, the `make setup` environment, or `lm_eval` on PATH.
 
+The task backend is --backend, else the run config's `backend:`, else lm-eval; a suite may mix
+them. `inspect` runs each task's inspect_ai task (`inspect_task: FILE.py@NAME` in the task,
+relative to its file, or a registered task's name; `task_args:` its arguments) with the
+resolved set in inspect's generate config (`extra_body` for what inspect does not send: top_k,
+min_p, repetition_penalty), from the inspect BENCHY_INSPECT names, else the `make setup`
+environment, or `inspect` on PATH.
+
 Outputs, in <output-dir>/<run-id>/<model>/: run_config.yaml, generation_config.json (the model's
 own file, when a source read it), resolved_generation.json, run.json (status, times, commands,
 exit codes, versions, earlier attempts), server.log, each task's folder of the tool's files and
@@ -329,7 +335,8 @@ Examples:
   benchy eval -c configs/single_card/Qwen3-4B.yaml
   benchy eval -c configs/single_card/ --run-id weekly --limit 100
   benchy eval -c models.txt --run-id weekly          # again: only what is missing runs
-  benchy eval -c configs/single_card/ --executor slurm --run-id weekly";
+  benchy eval -c configs/single_card/ --executor slurm --run-id weekly
+  benchy eval -c configs/examples/tiny-cpu-inspect.yaml     # an inspect_ai task";
 
 #[derive(Clone, Debug, Args)]
 pub struct EvalArgs {
@@ -339,9 +346,10 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub server: ServerArgs,
 
-    /// The task backend that runs the tasks: a built-in (`benchy plugins list`) or a plugin's
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_TASK_BACKEND)]
-    pub backend: String,
+    /// The task backend that runs the tasks: a built-in (`lm-eval`, `inspect`; `benchy plugins
+    /// list`) or a plugin's [default: the run config's `backend:`, else lm-eval]
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
 
     /// Run only this task of the run config (repeatable; the name the run config uses)
     #[arg(long = "task", value_name = "NAME")]

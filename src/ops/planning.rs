@@ -44,6 +44,8 @@ pub fn config_view(config: &RunConfig) -> RunView {
             lm_eval_path: task.lm_eval_path.clone(),
             include_path: task.include_path.clone(),
             tokenizer_backend: task.tokenizer_backend.clone(),
+            inspect_task: task.inspect_task.clone(),
+            task_args: task.task_args.clone(),
             defaults: task.defaults.clone(),
             output_folder: task.output_folder().to_owned(),
             resolved: Resolved::default(),

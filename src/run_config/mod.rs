@@ -58,6 +58,9 @@ pub struct RunConfig {
     pub modes: Vec<Mode>,
     /// `repeats:`: how many times each generating task runs.
     pub repeats: Option<u32>,
+    /// `backend:`: the task backend that runs the tasks unless `--backend` names one, with the
+    /// file and line it is written on.
+    pub backend: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +112,11 @@ pub struct Task {
     /// Passed to lm-eval as `--include_path` so it finds task YAML outside its own tree.
     pub include_path: Option<PathBuf>,
     pub tokenizer_backend: Option<String>,
+    /// `inspect_task`: an inspect task, its file made absolute (`/dir/FILE.py@NAME`), or a
+    /// registered task's name as written.
+    pub inspect_task: Option<String>,
+    /// `task_args`: the evaluator task's own arguments.
+    pub task_args: Map<String, Json>,
     /// The task's `defaults`, with the run's `task_defaults` applied over them.
     pub defaults: Map<String, Json>,
     /// `output.subdirectory`: the folder the task's files are kept in.
@@ -222,6 +230,10 @@ impl RunConfig {
             mode: modes::chosen(raw.mode.as_ref(), &origin),
             modes: modes::read_modes(&raw.modes, &origin)?,
             repeats: repeats(raw.repeats.as_ref(), &origin)?,
+            backend: raw
+                .backend
+                .as_ref()
+                .map(|b| (b.value.clone(), format!("{origin}:{}", b.referenced.line()))),
         })
     }
 }

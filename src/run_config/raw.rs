@@ -34,6 +34,9 @@ pub(super) struct RawRunConfig {
     /// How many times each generating task runs, each time with its own seed.
     #[serde(default)]
     pub(super) repeats: Option<Spanned<Json>>,
+    /// The task backend that runs the tasks, unless `--backend` names one.
+    #[serde(default)]
+    pub(super) backend: Option<Spanned<String>>,
 }
 
 /// A mode as written in a run config's `modes:` or a catalog file.
@@ -128,6 +131,12 @@ pub(super) struct RawTask {
     pub(super) include_path: Option<String>,
     #[serde(default)]
     pub(super) tokenizer_backend: Option<String>,
+    /// An inspect task: `FILE.py@NAME`, `FILE.py`, or a registered task's name.
+    #[serde(default)]
+    pub(super) inspect_task: Option<String>,
+    /// The evaluator task's own arguments.
+    #[serde(default)]
+    pub(super) task_args: Option<Map<String, Json>>,
     #[serde(default)]
     pub(super) defaults: Option<Map<String, Json>>,
     #[serde(default)]

@@ -65,6 +65,8 @@ pub(super) fn load_task(
         lm_eval_path: raw.lm_eval_path.map(|p| paths::expand(&p, &task_dir)),
         include_path: raw.include_path.map(|p| paths::expand(&p, &task_dir)),
         tokenizer_backend: raw.tokenizer_backend,
+        inspect_task: raw.inspect_task.map(|t| inspect_task(&t, &task_dir)),
+        task_args: raw.task_args.unwrap_or_default(),
         defaults,
         primary_metric: raw.output.as_ref().and_then(|o| o.primary_metric.clone()),
         output_subdirectory: raw.output.and_then(|o| o.subdirectory),
@@ -73,6 +75,42 @@ pub(super) fn load_task(
         repeats: super::repeats(raw.repeats.as_ref(), &defined_in.display().to_string())?,
         hub_dataset,
     })
+}
+
+/// An inspect task with its file relative to the file it is written in (`FILE.py@NAME` or
+/// `FILE.py`); a registered task's name (no `.py` file part) as written.
+fn inspect_task(task: &str, task_dir: &Path) -> String {
+    let (file, name) = match task.split_once('@') {
+        Some((file, name)) => (file, Some(name)),
+        None => (task, None),
+    };
+    if !file.ends_with(".py") {
+        return task.to_owned();
+    }
+    // `..` resolved: inspect names a task by its file relative to the folder it lists
+    let file = lexically_normal(&paths::expand(file, task_dir));
+    let file = file.display().to_string();
+    match name {
+        Some(name) => format!("{file}@{name}"),
+        None => file,
+    }
+}
+
+/// `path` with its `.` and `..` parts resolved by name alone (links are not followed: the file
+/// may be on another machine).
+fn lexically_normal(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut normal = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// `hub_dataset` as `org/name`, with its revision.

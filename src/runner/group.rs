@@ -20,6 +20,7 @@ use tokio::process::{Child, Command};
 use tokio::time::{Instant, sleep};
 
 use super::keeper::Keeper;
+use crate::util::atomic::write_atomic;
 use crate::util::bad_input::bad_input;
 use crate::util::procfs;
 
@@ -56,6 +57,10 @@ impl GroupChild {
     /// the parent-death signal when the *thread* that forked exits, and that thread lives as
     /// long as benchy.
     pub fn spawn(spec: &ProcessSpec, log: &Path) -> Result<GroupChild> {
+        for (path, text) in &spec.files {
+            write_atomic(path, text.as_bytes())
+                .with_context(|| format!("cannot write {} for {}", path.display(), spec.name))?;
+        }
         let out = File::options()
             .create(true)
             .append(true)

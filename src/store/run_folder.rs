@@ -167,6 +167,8 @@ fn effective_config(resolution: &Resolution, view: &RunView) -> String {
                 "lm_eval_path": t.lm_eval_path,
                 "include_path": t.include_path,
                 "tokenizer_backend": t.tokenizer_backend,
+                "inspect_task": t.inspect_task,
+                "task_args": t.task_args,
                 "defaults": t.defaults,
                 "output": {"subdirectory": t.output_folder, "primary_metric": primary_metric(&t.name)},
                 "mode": t.mode.as_ref().map(|m| &m.name),

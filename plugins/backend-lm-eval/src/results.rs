@@ -129,6 +129,12 @@ pub fn read(
                 .and_then(Json::as_object)
                 .cloned(),
             dataset: config.and_then(dataset),
+            samples: doc
+                .pointer(&format!(
+                    "/n-samples/{}/effective",
+                    name.replace('~', "~0").replace('/', "~1")
+                ))
+                .and_then(Json::as_u64),
         });
     }
     Ok(out)

@@ -133,6 +133,8 @@ mod tests {
             lm_eval_path: None,
             include_path: None,
             tokenizer_backend: None,
+            inspect_task: None,
+            task_args: Default::default(),
             defaults: defaults.as_object().unwrap().clone(),
             output_folder: "spanish".into(),
             resolved: Default::default(),

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use benchy_core::BackendError;
 use benchy_core::process::{ProcessSpec, Role};
-use benchy_core::{BackendError, python::installed_version};
+use benchy_core::python::{entry_script_python, installed_version};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -134,34 +135,10 @@ pub fn askable(lm_eval: &LmEval) -> bool {
     interpreter(&lm_eval.program).is_ok()
 }
 
-/// The Python that runs lm-eval: its entry script's `#!` line, else the `python3` beside it.
+/// The Python that runs lm-eval: its entry script's.
 fn interpreter(program: &Path) -> Result<String, BackendError> {
-    let first = std::fs::read(program)
-        .ok()
-        .and_then(|bytes| {
-            let line = bytes.split(|b| *b == b'\n').next()?.to_vec();
-            String::from_utf8(line).ok()
-        })
-        .unwrap_or_default();
-    let shebang: Vec<&str> = first
-        .strip_prefix("#!")
-        .map(|s| s.split_whitespace().collect())
-        .unwrap_or_default();
-    let named = match shebang.as_slice() {
-        [env, python] if env.ends_with("/env") => Some((*python).to_owned()),
-        [python, ..] => Some((*python).to_owned()),
-        [] => None,
-    };
-    if let Some(python) = named.filter(|p| {
-        p.rsplit('/')
-            .next()
-            .is_some_and(|n| n.starts_with("python"))
-    }) {
+    if let Some(python) = entry_script_python(program) {
         return Ok(python);
-    }
-    let beside = program.with_file_name("python3");
-    if beside.is_file() {
-        return Ok(beside.display().to_string());
     }
     Err(BackendError::input(format!(
         "{} is not lm-eval's Python entry script, so benchy cannot ask lm-eval which tasks \
@@ -203,13 +180,9 @@ mod tests {
     }
 
     #[test]
-    fn the_question_runs_lm_evals_own_python() {
+    fn a_program_that_is_no_python_entry_script_cannot_be_asked() {
         let dir = tempfile::tempdir().unwrap();
         let program = dir.path().join("lm_eval");
-        std::fs::write(&program, "#!/opt/venv/bin/python3\nimport lm_eval\n").unwrap();
-        assert_eq!(interpreter(&program).unwrap(), "/opt/venv/bin/python3");
-        std::fs::write(&program, "#!/usr/bin/env python3\n").unwrap();
-        assert_eq!(interpreter(&program).unwrap(), "python3");
         std::fs::write(&program, "#!/bin/sh\nexit 1\n").unwrap();
         let err = interpreter(&program).unwrap_err().to_string();
         assert!(err.contains("not lm-eval's Python entry script"), "{err}");

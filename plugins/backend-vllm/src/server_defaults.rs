@@ -174,6 +174,8 @@ mod tests {
             lm_eval_path: None,
             include_path: None,
             tokenizer_backend: None,
+            inspect_task: None,
+            task_args: Default::default(),
             defaults: Map::new(),
             output_folder: (*name).to_owned(),
             resolved: resolved.clone(),

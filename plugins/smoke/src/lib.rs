@@ -122,6 +122,7 @@ fn result(task: &TaskView, outcome: &ProcessOutcome) -> Result<TaskResult, Backe
         }],
         sent_generation: Some(task.resolved.openai_params()),
         recorded_generation: Some(sent),
+        samples: Some(1),
         dataset: None,
     })
 }

@@ -14,7 +14,7 @@ use benchy_core::{Diagnostic, ProcessSpec, RunView};
 use tempfile::TempDir;
 
 use super::Suite;
-use super::model::Decisions;
+use super::model::{Decisions, Model};
 use crate::ops::check_cache::CheckCache;
 use crate::ops::planning::plan_jobs;
 use crate::ops::questions::settled;
@@ -119,37 +119,49 @@ impl Suite<'_> {
         Ok(checks)
     }
 
-    /// The task backend's checks of every task that will run, asked once for the whole suite:
+    /// Each task backend's checks of every task it will run, asked once for the whole suite:
     /// each task is named `task (run config)` so a failure says where to look.
     pub(super) fn task_checks(&self, decisions: &[Decisions<'_>]) -> Result<Vec<ProcessSpec>> {
-        let tasks: Vec<TaskView> = self
-            .models
-            .iter()
-            .zip(decisions)
-            .flat_map(|(model, decisions)| {
-                let config = &model.resolution.config.path;
-                decisions
-                    .iter()
-                    .filter(|(_, decision)| !decision.is_done())
-                    .map(move |(task, _)| in_config((*task).clone(), config))
-            })
-            .collect();
-        let Some(first) = self.models.first() else {
-            return Ok(Vec::new());
-        };
-        if tasks.is_empty() {
-            return Ok(Vec::new());
+        let mut checks = Vec::new();
+        let mut asked: Vec<&str> = Vec::new();
+        for model in &self.models {
+            let name = model.backend.name.as_str();
+            if asked.contains(&name) {
+                continue;
+            }
+            asked.push(name);
+            let tasks: Vec<TaskView> = self
+                .models
+                .iter()
+                .zip(decisions)
+                .filter(|(m, _)| m.backend.name == name)
+                .flat_map(|(m, decisions)| {
+                    let config = &m.resolution.config.path;
+                    decisions
+                        .iter()
+                        .filter(|(_, decision)| !decision.is_done())
+                        .map(move |(task, _)| in_config((*task).clone(), config))
+                })
+                .collect();
+            if !tasks.is_empty() {
+                checks.extend(self.checks_of(model, tasks)?);
+            }
         }
+        Ok(checks)
+    }
+
+    /// The checks `model`'s task backend plans for `tasks`.
+    fn checks_of(&self, model: &Model, tasks: Vec<TaskView>) -> Result<Vec<ProcessSpec>> {
         let view = RunView {
             tasks,
-            ..first.view.clone()
+            ..model.view.clone()
         };
-        let template = first.server.template(&view)?;
+        let template = model.server.template(&view)?;
         let plan = plan_jobs(
-            &self.backend,
+            &model.backend.backend,
             &view,
             &template,
-            &first.options,
+            &model.options,
             &self.answers.known,
         )?;
         Ok(settled(plan, &self.answers.known)?.checks)

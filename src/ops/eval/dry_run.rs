@@ -100,10 +100,17 @@ fn job_lines(job: &ProcessSpec) -> String {
         .as_ref()
         .map(|c| format!(" in {}", c.display()))
         .unwrap_or_default();
-    format!(
+    let mut out = format!(
         "\n  {} (task(s) {}){cwd}:\n    $ {}\n",
         job.name,
         job.tasks.join(", "),
         secrets::shown_command(job)
-    )
+    );
+    for (path, text) in &job.files {
+        out += &format!("    written first, {}:\n", path.display());
+        for line in secrets::mask(text).lines() {
+            out += &format!("      {line}\n");
+        }
+    }
+    out
 }

@@ -51,7 +51,7 @@ impl Attempt<'_, '_> {
         let model = self.model;
         let mut backends = std::collections::BTreeMap::new();
         backends.insert(
-            self.suite.args.backend.clone(),
+            self.model.backend.name.clone(),
             model.job_plan.record.clone(),
         );
         if let Some(server) = model.server.launched() {
@@ -62,7 +62,7 @@ impl Attempt<'_, '_> {
             run_id: self.suite.run_id.clone(),
             model: model.view.model.name.clone(),
             config: model.resolution.config.path.clone(),
-            backend: self.suite.args.backend.clone(),
+            backend: self.model.backend.name.clone(),
             options: model.options.clone(),
             status: Status::Running,
             started_at: now(),
@@ -270,7 +270,7 @@ impl Attempt<'_, '_> {
             .map(|t| t.name.clone())
             .filter(|t| !cut_short.contains(t))
             .collect();
-        for line in record.verify(&results, &tasks, &self.suite.args.backend) {
+        for line in record.verify(&results, &tasks, &self.model.backend.name) {
             errln!("{}", secrets::mask(&line));
         }
         let repeated = &self.model.repeated;
@@ -292,7 +292,7 @@ impl Attempt<'_, '_> {
         let options = &self.model.options;
         let answers = &self.suite.answers.known;
         let plan = plan_jobs(
-            &self.suite.backend,
+            &self.model.backend.backend,
             &self.view,
             &server.info,
             options,
@@ -433,7 +433,8 @@ impl Attempt<'_, '_> {
             outcomes: report.outcomes.clone(),
         };
         let collected = self
-            .suite
+            .model
+            .backend
             .backend
             .collect(&request)
             .unwrap_or_else(|error| {

@@ -28,7 +28,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use benchy_core::Backend;
 
 use crate::envs::EnvStore;
 use crate::ops::questions::BackendAnswers;
@@ -60,8 +59,6 @@ pub fn run(args: &EvalOptions, registry: &Registry, settings: &Settings) -> Resu
 /// A suite (one model or many) that has been checked and planned, before anything starts.
 struct Suite<'a> {
     args: &'a EvalOptions,
-    /// The task backend `--backend` names.
-    backend: Arc<dyn Backend>,
     /// How many of a model's jobs run at once: `--jobs`, else the `jobs` setting.
     jobs: Jobs,
     /// The Python environments benchy builds (a server's, when it asks for one).

@@ -19,21 +19,22 @@ use crate::ops::planning::{plan_jobs, run_view};
 use crate::ops::questions::BackendAnswers;
 use crate::ops::server::Server;
 use crate::plugin::Registry;
+use crate::plugin::builtins::DEFAULT_TASK_BACKEND;
+use crate::plugin::manifest::Kind;
 use crate::resolution::Resolution;
-use crate::run_config::ModelLocation;
+use crate::run_config::{ModelLocation, RunConfig};
 use crate::runner::server::RunningServer;
 use crate::runner::server_url::ServerUrl;
 use crate::store::completion::{self, Completion, Decision, Inputs};
 use crate::store::repeats::Repeated;
 use crate::store::run_folder::RunFolder;
 use crate::store::schema::TaskState;
+use crate::util::bad_input::bad_input;
 use crate::util::notes;
 
 /// What every model of a suite is planned with.
 pub(super) struct Planning<'a> {
     pub registry: &'a Registry,
-    pub backend: &'a Arc<dyn Backend>,
-    pub backend_name: &'a str,
     pub server_url: Option<&'a ServerUrl>,
     /// The suite's options, `run_dir` its folder `<output-dir>/<run-id>`; each model gets them
     /// with its own folder in that one.
@@ -44,12 +45,43 @@ pub(super) struct Planning<'a> {
     pub repeats: Option<u32>,
 }
 
+/// The task backend that runs a model's tasks, and the name it was chosen by.
+#[derive(Clone)]
+pub(super) struct TaskBackend {
+    pub name: String,
+    pub backend: Arc<dyn Backend>,
+}
+
+impl TaskBackend {
+    /// `--backend`, else the run config's `backend:`, else the default.
+    pub fn choose(flag: Option<&str>, config: &RunConfig, registry: &Registry) -> Result<Self> {
+        let (name, written_at) = match (flag, &config.backend) {
+            (Some(name), _) => (name, None),
+            (None, Some((name, at))) => (name.as_str(), Some(at)),
+            (None, None) => (DEFAULT_TASK_BACKEND, None),
+        };
+        let backend =
+            registry
+                .backend(Kind::TaskBackend, name)
+                .map_err(|error| match written_at {
+                    Some(at) => bad_input(format!("{at}: backend: {error}")),
+                    None => anyhow::Error::from(error),
+                })?;
+        Ok(TaskBackend {
+            name: name.to_owned(),
+            backend,
+        })
+    }
+}
+
 /// A model's tasks, each with what resume decided for it.
 pub(super) type Decisions<'m> = Vec<(&'m TaskView, Decision)>;
 
 /// A model of the suite, before anything starts.
 pub(super) struct Model {
     pub resolution: Resolution,
+    /// The task backend that runs its tasks.
+    pub backend: TaskBackend,
     /// The run as backends see it, with the tasks `--task` selected.
     pub view: RunView,
     /// Every task of the run config, selected or not, each repeated task as its repeats: what
@@ -71,7 +103,12 @@ pub(super) struct Model {
 
 impl Model {
     /// Plans the model of `resolution` with the tasks named in `only` (all when empty).
-    pub fn prepare(resolution: Resolution, only: &[String], planning: &Planning) -> Result<Model> {
+    pub fn prepare(
+        resolution: Resolution,
+        backend: TaskBackend,
+        only: &[String],
+        planning: &Planning,
+    ) -> Result<Model> {
         let mut view = run_view(&resolution, only);
         let config_tasks = run_view(&resolution, &[]).tasks;
         let options = RunOptions {
@@ -88,7 +125,7 @@ impl Model {
                 .answers
                 .borrow_mut()
                 .plan(&options.home, |answers| {
-                    plan_jobs(planning.backend, view, &template, &options, answers)
+                    plan_jobs(&backend.backend, view, &template, &options, answers)
                 })
         };
         let mut job_plan = plan(&view)?;
@@ -114,6 +151,7 @@ impl Model {
         };
         let mut model = Model {
             resolution,
+            backend,
             view,
             all_tasks,
             config_tasks,
@@ -124,7 +162,7 @@ impl Model {
             folder,
             inputs: BTreeMap::new(),
         };
-        model.inputs = model.task_inputs(planning);
+        model.inputs = model.task_inputs();
         Ok(model)
     }
 
@@ -177,12 +215,12 @@ impl Model {
             .collect()
     }
 
-    fn task_inputs(&self, planning: &Planning) -> BTreeMap<String, Inputs> {
+    fn task_inputs(&self) -> BTreeMap<String, Inputs> {
         let model = self.identity();
         let server = self.server.identity();
         let versions = json!(self.planned_versions());
         let options = json!({
-            "backend": planning.backend_name,
+            "backend": self.backend.name,
             "limit": self.options.limit,
             "chat": self.view.use_chat_completions,
         });
@@ -295,13 +333,21 @@ fn repeat_counts(resolution: &Resolution, flag: Option<u32>) -> BTreeMap<String,
 
 /// The task's settings that decide its numbers.
 fn task_settings(task: &TaskView) -> Json {
-    json!({
+    let mut settings = json!({
         "task_name": task.task_name,
         "include_path": task.include_path,
         "lm_eval_path": task.lm_eval_path,
         "tokenizer_backend": task.tokenizer_backend,
         "defaults": task.defaults,
-    })
+    });
+    // Only where set, so that the inputs of a task without them read as they always did.
+    if let Some(inspect_task) = &task.inspect_task {
+        settings["inspect_task"] = json!(inspect_task);
+    }
+    if !task.task_args.is_empty() {
+        settings["task_args"] = json!(task.task_args);
+    }
+    settings
 }
 
 /// The largest file of a local model folder whose contents are hashed; bigger ones (weights)

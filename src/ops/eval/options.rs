@@ -18,8 +18,9 @@ pub struct EvalOptions {
     pub resolve: ResolveOptions,
     /// A server already running, instead of one benchy launches per model.
     pub server_url: Option<ServerUrl>,
-    /// The task backend.
-    pub backend: String,
+    /// The task backend for every model (`--backend`); each run config's `backend:`, else the
+    /// default, when absent.
+    pub backend: Option<String>,
     /// Only these tasks (the run config's names); all when empty.
     pub tasks: Vec<String>,
     /// Examples per task: a count, or a fraction below 1.
@@ -106,7 +107,7 @@ impl EvalOptions {
                 "--server-url",
                 server_url.iter().map(|u| u.root().to_owned()).collect(),
             ),
-            ("--backend", vec![backend.clone()]),
+            ("--backend", backend.iter().cloned().collect()),
             ("--task", tasks.clone()),
             ("--limit", limit.iter().map(ToString::to_string).collect()),
             (

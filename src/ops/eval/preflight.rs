@@ -8,20 +8,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
-use std::sync::Arc;
-
-use benchy_core::Backend;
 use benchy_core::backend::{RunOptions, ServerInfo, TaskView};
 use benchy_core::process::PORT_PLACEHOLDER;
 
 use super::checks::in_config;
-use super::model::{Model, Planning};
+use super::model::{Model, Planning, TaskBackend};
 use super::{EvalOptions, Suite};
 use crate::envs::EnvStore;
 use crate::ops::planning::{plan_jobs, run_view};
 use crate::ops::questions::BackendAnswers;
 use crate::plugin::Registry;
-use crate::plugin::manifest::Kind;
 use crate::resolution::{Resolution, resolve};
 use crate::run_config::inputs;
 use crate::run_config::unsafe_path_part;
@@ -49,7 +45,10 @@ impl<'a> Suite<'a> {
         let (run_id, dir) = suite_dir(args, settings)?;
         let resolutions = resolve_all(&configs, args, registry, settings)?;
         check_task_names(&resolutions, &args.tasks)?;
-        let backend = registry.backend(Kind::TaskBackend, &args.backend)?;
+        let backends = resolutions
+            .iter()
+            .map(|r| TaskBackend::choose(args.backend.as_deref(), &r.config, registry))
+            .collect::<Result<Vec<_>>>()?;
         let options = RunOptions {
             run_dir: dir.clone(),
             limit,
@@ -57,18 +56,16 @@ impl<'a> Suite<'a> {
             home: benchy_home(),
             max_concurrent: Some(settings.concurrency_cap()),
         };
-        let answers = RefCell::new(ask_once(&backend, &resolutions, &options)?);
+        let answers = RefCell::new(ask_once(&backends, &resolutions, &options)?);
         let planning = Planning {
             registry,
-            backend: &backend,
-            backend_name: &args.backend,
             server_url: args.server_url.as_ref(),
             options: &options,
             answers: &answers,
             repeats: args.repeats,
         };
         let mut models = Vec::new();
-        for resolution in resolutions {
+        for (resolution, backend) in resolutions.into_iter().zip(backends) {
             let selected = |t: &crate::resolution::TaskResolution| args.tasks.contains(&t.name);
             if !args.tasks.is_empty() && !resolution.tasks.iter().any(selected) {
                 errln!(
@@ -77,14 +74,13 @@ impl<'a> Suite<'a> {
                 );
                 continue;
             }
-            let model = Model::prepare(resolution, &args.tasks, &planning)?;
+            let model = Model::prepare(resolution, backend, &args.tasks, &planning)?;
             print_plan_notes(&model, configs.len());
             models.push(model);
         }
         distinct_folders(&models)?;
         Ok(Suite {
             args,
-            backend,
             jobs: args.jobs.unwrap_or_else(|| settings.jobs().value),
             envs: EnvStore::new(&options.home),
             run_id,
@@ -112,39 +108,53 @@ fn cache_mode(args: &EvalOptions, settings: &Settings) -> crate::cache::Mode {
     }
 }
 
-/// The task backend's questions about every task of the suite, asked once for all of them (an
-/// evaluator that takes seconds to start is asked once, not once per model); each model's plan
-/// then finds its answers among them. The plan is against no server yet: only its questions
-/// count here.
+/// Each task backend's questions about every task of the suite it runs, asked once for all of
+/// them (an evaluator that takes seconds to start is asked once, not once per model); each
+/// model's plan then finds its answers among them. The plan is against no server yet: only its
+/// questions count here.
 fn ask_once(
-    backend: &Arc<dyn Backend>,
+    backends: &[TaskBackend],
     resolutions: &[Resolution],
     options: &RunOptions,
 ) -> Result<BackendAnswers> {
     let mut answers = BackendAnswers::default();
-    let Some(first) = resolutions.first() else {
-        return Ok(answers);
-    };
-    let mut view = run_view(first, &[]);
-    view.tasks = suite_tasks(resolutions);
-    let server = ServerInfo {
-        base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
-        model: view.model.short_name.clone(),
-        max_model_len: None,
-        capacity: None,
-    };
-    answers.plan(&options.home, |known| {
-        plan_jobs(backend, &view, &server, options, known)
-    })?;
+    for (backend, of) in by_backend(backends, resolutions) {
+        let mut view = run_view(of[0], &[]);
+        view.tasks = suite_tasks(&of, resolutions.len() > 1);
+        let server = ServerInfo {
+            base_url: format!("http://127.0.0.1:{PORT_PLACEHOLDER}/v1"),
+            model: view.model.short_name.clone(),
+            max_model_len: None,
+            capacity: None,
+        };
+        answers.plan(&options.home, |known| {
+            plan_jobs(&backend.backend, &view, &server, options, known)
+        })?;
+    }
     Ok(answers)
+}
+
+/// The run configs each task backend runs, in the order given.
+fn by_backend<'r>(
+    backends: &[TaskBackend],
+    resolutions: &'r [Resolution],
+) -> Vec<(TaskBackend, Vec<&'r Resolution>)> {
+    let mut groups: Vec<(TaskBackend, Vec<&Resolution>)> = Vec::new();
+    for (backend, resolution) in backends.iter().zip(resolutions) {
+        match groups.iter_mut().find(|(b, _)| b.name == backend.name) {
+            Some((_, of)) => of.push(resolution),
+            None => groups.push((backend.clone(), vec![resolution])),
+        }
+    }
+    groups
 }
 
 /// Every task of the suite: a single model's by their names (what an error about them says),
 /// several models' each named `task (run config)`, as the checks name them, so a name is unique
 /// and a failure says where to look.
-fn suite_tasks(resolutions: &[Resolution]) -> Vec<TaskView> {
-    let views = resolutions.iter().map(|r| (r, run_view(r, &[]).tasks));
-    if resolutions.len() == 1 {
+fn suite_tasks(resolutions: &[&Resolution], several: bool) -> Vec<TaskView> {
+    let views = resolutions.iter().map(|r| (*r, run_view(r, &[]).tasks));
+    if !several {
         return views.flat_map(|(_, tasks)| tasks).collect();
     }
     views

@@ -146,6 +146,8 @@ mod tests {
             lm_eval_path: None,
             include_path: None,
             tokenizer_backend: None,
+            inspect_task: None,
+            task_args: Default::default(),
             defaults: Default::default(),
             output_folder: name.into(),
             resolved: Resolved::default(),

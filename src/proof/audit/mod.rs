@@ -24,7 +24,7 @@ use std::time::Instant;
 use benchy_core::process::is_neutral;
 use benchy_core::{Expectation, Expected};
 use serde::Serialize;
-use serde_json::{Map, Number, Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::proxy::{Inspect, Outcome, Payload, Seen};
 use scan::{Size, pick_members};
@@ -678,36 +678,7 @@ fn is_scoring(members: &Map<String, Value>) -> bool {
     echo && logprobs && short
 }
 
-/// JSON equality with numbers compared by value (`0` equals `0.0`, `20` equals `20.0`), as
-/// Python compares them after `json.loads`. Integers are compared exactly when both sides are
-/// integers, so large seeds do not lose precision through `f64`.
-pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => number_eq(x, y),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-fn number_eq(x: &Number, y: &Number) -> bool {
-    if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
-        return x == y;
-    }
-    if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
-        return x == y;
-    }
-    match (x.as_f64(), y.as_f64()) {
-        (Some(x), Some(y)) => x == y,
-        _ => false,
-    }
-}
+pub(crate) use benchy_core::json::json_eq;
 
 #[cfg(test)]
 mod tests {

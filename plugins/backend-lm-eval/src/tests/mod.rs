@@ -28,6 +28,8 @@ fn task(name: &str, task_name: &str, defaults: Json, resolved: Resolved) -> Task
         lm_eval_path: None,
         include_path: Some(PathBuf::from("/tasks")),
         tokenizer_backend: None,
+        inspect_task: None,
+        task_args: Default::default(),
         defaults: defaults.as_object().cloned().unwrap_or_default(),
         output_folder: name.into(),
         resolved,
