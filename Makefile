@@ -13,6 +13,13 @@ HF_HUB_VERSION := 2.4.0
 LM_EVAL_ENV := $(BENCHY_HOME)/venvs/lm-eval-$(LM_EVAL_VERSION)
 LM_EVAL_STAMP := $(LM_EVAL_ENV)/.benchy-ready
 
+# inspect_ai, the second task backend's evaluator (`--backend inspect`), in its own environment;
+# `openai` is the client its OpenAI-compatible providers import.
+INSPECT_VERSION := 0.3.285
+OPENAI_VERSION := 3.63.0
+INSPECT_ENV := $(BENCHY_HOME)/venvs/inspect-$(INSPECT_VERSION)
+INSPECT_STAMP := $(INSPECT_ENV)/.benchy-ready
+
 # vLLM's CPU build, in environments of their own that benchy builds with uv (`benchy envs
 # build`, the code every run uses): the demo's (configs/providers/tiny_cpu.yaml) and an older
 # version's that only the tests serve (configs/examples/tiny-cpu-vllm-0.31.yaml). About 6 GB
@@ -33,7 +40,7 @@ TINY_MODEL_STAMP := $(TINY_MODEL)/.benchy-$(shell sha256sum scripts/make_tiny_mo
 
 export BENCHY_HOME
 
-.PHONY: setup setup-demo demo-vllm-env test-vllm-env links shells browser slurm build test \
+.PHONY: setup setup-demo setup-inspect demo-vllm-env test-vllm-env links shells browser slurm build test \
 	test-quick demo bench clean-setup
 
 # The shells whose completion scripts (`benchy completions SHELL`) the tests load for real;
@@ -46,10 +53,14 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ## in the work tree links to it)
 setup-demo: $(LM_EVAL_STAMP) demo-vllm-env $(TINY_MODEL_STAMP) links
 
-## setup: everything the tests need too: the older vLLM the tests serve, the shells the
-## completion tests load scripts into, the browser the report test opens, and the Slurm the
+## setup: everything the tests need too: inspect_ai, the older vLLM the tests serve, the shells
+## the completion tests load scripts into, the browser the report test opens, and the Slurm the
 ## Slurm executor's tests start
-setup: setup-demo test-vllm-env shells browser slurm
+setup: setup-demo setup-inspect test-vllm-env shells browser slurm
+
+## setup-inspect: inspect_ai for `--backend inspect` (and configs/examples/tiny-cpu-inspect.yaml)
+setup-inspect: $(INSPECT_STAMP)
+	@ln -sfn "inspect-$(INSPECT_VERSION)" "$(BENCHY_HOME)/venvs/inspect"
 
 links:
 	@ln -sfn "lm-eval-$(LM_EVAL_VERSION)" "$(BENCHY_HOME)/venvs/lm-eval"
@@ -94,6 +105,14 @@ $(LM_EVAL_STAMP):
 	$(PYTHON) -m venv "$(LM_EVAL_ENV)"
 	"$(LM_EVAL_ENV)/bin/pip" install --quiet --disable-pip-version-check \
 		"lm-eval[api]==$(LM_EVAL_VERSION)" "huggingface_hub==$(HF_HUB_VERSION)"
+	touch "$@"
+
+$(INSPECT_STAMP):
+	@echo "setup: creating $(INSPECT_ENV) (inspect-ai==$(INSPECT_VERSION), openai==$(OPENAI_VERSION))"
+	rm -rf "$(INSPECT_ENV)"
+	$(PYTHON) -m venv "$(INSPECT_ENV)"
+	"$(INSPECT_ENV)/bin/pip" install --quiet --disable-pip-version-check \
+		"inspect-ai==$(INSPECT_VERSION)" "openai==$(OPENAI_VERSION)"
 	touch "$@"
 
 $(UV):

@@ -29,6 +29,11 @@ pub fn registry() -> Registry {
         Arc::new(benchy_backend_lm_eval::LmEvalBackend),
     );
     registry.add_backend(
+        Kind::TaskBackend,
+        "inspect",
+        Arc::new(benchy_backend_inspect::InspectBackend),
+    );
+    registry.add_backend(
         Kind::ServerBackend,
         DEFAULT_SERVER_BACKEND,
         Arc::new(benchy_backend_vllm::VllmBackend),
