@@ -228,7 +228,10 @@ fn each_backend_plays_one_role_and_is_refused_in_the_other() {
     let list = env.run(&[&plugins[..], &["plugins", "list", "--format", "json"]].concat());
     list.expect_code(0);
     let list = list.json();
-    assert_eq!(list["builtin"]["task_backends"], json!(["lm-eval"]));
+    assert_eq!(
+        list["builtin"]["task_backends"],
+        json!(["lm-eval", "inspect"])
+    );
     assert_eq!(list["builtin"]["server_backends"], json!(["vllm"]));
     let row = |name: &str| {
         list["plugins"]
@@ -250,7 +253,7 @@ fn each_backend_plays_one_role_and_is_refused_in_the_other() {
     assert!(
         table
             .stdout
-            .contains("task backends lm-eval; server backends vllm")
+            .contains("task backends lm-eval, inspect; server backends vllm")
             && table.stdout.lines().any(|l| {
                 l.split_whitespace().take(5).eq([
                     "benchy-openai-server",

@@ -12,6 +12,7 @@ use tempfile::TempDir;
 const SCRUBBED: &[&str] = &[
     "BENCHY_PLUGIN_PATH",
     "BENCHY_LM_EVAL",
+    "BENCHY_INSPECT",
     // `make test` exports it; a test that wants the setup environment sets it itself
     "BENCHY_HOME",
     "XDG_DATA_HOME",

@@ -16,6 +16,7 @@ mod explain;
 mod external;
 mod hf;
 mod hostile;
+mod inspect;
 mod layout;
 mod misuse;
 mod modes;

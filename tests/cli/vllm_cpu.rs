@@ -2,7 +2,8 @@
 //! serve`: the server answers, its command line carries the resolved parameters, the endpoints
 //! lm-eval needs work, and Ctrl-C leaves nothing running. `benchy eval`: the real lm-eval runs
 //! the shipped tasks against it, and vLLM's own request log shows every generation request used
-//! exactly the resolved parameters. One server start (a minute or two) per test.
+//! exactly the resolved parameters; the real inspect_ai runs its demo task the same way. One
+//! server start (a minute or two) per test.
 
 use std::time::Duration;
 
@@ -174,15 +175,7 @@ pub(crate) fn tiny_example() -> TestEnv {
         .collect();
     t.write("providers/tiny_cpu.yaml", &provider);
     // served from the older vLLM `make setup` built with `benchy envs build`
-    let run_config =
-        std::fs::read_to_string(root.join("configs/examples/tiny-cpu-vllm-0.31.yaml")).unwrap();
-    t.write(
-        "run.yaml",
-        &run_config.replace(
-            "\"../../.benchy/",
-            &format!("\"{}/.benchy/", root.display()),
-        ),
-    );
+    t.write("run.yaml", &shipped_example("tiny-cpu-vllm-0.31.yaml"));
     for task in ["demo-gen", "demo-mc"] {
         let text =
             std::fs::read_to_string(root.join(format!("configs/tasks/{task}.yaml"))).unwrap();
@@ -196,6 +189,17 @@ pub(crate) fn tiny_example() -> TestEnv {
         );
     }
     t
+}
+
+/// The shipped run config `configs/examples/NAME`, its model found through the repository's
+/// `.benchy` link wherever the copy is written.
+fn shipped_example(name: &str) -> String {
+    let root = repo_root();
+    let text = std::fs::read_to_string(root.join("configs/examples").join(name)).unwrap();
+    text.replace(
+        "\"../../.benchy/",
+        &format!("\"{}/.benchy/", root.display()),
+    )
 }
 
 /// `benchy eval` of the shipped example pinned to an older vLLM (its environment built by `benchy
@@ -665,4 +669,55 @@ fn two_tiny_models_are_served_at_once_on_a_core_each() {
         at(&b, "ready_at"),
         at(&b, "stopped_at")
     );
+}
+
+/// The shipped inspect example (`backend: inspect`, the demo inspect task) on the real vLLM,
+/// with the task's own `top_k`, `min_p` and `repetition_penalty` unlike the server's defaults:
+/// vLLM's own log of each request's effective SamplingParams shows them, so they reached the
+/// request (inspect alone sends none of the three), and the audit and the verification agree.
+#[test]
+fn the_inspect_demo_task_on_vllm_carries_every_key_inspect_would_not_send() {
+    let t = tiny_example();
+    let root = repo_root();
+    t.write("inspect.yaml", &shipped_example("tiny-cpu-inspect.yaml"));
+    let task = std::fs::read_to_string(root.join("configs/tasks/demo-inspect.yaml")).unwrap();
+    let shipped = root.join("configs/tasks/inspect");
+    let task = task.replace(
+        "inspect_task: \"inspect/",
+        &format!("inspect_task: \"{}/", shipped.display()),
+    ) + "  top_k: 7\n  min_p: 0.05\n  repetition_penalty: 1.1\n";
+    t.write("tasks/demo-inspect.yaml", &task);
+    let args = crate::eval::eval_args_of("inspect.yaml", &[]);
+    let benchy = t.spawn(&args);
+    let pid = benchy.pid();
+    let run = benchy.wait(Duration::from_secs(1200));
+    run.expect_code(0);
+    assert!(descendants(pid).is_empty());
+
+    let dir = t.path().join("out/r/tiny-llama");
+    two_generation_requests_exactly(&dir);
+    let record = read_json(&dir.join("run.json"));
+    assert_eq!(
+        record["verification"][0]["status"], "verified",
+        "{record:#}"
+    );
+    assert_eq!(record["versions"]["inspect_ai"], "0.3.285", "{record:#}");
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    let params: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("params: SamplingParams(").nth(1))
+        .collect();
+    assert_eq!(params.len(), 2, "two samples: {params:#?}");
+    for p in params {
+        for expected in [
+            "temperature=0.7,",
+            "top_p=0.6,",
+            "top_k=7,",
+            "min_p=0.05,",
+            "repetition_penalty=1.1,",
+            "max_tokens=16,",
+        ] {
+            assert!(p.contains(expected), "{expected} missing from {p}");
+        }
+    }
 }

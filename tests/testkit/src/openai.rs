@@ -254,15 +254,17 @@ fn handle(state: &State, request: &Request) -> Reply {
                 .as_u64()
                 .or(body["max_tokens"].as_u64());
             let (text, finish, tokens) = answer(options, options.completion.trim(), budget);
+            let usage = chat_usage(&body, tokens);
             let reply = if body["stream"] == json!(true) {
-                streamed(&text, finish, tokens)
+                streamed(&text, finish, usage)
             } else {
                 json_reply(
                     200,
                     json!({"id": "chatcmpl-testkit", "object": "chat.completion", "model": options.model,
+                           "created": 0,
                            "choices": [{"index": 0, "finish_reason": finish,
                                         "message": {"role": "assistant", "content": text}}],
-                           "usage": {"completion_tokens": tokens}}),
+                           "usage": usage}),
                 )
             };
             finish_completion(state);
@@ -419,9 +421,23 @@ fn decode(ids: &[u64]) -> String {
         .collect()
 }
 
+/// A chat answer's usage as vLLM reports it, every field there (clients such as inspect add
+/// them up): one token per character of the messages' text.
+fn chat_usage(body: &Json, completion: u64) -> Json {
+    let prompt: u64 = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_str())
+        .map(|c| c.chars().count() as u64)
+        .sum();
+    json!({"prompt_tokens": prompt, "completion_tokens": completion,
+           "total_tokens": prompt + completion})
+}
+
 /// A chat answer as vLLM streams it: server-sent events, the role, the text a character at a
 /// time, the finish reason, the usage, then `[DONE]`.
-fn streamed(text: &str, finish: &str, tokens: u64) -> Reply {
+fn streamed(text: &str, finish: &str, usage: Json) -> Reply {
     let chunk = |delta: Json, finish: Json| {
         json!({"id": "chatcmpl-testkit", "object": "chat.completion.chunk",
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
@@ -432,8 +448,7 @@ fn streamed(text: &str, finish: &str, tokens: u64) -> Reply {
             .map(|c| chunk(json!({"content": c.to_string()}), Json::Null)),
     );
     events.push(chunk(json!({}), json!(finish)));
-    events.push(json!({"id": "chatcmpl-testkit", "choices": [],
-                       "usage": {"completion_tokens": tokens}}));
+    events.push(json!({"id": "chatcmpl-testkit", "choices": [], "usage": usage}));
     let mut body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
     body += "data: [DONE]\n\n";
     Reply::Full {

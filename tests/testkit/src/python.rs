@@ -15,25 +15,29 @@ pub fn benchy_home() -> PathBuf {
 
 /// The lm-eval program `make setup` installs; panics, saying what to run, when it is missing.
 pub fn lm_eval() -> PathBuf {
-    let program = benchy_home().join("venvs/lm-eval/bin/lm_eval");
-    assert!(
-        program.is_file(),
-        "{} is missing: run `make setup` (it installs lm-eval[api]==0.4.13)",
-        program.display()
-    );
-    program
+    installed("venvs/lm-eval/bin/lm_eval", "lm-eval[api]==0.4.13")
+}
+
+/// The inspect program `make setup` installs; panics, saying what to run, when it is missing.
+pub fn inspect() -> PathBuf {
+    installed("venvs/inspect/bin/inspect", "inspect-ai==0.3.285")
 }
 
 /// The uv `make setup` installs, keyed by its pinned version; panics, saying what to run, when it
 /// is missing.
 pub fn uv() -> PathBuf {
-    let uv = benchy_home().join("venvs/uv-0.13.9/bin/uv");
+    installed("venvs/uv-0.13.9/bin/uv", "uv==0.13.9")
+}
+
+/// The program at `relative` under benchy's home, which `make setup` installs with `what`.
+fn installed(relative: &str, what: &str) -> PathBuf {
+    let program = benchy_home().join(relative);
     assert!(
-        uv.is_file(),
-        "{} is missing: run `make setup` (it installs uv==0.13.9)",
-        uv.display()
+        program.is_file(),
+        "{} is missing: run `make setup` (it installs {what})",
+        program.display()
     );
-    uv
+    program
 }
 
 /// The venv `make setup` creates, keyed by the pinned lm-eval version.
