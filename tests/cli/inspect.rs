@@ -2,8 +2,8 @@
 //! recording OpenAI-compatible server: every request carries the resolved set, `top_k`, `min_p`
 //! and `repetition_penalty` included (which inspect sends only through `extra_body`), and the
 //! wire audit and the verification say so; results land beside lm-eval's, `compare` names a
-//! changed parameter, a task inspect does not know exits 2 before anything starts, and a suite
-//! of both backends resumes.
+//! changed parameter, a task inspect does not know (or the backend cannot run) exits 2 before
+//! anything starts, and a suite of both backends resumes. inspect is named by a settings file.
 
 use benchy_testkit::openai::{OpenAiOptions, RecordingOpenAi};
 use serde_json::{Value as Json, json};
@@ -17,10 +17,17 @@ use benchy_testkit::python::inspect;
 /// The lm-eval demo environment (`run.yaml`: gen, gen-override, mc; the run's block adds
 /// `min_p`) with `inspect.yaml` beside it: the same model, `backend: inspect`, and the shipped
 /// inspect demo task copied under `tasks/inspect/`, named relative to the run config, with
-/// `task` as its `@` part.
+/// `task` as its `@` part. The inspect `make setup` installed is named by a settings file, as a
+/// user names another one.
 fn inspect_env(task: &str) -> TestEnv {
-    let mut env = eval_env(&fake_provider(&[]));
-    env.env("BENCHY_INSPECT", inspect().to_str().unwrap());
+    let env = eval_env(&fake_provider(&[]));
+    env.write(
+        "benchy.toml",
+        &format!(
+            "[env]\nBENCHY_INSPECT = {:?}\n",
+            inspect().display().to_string()
+        ),
+    );
     let shipped = repo_root().join("configs/tasks/inspect");
     for file in ["benchy_demo.py", "benchy_demo.jsonl"] {
         let text = std::fs::read_to_string(shipped.join(file)).unwrap();
@@ -186,4 +193,41 @@ fn a_suite_of_both_backends_runs_and_resumes_only_what_is_missing() {
     let status = env.run(&["status", "out/r"]);
     status.expect_code(0);
     says(&status.stdout, "arith");
+}
+
+/// A run config's `backend:` that names no task backend, a task the inspect backend cannot run
+/// and a fractional limit each exit 2 before anything starts, naming where.
+#[test]
+fn what_the_inspect_backend_cannot_run_exits_2_naming_it() {
+    let env = inspect_env("benchy_demo");
+    let recording = server();
+    let config = std::fs::read_to_string(env.path().join("inspect.yaml")).unwrap();
+    env.write(
+        "typo.yaml",
+        &config.replace("backend: inspect", "backend: inspekt"),
+    );
+    let run = eval(&env, &recording, "typo.yaml", "r", &[]);
+    run.expect_code(2);
+    says(&run.stderr, "typo.yaml:5: backend: ");
+    says(&run.stderr, "inspekt");
+    let run = eval(&env, &recording, "run.yaml", "r", &["--backend", "inspect"]);
+    run.expect_code(2);
+    says(
+        &run.stderr,
+        "task `gen`: the inspect backend runs inspect tasks",
+    );
+    let url = recording.base_url();
+    let args = [
+        "eval",
+        "-c",
+        "inspect.yaml",
+        "--server-url",
+        &url,
+        "--limit",
+        "0.5",
+    ];
+    let run = env.run(&args);
+    run.expect_code(2);
+    says(&run.stderr, "--limit 0.5: inspect takes a count of samples");
+    assert!(recording.requests().is_empty(), "nothing was sent");
 }
