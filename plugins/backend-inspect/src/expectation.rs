@@ -46,12 +46,12 @@ pub fn thinking_stops(task: &TaskView) -> Option<Vec<String>> {
 /// (a name starting `o<digit>`, or without `gpt` holding `o<digit>` anywhere) or a gpt-5 or later.
 pub fn renames_max_tokens(model: &str) -> bool {
     let name = model.to_lowercase();
-    let o_digit = |s: &str| {
-        s.char_indices()
-            .any(|(i, c)| c == 'o' && s[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
-    };
-    let o_series = (name.starts_with('o') && o_digit(&name[..name.len().min(2)]))
-        || (!name.contains("gpt") && o_digit(&name));
+    let digit_first = |rest: &str| rest.starts_with(|d: char| d.is_ascii_digit());
+    let o_digit_anywhere = name
+        .match_indices('o')
+        .any(|(i, _)| digit_first(&name[i + 1..]));
+    let o_series = name.strip_prefix('o').is_some_and(digit_first)
+        || (!name.contains("gpt") && o_digit_anywhere);
     o_series || gpt_major(&name).is_some_and(|major| major >= 5)
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
-use benchy_core::backend::{Capacity, PlanRequest, ServerInfo, TaskView};
+use benchy_core::backend::{PlanRequest, ServerInfo, TaskView};
 use benchy_core::process::{EnvValue, ProcessSpec, Role};
 use benchy_core::{BackendError, Key};
 
@@ -33,12 +33,6 @@ const API_KEY: &str = "BENCHY_API_KEY";
 /// read it.
 const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
 
-/// Requests in flight for `task`: the server's capacity under the host's cap, else inspect's
-/// own adaptive default (no number).
-pub fn concurrency(request: &PlanRequest, server: &ServerInfo) -> Option<Capacity> {
-    request.options.requests_in_flight(server)
-}
-
 /// The task's generate config: the resolved set in inspect's fields and `extra_body`, without
 /// the stop strings of a thinking mode (the host applies them to each answer instead).
 pub fn generate_config(task: &TaskView, in_flight: Option<u64>) -> serde_json::Map<String, Json> {
@@ -49,7 +43,7 @@ pub fn generate_config(task: &TaskView, in_flight: Option<u64>) -> serde_json::M
     generate::config(&resolved, in_flight)
 }
 
-/// The `inspect eval` process of `task`.
+/// The `inspect eval` process of `task`, with `in_flight` requests at most.
 pub fn spec(
     task: &TaskView,
     spec: &str,
@@ -59,32 +53,11 @@ pub fn spec(
 ) -> Result<ProcessSpec, BackendError> {
     let dir = request.options.run_dir.join(&task.output_folder);
     let config_file = dir.join(GENERATE_CONFIG);
-    let mut files = BTreeMap::new();
-    files.insert(
+    let mut files = BTreeMap::from([(
         config_file.clone(),
         pretty(generate_config(task, in_flight)),
-    );
-    let mut args = vec![
-        "eval".to_owned(),
-        spec.to_owned(),
-        "--model".to_owned(),
-        format!("openai-api/benchy/{}", server.model),
-        "--model-base-url".to_owned(),
-        server.base_url.clone(),
-        "--generate-config".to_owned(),
-        path(&config_file),
-        "--log-dir".to_owned(),
-        path(&dir.join(LOG_FOLDER)),
-        "--log-format".to_owned(),
-        "json".to_owned(),
-        // every raw request and answer in the log: what verification reads back
-        "--log-model-api".to_owned(),
-        "--no-log-realtime".to_owned(),
-        "--display".to_owned(),
-        "plain".to_owned(),
-        "--ctl-server".to_owned(),
-        "false".to_owned(),
-    ];
+    )]);
+    let mut args = arguments(spec, server, &config_file, &dir.join(LOG_FOLDER));
     if !task.task_args.is_empty() {
         let task_file = dir.join(TASK_CONFIG);
         files.insert(task_file.clone(), pretty(task.task_args.clone()));
@@ -108,6 +81,34 @@ pub fn spec(
             format!("inspect-{}.log", task.output_folder),
         )
     })
+}
+
+/// `inspect eval` of `spec` against `server`, with its generate config, a JSON log in
+/// `log_dir` keeping every raw request and answer (what verification reads back), and no
+/// terminal display or control socket.
+fn arguments(spec: &str, server: &ServerInfo, config_file: &Path, log_dir: &Path) -> Vec<String> {
+    [
+        "eval",
+        spec,
+        "--model",
+        &format!("openai-api/benchy/{}", server.model),
+        "--model-base-url",
+        &server.base_url,
+        "--generate-config",
+        &path(config_file),
+        "--log-dir",
+        &path(log_dir),
+        "--log-format",
+        "json",
+        "--log-model-api",
+        "--no-log-realtime",
+        "--display",
+        "plain",
+        "--ctl-server",
+        "false",
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// The key and where inspect keeps its own files: its data folder (traces, the last result)

@@ -14,7 +14,7 @@ mod tasks;
 use serde_json::{Map, Value as Json, json};
 
 use benchy_core::backend::{
-    Backend, CollectRequest, Collected, Plan, PlanRequest, Sampling, ServerInfo, TaskView,
+    Backend, Capacity, CollectRequest, Collected, Plan, PlanRequest, Sampling, ServerInfo, TaskView,
 };
 use benchy_core::{BackendError, Diagnostic};
 
@@ -102,15 +102,12 @@ impl InspectBackend {
         known: &Known,
     ) -> Result<Plan, BackendError> {
         let mut plan = Plan::default();
-        let in_flight = jobs::concurrency(request, server);
+        let in_flight = request.options.requests_in_flight(server);
         let mut connections = Map::new();
         for task in &request.run.tasks {
             let spec = tasks::spec(task)?;
-            match known.of(inspect, spec) {
-                Some(about) if !about.known => {
-                    return Err(tasks::unknown(task, spec, about, inspect));
-                }
-                _ => {}
+            if let Some(about) = known.of(inspect, spec).filter(|a| !a.known) {
+                return Err(tasks::unknown(task, spec, about, inspect));
             }
             let requests = in_flight.as_ref().map(|c| c.requests);
             plan.processes.push(jobs::spec(
@@ -122,17 +119,8 @@ impl InspectBackend {
             )?);
             plan.task_kinds
                 .insert(task.name.clone(), Sampling::Generate);
-            plan.diagnostics.push(Diagnostic::info(match &in_flight {
-                Some(c) => format!(
-                    "inspect[{}]: {} requests in flight (max_connections): {}",
-                    task.output_folder, c.requests, c.source
-                ),
-                None => format!(
-                    "inspect[{}]: inspect's adaptive connections (the server's capacity is not \
-                     known)",
-                    task.output_folder
-                ),
-            }));
+            plan.diagnostics
+                .push(in_flight_note(task, in_flight.as_ref()));
             connections.insert(task.output_folder.clone(), json!(in_flight));
         }
         if let Some(version) = inspect.version() {
@@ -146,6 +134,20 @@ impl InspectBackend {
             .insert("max_connections".into(), Json::Object(connections));
         Ok(plan)
     }
+}
+
+/// How many requests a task's eval keeps in flight, and why.
+fn in_flight_note(task: &TaskView, in_flight: Option<&Capacity>) -> Diagnostic {
+    Diagnostic::info(match in_flight {
+        Some(c) => format!(
+            "inspect[{}]: {} requests in flight (max_connections): {}",
+            task.output_folder, c.requests, c.source
+        ),
+        None => format!(
+            "inspect[{}]: inspect's adaptive connections (the server's capacity is not known)",
+            task.output_folder
+        ),
+    })
 }
 
 /// A task the inspect backend can run: it names an inspect task, and its mode (if any) has no
