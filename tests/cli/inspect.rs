@@ -231,3 +231,38 @@ fn what_the_inspect_backend_cannot_run_exits_2_naming_it() {
     says(&run.stderr, "--limit 0.5: inspect takes a count of samples");
     assert!(recording.requests().is_empty(), "nothing was sent");
 }
+
+/// A server that wants a key (vLLM's `--api-key`) gets `OPENAI_API_KEY` from inspect's requests,
+/// which inspect reads from its environment alone: the key is in no file of the run (inspect's
+/// log and generate config included) and in nothing benchy prints.
+#[test]
+fn the_servers_key_reaches_inspect_through_its_environment_only() {
+    const KEY: &str = "canary-inspect-key-3f9a1";
+    let mut env = inspect_env("benchy_demo");
+    env.env("OPENAI_API_KEY", KEY);
+    let recording = RecordingOpenAi::start(OpenAiOptions {
+        model: "model".into(),
+        api_key: Some(KEY.into()),
+        ..OpenAiOptions::default()
+    });
+    let run = eval(&env, &recording, "inspect.yaml", "r", &[]);
+    run.expect_code(0);
+    assert_eq!(
+        recording.generation_bodies().len(),
+        2,
+        "the key was accepted"
+    );
+    for text in [&run.stdout, &run.stderr] {
+        assert!(!text.contains(KEY), "printed: {text}");
+    }
+    let files = crate::eval::walk(&env.path().join("out"));
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("inspect-logs"))
+    );
+    for file in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(!text.contains(KEY), "{} holds the key", file.display());
+    }
+}
