@@ -160,3 +160,19 @@ fn check_folder_name(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inspect_tasks_file_is_made_absolute_and_a_registered_name_kept() {
+        let dir = Path::new("/runs/suite");
+        assert_eq!(inspect_task("../tasks/x.py@t", dir), "/runs/tasks/x.py@t");
+        assert_eq!(inspect_task("./x.py", dir), "/runs/suite/x.py");
+        assert_eq!(
+            inspect_task("inspect_evals/gsm8k", dir),
+            "inspect_evals/gsm8k"
+        );
+    }
+}
