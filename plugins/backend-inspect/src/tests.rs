@@ -278,3 +278,61 @@ fn an_eval_that_ended_in_error_has_no_results_and_says_why() {
         "{notes:?}"
     );
 }
+
+fn in_mode(system_prompt: Option<&str>) -> TaskView {
+    TaskView {
+        mode: Some(benchy_core::ModeView {
+            name: "think".into(),
+            defined_in: "run.yaml:3".into(),
+            chosen_by: "--mode".into(),
+            by_task: false,
+            system_prompt: system_prompt.map(str::to_owned),
+            thinks: true,
+            think_end: "</think>".into(),
+        }),
+        ..task(Some("/t/demo.py@demo"))
+    }
+}
+
+#[test]
+fn a_thinking_mode_sends_no_stop_and_cuts_answers_after_the_reasoning() {
+    let home = home();
+    let spec = "/t/demo.py@demo";
+    let plan = InspectBackend
+        .plan(&request(
+            home.path(),
+            in_mode(None),
+            answer(home.path(), spec, true),
+        ))
+        .unwrap();
+    let job = &plan.processes[0];
+    let config: Json = serde_json::from_str(
+        &job.files[&PathBuf::from("/out/r/Model/demo/inspect-generate-config.json")],
+    )
+    .unwrap();
+    assert_eq!(config.get("stop_seqs"), None, "{config}");
+    let expects = job.expects.as_ref().unwrap();
+    assert!(!expects.generation.contains_key("stop"));
+    let stops = expects.answer_stops.as_ref().unwrap();
+    assert_eq!(
+        (stops.stops.clone(), stops.think_end.as_str()),
+        (vec!["\n\n".to_owned()], "</think>")
+    );
+}
+
+#[test]
+fn a_mode_switched_by_a_system_prompt_is_refused() {
+    let home = home();
+    let err = InspectBackend
+        .plan(&request(
+            home.path(),
+            in_mode(Some("/think")),
+            BTreeMap::new(),
+        ))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("switches the model by a system prompt"),
+        "{err}"
+    );
+}
