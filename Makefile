@@ -99,27 +99,25 @@ slurm:
 			--no-install-recommends $$missing > /dev/null; \
 	fi
 
+# $(call venv,DIR,REQUIREMENTS): a fresh Python environment in DIR with REQUIREMENTS installed,
+# said in a `setup:` line first.
+define venv
+@echo "setup: creating $(1) ($(subst ",,$(2)))"
+rm -rf "$(1)"
+$(PYTHON) -m venv "$(1)"
+"$(1)/bin/pip" install --quiet --disable-pip-version-check $(2)
+endef
+
 $(LM_EVAL_STAMP):
-	@echo "setup: creating $(LM_EVAL_ENV) (lm-eval[api]==$(LM_EVAL_VERSION), huggingface_hub==$(HF_HUB_VERSION))"
-	rm -rf "$(LM_EVAL_ENV)"
-	$(PYTHON) -m venv "$(LM_EVAL_ENV)"
-	"$(LM_EVAL_ENV)/bin/pip" install --quiet --disable-pip-version-check \
-		"lm-eval[api]==$(LM_EVAL_VERSION)" "huggingface_hub==$(HF_HUB_VERSION)"
+	$(call venv,$(LM_EVAL_ENV),"lm-eval[api]==$(LM_EVAL_VERSION)" "huggingface_hub==$(HF_HUB_VERSION)")
 	touch "$@"
 
 $(INSPECT_STAMP):
-	@echo "setup: creating $(INSPECT_ENV) (inspect-ai==$(INSPECT_VERSION), openai==$(OPENAI_VERSION))"
-	rm -rf "$(INSPECT_ENV)"
-	$(PYTHON) -m venv "$(INSPECT_ENV)"
-	"$(INSPECT_ENV)/bin/pip" install --quiet --disable-pip-version-check \
-		"inspect-ai==$(INSPECT_VERSION)" "openai==$(OPENAI_VERSION)"
+	$(call venv,$(INSPECT_ENV),"inspect-ai==$(INSPECT_VERSION)" "openai==$(OPENAI_VERSION)")
 	touch "$@"
 
 $(UV):
-	@echo "setup: creating $(UV_ENV) (uv==$(UV_VERSION))"
-	rm -rf "$(UV_ENV)"
-	$(PYTHON) -m venv "$(UV_ENV)"
-	"$(UV_ENV)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(call venv,$(UV_ENV),"uv==$(UV_VERSION)")
 
 ## demo-vllm-env, test-vllm-env: the vLLM environment of $(DEMO_CONFIG), and that of
 ## $(TEST_VLLM_CONFIG), each built by benchy itself where missing (the run configs name the
