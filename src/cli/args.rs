@@ -419,8 +419,8 @@ pub struct EvalArgs {
     pub gpus: Option<String>,
 
     /// Where the models run: `local` (here, one after another, or side by side with --gpus) or
-    /// `slurm` (one job array, an
-    /// array task per model). Default: the `[executor] kind` setting, else local
+    /// `slurm` (one job array, an array task per model). Default: the `[executor] kind`
+    /// setting, else local
     #[arg(long, value_enum, value_name = "KIND")]
     pub executor: Option<ExecutorArg>,
 
@@ -685,11 +685,12 @@ Settings files, strongest first (each key from the strongest file that sets it):
   3. the file BENCHY_CONFIG names (a site's settings)
 Flags win over every file. Keys: sources, output_dir, jobs, cache (on, read, write, off),
 cache_dir, cache_size (\"10G\"), max_concurrent (requests in flight per job at most, default
-256), gpus (the node's devices a suite's servers share, \"0,1,2,3\"), plugin_path, require_sources, [executor] kind and the Slurm executor's keys (partition,
-account, qos, time, gpus, gres,
-cpus_per_task, memory, constraint, max_parallel, requeue, sbatch, setup), [leaderboard] tasks
-and scale_100, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the lm-eval executable is
-[env] BENCHY_LM_EVAL). Relative paths are relative to the file.";
+256), gpus (the node's devices a suite's servers share, \"0,1,2,3\"), plugin_path,
+require_sources, [executor] kind and the Slurm executor's keys (partition, account, qos, time,
+gpus, gres, cpus_per_task, memory, constraint, max_parallel, requeue, sbatch, setup),
+[leaderboard] tasks and scale_100, [alias] NAME = \"COMMAND LINE\", [env] NAME = \"VALUE\" (the
+lm-eval executable is [env] BENCHY_LM_EVAL, inspect's [env] BENCHY_INSPECT). Relative paths are
+relative to the file.";
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {

@@ -87,30 +87,15 @@ fn inspect_task(task: &str, task_dir: &Path) -> String {
     if !file.ends_with(".py") {
         return task.to_owned();
     }
-    // `..` resolved: inspect names a task by its file relative to the folder it lists
-    let file = lexically_normal(&paths::expand(file, task_dir));
+    // Resolved (`..`, links) when the file is here: inspect names a task by its file relative
+    // to the folder it lists. One on another machine is kept as written, absolute.
+    let file = paths::expand(file, task_dir);
+    let file = std::fs::canonicalize(&file).unwrap_or(file);
     let file = file.display().to_string();
     match name {
         Some(name) => format!("{file}@{name}"),
         None => file,
     }
-}
-
-/// `path` with its `.` and `..` parts resolved by name alone (links are not followed: the file
-/// may be on another machine).
-fn lexically_normal(path: &Path) -> std::path::PathBuf {
-    use std::path::Component;
-    let mut normal = std::path::PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                normal.pop();
-            }
-            other => normal.push(other),
-        }
-    }
-    normal
 }
 
 /// `hub_dataset` as `org/name`, with its revision.
@@ -166,12 +151,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_inspect_tasks_file_is_made_absolute_and_a_registered_name_kept() {
-        let dir = Path::new("/runs/suite");
-        assert_eq!(inspect_task("../tasks/x.py@t", dir), "/runs/tasks/x.py@t");
-        assert_eq!(inspect_task("./x.py", dir), "/runs/suite/x.py");
+    fn an_inspect_tasks_file_is_resolved_and_a_registered_name_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("suite")).unwrap();
+        std::fs::create_dir_all(root.join("tasks")).unwrap();
+        std::fs::write(root.join("tasks/x.py"), "").unwrap();
+        let suite = root.join("suite");
         assert_eq!(
-            inspect_task("inspect_evals/gsm8k", dir),
+            inspect_task("../tasks/x.py@t", &suite),
+            format!("{}/tasks/x.py@t", root.display())
+        );
+        assert_eq!(
+            inspect_task("../gone.py", &suite),
+            format!("{}/../gone.py", suite.display()),
+            "a file that is not here is kept as written, absolute"
+        );
+        assert_eq!(
+            inspect_task("inspect_evals/gsm8k", &suite),
             "inspect_evals/gsm8k"
         );
     }

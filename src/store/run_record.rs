@@ -72,6 +72,9 @@ pub struct RunRecord {
     /// Each task's datasets, by evaluated task, as its tool named them.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub datasets: BTreeMap<String, BTreeMap<String, DatasetRef>>,
+    /// How many samples each task (each repeat) scored, by evaluated task, where its tool said.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub samples: BTreeMap<String, BTreeMap<String, u64>>,
     pub notes: Vec<Diagnostic>,
     /// The run tasks done in an earlier attempt with the same inputs, not run in this one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -154,9 +157,17 @@ pub struct JobVerdict {
 impl RunRecord {
     /// The repeated tasks, and each one as failed when one of its repeats failed (what reads
     /// the record back knows the task, not its repeats).
-    /// The datasets `collected` names, under their run task (a repeat's under its task).
-    pub fn note_datasets(&mut self, collected: &Collected, repeated: &[Repeated]) {
+    /// What `collected` says of each evaluated task besides its numbers: the datasets, under
+    /// their run task (a repeat's under its task), and the samples scored, under the task or
+    /// repeat that scored them.
+    pub fn note_evaluated(&mut self, collected: &Collected, repeated: &[Repeated]) {
         for result in &collected.results {
+            if let Some(samples) = result.samples {
+                self.samples
+                    .entry(result.task.clone())
+                    .or_default()
+                    .insert(result.name.clone(), samples);
+            }
             let Some(dataset) = &result.dataset else {
                 continue;
             };

@@ -111,8 +111,18 @@ pub(crate) fn eval_into(
     run_id: &str,
     extra: &[&str],
 ) -> Run {
+    eval_config_into(env, server, ("run.yaml", run_id), extra)
+}
+
+/// [`eval_into`] of another run config (or folder of them).
+pub(crate) fn eval_config_into(
+    env: &TestEnv,
+    server: &RecordingOpenAi,
+    (config, run_id): (&str, &str),
+    extra: &[&str],
+) -> Run {
     let url = server.base_url();
-    let mut args = vec!["eval", "-c", "run.yaml", "--source", "hf", "--limit", "2"];
+    let mut args = vec!["eval", "-c", config, "--source", "hf", "--limit", "2"];
     args.extend([
         "--run-id",
         run_id,

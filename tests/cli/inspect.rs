@@ -8,7 +8,7 @@
 use benchy_testkit::openai::{OpenAiOptions, RecordingOpenAi};
 use serde_json::{Value as Json, json};
 
-use crate::eval::{eval_args_of, eval_env, fake_provider, read_json};
+use crate::eval::{eval_config_into, eval_env, fake_provider, read_json};
 use crate::harness::{TestEnv, repo_root, says};
 
 /// The inspect `make setup` installs; a test fails (never skips) when it is missing.
@@ -55,27 +55,11 @@ fn server() -> RecordingOpenAi {
     })
 }
 
-/// `eval -c config` into `out/<run_id>` against `server`, two samples a task.
-fn eval(
-    env: &TestEnv,
-    server: &RecordingOpenAi,
-    config: &str,
-    run_id: &str,
-    extra: &[&str],
-) -> crate::harness::Run {
-    let url = server.base_url();
-    let mut args = eval_args_of(config, &["--server-url", &url]);
-    let at = args.iter().position(|a| *a == "r").unwrap();
-    args[at] = run_id;
-    args.extend_from_slice(extra);
-    env.run(&args)
-}
-
 #[test]
 fn every_inspect_request_carries_the_resolved_set_and_results_sit_beside_lm_evals() {
     let env = inspect_env("benchy_demo");
     let recording = server();
-    let run = eval(&env, &recording, "inspect.yaml", "r", &[]);
+    let run = eval_config_into(&env, &recording, ("inspect.yaml", "r"), &[]);
     run.expect_code(0);
     says(&run.stderr, "inspect[arith]: ");
     let bodies = recording.generation_bodies();
@@ -108,6 +92,7 @@ fn every_inspect_request_carries_the_resolved_set_and_results_sit_beside_lm_eval
         "{record:#}"
     );
     assert_eq!(record["versions"]["inspect_ai"], "0.3.285", "{record:#}");
+    assert_eq!(record["samples"]["arith"]["benchy_demo"], 2, "{record:#}");
     let config = read_json(&dir.join("arith/inspect-generate-config.json"));
     assert_eq!(config["extra_body"]["min_p"], json!(0.05));
     let log = std::fs::read_dir(dir.join("arith/inspect-logs"))
@@ -116,7 +101,7 @@ fn every_inspect_request_carries_the_resolved_set_and_results_sit_beside_lm_eval
     assert_eq!(log, 1, "inspect's log is kept in the task's folder");
 
     // lm-eval's tasks of the same model, in another run: one leaderboard row per setup
-    eval(&env, &recording, "run.yaml", "r2", &["--task", "gen"]).expect_code(0);
+    eval_config_into(&env, &recording, ("run.yaml", "r2"), &["--task", "gen"]).expect_code(0);
     let table = env.run(&["results", "out"]);
     table.expect_code(0);
     says(&table.stdout, "arith (accuracy,match)");
@@ -129,14 +114,8 @@ fn every_inspect_request_carries_the_resolved_set_and_results_sit_beside_lm_eval
     );
 
     // a changed parameter is named
-    eval(
-        &env,
-        &recording,
-        "inspect.yaml",
-        "r3",
-        &["--set", "temperature=0.3"],
-    )
-    .expect_code(0);
+    let changed = ["--set", "temperature=0.3"];
+    eval_config_into(&env, &recording, ("inspect.yaml", "r3"), &changed).expect_code(0);
     let compared = env.run(&["compare", "out/r/model", "out/r3/model"]);
     compared.expect_code(0);
     says(&compared.stdout, "temperature");
@@ -153,7 +132,7 @@ fn every_inspect_request_carries_the_resolved_set_and_results_sit_beside_lm_eval
 fn a_task_inspect_does_not_know_exits_2_before_anything_starts() {
     let env = inspect_env("no_such_task");
     let recording = server();
-    let run = eval(&env, &recording, "inspect.yaml", "r", &[]);
+    let run = eval_config_into(&env, &recording, ("inspect.yaml", "r"), &[]);
     run.expect_code(2);
     says(&run.stderr, "task `arith`: inspect_task `");
     says(
@@ -177,13 +156,13 @@ fn a_suite_of_both_backends_runs_and_resumes_only_what_is_missing() {
         .replace("  - gen-override\n  - mc\n", "");
     env.write("suite/lm-eval.yaml", &lm_eval);
     let recording = server();
-    let first = eval(&env, &recording, "suite", "r", &[]);
+    let first = eval_config_into(&env, &recording, ("suite", "r"), &[]);
     first.expect_code(0);
     let sent = recording.generation_bodies().len();
     assert_eq!(sent, 4, "two inspect samples and two lm-eval questions");
     let suite = read_json(&env.path().join("out/r/suite.json"));
     assert!(suite.to_string().contains("model2"), "{suite:#}");
-    let again = eval(&env, &recording, "suite", "r", &[]);
+    let again = eval_config_into(&env, &recording, ("suite", "r"), &[]);
     again.expect_code(0);
     assert_eq!(
         recording.generation_bodies().len(),
@@ -206,11 +185,16 @@ fn what_the_inspect_backend_cannot_run_exits_2_naming_it() {
         "typo.yaml",
         &config.replace("backend: inspect", "backend: inspekt"),
     );
-    let run = eval(&env, &recording, "typo.yaml", "r", &[]);
+    let run = eval_config_into(&env, &recording, ("typo.yaml", "r"), &[]);
     run.expect_code(2);
     says(&run.stderr, "typo.yaml:5: backend: ");
     says(&run.stderr, "inspekt");
-    let run = eval(&env, &recording, "run.yaml", "r", &["--backend", "inspect"]);
+    let run = eval_config_into(
+        &env,
+        &recording,
+        ("run.yaml", "r"),
+        &["--backend", "inspect"],
+    );
     run.expect_code(2);
     says(
         &run.stderr,
@@ -245,7 +229,7 @@ fn the_servers_key_reaches_inspect_through_its_environment_only() {
         api_key: Some(KEY.into()),
         ..OpenAiOptions::default()
     });
-    let run = eval(&env, &recording, "inspect.yaml", "r", &[]);
+    let run = eval_config_into(&env, &recording, ("inspect.yaml", "r"), &[]);
     run.expect_code(0);
     assert_eq!(
         recording.generation_bodies().len(),

@@ -6,7 +6,7 @@
 //! (`needs_max_completion_tokens`, inspect_ai/model/_providers/openai_compatible.py).
 
 use benchy_core::backend::TaskView;
-use benchy_core::{AnswerStops, Expectation};
+use benchy_core::{AnswerStops, Expectation, Key, ParamValue};
 
 /// What every request of `task`'s job carries, its model served as `model`. In a thinking mode
 /// no stop string is sent (one would end generation inside the reasoning); the task's stop
@@ -35,11 +35,12 @@ pub fn for_task(task: &TaskView, model: &str) -> Expectation {
 /// The task's stop strings when it runs in a thinking mode (they are applied to the answer
 /// instead of being sent).
 pub fn thinking_stops(task: &TaskView) -> Option<Vec<String>> {
-    if !task.mode.as_ref().is_some_and(|m| m.thinks) {
-        return None;
+    match task.resolved.get(&Key::Stop) {
+        Some(ParamValue::Strings(stops)) if task.mode.as_ref().is_some_and(|m| m.thinks) => {
+            Some(stops.clone())
+        }
+        _ => None,
     }
-    let stop = task.resolved.openai_params().remove("stop")?;
-    serde_json::from_value(stop).ok()
 }
 
 /// inspect's test for a model whose requests take `max_completion_tokens`: `is_o_series_model`

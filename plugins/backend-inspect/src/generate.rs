@@ -69,7 +69,41 @@ pub fn request_fields(config: &Map<String, Json>) -> Map<String, Json> {
             fields.insert(name.clone(), value.clone());
         }
     }
-    if let Some(Json::Object(extra)) = config.get("extra_body") {
+    with_extra_body(fields, config)
+}
+
+/// The sampling fields of a raw request inspect logged (`call.request`: the client's keyword
+/// arguments), as the body carried them: what is not sampling (the model, the messages, tools,
+/// headers) left out, `extra_body` merged over the rest, and `max_completion_tokens` read as
+/// the `max_tokens` it was renamed from. Unlike [`request_fields`], any other field is kept.
+pub fn logged_fields(request: &Map<String, Json>) -> Map<String, Json> {
+    const NOT_SAMPLING: [&str; 6] = [
+        "model",
+        "messages",
+        "tools",
+        "tool_choice",
+        "extra_headers",
+        "extra_body",
+    ];
+    let mut fields = Map::new();
+    for (key, value) in request {
+        if NOT_SAMPLING.contains(&key.as_str()) || value.is_null() {
+            continue;
+        }
+        let key = if key == "max_completion_tokens" {
+            "max_tokens"
+        } else {
+            key
+        };
+        fields.insert(key.to_owned(), value.clone());
+    }
+    with_extra_body(fields, request)
+}
+
+/// `fields` with the keys of `from`'s `extra_body` over them, as the OpenAI client merges
+/// `extra_body` into the request body.
+fn with_extra_body(mut fields: Map<String, Json>, from: &Map<String, Json>) -> Map<String, Json> {
+    if let Some(Json::Object(extra)) = from.get("extra_body") {
         fields.extend(extra.clone());
     }
     fields

@@ -38,30 +38,30 @@ impl Backend for InspectBackend {
             )
         })?;
         let inspect = locate(&request.options.home)?;
-        let tasks = &request.run.tasks;
-        for task in tasks {
-            fits(task)?;
-        }
-        let known = Known::read(&request.answers);
-        let unasked: Vec<&TaskView> = tasks
+        let tasks = request
+            .run
+            .tasks
             .iter()
-            .filter(|t| tasks::spec(t).is_ok_and(|s| known.of(&inspect, s).is_none()))
-            .collect();
-        if !unasked.is_empty() {
-            let mut specs: Vec<&str> = Vec::new();
-            for task in &unasked {
-                let spec = tasks::spec(task)?;
-                if !specs.contains(&spec) {
-                    specs.push(spec);
+            .map(|task| Ok((task, fits(task)?)))
+            .collect::<Result<Vec<_>, BackendError>>()?;
+        let known = Known::read(&request.answers);
+        let mut unasked: Vec<&str> = Vec::new();
+        let mut asking_for = Vec::new();
+        for (task, spec) in &tasks {
+            if known.of(&inspect, spec).is_none() {
+                if !unasked.contains(spec) {
+                    unasked.push(spec);
                 }
+                asking_for.push(task.name.clone());
             }
-            let names = unasked.iter().map(|t| t.name.clone()).collect();
+        }
+        if !unasked.is_empty() {
             return Ok(Plan {
-                questions: vec![tasks::question(&inspect, &specs, names)?],
+                questions: vec![tasks::question(&inspect, &unasked, asking_for)?],
                 ..Plan::default()
             });
         }
-        self.jobs(request, server, &inspect, &known)
+        jobs_plan(&tasks, request, server, &inspect, &known)
     }
 
     fn collect(&self, request: &CollectRequest) -> Result<Collected, BackendError> {
@@ -92,48 +92,45 @@ impl Backend for InspectBackend {
     }
 }
 
-impl InspectBackend {
-    /// Every task known to inspect: one `inspect eval` each.
-    fn jobs(
-        &self,
-        request: &PlanRequest,
-        server: &ServerInfo,
-        inspect: &Inspect,
-        known: &Known,
-    ) -> Result<Plan, BackendError> {
-        let mut plan = Plan::default();
-        let in_flight = request.options.requests_in_flight(server);
-        let mut connections = Map::new();
-        for task in &request.run.tasks {
-            let spec = tasks::spec(task)?;
-            if let Some(about) = known.of(inspect, spec).filter(|a| !a.known) {
-                return Err(tasks::unknown(task, spec, about, inspect));
-            }
-            let requests = in_flight.as_ref().map(|c| c.requests);
-            plan.processes.push(jobs::spec(
-                task,
-                spec,
-                inspect,
-                (request, server),
-                requests,
-            )?);
-            plan.task_kinds
-                .insert(task.name.clone(), Sampling::Generate);
-            plan.diagnostics
-                .push(in_flight_note(task, in_flight.as_ref()));
-            connections.insert(task.output_folder.clone(), json!(in_flight));
+/// Every task, each with its inspect task, known to inspect: one `inspect eval` each.
+fn jobs_plan(
+    tasks: &[(&TaskView, &str)],
+    request: &PlanRequest,
+    server: &ServerInfo,
+    inspect: &Inspect,
+    known: &Known,
+) -> Result<Plan, BackendError> {
+    let mut plan = Plan::default();
+    let in_flight = request.options.requests_in_flight(server);
+    let mut connections = Map::new();
+    for &(task, spec) in tasks {
+        if let Some(about) = known.of(inspect, spec).filter(|a| !a.known) {
+            return Err(tasks::unknown(task, spec, about, inspect));
         }
-        if let Some(version) = inspect.version() {
-            plan.versions.insert("inspect_ai".into(), version);
-        }
-        plan.record.insert(
-            "inspect".into(),
-            json!({"program": inspect.program, "origin": inspect.origin}),
-        );
-        plan.record
-            .insert("max_connections".into(), Json::Object(connections));
-        Ok(plan)
+        let requests = in_flight.as_ref().map(|c| c.requests);
+        plan.processes.push(jobs::spec(
+            task,
+            spec,
+            inspect,
+            (request, server),
+            requests,
+        )?);
+        plan.task_kinds
+            .insert(task.name.clone(), Sampling::Generate);
+        plan.diagnostics
+            .push(in_flight_note(task, in_flight.as_ref()));
+        connections.insert(task.output_folder.clone(), json!(in_flight));
     }
+    if let Some(version) = inspect.version() {
+        plan.versions.insert("inspect_ai".into(), version);
+    }
+    plan.record.insert(
+        "inspect".into(),
+        json!({"program": inspect.program, "origin": inspect.origin}),
+    );
+    plan.record
+        .insert("max_connections".into(), Json::Object(connections));
+    Ok(plan)
 }
 
 /// How many requests a task's eval keeps in flight, and why.
@@ -150,10 +147,10 @@ fn in_flight_note(task: &TaskView, in_flight: Option<&Capacity>) -> Diagnostic {
     })
 }
 
-/// A task the inspect backend can run: it names an inspect task, and its mode (if any) has no
-/// system prompt of its own (an inspect task's solver decides the messages).
-fn fits(task: &TaskView) -> Result<(), BackendError> {
-    tasks::spec(task)?;
+/// The inspect task of a task the inspect backend can run: it names one, and its mode (if any)
+/// has no system prompt of its own (an inspect task's solver decides the messages).
+fn fits(task: &TaskView) -> Result<&str, BackendError> {
+    let spec = tasks::spec(task)?;
     if let Some(mode) = task.mode.as_ref().filter(|m| m.system_prompt.is_some()) {
         return Err(BackendError::input(format!(
             "task `{}`: mode `{}` ({}) switches the model by a system prompt, which the inspect \
@@ -162,7 +159,7 @@ fn fits(task: &TaskView) -> Result<(), BackendError> {
             task.name, mode.name, mode.defined_in
         )));
     }
-    Ok(())
+    Ok(spec)
 }
 
 #[cfg(test)]

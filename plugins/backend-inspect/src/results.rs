@@ -17,7 +17,7 @@ use benchy_core::json::json_eq;
 use benchy_core::source::read_text_file;
 use benchy_core::{BackendError, Diagnostic};
 
-use crate::generate::{request_fields, sent_fields};
+use crate::generate::{logged_fields, request_fields, sent_fields};
 
 /// The most of a log that is read: with every raw call of a few thousand samples, logs reach
 /// hundreds of megabytes.
@@ -61,7 +61,18 @@ pub fn read(
         return Ok(None);
     }
     let sent = sent_fields(task);
-    let recorded = recorded(&doc, &sent, task, diagnostics);
+    let samples = doc
+        .pointer("/results/completed_samples")
+        .and_then(Json::as_u64);
+    let requests = logged_requests(&doc);
+    let recorded = recorded(&doc, &requests, &sent, task, diagnostics);
+    diagnostics.push(Diagnostic::info(format!(
+        "task `{}`: inspect logged {} raw requests ({} samples), each checked against what was \
+         sent",
+        task.name,
+        requests.len(),
+        samples.map_or("?".to_owned(), |n| n.to_string())
+    )));
     Ok(Some(TaskResult {
         task: task.name.clone(),
         name: text_at(&doc, "/eval/task").unwrap_or_else(|| task.name.clone()),
@@ -73,9 +84,7 @@ pub fn read(
             path,
             ..DatasetRef::default()
         }),
-        samples: doc
-            .pointer("/results/completed_samples")
-            .and_then(Json::as_u64),
+        samples,
     }))
 }
 
@@ -86,10 +95,11 @@ fn text_at(doc: &Json, pointer: &str) -> Option<String> {
 }
 
 /// What inspect recorded as used, in the request's names: its generate config, with any field
-/// a logged request carried otherwise than benchy sent put in as the request carried it (so
-/// verification names it), said in `diagnostics`.
+/// one of its logged `requests` carried otherwise than benchy sent put in as the request carried
+/// it (so verification names it), said in `diagnostics`.
 fn recorded(
     doc: &Json,
+    requests: &[(String, Map<String, Json>)],
     sent: &Map<String, Json>,
     task: &TaskView,
     diagnostics: &mut Vec<Diagnostic>,
@@ -100,9 +110,8 @@ fn recorded(
         .cloned()
         .unwrap_or_default();
     let mut recorded = request_fields(&config);
-    let requests = logged_requests(doc);
-    for (sample, request) in &requests {
-        let fields = request_fields(&call_fields(request));
+    for (sample, request) in requests {
+        let fields = logged_fields(request);
         let keys: BTreeSet<&String> = fields.keys().chain(sent.keys()).collect();
         for key in keys {
             let carried = fields.get(key).cloned().unwrap_or(Json::Null);
@@ -118,16 +127,6 @@ fn recorded(
             recorded.insert(key.clone(), carried);
         }
     }
-    let total = doc
-        .pointer("/results/completed_samples")
-        .and_then(Json::as_u64);
-    diagnostics.push(Diagnostic::info(format!(
-        "task `{}`: inspect logged {} raw requests ({} samples), each checked against what was \
-         sent",
-        task.name,
-        requests.len(),
-        total.map_or("?".to_owned(), |n| n.to_string())
-    )));
     recorded
 }
 
@@ -151,25 +150,6 @@ fn logged_requests(doc: &Json) -> Vec<(String, Map<String, Json>)> {
         }
     }
     requests
-}
-
-/// A logged call's keyword arguments as a generate config: what is not a sampling field (the
-/// model, the messages, tools, headers) left out; `max_completion_tokens` read as `max_tokens`.
-fn call_fields(request: &Map<String, Json>) -> Map<String, Json> {
-    const NOT_SAMPLING: [&str; 5] = ["model", "messages", "tools", "tool_choice", "extra_headers"];
-    let mut config = Map::new();
-    for (key, value) in request {
-        if NOT_SAMPLING.contains(&key.as_str()) || value.is_null() {
-            continue;
-        }
-        let key = match key.as_str() {
-            "stop" => "stop_seqs",
-            "max_completion_tokens" => "max_tokens",
-            other => other,
-        };
-        config.insert(key.to_owned(), value.clone());
-    }
-    config
 }
 
 /// Each scorer's metrics, its `stderr` metric as their standard error, and each metric's

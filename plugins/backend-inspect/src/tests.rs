@@ -96,16 +96,24 @@ fn answer(home: &Path, spec: &str, known: bool) -> BTreeMap<String, Json> {
     )])
 }
 
+/// The plan for `task` with inspect's answer about its inspect task: it knows it
+/// (`Some(true)`), does not (`Some(false)`), or was not asked yet (`None`).
+fn plan(task: TaskView, known: Option<bool>) -> Result<benchy_core::Plan, BackendError> {
+    let home = home();
+    let spec = task.inspect_task.clone().unwrap_or_default();
+    let answers = known.map_or_else(BTreeMap::new, |k| answer(home.path(), &spec, k));
+    InspectBackend.plan(&request(home.path(), task, answers))
+}
+
+/// The file a job's spec has benchy write into the task's folder, read as JSON.
+fn written(job: &benchy_core::ProcessSpec, name: &str) -> Json {
+    let path = PathBuf::from("/out/r/Model/demo").join(name);
+    serde_json::from_str(&job.files[&path]).unwrap()
+}
+
 #[test]
 fn inspect_is_asked_about_its_tasks_before_a_plan() {
-    let home = home();
-    let plan = InspectBackend
-        .plan(&request(
-            home.path(),
-            task(Some("/t/demo.py@demo")),
-            BTreeMap::new(),
-        ))
-        .unwrap();
+    let plan = plan(task(Some("/t/demo.py@demo")), None).unwrap();
     assert!(plan.processes.is_empty());
     let question = &plan.questions[0];
     assert_eq!(question.program, "/venv/bin/python3");
@@ -115,26 +123,19 @@ fn inspect_is_asked_about_its_tasks_before_a_plan() {
 
 #[test]
 fn every_resolved_key_reaches_the_generate_config_and_the_audit() {
-    let home = home();
     let spec = "/t/demo.py@demo";
-    let plan = InspectBackend
-        .plan(&request(
-            home.path(),
-            task(Some(spec)),
-            answer(home.path(), spec, true),
-        ))
-        .unwrap();
+    let plan = plan(task(Some(spec)), Some(true)).unwrap();
     let job = &plan.processes[0];
-    let file = |name: &str| -> Json {
-        serde_json::from_str(&job.files[&PathBuf::from("/out/r/Model/demo").join(name)]).unwrap()
-    };
     assert_eq!(
-        file("inspect-generate-config.json"),
+        written(job, "inspect-generate-config.json"),
         json!({"temperature": 0.7, "top_k": 20, "max_tokens": 16, "seed": 7,
                "stop_seqs": ["\n\n"], "max_connections": 8,
                "extra_body": {"top_k": 20, "min_p": 0.05, "repetition_penalty": 1.05}})
     );
-    assert_eq!(file("inspect-task-args.json"), json!({"samples": 2}));
+    assert_eq!(
+        written(job, "inspect-task-args.json"),
+        json!({"samples": 2})
+    );
     let args = &job.args;
     for flag in ["--log-model-api", "--generate-config", "--task-config"] {
         assert!(args.contains(&flag.to_owned()), "{flag} in {args:?}");
@@ -152,15 +153,8 @@ fn every_resolved_key_reaches_the_generate_config_and_the_audit() {
 
 #[test]
 fn a_task_inspect_does_not_list_is_bad_input_naming_it() {
-    let home = home();
     let spec = "/t/demo.py@nope";
-    let err = InspectBackend
-        .plan(&request(
-            home.path(),
-            task(Some(spec)),
-            answer(home.path(), spec, false),
-        ))
-        .unwrap_err();
+    let err = plan(task(Some(spec)), Some(false)).unwrap_err();
     assert!(matches!(err, BackendError::Input(_)));
     let text = err.to_string();
     assert!(
@@ -175,10 +169,7 @@ fn a_task_inspect_does_not_list_is_bad_input_naming_it() {
 
 #[test]
 fn a_task_without_an_inspect_task_is_bad_input() {
-    let home = home();
-    let err = InspectBackend
-        .plan(&request(home.path(), task(None), BTreeMap::new()))
-        .unwrap_err();
+    let err = plan(task(None), None).unwrap_err();
     assert!(
         err.to_string().contains("inspect_task: FILE.py@NAME"),
         "{err}"
@@ -270,6 +261,25 @@ fn a_logged_request_that_carried_another_value_is_named() {
 }
 
 #[test]
+fn a_field_a_logged_request_carried_that_benchy_did_not_send_is_named() {
+    let (result, notes) = read(&log(
+        "success",
+        &[json!({"logprobs": true, "max_completion_tokens": 16, "max_tokens": null})],
+    ));
+    let recorded = result.unwrap().recorded_generation.unwrap();
+    assert_eq!(recorded["logprobs"], json!(true));
+    assert_eq!(
+        recorded["max_tokens"],
+        json!(16),
+        "the renamed budget is the budget sent"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("logprobs = true")),
+        "{notes:?}"
+    );
+}
+
+#[test]
 fn an_eval_that_ended_in_error_has_no_results_and_says_why() {
     let (result, notes) = read(&log("error", &[]));
     assert!(result.is_none());
@@ -296,20 +306,9 @@ fn in_mode(system_prompt: Option<&str>) -> TaskView {
 
 #[test]
 fn a_thinking_mode_sends_no_stop_and_cuts_answers_after_the_reasoning() {
-    let home = home();
-    let spec = "/t/demo.py@demo";
-    let plan = InspectBackend
-        .plan(&request(
-            home.path(),
-            in_mode(None),
-            answer(home.path(), spec, true),
-        ))
-        .unwrap();
+    let plan = plan(in_mode(None), Some(true)).unwrap();
     let job = &plan.processes[0];
-    let config: Json = serde_json::from_str(
-        &job.files[&PathBuf::from("/out/r/Model/demo/inspect-generate-config.json")],
-    )
-    .unwrap();
+    let config = written(job, "inspect-generate-config.json");
     assert_eq!(config.get("stop_seqs"), None, "{config}");
     let expects = job.expects.as_ref().unwrap();
     assert!(!expects.generation.contains_key("stop"));
@@ -322,14 +321,7 @@ fn a_thinking_mode_sends_no_stop_and_cuts_answers_after_the_reasoning() {
 
 #[test]
 fn a_mode_switched_by_a_system_prompt_is_refused() {
-    let home = home();
-    let err = InspectBackend
-        .plan(&request(
-            home.path(),
-            in_mode(Some("/think")),
-            BTreeMap::new(),
-        ))
-        .unwrap_err();
+    let err = plan(in_mode(Some("/think")), None).unwrap_err();
     assert!(
         err.to_string()
             .contains("switches the model by a system prompt"),

@@ -137,15 +137,14 @@ pub fn askable(lm_eval: &LmEval) -> bool {
 
 /// The Python that runs lm-eval: its entry script's.
 fn interpreter(program: &Path) -> Result<String, BackendError> {
-    if let Some(python) = entry_script_python(program) {
-        return Ok(python);
-    }
-    Err(BackendError::input(format!(
-        "{} is not lm-eval's Python entry script, so benchy cannot ask lm-eval which tasks \
-         generate text (a run in a mode, with use_chat_completions or with repeats needs to \
-         know): point BENCHY_LM_EVAL at the `lm_eval` of a Python environment",
-        program.display()
-    )))
+    entry_script_python(program).ok_or_else(|| {
+        BackendError::input(format!(
+            "{} is not lm-eval's Python entry script, so benchy cannot ask lm-eval which tasks \
+             generate text (a run in a mode, with use_chat_completions or with repeats needs \
+             to know): point BENCHY_LM_EVAL at the `lm_eval` of a Python environment",
+            program.display()
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use benchy_core::{Diagnostic, ProcessSpec, RunView};
 use tempfile::TempDir;
 
 use super::Suite;
-use super::model::{Decisions, Model};
+use super::model::{Decisions, Model, by_backend};
 use crate::ops::check_cache::CheckCache;
 use crate::ops::planning::plan_jobs;
 use crate::ops::questions::settled;
@@ -122,21 +122,13 @@ impl Suite<'_> {
     /// Each task backend's checks of every task it will run, asked once for the whole suite:
     /// each task is named `task (run config)` so a failure says where to look.
     pub(super) fn task_checks(&self, decisions: &[Decisions<'_>]) -> Result<Vec<ProcessSpec>> {
+        let models = self.models.iter().zip(decisions);
         let mut checks = Vec::new();
-        let mut asked: Vec<&str> = Vec::new();
-        for model in &self.models {
-            let name = model.backend.name.as_str();
-            if asked.contains(&name) {
-                continue;
-            }
-            asked.push(name);
-            let tasks: Vec<TaskView> = self
-                .models
+        for (_, of) in by_backend(models.map(|(m, d)| (&m.backend, (m, d)))) {
+            let tasks: Vec<TaskView> = of
                 .iter()
-                .zip(decisions)
-                .filter(|(m, _)| m.backend.name == name)
-                .flat_map(|(m, decisions)| {
-                    let config = &m.resolution.config.path;
+                .flat_map(|(model, decisions)| {
+                    let config = &model.resolution.config.path;
                     decisions
                         .iter()
                         .filter(|(_, decision)| !decision.is_done())
@@ -144,7 +136,7 @@ impl Suite<'_> {
                 })
                 .collect();
             if !tasks.is_empty() {
-                checks.extend(self.checks_of(model, tasks)?);
+                checks.extend(self.checks_of(of[0].0, tasks)?);
             }
         }
         Ok(checks)

@@ -87,6 +87,7 @@ impl Attempt<'_, '_> {
             answers: Default::default(),
             repeats: Vec::new(),
             datasets: Default::default(),
+            samples: Default::default(),
             notes: model.resolution.diagnostics.clone(),
             done_before: self.done.iter().map(|c| c.task.clone()).collect(),
             attempts,
@@ -278,7 +279,7 @@ impl Attempt<'_, '_> {
         answers::with_repeats(&mut record.answers, repeated, &self.done);
         notes::print(&answers::lines(&record.answers, repeated));
         record.note_repeats(repeated);
-        record.note_datasets(&results, repeated);
+        record.note_evaluated(&results, repeated);
         *collected = Some(results);
         ended_early(report.ended_early, &server)
     }

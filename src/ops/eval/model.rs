@@ -46,7 +46,6 @@ pub(super) struct Planning<'a> {
 }
 
 /// The task backend that runs a model's tasks, and the name it was chosen by.
-#[derive(Clone)]
 pub(super) struct TaskBackend {
     pub name: String,
     pub backend: Arc<dyn Backend>,
@@ -72,6 +71,20 @@ impl TaskBackend {
             backend,
         })
     }
+}
+
+/// `items` grouped by the task backend each goes with, in the order the backends first come.
+pub(super) fn by_backend<'b, T>(
+    items: impl IntoIterator<Item = (&'b TaskBackend, T)>,
+) -> Vec<(&'b TaskBackend, Vec<T>)> {
+    let mut groups: Vec<(&TaskBackend, Vec<T>)> = Vec::new();
+    for (backend, item) in items {
+        match groups.iter_mut().find(|(b, _)| b.name == backend.name) {
+            Some((_, of)) => of.push(item),
+            None => groups.push((backend, vec![item])),
+        }
+    }
+    groups
 }
 
 /// A model's tasks, each with what resume decided for it.

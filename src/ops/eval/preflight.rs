@@ -12,7 +12,7 @@ use benchy_core::backend::{RunOptions, ServerInfo, TaskView};
 use benchy_core::process::PORT_PLACEHOLDER;
 
 use super::checks::in_config;
-use super::model::{Model, Planning, TaskBackend};
+use super::model::{Model, Planning, TaskBackend, by_backend};
 use super::{EvalOptions, Suite};
 use crate::envs::EnvStore;
 use crate::ops::planning::{plan_jobs, run_view};
@@ -118,7 +118,7 @@ fn ask_once(
     options: &RunOptions,
 ) -> Result<BackendAnswers> {
     let mut answers = BackendAnswers::default();
-    for (backend, of) in by_backend(backends, resolutions) {
+    for (backend, of) in by_backend(backends.iter().zip(resolutions)) {
         let mut view = run_view(of[0], &[]);
         view.tasks = suite_tasks(&of, resolutions.len() > 1);
         let server = ServerInfo {
@@ -132,21 +132,6 @@ fn ask_once(
         })?;
     }
     Ok(answers)
-}
-
-/// The run configs each task backend runs, in the order given.
-fn by_backend<'r>(
-    backends: &[TaskBackend],
-    resolutions: &'r [Resolution],
-) -> Vec<(TaskBackend, Vec<&'r Resolution>)> {
-    let mut groups: Vec<(TaskBackend, Vec<&Resolution>)> = Vec::new();
-    for (backend, resolution) in backends.iter().zip(resolutions) {
-        match groups.iter_mut().find(|(b, _)| b.name == backend.name) {
-            Some((_, of)) => of.push(resolution),
-            None => groups.push((backend.clone(), vec![resolution])),
-        }
-    }
-    groups
 }
 
 /// Every task of the suite: a single model's by their names (what an error about them says),
